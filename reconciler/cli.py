@@ -1,0 +1,169 @@
+"""The command line: argument parsing and the mapping of errors to exit codes.
+
+Thin on purpose (DVC's commands/ vs repo/): each command imports its implementation
+from ``reconciler.commands`` lazily, so ``reconciler status`` does not pay for httpx
+and ``reconciler plan`` does not pay for rich when it is piped. A ``ReconcilerError``
+becomes its message on stderr and exit 1; nothing a user can cause shows a traceback.
+"""
+
+from __future__ import annotations
+
+import importlib
+import sys
+from pathlib import Path
+
+import click
+
+from reconciler.errors import ReconcilerError
+
+
+class Project:
+    """What every command receives: the project root (from ``-C``)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+
+    def config(self):
+        from reconciler.config import load_config
+
+        return load_config(self.root)
+
+
+def _run(ctx: click.Context, command: str, **options) -> None:
+    module = importlib.import_module(f"reconciler.commands.{command}")
+    code = module.run(ctx.obj, **options)
+    ctx.exit(code or 0)
+
+
+def _parse_vars(values: tuple[str, ...]) -> dict[str, str]:
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"expected KEY=VALUE, got {item!r}", param_hint="--var")
+        out[key.strip()] = value
+    return out
+
+
+var_option = click.option("--var", "vars_", multiple=True, metavar="KEY=VALUE", help="Set a template variable.")
+target_option = click.option("--target", "targets", multiple=True, metavar="ADDR", help="Limit to this address.")
+replace_option = click.option("--replace", "replace", multiple=True, metavar="ADDR", help="Force a new render.")
+mass_delete_option = click.option(
+    "--allow-mass-delete", is_flag=True, help="Allow a plan that deletes all (or over max_delete_share) videos."
+)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
+              help="Run as if started in DIR.")
+@click.version_option(package_name="reconciler")
+@click.pass_context
+def cli(ctx: click.Context, directory: Path) -> None:
+    """Declarative renders of digital-human videos: plan, apply, watch."""
+    ctx.obj = Project(directory)
+
+
+@cli.command()
+@var_option
+@click.pass_context
+def validate(ctx, vars_):
+    """Load and check all specs (no network)."""
+    _run(ctx, "validate", variables=_parse_vars(vars_))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (CONTRACT §5).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for `apply FILE`.")
+@target_option
+@replace_option
+@click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
+@mass_delete_option
+@var_option
+@click.pass_context
+def plan(ctx, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, vars_):
+    """Show what apply would change."""
+    _run(ctx, "plan", as_json=as_json, out=out, targets=targets, replace=replace,
+         detailed_exitcode=detailed_exitcode, allow_mass_delete=allow_mass_delete,
+         variables=_parse_vars(vars_))
+
+
+@cli.command()
+@click.argument("plan_file", required=False, type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--auto-approve", is_flag=True, help="Do not ask for `yes`.")
+@click.option("--no-wait", is_flag=True, help="Submit and return; `refresh` later.")
+@click.option("--parallelism", type=click.IntRange(1, 256), help="Concurrent API calls.")
+@target_option
+@replace_option
+@mass_delete_option
+@var_option
+@click.pass_context
+def apply(ctx, plan_file, auto_approve, no_wait, parallelism, targets, replace, allow_mass_delete, vars_):
+    """Render what the specs say (a fresh plan, or a saved plan FILE)."""
+    _run(ctx, "apply", plan_file=plan_file, auto_approve=auto_approve, no_wait=no_wait,
+         parallelism=parallelism, targets=targets, replace=replace,
+         allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_))
+
+
+@cli.command()
+@click.option("--json", "as_json", is_flag=True, help="Print the manifest document for the current state.")
+@click.pass_context
+def status(ctx, as_json):
+    """Each video's state as recorded (no network)."""
+    _run(ctx, "status", as_json=as_json)
+
+
+@cli.command()
+@click.pass_context
+def refresh(ctx):
+    """Poll unfinished renders once, download finished outputs, detect lost ones."""
+    _run(ctx, "refresh")
+
+
+@cli.command()
+@click.option("--interval", type=click.FloatRange(min=1), default=180.0, show_default=True,
+              help="Seconds between full re-checks.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@mass_delete_option
+@var_option
+@click.pass_context
+def watch(ctx, interval, log_format, allow_mass_delete, vars_):
+    """Keep renders in line with the specs until stopped (SIGINT/SIGTERM)."""
+    _run(ctx, "watch", interval=interval, log_format=log_format,
+         allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_))
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--render-seconds", type=click.FloatRange(min=0), default=5.0, show_default=True)
+@click.pass_context
+def sim(ctx, host, port, render_seconds):
+    """Serve both vendor APIs, simulated, on one port."""
+    _run(ctx, "sim", host=host, port=port, render_seconds=render_seconds)
+
+
+@cli.command()
+@click.pass_context
+def schema(ctx):
+    """Print the JSON Schema of a spec file."""
+    _run(ctx, "schema")
+
+
+def main() -> None:
+    try:
+        cli.main(standalone_mode=False, prog_name="reconciler")
+    except click.exceptions.Exit as exc:
+        sys.exit(exc.exit_code)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(1)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except ReconcilerError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
+    sys.exit(0)

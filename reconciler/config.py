@@ -1,0 +1,191 @@
+"""Project configuration: ``reconciler.yaml`` plus the environment (CONTRACT §1).
+
+The file is optional and every key has a default. Unknown keys are errors that name
+the file and line. Credentials and endpoint overrides come from the environment only
+(environment beats the file); they are read by ``credentials()`` at the moment a
+provider is built, and never stored on the Config object, so a Config can be logged,
+hashed into a plan file or cached without carrying a secret.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Mapping
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from reconciler.errors import ConfigError
+from reconciler.providers.base import Credentials
+
+CONFIG_NAME = "reconciler.yaml"
+DEFAULT_VARS = ("vars.yaml",)
+SIM_APP_ID = "sim-app"
+SIM_SECRET = "sim-secret"
+
+ENV_NAMES = {
+    "xingyun": ("XINGYUN_ENDPOINT", "XINGYUN_APP_ID", "XINGYUN_APP_SECRET"),
+    "unisound": ("UNISOUND_ENDPOINT", "UNISOUND_APPKEY", "UNISOUND_SECRET"),
+}
+
+
+class ProviderSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    endpoint: str
+    concurrency: int | None = Field(default=None, ge=1, le=100)  # None: provider default
+    timeout: float = Field(default=30.0, gt=0, le=600)  # seconds, every call
+
+
+class ProvidersSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    xingyun: ProviderSettings = ProviderSettings(endpoint="https://nebula-agent.xingyun3d.com")
+    unisound: ProviderSettings = ProviderSettings(endpoint="https://ai-api.hivoice.cn")
+
+
+class ConfigFile(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    specs: str = "specs"
+    vars: list[str] | None = None
+    state: str = "state/reconciler.db"
+    manifest: str = "state/manifest.json"
+    outputs: str = "outputs"
+    parallelism: int = Field(default=8, ge=1, le=256)
+    max_delete_share: float | None = Field(default=None, ge=0, le=1)
+    providers: ProvidersSettings = ProvidersSettings()
+
+
+@dataclass(frozen=True)
+class Config:
+    root: Path  # absolute project root
+    file: ConfigFile
+    vars_files: tuple[Path, ...]  # absolute; only existing ones when they are the default
+    explicit_vars: bool  # vars were named in reconciler.yaml (missing ones are errors)
+
+    @property
+    def specs_dir(self) -> Path:
+        return self.root / self.file.specs
+
+    @property
+    def state_path(self) -> Path:
+        return self.root / self.file.state
+
+    @property
+    def state_dir(self) -> Path:
+        return self.state_path.parent
+
+    @property
+    def manifest_path(self) -> Path:
+        return self.root / self.file.manifest
+
+    @property
+    def outputs_dir(self) -> Path:
+        return self.root / self.file.outputs
+
+    @property
+    def parallelism(self) -> int:
+        return self.file.parallelism
+
+    @property
+    def max_delete_share(self) -> float | None:
+        return self.file.max_delete_share
+
+    def provider_settings(self, provider: str) -> ProviderSettings:
+        return getattr(self.file.providers, provider)
+
+    def rel(self, path: Path) -> str:
+        """Project-relative posix path (for messages, state and manifest)."""
+        try:
+            return path.resolve().relative_to(self.root).as_posix()
+        except ValueError:
+            return path.as_posix()
+
+    def digest(self) -> str:
+        """sha256 of the effective settings: part of spec-cache and plan-file keys."""
+        blob = json.dumps(self.file.model_dump(mode="json"), sort_keys=True)
+        return hashlib.sha256(blob.encode()).hexdigest()
+
+    def endpoint(self, provider: str, env: Mapping[str, str] | None = None) -> str:
+        env = os.environ if env is None else env
+        return env.get(ENV_NAMES[provider][0]) or self.provider_settings(provider).endpoint
+
+    def credentials(self, provider: str, env: Mapping[str, str] | None = None) -> Credentials:
+        """Endpoint and credentials for ``provider``; environment beats the file.
+
+        With ``endpoint: sim`` missing credentials default to the simulator's
+        ``sim-app``/``sim-secret``; against a real endpoint they are required."""
+        env = os.environ if env is None else env
+        endpoint_var, id_var, secret_var = ENV_NAMES[provider]
+        endpoint = self.endpoint(provider, env)
+        app_id, secret = env.get(id_var), env.get(secret_var)
+        if endpoint == "sim":
+            return Credentials(endpoint="sim", app_id=app_id or SIM_APP_ID, secret=secret or SIM_SECRET)
+        missing = [n for n, v in ((id_var, app_id), (secret_var, secret)) if not v]
+        if missing:
+            raise ConfigError(
+                f"{provider}: set {' and '.join(missing)} in the environment to call {endpoint} "
+                f"(or use `endpoint: sim` / {endpoint_var}=sim for the built-in simulator)"
+            )
+        return Credentials(endpoint=endpoint.rstrip("/"), app_id=app_id, secret=secret)
+
+
+def _line_of(node: yaml.Node | None, loc: tuple) -> int:
+    """Best line (1-based) for a pydantic error location inside a composed YAML node."""
+    line = node.start_mark.line + 1 if node is not None else 1
+    for part in loc:
+        if isinstance(node, yaml.MappingNode):
+            for k, v in node.value:
+                if k.value == part:
+                    line, node = k.start_mark.line + 1, v
+                    break
+            else:
+                return line
+        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
+            node = node.value[part]
+            line = node.start_mark.line + 1
+        else:
+            return line
+    return line
+
+
+def load_config(root: Path) -> Config:
+    """Read ``root/reconciler.yaml`` (optional) and return the effective Config."""
+    root = root.resolve()
+    if not root.is_dir():
+        raise ConfigError(f"{root}: no such project directory")
+    path = root / CONFIG_NAME
+    data: dict = {}
+    node = None
+    if path.exists():
+        text = path.read_text(encoding="utf-8")
+        try:
+            node = yaml.compose(text, Loader=yaml.SafeLoader)
+            data = yaml.safe_load(text) or {}
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = mark.line + 1 if mark else 1
+            raise ConfigError(f"{CONFIG_NAME}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
+        if not isinstance(data, dict):
+            raise ConfigError(f"{CONFIG_NAME}:1: expected a mapping of settings")
+    try:
+        file = ConfigFile.model_validate(data)
+    except ValidationError as exc:
+        msgs = []
+        for err in exc.errors():
+            where = ".".join(str(p) for p in err["loc"])
+            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
+            msgs.append(f"{CONFIG_NAME}:{_line_of(node, err['loc'])}: {where}: {msg}")
+        raise ConfigError("\n".join(msgs)) from None
+    explicit = file.vars is not None
+    names = file.vars if explicit else list(DEFAULT_VARS)
+    vars_files = []
+    for name in names:
+        p = root / name
+        if p.exists():
+            vars_files.append(p)
+        elif explicit:
+            raise ConfigError(f"{CONFIG_NAME}:{_line_of(node, ('vars',))}: vars: file {name} does not exist")
+    return Config(root=root, file=file, vars_files=tuple(vars_files), explicit_vars=explicit)

@@ -1,0 +1,91 @@
+"""The one exception tree of reconciler.
+
+Every error a user can cause or meet is a ``ReconcilerError``; the CLI alone turns
+them into messages and exit code 1. Library code raises, never prints or exits.
+Messages say what happened *and what to do next*. No message may contain a secret.
+
+    ReconcilerError
+    ├── ConfigError            reconciler.yaml or the environment is wrong
+    ├── SpecErrors             one or more spec problems, all collected (``.diagnostics``)
+    ├── PlanError              the plan is refused (prevent_destroy, mass delete, bad target)
+    ├── StalePlanError         a saved plan no longer matches specs, vars or state
+    ├── StateError             the state DB is unreadable / too new
+    │   └── LockHeldError      another apply/refresh/watch holds the state lock
+    └── ProviderError          raised by reconciler.providers only, mapped once at the boundary
+        ├── TransientError     safe to retry (429/5xx, vendor "internal error", connect failures)
+        ├── PermanentError     retrying cannot help (auth, bad params, quota, text too long, PPT)
+        └── OutcomeUnknownError a create was sent but its answer never arrived: never re-send
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class ReconcilerError(Exception):
+    """Base of every error reconciler reports to a user (exit code 1)."""
+
+
+class ConfigError(ReconcilerError):
+    pass
+
+
+@dataclass(frozen=True, order=True)
+class Diagnostic:
+    """One problem in one spec file: rendered as ``path:line: where: message``."""
+
+    path: str  # project-relative, posix
+    line: int  # 1-based; 0 when unknown
+    where: str  # e.g. "videos.launch/intro.sub_title", or "" for the whole file
+    message: str
+
+    def __str__(self) -> str:
+        loc = f"{self.path}:{self.line}" if self.line else self.path
+        return f"{loc}: {self.where}: {self.message}" if self.where else f"{loc}: {self.message}"
+
+
+class SpecErrors(ReconcilerError):
+    """All problems found in one load of the specs, sorted by file and line."""
+
+    def __init__(self, diagnostics: list[Diagnostic]):
+        self.diagnostics = sorted(diagnostics)
+        n = len(self.diagnostics)
+        lines = [str(d) for d in self.diagnostics]
+        super().__init__("\n".join(lines + [f"{n} error{'s' if n != 1 else ''} in specs; nothing was changed."]))
+
+
+class PlanError(ReconcilerError):
+    pass
+
+
+class StalePlanError(ReconcilerError):
+    pass
+
+
+class StateError(ReconcilerError):
+    pass
+
+
+class LockHeldError(StateError):
+    pass
+
+
+class ProviderError(ReconcilerError):
+    """A vendor call failed. ``code`` is the vendor error code or HTTP status, if any."""
+
+    def __init__(self, message: str, *, provider: str = "", code: int | str | None = None):
+        super().__init__(message)
+        self.provider = provider
+        self.code = code
+
+
+class TransientError(ProviderError):
+    pass
+
+
+class PermanentError(ProviderError):
+    pass
+
+
+class OutcomeUnknownError(ProviderError):
+    pass

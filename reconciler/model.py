@@ -1,0 +1,146 @@
+"""The plain data shapes that cross module boundaries.
+
+Specs produce ``DesiredVideo``; the state store produces ``RecordedVideo``; ``plan``
+turns both into a ``Plan`` of ``Change``s; apply executes it. These are frozen
+dataclasses (cheap to build by the ten thousand, cheap to pickle into the spec cache)
+and carry no behaviour beyond small derived properties. Vendor-specific pydantic spec
+models live in ``reconciler.spec_models``; nothing vendor-shaped leaves that module
+except the ``request`` dict, which is exactly the body the vendor will receive.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+PROVIDERS = ("xingyun", "unisound")
+
+
+class Status(StrEnum):
+    """A video's status as recorded (CONTRACT §6)."""
+
+    PENDING = "pending"  # intent written, create not yet answered
+    RENDERING = "rendering"  # the vendor accepted the create; not finished yet
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    UNKNOWN = "unknown"  # a create was sent but its answer never arrived
+
+
+UNFINISHED = frozenset({Status.PENDING, Status.RENDERING})
+
+
+class Action(StrEnum):
+    CREATE = "create"
+    REPLACE = "replace"
+    UPDATE = "update"
+    DELETE = "delete"
+    NOOP = "noop"
+
+
+@dataclass(frozen=True)
+class DesiredVideo:
+    """One video as the specs want it, after defaults and templating."""
+
+    address: str
+    provider: str
+    # The vendor request body exactly as it will be sent. For a Xingyun PPT video this
+    # is the create body *without* ``parse_ppt_file_name`` (known only after upload).
+    request: dict
+    fingerprint: str
+    spec_file: str  # project-relative posix path of the spec file
+    line: int = 0  # line of the address key in that file (0 if unknown)
+    labels: dict[str, str] = field(default_factory=dict)
+    prevent_destroy: bool = False
+    ppt_file: str | None = None  # project-relative posix path of the deck
+    ppt_sha256: str | None = None
+    tts_chars: int = 0  # characters of speech text, for cost estimates
+
+
+@dataclass(frozen=True)
+class RecordedVideo:
+    """One video as the state DB remembers it.
+
+    The ``status``/``task_id``/``fingerprint``/``request`` columns describe the *latest
+    attempt*. The ``output_*`` columns describe the output currently published, which
+    during a replace still comes from an older attempt (``output_fingerprint`` differs).
+    """
+
+    address: str
+    provider: str
+    fingerprint: str
+    status: Status
+    spec_file: str = ""
+    request: dict | None = None
+    labels: dict[str, str] = field(default_factory=dict)
+    prevent_destroy: bool = False
+    task_id: str | None = None
+    attempt: int = 0
+    error: str | None = None
+    submitted_at: str | None = None
+    finished_at: str | None = None
+    video_url: str | None = None
+    preview_image_url: str | None = None
+    output_file: str | None = None  # project-relative posix path
+    output_sha256: str | None = None
+    output_bytes: int | None = None
+    output_fingerprint: str | None = None
+    output_task_id: str | None = None
+    output_lost: bool = False
+
+    @property
+    def unfinished(self) -> bool:
+        return self.status in UNFINISHED
+
+    @property
+    def has_output(self) -> bool:
+        return self.output_file is not None and not self.output_lost
+
+
+@dataclass(frozen=True)
+class PlanOptions:
+    targets: frozenset[str] = frozenset()
+    replace: frozenset[str] = frozenset()
+    allow_mass_delete: bool = False
+    max_delete_share: float | None = None
+
+
+@dataclass(frozen=True)
+class Change:
+    address: str
+    action: Action
+    provider: str
+    reason: str  # a human sentence; never branched on
+    file: str | None  # spec file (desired), or the recorded spec file for a delete
+    desired: DesiredVideo | None = None
+    recorded: RecordedVideo | None = None
+    details: tuple[str, ...] = ()  # extra human lines, e.g. a short script diff
+
+
+@dataclass(frozen=True)
+class Plan:
+    changes: tuple[Change, ...]  # one per address in specs or state, sorted by address
+
+    def count(self, action: Action) -> int:
+        return sum(1 for c in self.changes if c.action is action)
+
+    @property
+    def summary(self) -> dict[str, int]:
+        return {a.value: self.count(a) for a in Action}
+
+    @property
+    def has_changes(self) -> bool:
+        return any(c.action is not Action.NOOP for c in self.changes)
+
+    @property
+    def renders(self) -> int:
+        """How many paid renders applying this plan will start."""
+        return self.count(Action.CREATE) + self.count(Action.REPLACE)
+
+    @property
+    def tts_chars(self) -> int:
+        return sum(
+            c.desired.tts_chars
+            for c in self.changes
+            if c.action in (Action.CREATE, Action.REPLACE) and c.desired is not None
+        )
