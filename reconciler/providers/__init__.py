@@ -1,0 +1,70 @@
+"""Vendor clients behind the ``Provider`` seam (``providers/base.py``).
+
+``make_provider(name, config)`` is the one way the rest of reconciler gets a provider:
+it reads the credentials from the environment (via ``Config.credentials``), the
+timeout and concurrency from ``reconciler.yaml``, and, for ``endpoint: sim``, starts
+the built-in simulator once per process and points the provider at it.
+
+Modules: ``signing`` (signatures), ``codes`` (vendor error codes and their messages),
+``errors_map`` (classification into transient / permanent / outcome-unknown),
+``retry`` (bounded backoff), ``http`` (the one request path), ``download`` (atomic,
+checked downloads), ``xingyun`` and ``unisound`` (the wire formats), ``local_sim``.
+
+This package is imported by ``reconciler.config`` (for ``base.Credentials``), so it
+imports nothing heavy (httpx) and nothing from ``config`` at import time.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Mapping
+from urllib.parse import urlsplit
+
+from reconciler.errors import ConfigError
+
+if TYPE_CHECKING:  # pragma: no cover
+    import httpx
+
+    from reconciler.config import Config
+
+    from .base import Provider
+    from .retry import RetryPolicy
+
+PROVIDER_CLASSES = {"xingyun": "XingyunProvider", "unisound": "UnisoundProvider"}
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+
+
+def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = None,
+                  client: httpx.AsyncClient | None = None, policy: RetryPolicy | None = None) -> Provider:
+    """Build the provider ``name`` from ``config`` and the environment.
+
+    ``client`` injects an ``httpx.AsyncClient`` (tests); ``policy`` overrides the retry
+    policy (tests, or a caller that wants fewer attempts). Raises ConfigError for an
+    unknown provider or missing credentials."""
+    if name not in PROVIDER_CLASSES:
+        raise ConfigError(f"unknown provider {name!r} (known: {', '.join(PROVIDER_CLASSES)})")
+    from . import local_sim
+    from .base import Credentials
+
+    creds = config.credentials(name, env)
+    if creds.endpoint == "sim":
+        creds = Credentials(endpoint=local_sim.sim_url(config, env), app_id=creds.app_id, secret=creds.secret)
+    settings = config.provider_settings(name)
+    options = {"trust_env": urlsplit(creds.endpoint).hostname not in LOOPBACK}
+    if policy is not None:
+        options["policy"] = policy
+    cls = getattr(importlib.import_module(f"{__name__}.{name}"), PROVIDER_CLASSES[name])
+    return cls(creds, timeout=settings.timeout, concurrency=settings.concurrency, client=client, **options)
+
+
+def __getattr__(attr: str):
+    """Lazy re-exports: ``XingyunProvider``, ``UnisoundProvider``, ``RetryPolicy``."""
+    for module, cls in PROVIDER_CLASSES.items():
+        if attr == cls:
+            return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    if attr == "RetryPolicy":
+        return importlib.import_module(f"{__name__}.retry").RetryPolicy
+    raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")
+
+
+__all__ = ["make_provider", "XingyunProvider", "UnisoundProvider", "RetryPolicy"]

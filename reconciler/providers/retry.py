@@ -1,0 +1,59 @@
+"""Bounded retries of ``TransientError`` with exponential backoff and full jitter.
+
+Why our own 30 lines instead of stamina/tenacity: the rule that matters here is not
+*how* to retry but *what* may be retried, and that is decided by ``errors_map`` (a
+paid create only ever raises ``TransientError`` when retrying cannot duplicate it).
+This helper retries exactly ``TransientError`` and nothing else, and takes its clock
+and randomness from a ``RetryPolicy`` so tests run without sleeping.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from dataclasses import dataclass, field
+from typing import Awaitable, Callable, TypeVar
+
+from reconciler.errors import TransientError
+
+log = logging.getLogger("reconciler.providers")
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """``attempts`` tries in all; before try n+1 sleep ``uniform(0, min(cap, base * 2**n))``."""
+
+    attempts: int = 5
+    base: float = 0.5
+    cap: float = 8.0
+    sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
+    rand: Callable[[], float] = field(default=random.random, repr=False)
+
+    def delay(self, retry: int) -> float:
+        """Full jitter (AWS architecture blog): spreads a crowd of clients apart."""
+        return self.rand() * min(self.cap, self.base * (2**retry))
+
+
+DEFAULT = RetryPolicy()
+NO_RETRY = RetryPolicy(attempts=1)
+
+
+async def retrying(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
+    """Await ``fn()``; on ``TransientError`` try again up to ``policy.attempts`` times.
+    The last ``TransientError`` is re-raised with the number of attempts added."""
+    attempts = max(1, policy.attempts)
+    n = 0
+    while True:
+        try:
+            return await fn()
+        except TransientError as exc:
+            n += 1
+            if n >= attempts:
+                if attempts > 1:
+                    exc.args = (f"{exc.args[0]} (gave up after {attempts} attempts)",)
+                raise
+            pause = policy.delay(n - 1)
+            log.debug("%s: transient failure, retry %d/%d in %.2fs", what, n, attempts - 1, pause)
+            await policy.sleep(pause)
