@@ -9,6 +9,7 @@ hashed into a plan file or cached without carrying a secret.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -17,7 +18,6 @@ from pathlib import Path
 from typing import Mapping
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from reconciler.errors import ConfigError
 from reconciler.providers.base import Credentials
@@ -33,29 +33,106 @@ ENV_NAMES = {
 }
 
 
-class ProviderSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class ProviderSettings:
     endpoint: str
-    concurrency: int | None = Field(default=None, ge=1, le=100)  # None: provider default
-    timeout: float = Field(default=30.0, gt=0, le=600)  # seconds, every call
+    concurrency: int | None = None  # None: the provider's default
+    timeout: float = 30.0  # seconds, every call
 
 
-class ProvidersSettings(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class ProvidersSettings:
     xingyun: ProviderSettings = ProviderSettings(endpoint="https://nebula-agent.xingyun3d.com")
     unisound: ProviderSettings = ProviderSettings(endpoint="https://ai-api.hivoice.cn")
 
 
-class ConfigFile(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+@dataclass(frozen=True)
+class ConfigFile:
+    """The settings of reconciler.yaml. Checked by hand (``_check_file``) rather than
+    by pydantic: a warm ``plan`` must not pay ~80 ms to import it for ten keys."""
+
     specs: str = "specs"
     vars: list[str] | None = None
     state: str = "state/reconciler.db"
     manifest: str = "state/manifest.json"
     outputs: str = "outputs"
-    parallelism: int = Field(default=8, ge=1, le=256)
-    max_delete_share: float | None = Field(default=None, ge=0, le=1)
+    parallelism: int = 8
+    max_delete_share: float | None = None
     providers: ProvidersSettings = ProvidersSettings()
+
+    def as_dict(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+class _Problems(list):
+    def add(self, loc: tuple, message: str) -> None:
+        self.append((loc, message))
+
+
+def _is_int(v) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _check_value(problems: _Problems, loc: tuple, value, kind: str, lo=None, hi=None, optional=False):
+    """Check one scalar setting; returns it (or the default marker None) and notes problems."""
+    if value is None and optional:
+        return None
+    ok = {
+        "str": isinstance(value, str) and value != "",
+        "int": _is_int(value),
+        "number": (_is_int(value) or isinstance(value, float)),
+    }[kind]
+    if not ok:
+        problems.add(loc, {"str": "must be a non-empty string", "int": "must be a whole number",
+                           "number": "must be a number"}[kind])
+        return None
+    if (lo is not None and value < lo) or (hi is not None and value > hi):
+        problems.add(loc, f"must be between {lo} and {hi}")
+        return None
+    return value
+
+
+def _check_mapping(problems: _Problems, loc: tuple, value, allowed: set[str]) -> dict:
+    if not isinstance(value, dict):
+        problems.add(loc, "must be a mapping")
+        return {}
+    for key in value:
+        if key not in allowed:
+            problems.add(loc + (key,), f"unknown key (known: {', '.join(sorted(allowed))})")
+    return value
+
+
+def _check_provider(problems: _Problems, name: str, value, default: ProviderSettings) -> ProviderSettings:
+    loc = ("providers", name)
+    data = _check_mapping(problems, loc, value, {"endpoint", "concurrency", "timeout"})
+    endpoint = _check_value(problems, loc + ("endpoint",), data.get("endpoint", default.endpoint), "str")
+    concurrency = _check_value(problems, loc + ("concurrency",), data.get("concurrency"), "int", 1, 100, True)
+    timeout = _check_value(problems, loc + ("timeout",), data.get("timeout", default.timeout), "number", 0.1, 600)
+    return ProviderSettings(endpoint=endpoint or default.endpoint, concurrency=concurrency,
+                            timeout=float(timeout or default.timeout))
+
+
+def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
+    problems = _Problems()
+    d = ConfigFile()
+    _check_mapping(problems, (), data, {f.name for f in dataclasses.fields(ConfigFile)})
+    strs = {k: _check_value(problems, (k,), data.get(k, getattr(d, k)), "str")
+            for k in ("specs", "state", "manifest", "outputs")}
+    vars_ = data.get("vars")
+    if vars_ is not None and (not isinstance(vars_, list) or not all(isinstance(v, str) and v for v in vars_)):
+        problems.add(("vars",), "must be a list of file names")
+        vars_ = None
+    parallelism = _check_value(problems, ("parallelism",), data.get("parallelism", d.parallelism), "int", 1, 256)
+    share = _check_value(problems, ("max_delete_share",), data.get("max_delete_share"), "number", 0, 1, True)
+    pdata = _check_mapping(problems, ("providers",), data.get("providers", {}), {"xingyun", "unisound"})
+    providers = ProvidersSettings(
+        xingyun=_check_provider(problems, "xingyun", pdata.get("xingyun", {}), d.providers.xingyun),
+        unisound=_check_provider(problems, "unisound", pdata.get("unisound", {}), d.providers.unisound),
+    )
+    file = ConfigFile(**{k: v or getattr(d, k) for k, v in strs.items()}, vars=vars_,
+                      parallelism=parallelism or d.parallelism,
+                      max_delete_share=None if share is None else float(share), providers=providers)
+    return file, problems
 
 
 @dataclass(frozen=True)
@@ -105,7 +182,7 @@ class Config:
 
     def digest(self) -> str:
         """sha256 of the effective settings: part of spec-cache and plan-file keys."""
-        blob = json.dumps(self.file.model_dump(mode="json"), sort_keys=True)
+        blob = json.dumps(self.file.as_dict(), sort_keys=True)
         return hashlib.sha256(blob.encode()).hexdigest()
 
     def endpoint(self, provider: str, env: Mapping[str, str] | None = None) -> str:
@@ -133,7 +210,7 @@ class Config:
 
 
 def _line_of(node: yaml.Node | None, loc: tuple) -> int:
-    """Best line (1-based) for a pydantic error location inside a composed YAML node."""
+    """Best line (1-based) for a setting's location (a key path) inside a composed YAML node."""
     line = node.start_mark.line + 1 if node is not None else 1
     for part in loc:
         if isinstance(node, yaml.MappingNode):
@@ -170,15 +247,10 @@ def load_config(root: Path) -> Config:
             raise ConfigError(f"{CONFIG_NAME}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
         if not isinstance(data, dict):
             raise ConfigError(f"{CONFIG_NAME}:1: expected a mapping of settings")
-    try:
-        file = ConfigFile.model_validate(data)
-    except ValidationError as exc:
-        msgs = []
-        for err in exc.errors():
-            where = ".".join(str(p) for p in err["loc"])
-            msg = "unknown key" if err["type"] == "extra_forbidden" else err["msg"]
-            msgs.append(f"{CONFIG_NAME}:{_line_of(node, err['loc'])}: {where}: {msg}")
-        raise ConfigError("\n".join(msgs)) from None
+    file, problems = _check_file(data)
+    if problems:
+        located = sorted((_line_of(node, loc), ".".join(map(str, loc)) or "(top)", msg) for loc, msg in problems)
+        raise ConfigError("\n".join(f"{CONFIG_NAME}:{line}: {where}: {msg}" for line, where, msg in located))
     explicit = file.vars is not None
     names = file.vars if explicit else list(DEFAULT_VARS)
     vars_files = []
