@@ -151,7 +151,11 @@ def schema(ctx):
 
 def main() -> None:
     try:
-        cli.main(standalone_mode=False, prog_name="reconciler")
+        # without standalone mode click *returns* the code of ctx.exit(code) (e.g. the
+        # 2 of `plan --detailed-exitcode`) instead of raising Exit
+        code = cli.main(standalone_mode=False, prog_name="reconciler")
+        if isinstance(code, int) and code:
+            sys.exit(code)
     except click.exceptions.Exit as exc:
         sys.exit(exc.exit_code)
     except click.ClickException as exc:

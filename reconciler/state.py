@@ -84,7 +84,7 @@ class StateStore:
         if not readonly:
             path.parent.mkdir(parents=True, exist_ok=True)
         try:
-            uri = f"file:{path}?mode=ro" if readonly else str(path)
+            uri = path.resolve().as_uri() + "?mode=ro" if readonly else str(path)  # as_uri: "#", "?" in paths
             conn = sqlite3.connect(uri, uri=readonly, timeout=5.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 5000")
             self._db = sqlite_utils.Database(conn)
@@ -126,7 +126,7 @@ class StateStore:
 
     def _migrate(self) -> None:
         assert self._db is not None
-        with self._tx() as db:
+        with self._tx(bump=False) as db:  # creating the schema changes no video
             if "meta" not in db.table_names():
                 db["meta"].create({"key": str, "value": str}, pk="key")
             version = self._version()
@@ -139,15 +139,20 @@ class StateStore:
                 db["meta"].upsert({"key": "generation", "value": "0"}, pk="key")
 
     @contextmanager
-    def _tx(self) -> Iterator[sqlite_utils.Database]:
+    def _tx(self, *, bump: bool = True) -> Iterator[sqlite_utils.Database]:
+        """One write transaction. The generation is bumped only when rows changed, so
+        opening a store, or a ``recover`` with nothing to recover, does not make a
+        saved plan stale."""
         if self.readonly or self._db is None:
             raise StateError("internal: write on a read-only state")
         with self._mutex:
             conn = self._db.conn
             conn.execute("BEGIN IMMEDIATE")
             try:
+                before = conn.total_changes
                 yield self._db
-                conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+                if bump and conn.total_changes != before:
+                    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
                 conn.execute("COMMIT")
             except BaseException:
                 conn.execute("ROLLBACK")
@@ -321,7 +326,7 @@ class StateStore:
         db.execute(f"UPDATE attempts SET {sets} WHERE address = ? AND task_id = ?", [*fields.values(), address, task_id])
 
     @staticmethod
-    def _set_video_if_attempt(db, address: str, attempt: int, **fields) -> None:
+    def _set_video_if_attempt(db, address: str, attempt: int, /, **fields) -> None:  # "/": fields may hold "attempt"
         fields["updated_at"] = now()
         sets = ", ".join(f"{k} = ?" for k in fields)
         db.execute(f"UPDATE videos SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])

@@ -1,0 +1,59 @@
+"""`reconciler plan`: load specs and state (read-only), plan, and show or save the plan.
+
+Planning never writes anything but the ``--out`` file: the state DB is opened
+read-only and a missing one reads as empty (it is not created). The JSON document
+goes to stdout alone; notes about a saved file go to stderr in ``--json`` mode so
+stdout stays parseable.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+from reconciler import plan as planning
+from reconciler import planfile, planview
+from reconciler.model import PlanOptions
+from reconciler.state import StateStore
+
+
+def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
+        allow_mass_delete: bool, variables: dict[str, str]) -> int:
+    from reconciler import specs  # the heaviest import; only after arguments parsed
+
+    config = project.config()
+    load = specs.load_specs(config, variables)
+    desired = load.desired()
+    store = StateStore.open_readonly(config.state_path)
+    try:
+        recorded, generation = store.recorded(), store.generation()
+    finally:
+        store.close()
+    options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
+                          allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
+    plan = planning.make_plan(desired, recorded, options)
+    if out is not None:
+        out = out if out.is_absolute() else config.root / out
+        planfile.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,
+                           state_generation=generation, config_digest=config.digest())
+    if as_json:
+        sys.stdout.write(json.dumps(planview.plan_to_json(plan), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.flush()
+    else:
+        from rich.console import Console
+
+        planview.print_plan(plan, Console(stderr=False))
+    if out is not None:
+        _print_saved(out, config.root, to_stderr=as_json)
+    return 2 if detailed_exitcode and plan.has_changes else 0
+
+
+def _print_saved(out: Path, root: Path, *, to_stderr: bool) -> None:
+    try:
+        shown = out.relative_to(root).as_posix()
+    except ValueError:
+        shown = str(out)
+    stream = sys.stderr if to_stderr else sys.stdout
+    print(f"\nSaved the plan to {shown}. To carry out exactly this plan, run `reconciler apply {shown}`.",
+          file=stream)

@@ -1,0 +1,80 @@
+"""`reconciler status`: each video's state as recorded. No network, no specs.
+
+Reads the state DB read-only (a missing one reads as empty and is not created).
+``--json`` prints the manifest document (CONTRACT §6) for the current state, the same
+bytes ``apply`` would write to ``state/manifest.json``.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections import Counter
+
+from reconciler import manifest
+from reconciler.model import RecordedVideo, Status
+from reconciler.state import StateStore
+
+_STATUS_STYLE = {
+    Status.PENDING: "cyan", Status.RENDERING: "cyan", Status.FINISHED: "green",
+    Status.FAILED: "red", Status.CANCELLED: "dim", Status.UNKNOWN: "magenta",
+}
+
+
+def run(project, as_json: bool) -> int:
+    config = project.config()
+    store = StateStore.open_readonly(config.state_path)
+    try:
+        recorded = store.recorded()
+    finally:
+        store.close()
+    if as_json:
+        sys.stdout.write(manifest.render_manifest(recorded))
+        sys.stdout.flush()
+        return 0
+    from rich.console import Console
+
+    # piped: one line per video whatever its length (for grep and awk), like kubectl
+    piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
+    console = Console(stderr=False, width=100_000 if piped else None)
+    if not recorded:
+        console.print(f"No videos recorded in {config.rel(config.state_path)} yet. "
+                      "Run `reconciler plan` to see what `reconciler apply` would render.")
+        return 0
+    console.print(_table(recorded, wide=console.width >= 120))
+    counts = Counter(v.status for v in recorded.values())
+    parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
+    console.print(f"{len(recorded)} video{'s' if len(recorded) != 1 else ''}: " + ", ".join(parts) + ".")
+    return 0
+
+
+def _table(recorded: dict[str, RecordedVideo], *, wide: bool):
+    """One row per video. A narrow terminal drops the provider and time columns
+    rather than folding every cell into a column of letters."""
+    from rich import box
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(box=box.SIMPLE_HEAD, show_edge=False, pad_edge=False, header_style="bold")
+    columns = ["address", "provider", "status", "task", "output", "updated", "error"]
+    if not wide:
+        columns = [c for c in columns if c not in ("provider", "updated")]
+    for name in columns:
+        table.add_column(name, no_wrap=name in ("address", "status", "task", "updated"), overflow="fold")
+    for address, v in sorted(recorded.items()):
+        output = f"{v.output_file} (lost)" if v.output_lost else (v.output_file or "-")
+        cells = {
+            "address": Text(address), "provider": v.provider,
+            "status": Text(v.status.value, style=_STATUS_STYLE[v.status]), "task": v.task_id or "-",
+            "output": Text(output), "updated": _short_time(v.finished_at or v.submitted_at),
+            "error": Text(v.error or ""),
+        }
+        table.add_row(*(cells[c] for c in columns))
+    return table
+
+
+def _short_time(iso: str | None) -> str:
+    """``2026-01-01T00:05:00+00:00`` as ``2026-01-01 00:05Z`` (state times are UTC)."""
+    if not iso:
+        return "-"
+    return iso.replace("T", " ")[:16] + ("Z" if iso.endswith(("+00:00", "Z")) else "")

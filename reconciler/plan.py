@@ -1,0 +1,328 @@
+"""Pure planning: ``make_plan(desired, recorded, options) -> Plan``.
+
+This is the one place that decides what apply will do (CONTRACT §3), so it is a pure
+function: no I/O, no clock, no globals, the same answer for the same inputs. Every
+address in specs or state gets exactly one ``Change``, sorted by address; the
+``Action`` is what apply executes and the ``reason`` only explains it to people.
+
+For an address in both, the first matching rule wins:
+
+    --replace ADDR              replace  "forced by --replace"
+    status unknown              replace  the earlier create got no answer
+    fingerprint differs         replace  names the changed request fields (+ script diff)
+    last render failed          replace
+    last render cancelled       replace
+    output lost                 replace
+    labels / prevent_destroy / spec file differ   update (no render)
+    otherwise                   noop
+
+Then the safety checks refuse the plan (``PlanError``): targets or --replace naming
+nothing, a mass delete (an empty or mis-checked-out specs folder looks exactly like
+"delete everything"), and any delete/replace of a ``prevent_destroy`` video.
+The wording of request differences (which fields, a short script diff) is at the
+bottom of this module, next to the rules that use it.
+"""
+
+from __future__ import annotations
+
+import difflib
+import json
+
+from reconciler.errors import PlanError
+from reconciler.model import Action, Change, DesiredVideo, Plan, PlanOptions, RecordedVideo, Status
+
+# Which vendors can cancel a render (the plan must say when one is abandoned instead).
+# Mirrors providers' Capabilities.can_cancel; kept here so planning stays pure.
+CAN_CANCEL = {"xingyun": True, "unisound": False}
+DISPLAY_NAME = {"xingyun": "Xingyun", "unisound": "Unisound"}
+
+MAX_FIELD_CHANGES = 4  # request fields named in one reason before "and N more"
+MAX_DIFF_LINES = 6  # lines of script diff kept in Change.details
+MAX_PER_SIDE = 3  # removed (or added) lines shown per changed block
+DIFF_WIDTH = 100  # characters of one script line shown in a diff
+
+
+def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVideo], options: PlanOptions) -> Plan:
+    """The changes that bring ``recorded`` to ``desired``. Raises PlanError when refused."""
+    addresses = sorted(desired.keys() | recorded.keys())
+    targeted = _targeted(addresses, options.targets)
+    _check_replace(options, desired, recorded, targeted)
+    changes = tuple(
+        _change(a, desired.get(a), recorded.get(a), options) if a in targeted else _untargeted(a, desired, recorded)
+        for a in addresses
+    )
+    _check_mass_delete(changes, len(recorded), options)
+    _check_prevent_destroy(changes)
+    return Plan(changes)
+
+
+# -- targeting ------------------------------------------------------------------------
+
+
+def _matches(target: str, address: str) -> bool:
+    return address == target or (target.endswith("/") and address.startswith(target))
+
+
+def _targeted(addresses: list[str], targets: frozenset[str]) -> set[str]:
+    if not targets:
+        return set(addresses)
+    chosen: set[str] = set()
+    for target in sorted(targets):
+        hits = [a for a in addresses if _matches(target, a)]
+        if not hits:
+            hint = ""
+            if not target.endswith("/") and any(a.startswith(target + "/") for a in addresses):
+                hint = f" (for every video under it, write --target {target}/)"
+            raise PlanError(f"--target {target}: no video in specs or state has this address{hint}")
+        chosen.update(hits)
+    return chosen
+
+
+def _check_replace(options: PlanOptions, desired: dict, recorded: dict, targeted: set[str]) -> None:
+    for address in sorted(options.replace):
+        if address not in desired:
+            why = "it is no longer in specs, so it would be deleted" if address in recorded else "no such video in specs"
+            raise PlanError(f"--replace {address}: {why}; only a video in specs can be rendered again")
+        if options.targets and address not in targeted:
+            raise PlanError(f"--replace {address} is outside the --target addresses; add --target {address}")
+
+
+def _untargeted(address: str, desired: dict, recorded: dict) -> Change:
+    d, r = desired.get(address), recorded.get(address)
+    return Change(address, Action.NOOP, (d or r).provider, "not targeted", _file(d, r), d, r)
+
+
+def _file(d: DesiredVideo | None, r: RecordedVideo | None) -> str | None:
+    return d.spec_file if d is not None else (r.spec_file or None if r is not None else None)
+
+
+# -- the rules ------------------------------------------------------------------------
+
+
+def _change(address: str, d: DesiredVideo | None, r: RecordedVideo | None, options: PlanOptions) -> Change:
+    if r is None:
+        return Change(address, Action.CREATE, d.provider, "new video", d.spec_file, d, None)
+    if d is None:
+        return Change(address, Action.DELETE, r.provider, _delete_reason(r), _file(None, r), None, r)
+    cause = _replace_cause(d, r, options)
+    if cause is not None:
+        reason, details = cause
+        return Change(address, Action.REPLACE, d.provider, reason + _leftover_note(r), d.spec_file, d, r, details)
+    update = _metadata_changes(d, r)
+    if update:
+        return Change(address, Action.UPDATE, d.provider, "; ".join(update), d.spec_file, d, r)
+    return Change(address, Action.NOOP, d.provider, _noop_reason(r), d.spec_file, d, r)
+
+
+def _replace_cause(d: DesiredVideo, r: RecordedVideo, options: PlanOptions) -> tuple[str, tuple[str, ...]] | None:
+    if d.address in options.replace:
+        return "forced by --replace", ()
+    if r.status is Status.UNKNOWN:
+        return (f"the earlier create (attempt {r.attempt}) got no answer: it may be rendering and already "
+                "paid for, and this renders it again"), ()
+    if d.fingerprint != r.fingerprint:
+        return describe_render_change(d, r)
+    if r.status is Status.FAILED:
+        return f"last render failed: {r.error or 'no error given'}", ()
+    if r.status is Status.CANCELLED:
+        return "last render was cancelled", ()
+    if r.output_lost:
+        return f"output lost: {r.error or 'the downloaded file is gone'}", ()
+    return None
+
+
+def _delete_reason(r: RecordedVideo) -> str:
+    reason = f"no longer in specs (was in {r.spec_file})" if r.spec_file else "no longer in specs"
+    reason += _leftover_note(r)
+    if r.has_output:
+        reason += f"; its output {r.output_file} will be removed"
+    return reason
+
+
+def _leftover_note(r: RecordedVideo) -> str:
+    """What happens to a render still running when its video is replaced or deleted."""
+    if r.status is Status.UNKNOWN:
+        return f"; its earlier create (attempt {r.attempt}) got no answer, so a render it may have started cannot be cancelled"
+    if not (r.unfinished and r.task_id):
+        return ""
+    if CAN_CANCEL.get(r.provider, True):
+        return f"; its unfinished render (task {r.task_id}) will be cancelled"
+    name = DISPLAY_NAME.get(r.provider, r.provider)
+    return f"; its unfinished render (task {r.task_id}) will be abandoned: {name} has no cancel API"
+
+
+def _metadata_changes(d: DesiredVideo, r: RecordedVideo) -> list[str]:
+    parts = []
+    if d.labels != r.labels:
+        parts.append("labels changed: " + _labels_diff(r.labels, d.labels))
+    if d.prevent_destroy != r.prevent_destroy:
+        parts.append(f"prevent_destroy changed: {_fmt(r.prevent_destroy)} → {_fmt(d.prevent_destroy)}")
+    if d.spec_file != r.spec_file:
+        parts.append(f"moved from {r.spec_file} to {d.spec_file}" if r.spec_file else f"now in {d.spec_file}")
+    return parts
+
+
+def _labels_diff(old: dict[str, str], new: dict[str, str]) -> str:
+    keys = sorted(k for k in old.keys() | new.keys() if old.get(k) != new.get(k))
+    return ", ".join(f"{k} {old.get(k, '(none)')} → {new.get(k, '(none)')}" for k in keys)
+
+
+def _noop_reason(r: RecordedVideo) -> str:
+    if r.unfinished:
+        return f"render in progress (task {r.task_id})" if r.task_id else "render not yet sent"
+    if r.status is Status.FINISHED and (r.output_file is None or r.output_fingerprint not in (None, r.fingerprint)):
+        return f"render finished (task {r.task_id}); its output is not downloaded yet"
+    return "up to date"
+
+
+# -- safety checks --------------------------------------------------------------------
+
+
+def _check_mass_delete(changes: tuple[Change, ...], recorded_count: int, options: PlanOptions) -> None:
+    deletes = sum(1 for c in changes if c.action is Action.DELETE)
+    if options.allow_mass_delete or recorded_count == 0 or deletes == 0:
+        return
+    share = options.max_delete_share
+    everything = recorded_count > 1 and deletes == recorded_count
+    too_many = share is not None and deletes / recorded_count > share
+    if not (everything or too_many):
+        return
+    limit = "all of them" if everything else f"more than max_delete_share ({share:g}) of them"
+    raise PlanError(
+        f"this plan would delete {deletes} of {recorded_count} recorded videos ({limit}). "
+        "If that is not what you meant, the specs folder may be empty or checked out wrong: check it "
+        "(and `specs:` in reconciler.yaml). To delete them anyway, run again with --allow-mass-delete."
+    )
+
+
+def _check_prevent_destroy(changes: tuple[Change, ...]) -> None:
+    blocked = [c for c in changes if _destroys_protected(c)]
+    if not blocked:
+        return
+    lines = [f"  {c.address} ({c.action.value}: {c.reason})" for c in blocked]
+    raise PlanError(
+        f"prevent_destroy protects {len(blocked)} video{'s' if len(blocked) != 1 else ''} "
+        "that this plan would delete or replace:\n" + "\n".join(lines) + "\n"
+        "To go ahead: for a replace, set `prevent_destroy: false` in its spec and apply that on its own "
+        "first (an update, no render); for a delete, put the video back with `prevent_destroy: false`, "
+        "apply, then remove it. Or leave these videos out with --target."
+    )
+
+
+def _destroys_protected(c: Change) -> bool:
+    if c.action is Action.DELETE:
+        return c.recorded.prevent_destroy
+    if c.action is Action.REPLACE:
+        return c.desired.prevent_destroy or (c.recorded is not None and c.recorded.prevent_destroy)
+    return False
+
+
+# -- describing a render change -------------------------------------------------------
+
+
+def describe_render_change(d: DesiredVideo, r: RecordedVideo) -> tuple[str, tuple[str, ...]]:
+    """Why the fingerprints differ, in words, plus a short script diff (or ``()``)."""
+    if d.provider != r.provider:
+        return f"provider changed: {r.provider} → {d.provider}", ()
+    if r.request is None:
+        return "render settings changed", ()
+    parts: list[str] = []
+    details: tuple[str, ...] = ()
+    old_script, new_script = _script(r.request), _script(d.request)
+    if old_script != new_script:
+        parts.append("script changed")
+        details = script_diff(old_script or "", new_script or "")
+    fields = _field_changes(_flatten(_without_script(r.request)), _flatten(_without_script(d.request)))
+    parts += fields[:MAX_FIELD_CHANGES]
+    if len(fields) > MAX_FIELD_CHANGES:
+        parts.append(f"and {len(fields) - MAX_FIELD_CHANGES} more fields changed")
+    if not parts:
+        parts.append("the PPT deck changed" if d.ppt_file or d.ppt_sha256 else "render settings changed")
+    return "; ".join(parts), details
+
+
+def _script(request: dict) -> str | None:
+    """The spoken text: Unisound ``text``, or Xingyun segment texts one per line."""
+    segments = request.get("segment")
+    if isinstance(segments, list):
+        return "\n".join(str(s.get("text", "")) if isinstance(s, dict) else str(s) for s in segments)
+    text = request.get("text")
+    return text if isinstance(text, str) else None
+
+
+def _without_script(request: dict) -> dict:
+    out = {k: v for k, v in request.items() if k != "text"}
+    if isinstance(out.get("segment"), list):
+        out["segment"] = [{k: v for k, v in s.items() if k != "text"} if isinstance(s, dict) else s
+                          for s in out["segment"]]
+    return out
+
+
+def _flatten(value, prefix: str = "") -> dict[str, object]:
+    if isinstance(value, dict):
+        out: dict[str, object] = {}
+        for key, item in value.items():
+            out.update(_flatten(item, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(value, list) and value and all(isinstance(x, dict) for x in value):
+        out = {}
+        for i, item in enumerate(value):
+            out.update(_flatten(item, f"{prefix}[{i}]"))
+        return out
+    return {prefix: value}
+
+
+_MISSING = object()
+
+
+def _field_changes(old: dict[str, object], new: dict[str, object]) -> list[str]:
+    out = []
+    for key in sorted(old.keys() | new.keys()):
+        a, b = old.get(key, _MISSING), new.get(key, _MISSING)
+        if a != b:
+            out.append(f"{key} changed: {_fmt(a)} → {_fmt(b)}")
+    return out
+
+
+def _fmt(value, width: int = 40) -> str:
+    if value is _MISSING:
+        return "(none)"
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def script_diff(old: str, new: str) -> tuple[str, ...]:
+    """A few ``-``/``+`` lines of a line diff of two scripts (a unified diff without
+    context or headers), long lines clipped around the first difference so the
+    change itself stays visible. Each changed block shows its removed lines and then
+    its added ones, at most MAX_PER_SIDE of each, MAX_DIFF_LINES in all."""
+    a, b = old.splitlines(), new.splitlines()
+    out: list[str] = []
+    total = 0
+    for tag, i1, i2, j1, j2 in difflib.SequenceMatcher(None, a, b, autojunk=False).get_opcodes():
+        if tag == "equal":
+            continue
+        total += (i2 - i1) + (j2 - j1)
+        removed, added = a[i1:i2][:MAX_PER_SIDE], b[j1:j2][:MAX_PER_SIDE]
+        for k, line in enumerate(removed):
+            out.append("- " + _clip(line, added[k] if k < len(added) else ""))
+        for k, line in enumerate(added):
+            out.append("+ " + _clip(line, removed[k] if k < len(removed) else ""))
+    if len(out) > MAX_DIFF_LINES:
+        out = out[:MAX_DIFF_LINES]
+    if total > len(out):
+        out.append(f"… ({total - len(out)} more changed lines)")
+    return tuple(out)
+
+
+def _clip(line: str, counterpart: str) -> str:
+    if len(line) <= DIFF_WIDTH:
+        return line
+    common = 0
+    for x, y in zip(line, counterpart):
+        if x != y:
+            break
+        common += 1
+    start = max(0, min(common - 20, len(line) - DIFF_WIDTH + 2))
+    end = start + DIFF_WIDTH - 2
+    return ("…" if start else "") + line[start:end] + ("…" if end < len(line) else "")
