@@ -203,8 +203,8 @@ def _check_prevent_destroy(changes: tuple[Change, ...]) -> None:
     raise PlanError(
         f"prevent_destroy protects {len(blocked)} video{'s' if len(blocked) != 1 else ''} "
         "that this plan would delete or replace:\n" + "\n".join(lines) + "\n"
-        "To go ahead: for a replace, set `prevent_destroy: false` in its spec and apply that on its own "
-        "first (an update, no render); for a delete, put the video back with `prevent_destroy: false`, "
+        "To go ahead: for a replace, set `prevent_destroy: false` in its spec; "
+        "for a delete, put the video back with `prevent_destroy: false`, "
         "apply, then remove it. Or leave these videos out with --target."
     )
 
@@ -213,7 +213,7 @@ def _destroys_protected(c: Change) -> bool:
     if c.action is Action.DELETE:
         return c.recorded.prevent_destroy
     if c.action is Action.REPLACE:
-        return c.desired.prevent_destroy or (c.recorded is not None and c.recorded.prevent_destroy)
+        return c.desired.prevent_destroy  # the spec decides, as Terraform's lifecycle block does
     return False
 
 

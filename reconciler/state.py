@@ -54,7 +54,12 @@ _ATTEMPT_COLUMNS = {
     "id": int, "address": str, "attempt": int, "provider": str, "fingerprint": str,
     "task_id": str, "status": str, "error": str, "holder": str, "intent_at": str,
     "submitted_at": str, "finished_at": str, "outcome": str,
+    "previous": str,  # JSON of the video's attempt columns before this intent (to undo a not-sent create)
 }
+_ATTEMPT_FIELDS_OF_VIDEO = (
+    "fingerprint", "request", "spec_file", "labels", "prevent_destroy", "status", "task_id", "attempt",
+    "error", "submitted_at", "finished_at", "video_url", "preview_image_url",
+)
 
 
 def now() -> str:
@@ -190,10 +195,11 @@ class StateStore:
     def begin_attempt(self, desired: DesiredVideo, holder: str) -> int:
         """Write the intent *before* a paid create. Returns the attempt number."""
         with self._tx() as db:
-            row = db.execute("SELECT attempt FROM videos WHERE address = ?", [desired.address]).fetchone()
-            attempt = (row[0] or 0) + 1 if row else 1
+            rows = db.execute_returning_dicts("SELECT * FROM videos WHERE address = ?", [desired.address])
+            row = rows[0] if rows else None
+            previous = json.dumps({k: row[k] for k in _ATTEMPT_FIELDS_OF_VIDEO}) if row else None
             prev = db.execute("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address]).fetchone()
-            attempt = max(attempt, (prev[0] or 0) + 1)
+            attempt = max(row["attempt"] or 0 if row else 0, prev[0] or 0) + 1
             fields = {
                 "provider": desired.provider, "fingerprint": desired.fingerprint,
                 "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
@@ -209,7 +215,7 @@ class StateStore:
             db["attempts"].insert({
                 "address": desired.address, "attempt": attempt, "provider": desired.provider,
                 "fingerprint": desired.fingerprint, "status": Status.PENDING.value,
-                "holder": holder, "intent_at": now(),
+                "holder": holder, "intent_at": now(), "previous": previous,
             })
             return attempt
 
@@ -233,18 +239,14 @@ class StateStore:
         video back as it was (a first attempt is removed again)."""
         with self._tx() as db:
             self._set_attempt(db, address, attempt, status="not_sent", error=error)
-            prev = db.execute_returning_dicts(
-                "SELECT * FROM attempts WHERE address = ? AND attempt < ? AND status != 'not_sent' "
-                "ORDER BY attempt DESC LIMIT 1", [address, attempt])
-            video = db.execute("SELECT output_file FROM videos WHERE address = ?", [address]).fetchone()
-            if not prev and video and video[0] is None:
-                db["videos"].delete(address)
+            row = db.execute("SELECT previous FROM attempts WHERE address = ? AND attempt = ?",
+                             [address, attempt]).fetchone()
+            previous = json.loads(row[0]) if row and row[0] else None
+            if previous is None:
+                db.execute("DELETE FROM videos WHERE address = ? AND attempt = ? AND output_file IS NULL",
+                           [address, attempt])
                 return
-            p = prev[0] if prev else {}
-            self._set_video_if_attempt(
-                db, address, attempt, attempt=p.get("attempt", 0), fingerprint=p.get("fingerprint") or "",
-                status=p.get("status") or Status.FAILED.value, task_id=p.get("task_id"),
-                error=p.get("error") or error, submitted_at=p.get("submitted_at"), finished_at=p.get("finished_at"))
+            self._set_video_if_attempt(db, address, attempt, **previous)
 
     def record_task(self, address: str, task_id: str, status: Status, *, error: str | None = None,
                     video_url: str | None = None, preview_image_url: str | None = None,

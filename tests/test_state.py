@@ -1,3 +1,4 @@
+import dataclasses
 """The state store and its lock: what a crash, a retry or a second writer leaves behind."""
 
 from __future__ import annotations
@@ -85,11 +86,14 @@ def test_not_sent_first_attempt_forgets_the_video(store):
 
 def test_not_sent_retry_restores_the_previous_attempt(store):
     finish(store, video(), "135")
-    attempt = store.begin_attempt(video(fingerprint="fp2"), holder="t")
+    before = store.get("launch/intro")
+    changed = dataclasses.replace(video(fingerprint="fp2"), request={"look_name": "B"}, labels={"x": "y"})
+    attempt = store.begin_attempt(changed, holder="t")
     assert store.get("launch/intro").status is Status.PENDING
     store.attempt_not_sent("launch/intro", attempt, "connection refused")
     rec = store.get("launch/intro")
     assert (rec.status, rec.task_id, rec.fingerprint, rec.attempt) == (Status.FINISHED, "135", "fp1", 1)
+    assert (rec.request, rec.video_url, rec.labels) == (before.request, before.video_url, before.labels)
     assert rec.output_file == "outputs/launch/intro.mp4" and rec.has_output
 
 
