@@ -1,7 +1,8 @@
-import dataclasses
 """The state store and its lock: what a crash, a retry or a second writer leaves behind."""
 
 from __future__ import annotations
+
+import dataclasses
 
 import os
 import signal
