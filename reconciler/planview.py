@@ -8,11 +8,16 @@ an optional ``details`` list per change and an ``estimate`` of the cost.
 
 from __future__ import annotations
 
-from rich.console import Console
-from rich.text import Text
+import functools
+import json
+from typing import TYPE_CHECKING
 
 from reconciler import plan as planning
 from reconciler.model import Action, Change, Plan
+
+if TYPE_CHECKING:  # rich is imported only when text is drawn: `plan --json` skips it
+    from rich.console import Console
+    from rich.text import Text
 
 FORMAT_VERSION = 1
 _BATCH = 500  # change blocks per console.print
@@ -47,6 +52,18 @@ def plan_to_json(plan: Plan) -> dict:
     }
 
 
+def plan_json_text(plan: Plan) -> str:
+    """``plan_to_json`` as text: one change per line. Readable and diffable like
+    ``indent=2``, but written by json's C encoder (``indent`` forces the pure-Python
+    one, ~50 ms for 10,000 changes)."""
+    doc = plan_to_json(plan)
+    dump = functools.partial(json.dumps, ensure_ascii=False)
+    changes = ",\n    ".join(dump(c) for c in doc["changes"])
+    rest = "".join(f',\n  "{k}": {dump(v)}' for k, v in doc.items() if k not in ("format_version", "changes"))
+    body = f"[\n    {changes}\n  ]" if changes else "[]"
+    return f'{{\n  "format_version": {doc["format_version"]},\n  "changes": {body}{rest}\n}}\n'
+
+
 def summary_line(plan: Plan) -> str:
     s = plan.summary
     return (f"Plan: {s['create']} to create, {s['replace']} to replace, {s['update']} to update, "
@@ -55,6 +72,8 @@ def summary_line(plan: Plan) -> str:
 
 def print_plan(plan: Plan, console: Console) -> None:
     """Terraform-like output: one block per change (noops omitted), then the summary."""
+    from rich.text import Text
+
     if not plan.has_changes:
         console.print(Text("No changes. Your renders match the specs.", style="bold green"), soft_wrap=True)
         return
@@ -97,6 +116,8 @@ def _change_block(console: Console, change: Change) -> Text:
     """``  -/+ address  (provider, action)  file`` then the reason and details, indented
     so that long lines wrap under themselves rather than at column 0; ends with a
     blank line. Wrapped here, so it is printed with ``soft_wrap``."""
+    from rich.text import Text
+
     symbol, style = _SYMBOLS[change.action]
     block = Text("  ")
     if change.action is Action.REPLACE:

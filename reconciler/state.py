@@ -34,12 +34,13 @@ import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
-
-import sqlite_utils
+from typing import TYPE_CHECKING, Iterator
 
 from reconciler.errors import LockHeldError, StateError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
+
+if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
+    import sqlite_utils
 
 SCHEMA_VERSION = 1
 
@@ -83,7 +84,8 @@ class StateStore:
         self.path = path
         self.readonly = readonly
         self._mutex = threading.Lock()
-        self._db: sqlite_utils.Database | None = None
+        self._conn: sqlite3.Connection | None = None  # every read goes through it
+        self._db: sqlite_utils.Database | None = None  # writers only
         if readonly and not path.exists():
             return  # a missing state reads as empty; nothing is created
         if not readonly:
@@ -92,8 +94,12 @@ class StateStore:
             uri = path.resolve().as_uri() + "?mode=ro" if readonly else str(path)  # as_uri: "#", "?" in paths
             conn = sqlite3.connect(uri, uri=readonly, timeout=5.0, isolation_level=None, check_same_thread=False)
             conn.execute("PRAGMA busy_timeout = 5000")
-            self._db = sqlite_utils.Database(conn)
+            conn.row_factory = sqlite3.Row
+            self._conn = conn
             if not readonly:
+                import sqlite_utils
+
+                self._db = sqlite_utils.Database(conn)
                 self._db.enable_wal()
                 conn.execute("PRAGMA synchronous = FULL")
                 self._migrate()
@@ -107,17 +113,16 @@ class StateStore:
         return cls(path, readonly=True)
 
     def close(self) -> None:
-        if self._db is not None:
-            self._db.conn.close()
-            self._db = None
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = self._db = None
 
     # -- schema ---------------------------------------------------------------
 
     def _version(self) -> int:
-        assert self._db is not None
-        if "meta" not in self._db.table_names():
+        if "meta" not in self._tables():
             return 0
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
     def _check_version(self) -> None:
@@ -126,7 +131,7 @@ class StateStore:
             raise StateError(
                 f"{self.path}: written by a newer reconciler (schema {version}, this one knows {SCHEMA_VERSION}); upgrade"
             )
-        if 0 < version < SCHEMA_VERSION or (version == 0 and self._db.table_names()):
+        if 0 < version < SCHEMA_VERSION or (version == 0 and self._tables()):
             raise StateError(f"{self.path}: schema {version} is old; run `reconciler refresh` to upgrade it")
 
     def _migrate(self) -> None:
@@ -166,29 +171,35 @@ class StateStore:
     # -- reads ------------------------------------------------------------------
 
     def generation(self) -> int:
-        if self._db is None:
+        if self._conn is None:
             return 0
-        row = self._db.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
         return int(row[0]) if row else 0
 
     def recorded(self) -> dict[str, RecordedVideo]:
-        if self._db is None or "videos" not in self._db.table_names():
+        if self._conn is None or "videos" not in self._tables():
             return {}
-        rows = self._db.execute_returning_dicts("SELECT * FROM videos ORDER BY address")
+        rows = self._rows("SELECT * FROM videos ORDER BY address")
         return {row["address"]: _to_recorded(row) for row in rows}
 
     def get(self, address: str) -> RecordedVideo | None:
-        if self._db is None:
+        if self._conn is None:
             return None
-        rows = self._db.execute_returning_dicts("SELECT * FROM videos WHERE address = ?", [address])
+        rows = self._rows("SELECT * FROM videos WHERE address = ?", [address])
         return _to_recorded(rows[0]) if rows else None
 
     def attempts(self, address: str | None = None) -> list[dict]:
-        if self._db is None or "attempts" not in self._db.table_names():
+        if self._conn is None or "attempts" not in self._tables():
             return []
         if address is None:
-            return self._db.execute_returning_dicts("SELECT * FROM attempts ORDER BY id")
-        return self._db.execute_returning_dicts("SELECT * FROM attempts WHERE address = ? ORDER BY id", [address])
+            return self._rows("SELECT * FROM attempts ORDER BY id")
+        return self._rows("SELECT * FROM attempts WHERE address = ? ORDER BY id", [address])
+
+    def _rows(self, sql: str, params=()) -> list[dict]:
+        return [dict(row) for row in self._conn.execute(sql, params)]
+
+    def _tables(self) -> set[str]:
+        return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
     # -- writes (each its own transaction) ----------------------------------------
 

@@ -102,3 +102,13 @@ def test_long_reasons_wrap_under_their_indent():
     body = [line for line in out.splitlines() if line and not line.startswith(("  -/+", "Plan:", "Estimated", "reconciler"))]
     assert len(body) > 1
     assert all(line.startswith("      ") and line == line.rstrip() for line in body)
+
+
+def test_json_text_is_the_same_document_one_change_per_line():
+    plan = mixed_plan()
+    text = planview.plan_json_text(plan)
+    assert json.loads(text) == json.loads(json.dumps(planview.plan_to_json(plan)))
+    change_lines = [line for line in text.splitlines() if line.strip().startswith('{"address"')]
+    assert len(change_lines) == len(plan.changes)
+    empty = planning.make_plan({}, {}, PlanOptions())
+    assert json.loads(planview.plan_json_text(empty))["changes"] == []

@@ -8,7 +8,6 @@ stdout stays parseable.
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 
@@ -38,7 +37,7 @@ def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exi
         planfile.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,
                            state_generation=generation, config_digest=config.digest())
     if as_json:
-        sys.stdout.write(json.dumps(planview.plan_to_json(plan), indent=2, ensure_ascii=False) + "\n")
+        sys.stdout.write(planview.plan_json_text(plan))
         sys.stdout.flush()
     else:
         from rich.console import Console
