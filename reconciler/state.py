@@ -83,7 +83,7 @@ class StateStore:
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
         self.readonly = readonly
-        self._mutex = threading.Lock()
+        self._mutex = threading.RLock()  # one connection, shared by the engine's state thread and readers
         self._conn: sqlite3.Connection | None = None  # every read goes through it
         self._db: sqlite_utils.Database | None = None  # writers only
         if readonly and not path.exists():
@@ -173,7 +173,8 @@ class StateStore:
     def generation(self) -> int:
         if self._conn is None:
             return 0
-        row = self._conn.execute("SELECT value FROM meta WHERE key = 'generation'").fetchone()
+        rows = self._rows("SELECT value FROM meta WHERE key = 'generation'")
+        row = (rows[0]["value"],) if rows else None
         return int(row[0]) if row else 0
 
     def recorded(self) -> dict[str, RecordedVideo]:
@@ -196,10 +197,12 @@ class StateStore:
         return self._rows("SELECT * FROM attempts WHERE address = ? ORDER BY id", [address])
 
     def _rows(self, sql: str, params=()) -> list[dict]:
-        return [dict(row) for row in self._conn.execute(sql, params)]
+        with self._mutex:  # never read another thread's transaction half-way
+            return [dict(row) for row in self._conn.execute(sql, params)]
 
     def _tables(self) -> set[str]:
-        return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        with self._mutex:
+            return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
 
     # -- writes (each its own transaction) ----------------------------------------
 

@@ -1,0 +1,225 @@
+"""`reconciler apply [FILE]`: plan (or load a saved plan), ask, execute, wait, report.
+
+The order matters and is the point of this module:
+
+1. take the state lock *before* reading the state to plan against it (a second
+   apply/refresh/watch fails at once, naming the holder);
+2. a saved plan is checked against a fresh one made from the same options and
+   variables, and refused if specs, vars, config or state moved (``planfile``);
+   a fresh plan is shown and needs ``yes`` (or ``--auto-approve``);
+3. the engine executes it and, unless ``--no-wait``, downloads every output the
+   moment its render finishes, also for unfinished renders found in state;
+4. Ctrl-C stops new work, lets the calls in flight finish and be recorded, writes
+   state and manifest and exits 130 saying what to run next (a second Ctrl-C
+   abandons the calls in flight; their creates are recorded as unknown);
+5. a summary, and exit 0 only when every video touched is finished (or was
+   updated/deleted).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+import time
+from pathlib import Path
+
+from reconciler import planfile, planview
+from reconciler import plan as planning
+from reconciler.engine import Engine, ProviderSet, to_collect
+from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.hooks import make_hooks
+from reconciler.model import Action, PlanOptions
+from reconciler.state import StateLock, StateStore
+
+PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted: "
+OK_STATES = {"finished", "updated", "deleted"}
+SUBMITTED_OK = OK_STATES | {"rendering", "downloading"}
+
+
+def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, parallelism: int | None,
+        targets, replace, allow_mass_delete: bool, variables: dict[str, str]) -> int:
+    from rich.console import Console
+
+    config = project.config()
+    out = Console()
+    lock = StateLock(config.state_path).acquire("apply")
+    store = None
+    try:
+        report_takeover(lock)
+        hooks = make_hooks()
+        if plan_file is not None:
+            store, engine, plan, options = _saved_plan(config, plan_file, hooks, parallelism)
+        else:
+            options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
+                                  allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
+            store, engine, plan = _fresh_plan(config, variables, options, hooks, parallelism)
+        planview.print_plan(plan, out)
+        if plan.has_changes and plan_file is None and not auto_approve and not _approved(out):
+            out.print("Apply cancelled.")
+            return 1
+        scope = _targeted(plan, options.targets)
+        check_credentials(config, _providers_needed(plan, store, wait=not no_wait, scope=scope))
+        started = time.monotonic()
+        interrupted = asyncio.run(_carry_out(engine, plan, hooks, wait=not no_wait, scope=scope))
+        return summarize(out, engine, time.monotonic() - started, interrupted=interrupted, no_wait=no_wait)
+    finally:
+        if store is not None:
+            store.close()
+        lock.release()
+
+
+def report_takeover(lock: StateLock) -> None:
+    holder = lock.taken_over
+    if holder is not None:
+        print(f"Note: took over the lock left by pid {holder.pid} ({holder.command} on {holder.host}, "
+              f"since {holder.since}), which is no longer running.", file=sys.stderr)
+
+
+def _providers_needed(plan, store: StateStore, *, wait: bool, scope: set[str] | None) -> set[str]:
+    needed = {c.provider for c in plan.changes if c.action not in (Action.NOOP, Action.UPDATE)}
+    if wait:
+        needed |= {v.provider for v in store.recorded().values()
+                   if to_collect(v) and (scope is None or v.address in scope)}
+    return needed
+
+
+def check_credentials(config, providers: set[str]) -> None:
+    """Fail before the first call (once, clearly) when a needed vendor has no credentials."""
+    for name in sorted(providers):
+        config.credentials(name)
+
+
+def _fresh_plan(config, variables, options, hooks, parallelism):
+    from reconciler import specs
+
+    desired = specs.load_specs(config, variables).desired()
+    store = StateStore(config.state_path)
+    engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
+    engine.recover()
+    return store, engine, planning.make_plan(desired, store.recorded(), options)
+
+
+def _saved_plan(config, plan_file: Path, hooks, parallelism):
+    """Load FILE, re-plan from its own options and variables, refuse it if anything moved."""
+    from reconciler import specs
+
+    path = plan_file if plan_file.is_absolute() else config.root / plan_file
+    saved = planfile.load_plan(path)
+    load = specs.load_specs(config, saved.variables)
+    desired = load.desired()
+    reader = StateStore.open_readonly(config.state_path)
+    try:
+        recorded, generation = reader.recorded(), reader.generation()
+    finally:
+        reader.close()
+    plan = planning.make_plan(desired, recorded, saved.options)
+    planfile.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
+                         config_digest=config.digest(), replanned=plan)
+    store = StateStore(config.state_path)
+    engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
+    if engine.recover():
+        store.close()
+        raise StalePlanError("the saved plan is stale: an earlier run was interrupted while creates were in "
+                             "flight, and they are now recorded as unknown. Nothing was changed. Run "
+                             "`reconciler plan` again, then apply the new plan.")
+    return store, engine, plan, saved.options
+
+
+def _approved(out) -> bool:
+    if not sys.stdin.isatty():
+        raise ReconcilerError("not applying: there is no terminal to ask for approval. Pass --auto-approve, "
+                              "or save a plan with `reconciler plan --out FILE` and run `reconciler apply FILE`.")
+    out.print()
+    try:
+        return input(PROMPT).strip() == "yes"
+    except EOFError:
+        return False
+
+
+def _targeted(plan, targets) -> set[str] | None:
+    """The addresses a ``--target`` run may touch (None: all). Same rule as the plan's:
+    an exact address, or every address under a target ending in ``/``."""
+    if not targets:
+        return None
+    return {c.address for c in plan.changes
+            if any(c.address == t or (t.endswith("/") and c.address.startswith(t)) for t in targets)}
+
+
+async def _carry_out(engine: Engine, plan, hooks, *, wait: bool, scope: set[str] | None) -> int | None:
+    """Execute (and wait). Returns the signal number that interrupted it, or None."""
+    stop = asyncio.Event()
+    caught: list[int] = []
+    main = asyncio.current_task()
+    loop = asyncio.get_running_loop()
+
+    def on_signal(signum: int) -> None:
+        caught.append(signum)
+        if len(caught) == 1:
+            print("\nInterrupted: no new renders will be started; waiting for the calls in flight "
+                  "(press Ctrl-C again to abandon them).", file=sys.stderr)
+            stop.set()
+        else:
+            main.cancel()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    hooks.start()
+    try:
+        if wait:
+            await engine.track_unfinished(scope)
+            await asyncio.gather(engine.execute(plan, stop), engine.wait(stop))
+        else:
+            await engine.execute(plan, stop)
+    except asyncio.CancelledError:
+        engine.abort()
+        await engine.drain()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)
+        hooks.close()
+        await engine.close()
+    return caught[0] if caught else None
+
+
+def summarize(out, engine: Engine, elapsed: float, *, interrupted: int | None, no_wait: bool) -> int:
+    """Print what happened; return the exit code."""
+    done = list(engine.actions.values())
+    counts = engine.tally.counts()
+    line = (f"{done.count(Action.CREATE)} created, {done.count(Action.REPLACE)} replaced, "
+            f"{done.count(Action.UPDATE)} updated, {done.count(Action.DELETE)} deleted; "
+            f"{counts.get('finished', 0)} finished, {counts.get('failed', 0) + counts.get('cancelled', 0)} failed, "
+            f"{counts.get('unknown', 0)} unknown")
+    states = engine.tally.states
+    failed = sorted(a for a, s in states.items() if s in ("failed", "cancelled"))
+    unknown = sorted(a for a, s in states.items() if s == "unknown")
+    running = sorted(a for a, s in states.items() if s in ("submitting", "rendering", "downloading"))
+    out.print()
+    title = "Interrupted" if interrupted else "Submitted" if no_wait else "Apply complete"
+    out.print(f"[bold]{title}:[/bold] {line} ({elapsed:.1f}s).", highlight=False, soft_wrap=True)
+    _list(out, "Failed:", failed, engine.errors)
+    if unknown:
+        _list(out, "Unknown: the create was sent but its answer never arrived. It may have been paid for; "
+                   "the next plan will propose to render it again:", unknown, engine.errors)
+    if interrupted:
+        out.print(f"{len(running)} render(s) may still be running at the vendors. State and manifest are saved. "
+                  "Run `reconciler refresh` later to collect finished outputs, or `reconciler apply` to carry "
+                  "out the rest of the plan.", highlight=False, soft_wrap=True)
+        return 128 + interrupted
+    if no_wait:
+        if running:
+            out.print(f"{len(running)} render(s) are running at the vendors. Run `reconciler refresh` "
+                      "(or `reconciler apply` again) later to download the outputs.", highlight=False,
+                      soft_wrap=True)
+        return 0 if all(s in SUBMITTED_OK for s in states.values()) else 1
+    return 0 if all(s in OK_STATES for s in states.values()) else 1
+
+
+def _list(out, title: str, addresses: list[str], errors: dict[str, str]) -> None:
+    if not addresses:
+        return
+    from rich.text import Text
+
+    out.print(Text(title, style="bold red"), soft_wrap=True)
+    for address in addresses:
+        out.print(Text(f"  {address}: {errors.get(address) or 'no reason given'}"), soft_wrap=True)
