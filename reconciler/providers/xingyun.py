@@ -9,6 +9,7 @@ the paid create is retried only where ``errors_map`` proves it safe.
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import httpx
@@ -60,8 +61,22 @@ def parse_task(task_id: str, data: dict) -> TaskStatus:
         error=error if state is TaskState.FAILED else None,
         video_url=video,
         preview_image_url=_str_or_none(data.get("render_image_oss")),
-        finished_at=_str_or_none(data.get("synth_finish_time")),
+        finished_at=_utc_iso(_str_or_none(data.get("synth_finish_time"))),
     )
+
+
+def _utc_iso(value: str | None) -> str | None:
+    """The vendor's datetime (ISO 8601 in +08:00 in its example) as UTC ISO 8601, like
+    every other time reconciler records; a value that does not parse is kept as sent."""
+    if value is None:
+        return None
+    try:
+        when = dt.datetime.fromisoformat(value)
+    except ValueError:
+        return value
+    if when.tzinfo is None:  # choice: a naive vendor time is Beijing time (UTC+8)
+        when = when.replace(tzinfo=dt.timezone(dt.timedelta(hours=8)))
+    return when.astimezone(dt.timezone.utc).isoformat(timespec="seconds")
 
 
 def _str_or_none(value) -> str | None:

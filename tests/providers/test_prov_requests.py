@@ -76,7 +76,7 @@ async def test_xingyun_get_render_task_signs_query():
     assert req.headers["x-token"] == xy_token(f"{BASE}/get_render_task?task_id=135", "get", "{}")
     assert (st.task_id, st.state, st.raw_state) == ("135", TaskState.FINISHED, "finished")
     assert st.video_url == "https://oss/v.mp4" and st.preview_image_url == "https://oss/i.png"
-    assert st.finished_at == "2025-07-17T11:30:54+08:00" and st.error is None
+    assert st.finished_at == "2025-07-17T03:30:54+00:00" and st.error is None  # recorded in UTC
 
 
 async def test_xingyun_cancel_sends_int_task_id():
