@@ -1,0 +1,81 @@
+"""`reconciler watch`: run the daemon in the foreground until SIGINT/SIGTERM.
+
+The order is the point: take the state lock first and hold it for the whole life of
+the process (a second watch, apply or refresh fails at once, naming this one); build
+one ``Engine`` whose events are logged as lines on stderr (text, or JSON for a log
+collector); run ``reconciler.watch.Daemon``; on the first signal stop taking new work
+and let the calls in flight finish, on a second abandon them; then write the
+manifest a last time, close the state and release the lock. Exit 0 after a clean
+stop, 1 when it cannot start (config, lock).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import sys
+
+from reconciler.errors import ReconcilerError
+from reconciler.eventlog import EventLog, LogHooks
+
+
+def run(project, interval: float, log_format: str, allow_mass_delete: bool, variables: dict[str, str]) -> int:
+    log = EventLog(sys.stderr, log_format)
+    try:
+        return _run(project, log, interval, allow_mass_delete, variables)
+    except ReconcilerError as exc:
+        log.error("error", f"{exc}")
+        return 1
+
+
+def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str]) -> int:
+    from reconciler.engine import Engine, ProviderSet
+    from reconciler.state import StateLock, StateStore
+    from reconciler.watch import Daemon
+
+    config = project.config()
+    lock = StateLock(config.state_path).acquire("watch")
+    try:
+        if lock.taken_over is not None:
+            log.warning("start", f"took over the lock left by {lock.taken_over.describe()}, which is no longer running")
+        store = StateStore(config.state_path)
+        try:
+            hooks = LogHooks(log)
+            engine = Engine(config, store, ProviderSet(config), hooks, holder="watch")
+            daemon = Daemon(config, variables, engine, log, interval=interval, allow_mass_delete=allow_mass_delete)
+            hooks.listener = daemon.on_event
+            asyncio.run(_serve(daemon, engine, hooks, log))
+        finally:
+            store.close()
+    finally:
+        lock.release()
+    log.info("stop", "stopped; state and manifest are written, the lock is released")
+    return 0
+
+
+async def _serve(daemon, engine, hooks: LogHooks, log: EventLog) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    signals: list[int] = []
+
+    def on_signal(signum: int) -> None:
+        signals.append(signum)
+        name = signal.Signals(signum).name
+        if len(signals) == 1:
+            log.info("signal", f"{name}: stopping (send it again to abandon the calls in flight)")
+            stop.set()
+        else:
+            log.warning("signal", f"{name} again: abandoning the calls in flight")
+            daemon.abort()
+
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, on_signal, signum)
+    try:
+        await daemon.run(stop)
+    finally:
+        if hooks.skipped:
+            log.info("stop", f"{hooks.skipped} planned change(s) not started; the next run picks them up")
+        try:
+            await engine.close()
+        except Exception as exc:  # noqa: BLE001 - the lock must still be released
+            log.error("error", f"final manifest write failed: {exc}")
