@@ -120,6 +120,7 @@ class ManifestWriter:
         self.error: Exception | None = None  # a failed background write, raised by the next flush
         self._dirty = False
         self._last = 0.0
+        self._gap = interval  # grows with the cost of a write (see _write)
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future | None = None
 
@@ -133,7 +134,7 @@ class ManifestWriter:
         except RuntimeError:
             self.flush()
             return
-        wait = max(0.0, self._last + self.interval - time.monotonic())
+        wait = max(0.0, self._last + self._gap - time.monotonic())
         self._timer = loop.call_later(wait, self._fire, loop)
 
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -155,8 +156,12 @@ class ManifestWriter:
     def _write(self) -> None:
         self._dirty, self.error = False, None
         crash_point("before_manifest")
+        started = time.monotonic()
         manifest.write_manifest(self.path, self.store.recorded())
         self._last = time.monotonic()
+        # A write of 10,000 videos takes most of a second on the state thread, where the
+        # intents of paid creates queue behind it: keep writes to a third of that thread.
+        self._gap = max(self.interval, 2 * (self._last - started))
 
     def flush(self, *, force: bool = False) -> None:
         """Write now, in this thread, if anything changed (or ``force``). Not while an
