@@ -120,7 +120,7 @@ def refresh(ctx):
 
 
 @cli.command()
-@click.option("--interval", type=click.FloatRange(min=1), default=180.0, show_default=True,
+@click.option("--interval", type=click.FloatRange(min=0.1), default=180.0, show_default=True,
               help="Seconds between full re-checks.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
 @mass_delete_option
@@ -134,7 +134,7 @@ def watch(ctx, interval, log_format, allow_mass_delete, vars_):
 
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
-@click.option("--port", type=int, default=8765, show_default=True)
+@click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)
 @click.option("--render-seconds", type=click.FloatRange(min=0), default=5.0, show_default=True)
 @click.pass_context
 def sim(ctx, host, port, render_seconds):

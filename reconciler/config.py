@@ -228,6 +228,12 @@ def _line_of(node: yaml.Node | None, loc: tuple) -> int:
     return line
 
 
+def _is_default_vars(name: str) -> bool:
+    """A missing vars file is fine only if it is a default one (CONTRACT §1), also when
+    reconciler.yaml spells the default out (``vars: [vars.yaml]``)."""
+    return Path(name) in {Path(d) for d in DEFAULT_VARS}
+
+
 def load_config(root: Path) -> Config:
     """Read ``root/reconciler.yaml`` (optional) and return the effective Config."""
     root = root.resolve()
@@ -258,6 +264,6 @@ def load_config(root: Path) -> Config:
         p = root / name
         if p.exists():
             vars_files.append(p)
-        elif explicit:
+        elif explicit and not _is_default_vars(name):
             raise ConfigError(f"{CONFIG_NAME}:{_line_of(node, ('vars',))}: vars: file {name} does not exist")
     return Config(root=root, file=file, vars_files=tuple(vars_files), explicit_vars=explicit)

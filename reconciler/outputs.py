@@ -18,6 +18,7 @@ the rules about them sit in one place:
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import hashlib
 import time
 from concurrent.futures import Executor
@@ -26,7 +27,7 @@ from pathlib import Path
 from reconciler import manifest
 from reconciler.config import Config
 from reconciler.hooks import crash_point
-from reconciler.model import RecordedVideo
+from reconciler.model import RecordedVideo, Status
 from reconciler.state import StateStore
 
 SUFFIX = ".mp4"
@@ -64,6 +65,32 @@ def check_output(config: Config, video: RecordedVideo) -> str | None:
     if actual != video.output_sha256:
         return f"{video.output_file} was changed (sha256 {actual[:12]}…, recorded {(video.output_sha256 or '')[:12]}…)"
     return None
+
+
+def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
+    """``recorded`` with every finished video whose published file is gone (or has another
+    size than recorded) marked lost, in memory only: ``plan`` and ``apply`` then propose
+    to render it again without a ``refresh`` first (CONTRACT §3, "its output is lost").
+    One ``stat`` per file; hashing every output stays with ``refresh`` (``check_output``).
+    A video whose newer render is still running or not yet downloaded is left alone."""
+    out = recorded
+    for address, video in recorded.items():
+        if not video.has_output or video.status is not Status.FINISHED or video.output_task_id != video.task_id:
+            continue
+        try:
+            size = (config.root / video.output_file).stat().st_size
+        except FileNotFoundError:
+            why = f"{video.output_file} is missing"
+        except OSError as exc:
+            why = f"{video.output_file} cannot be read ({exc.strerror or exc})"
+        else:
+            if video.output_bytes is None or size == video.output_bytes:
+                continue
+            why = f"{video.output_file} has {size} bytes, recorded {video.output_bytes}"
+        if out is recorded:
+            out = dict(recorded)
+        out[address] = dataclasses.replace(video, output_lost=True, error=f"output lost: {why}")
+    return out
 
 
 def remove_output(config: Config, address: str, recorded_file: str | None) -> bool:

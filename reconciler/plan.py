@@ -127,7 +127,8 @@ def _replace_cause(d: DesiredVideo, r: RecordedVideo, options: PlanOptions) -> t
     if r.status is Status.CANCELLED:
         return "last render was cancelled", ()
     if r.output_lost:
-        return f"output lost: {r.error or 'the downloaded file is gone'}", ()
+        why = r.error or "the downloaded file is gone"
+        return (why if why.startswith("output lost") else f"output lost: {why}"), ()
     return None
 
 

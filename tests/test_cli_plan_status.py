@@ -88,6 +88,9 @@ def record_all_finished(project: Path, only=None) -> None:
             store.record_task(address, str(n), Status.FINISHED, video_url=f"https://cdn/{n}.mp4",
                               finished_at="2026-01-01T00:05:00+00:00")
             store.record_output(address, str(n), f"outputs/{address}.mp4", f"sha{n}", 1000 + n)
+            output = project / "outputs" / f"{address}.mp4"  # a plan notices a missing output
+            output.parent.mkdir(parents=True, exist_ok=True)
+            output.write_bytes(b"\0" * (1000 + n))
     finally:
         store.close()
 

@@ -24,7 +24,7 @@ import sys
 import time
 from pathlib import Path
 
-from reconciler import planfile, planview
+from reconciler import outputs, planfile, planview
 from reconciler import plan as planning
 from reconciler.engine import Engine, ProviderSet, to_collect
 from reconciler.errors import ReconcilerError, StalePlanError
@@ -97,7 +97,8 @@ def _fresh_plan(config, variables, options, hooks, parallelism):
     store = StateStore(config.state_path)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
-    return store, engine, planning.make_plan(desired, store.recorded(), options)
+    recorded = outputs.notice_missing(config, store.recorded())
+    return store, engine, planning.make_plan(desired, recorded, options)
 
 
 def _saved_plan(config, plan_file: Path, hooks, parallelism):
@@ -113,6 +114,7 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
         recorded, generation = reader.recorded(), reader.generation()
     finally:
         reader.close()
+    recorded = outputs.notice_missing(config, recorded)
     plan = planning.make_plan(desired, recorded, saved.options)
     planfile.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)
@@ -127,9 +129,18 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
 
 
 def _approved(out) -> bool:
-    if not sys.stdin.isatty():
-        raise ReconcilerError("not applying: there is no terminal to ask for approval. Pass --auto-approve, "
-                              "or save a plan with `reconciler plan --out FILE` and run `reconciler apply FILE`.")
+    """Ask for ``yes``. Like Terraform, an answer piped on stdin (``echo yes | reconciler
+    apply``) counts; only a stdin with no answer at all (closed, /dev/null) is refused."""
+    if sys.stdin is None or not sys.stdin.isatty():
+        print(PROMPT, end="", flush=True)
+        answer = sys.stdin.readline() if sys.stdin is not None else ""
+        if not answer:
+            print()
+            raise ReconcilerError("not applying: there is no terminal to ask for approval. Pass --auto-approve, "
+                                  "or save a plan with `reconciler plan --out FILE` and run "
+                                  "`reconciler apply FILE`.")
+        print()
+        return answer.strip() == "yes"
     out.print()
     try:
         return input(PROMPT).strip() == "yes"

@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 from reconciler import plan as planning
-from reconciler import planfile, planview
+from reconciler import outputs, planfile, planview
 from reconciler.model import PlanOptions
 from reconciler.state import StateStore
 
@@ -29,6 +29,7 @@ def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exi
         recorded, generation = store.recorded(), store.generation()
     finally:
         store.close()
+    recorded = outputs.notice_missing(config, recorded)
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
     plan = planning.make_plan(desired, recorded, options)

@@ -32,6 +32,7 @@ from .errors_map import Call
 from .http import VendorHTTP, log
 
 CHUNK = 1 << 16
+OUTPUT_MODE = 0o644  # a downloaded video, like every file fsutil writes (rw-r--r--)
 
 
 async def download(http: VendorHTTP, url: str, dest: Path, *, one_shot: bool) -> DownloadResult:
@@ -75,6 +76,7 @@ async def _fetch(http: VendorHTTP, url: str, dest: Path, call: Call) -> Download
             with open(tmp, "wb") as out:
                 digest, size = await _stream(http, url, out, call)
                 out.flush()
+                os.fchmod(out.fileno(), OUTPUT_MODE)  # not the 0o600 of a bare temporary file
                 os.fsync(out.fileno())
         os.replace(tmp, dest)
         fsutil.fsync_dir(dest.parent)
