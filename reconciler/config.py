@@ -11,11 +11,13 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import ipaddress
 import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
+from urllib.parse import urlsplit
 
 import yaml
 
@@ -192,14 +194,17 @@ class Config:
     def credentials(self, provider: str, env: Mapping[str, str] | None = None) -> Credentials:
         """Endpoint and credentials for ``provider``; environment beats the file.
 
-        With ``endpoint: sim`` missing credentials default to the simulator's
-        ``sim-app``/``sim-secret``; against a real endpoint they are required."""
+        With ``endpoint: sim``, or an endpoint on this machine's loopback (a
+        ``reconciler sim`` process), missing credentials default to the simulator's
+        ``sim-app``/``sim-secret``; against any other endpoint they are required."""
         env = os.environ if env is None else env
         endpoint_var, id_var, secret_var = ENV_NAMES[provider]
         endpoint = self.endpoint(provider, env)
         app_id, secret = env.get(id_var), env.get(secret_var)
         if endpoint == "sim":
             return Credentials(endpoint="sim", app_id=app_id or SIM_APP_ID, secret=secret or SIM_SECRET)
+        if not (app_id or secret) and _is_loopback(endpoint):
+            app_id, secret = SIM_APP_ID, SIM_SECRET
         missing = [n for n, v in ((id_var, app_id), (secret_var, secret)) if not v]
         if missing:
             raise ConfigError(
@@ -207,6 +212,17 @@ class Config:
                 f"(or use `endpoint: sim` / {endpoint_var}=sim for the built-in simulator)"
             )
         return Credentials(endpoint=endpoint.rstrip("/"), app_id=app_id, secret=secret)
+
+
+def _is_loopback(endpoint: str) -> bool:
+    """Whether ``endpoint`` is on this machine's loopback (where only a simulator runs)."""
+    host = urlsplit(endpoint).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
 
 
 def _line_of(node: yaml.Node | None, loc: tuple) -> int:

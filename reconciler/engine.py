@@ -203,6 +203,8 @@ class Engine:
     async def _execute(self, plan: Plan, stop: asyncio.Event) -> None:
         try:
             changes = [c for c in plan.changes if c.action is not Action.NOOP]
+            for moved in filter(executor.moved_only, plan.changes):
+                await executor.record_move(self, moved)
             await asyncio.gather(*(self._change(c, stop) for c in changes))
         finally:
             self._executing -= 1

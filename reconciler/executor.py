@@ -54,6 +54,21 @@ async def run(engine: Engine, change: Change) -> None:
             await supersede(engine, old.address, old.provider, old.task_id)
 
 
+def moved_only(change: Change) -> bool:
+    """A noop whose video now lives in another spec file (CONTRACT §3: not a change)."""
+    d, r = change.desired, change.recorded
+    return change.action is Action.NOOP and d is not None and r is not None and d.spec_file != r.spec_file
+
+
+async def record_move(engine: Engine, change: Change) -> None:
+    """Note the new spec file of a moved video: state and manifest only, no vendor call."""
+    d, r = change.desired, change.recorded
+    await engine.db(engine.store.update_metadata, d.address, labels=r.labels,
+                    prevent_destroy=r.prevent_destroy, spec_file=d.spec_file)
+    engine.emit(Kind.MOVED, d.address, d.provider, detail=f"now in {d.spec_file} (was {r.spec_file})")
+    engine.manifest.changed()
+
+
 def calls_vendor(change: Change) -> bool:
     """Whether carrying out ``change`` calls its vendor (a create, or a cancel)."""
     if change.action in (Action.CREATE, Action.REPLACE):

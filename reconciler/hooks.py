@@ -42,6 +42,7 @@ class Kind(StrEnum):
     OLD_CANCELLED = "old_cancelled"  # (unchanged): a superseded render was cancelled
     OLD_ABANDONED = "old_abandoned"  # (unchanged): a superseded render was abandoned
     UPDATED = "updated"  # updated: labels / prevent_destroy recorded, no render
+    MOVED = "moved"  # (unchanged): the video now lives in another spec file, recorded
     DELETED = "deleted"  # deleted: removed from state, manifest and outputs
     SKIPPED = "skipped"  # skipped: not started because of an interrupt
     ERROR = "error"  # failed: a step failed in a way that is none of the above
@@ -56,7 +57,7 @@ _STATE: dict[Kind, tuple[str | None, bool]] = {
     Kind.DOWNLOADING: ("downloading", False), Kind.FINISHED: ("finished", True),
     Kind.FAILED: ("failed", True), Kind.CANCELLED: ("cancelled", True), Kind.OUTPUT_LOST: ("failed", True),
     Kind.OLD_CANCELLED: (None, False), Kind.OLD_ABANDONED: (None, False),
-    Kind.UPDATED: ("updated", True), Kind.DELETED: ("deleted", True), Kind.SKIPPED: ("skipped", True),
+    Kind.UPDATED: ("updated", True), Kind.MOVED: (None, False), Kind.DELETED: ("deleted", True), Kind.SKIPPED: ("skipped", True),
     Kind.ERROR: ("failed", True),
 }
 FINAL = frozenset(state for state, final in _STATE.values() if final and state)

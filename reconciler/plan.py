@@ -111,7 +111,7 @@ def _change(address: str, d: DesiredVideo | None, r: RecordedVideo | None, optio
     update = _metadata_changes(d, r)
     if update:
         return Change(address, Action.UPDATE, d.provider, "; ".join(update), d.spec_file, d, r)
-    return Change(address, Action.NOOP, d.provider, _noop_reason(r), d.spec_file, d, r)
+    return Change(address, Action.NOOP, d.provider, _noop_reason(r) + _moved_note(d, r), d.spec_file, d, r)
 
 
 def _replace_cause(d: DesiredVideo, r: RecordedVideo, options: PlanOptions) -> tuple[str, tuple[str, ...]] | None:
@@ -143,7 +143,7 @@ def _delete_reason(r: RecordedVideo) -> str:
 def _leftover_note(r: RecordedVideo) -> str:
     """What happens to a render still running when its video is replaced or deleted."""
     if r.status is Status.UNKNOWN:
-        return f"; its earlier create (attempt {r.attempt}) got no answer, so a render it may have started cannot be cancelled"
+        return "; a render its unanswered create may have started cannot be cancelled (no task id was received)"
     if not (r.unfinished and r.task_id):
         return ""
     if CAN_CANCEL.get(r.provider, True):
@@ -158,9 +158,15 @@ def _metadata_changes(d: DesiredVideo, r: RecordedVideo) -> list[str]:
         parts.append("labels changed: " + _labels_diff(r.labels, d.labels))
     if d.prevent_destroy != r.prevent_destroy:
         parts.append(f"prevent_destroy changed: {_fmt(r.prevent_destroy)} → {_fmt(d.prevent_destroy)}")
-    if d.spec_file != r.spec_file:
-        parts.append(f"moved from {r.spec_file} to {d.spec_file}" if r.spec_file else f"now in {d.spec_file}")
-    return parts
+    return parts  # a move to another file is not a change (CONTRACT §3): see _noop_reason
+
+
+def _moved_note(d: DesiredVideo, r: RecordedVideo) -> str:
+    """A video moved to another spec file is unchanged; apply quietly records where it
+    lives now (for the manifest's ``spec_file``)."""
+    if not r.spec_file or d.spec_file == r.spec_file:
+        return ""
+    return f" (moved from {r.spec_file} to {d.spec_file})"
 
 
 def _labels_diff(old: dict[str, str], new: dict[str, str]) -> str:

@@ -24,6 +24,7 @@ second writer can name it, and a takeover of a dead holder's lock can be reporte
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import fcntl
 import json
@@ -43,6 +44,8 @@ if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, st
     import sqlite_utils
 
 SCHEMA_VERSION = 1
+INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
+                      "its answer was never recorded")
 
 _VIDEO_COLUMNS = {
     "address": str, "provider": str, "fingerprint": str, "request": str, "spec_file": str,
@@ -323,7 +326,7 @@ class StateStore:
         while holding the lock (so no live writer owns them). Returns the addresses."""
         with self._tx() as db:
             rows = db.execute("SELECT address, attempt FROM attempts WHERE status = 'pending'").fetchall()
-            message = "the create may have been sent (and paid for) before reconciler stopped; its answer was never recorded"
+            message = INTERRUPTED_CREATE
             for address, attempt in rows:
                 self._set_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
                 self._set_video_if_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
@@ -346,6 +349,13 @@ class StateStore:
         fields["updated_at"] = now()
         sets = ", ".join(f"{k} = ?" for k in fields)
         db.execute(f"UPDATE videos SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])
+
+
+def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
+    """What ``recover`` would make of ``recorded``, in memory: for a reader (``plan``)
+    when no writer holds the lock, so its plan matches the one ``apply`` will make."""
+    return {a: dataclasses.replace(v, status=Status.UNKNOWN, error=INTERRUPTED_CREATE)
+            if v.status is Status.PENDING else v for a, v in recorded.items()}
 
 
 def _to_recorded(row: dict) -> RecordedVideo:
@@ -407,6 +417,21 @@ class StateLock:
         os.fsync(fd)
         self._fd = fd
         return self
+
+    def held(self) -> bool:
+        """Whether a live process holds the lock now (a read-only probe: creates nothing)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
 
     def release(self) -> None:
         if self._fd is None:

@@ -228,3 +228,23 @@ def test_status_json_is_the_manifest_document(project):
     entry = doc["videos"]["launch/intro"]
     assert entry["status"] == "finished" and entry["file"] == "outputs/launch/intro.mp4"
     assert entry["spec_file"] == "specs/launch.yaml" and entry["bytes"] == 1102
+
+
+def test_plan_sees_a_dead_writers_intent_as_unknown_like_apply_will(project):
+    config = load_config(project)
+    store = StateStore(config.state_path)
+    try:
+        store.begin_attempt(desired_of(project)["faq/q1"], holder="apply pid 1")  # then it died
+    finally:
+        store.close()
+    change = {c["address"]: c for c in json.loads(run(project, "plan", "--json").stdout)["changes"]}["faq/q1"]
+    assert change["action"] == "replace" and "no answer" in change["reason"]
+
+    from reconciler.state import StateLock
+
+    lock = StateLock(config.state_path).acquire("apply")  # a live writer: its intent is in flight
+    try:
+        change = {c["address"]: c for c in json.loads(run(project, "plan", "--json").stdout)["changes"]}["faq/q1"]
+    finally:
+        lock.release()
+    assert change["action"] == "noop" and "not yet sent" in change["reason"]

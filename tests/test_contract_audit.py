@@ -133,3 +133,23 @@ def test_watch_accepts_a_sub_second_interval(project):
         proc.terminate()
         proc.wait(timeout=30)
     assert proc.returncode == 0
+
+
+def test_a_sim_process_on_loopback_needs_no_credentials(tmp_path):
+    """`reconciler sim` accepts sim-app/sim-secret when no credentials are set, and so
+    does the tool when its endpoint is on loopback (never a real vendor)."""
+    from reconciler.sim import start_in_thread
+
+    (tmp_path / "specs").mkdir()
+    (tmp_path / "specs" / "faq.yaml").write_text(SPEC, encoding="utf-8")
+    sim = start_in_thread(state_dir=tmp_path / "simstate", render_seconds=0.2)
+    try:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("XINGYUN_", "UNISOUND_", "RECONCILER_"))}
+        env["UNISOUND_ENDPOINT"] = sim.url
+        res = subprocess.run([sys.executable, "-m", "reconciler", "-C", str(tmp_path), "apply", "--auto-approve"],
+                             capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)
+    finally:
+        sim.stop()
+    assert res.returncode == 0, res.stderr
+    videos = json.loads((tmp_path / "state" / "manifest.json").read_text())["videos"]
+    assert {v["status"] for v in videos.values()} == {"finished"}

@@ -193,6 +193,21 @@ def test_update_makes_no_vendor_call(tmp_path):
     assert manifest(rig)["a"]["labels"] == {"owner": "me"}
 
 
+def test_a_moved_video_is_a_noop_that_records_its_new_spec_file(tmp_path):
+    from dataclasses import replace
+
+    rig = Rig(tmp_path)
+    d = video("a")
+    run(rig.apply(plan(change(Action.CREATE, d))))
+    calls = len(rig.providers["xingyun"].calls)
+    rig.engine = rig.new_engine()
+    moved = replace(d, spec_file="specs/b.yaml")
+    run(rig.apply(plan(change(Action.NOOP, moved, rig.store.get("a")))))
+    assert len(rig.providers["xingyun"].calls) == calls
+    assert rig.store.get("a").spec_file == "specs/b.yaml"
+    assert manifest(rig)["a"]["spec_file"] == "specs/b.yaml"
+
+
 def test_one_shot_download_failure_marks_output_lost(tmp_path):
     rig = Rig(tmp_path)
     rig.providers["unisound"].download_errors.append(

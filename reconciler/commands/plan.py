@@ -11,10 +11,10 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from reconciler import outputs, planfile, planview, state
 from reconciler import plan as planning
-from reconciler import outputs, planfile, planview
 from reconciler.model import PlanOptions
-from reconciler.state import StateStore
+from reconciler.state import StateLock, StateStore
 
 
 def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
@@ -29,6 +29,8 @@ def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exi
         recorded, generation = store.recorded(), store.generation()
     finally:
         store.close()
+    if not StateLock(config.state_path).held():  # intents of a dead writer: as apply will see them
+        recorded = state.as_recovered(recorded)
     recorded = outputs.notice_missing(config, recorded)
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
