@@ -23,7 +23,7 @@ takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one 
 per-vendor limit (``providers.http``), which is what bounds polls and downloads.
 The state is written only through ``StateStore``, each outcome the moment it happens
 (``executor`` for creates, ``collector`` for polls and downloads), on one thread of
-its own; the manifest follows through ``outputs.ManifestWriter``. Progress goes to
+its own; the manifest follows through ``manifest_writer.ManifestWriter``. Progress goes to
 ``hooks``: library code never prints.
 """
 
@@ -38,7 +38,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Awaitable, Callable
 
-from reconciler import collector, executor, outputs
+from reconciler import collector, executor, manifest_writer, outputs
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.hooks import Event, Hooks, Kind, NullHooks, Tally
@@ -107,7 +107,7 @@ class Engine:
         # order, so the event loop keeps calling vendors meanwhile. The manifest is
         # written on the same thread, so it always reads a state between two writes.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-state")
-        self.manifest = outputs.ManifestWriter(config.manifest_path, store, executor=self._db)
+        self.manifest = manifest_writer.ManifestWriter(config.manifest_path, store, executor=self._db)
         self.tally = Tally()  # latest display state per address
         self.errors: dict[str, str] = {}  # address -> why it failed / is unknown
         self.actions: dict[str, Action] = {}  # address -> the change carried out

@@ -6,10 +6,16 @@ problem of every file, sorted, each as ``file:line: where: message``) with exit 
 
 from __future__ import annotations
 
+import sys
+
 
 def run(project, variables: dict[str, str]) -> int:
     from reconciler import specs
 
-    desired = specs.load_specs(project.config(), variables).desired()
+    config = project.config()
+    desired = specs.load_specs(config, variables).desired()
     print(f"{len(desired)} videos OK")
+    if not config.specs_dir.is_dir():
+        print(f"Note: the specs folder {config.file.specs}/ does not exist (see `specs:` in reconciler.yaml).",
+              file=sys.stderr)
     return 0
