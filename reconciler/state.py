@@ -351,6 +351,18 @@ class StateStore:
         db.execute(f"UPDATE videos SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])
 
 
+def read_recorded(path: Path, *, recovered: bool) -> tuple[dict[str, RecordedVideo], int]:
+    """The recorded videos and the generation, read-only (nothing is created). With
+    ``recovered``, intents left pending read as ``unknown`` (``as_recovered``): what a
+    planner sees when no live writer owns them."""
+    store = StateStore.open_readonly(path)
+    try:
+        recorded, generation = store.recorded(), store.generation()
+    finally:
+        store.close()
+    return (as_recovered(recorded) if recovered else recorded), generation
+
+
 def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
     """What ``recover`` would make of ``recorded``, in memory: for a reader (``plan``)
     when no writer holds the lock, so its plan matches the one ``apply`` will make."""

@@ -153,3 +153,25 @@ def test_a_sim_process_on_loopback_needs_no_credentials(tmp_path):
     assert res.returncode == 0, res.stderr
     videos = json.loads((tmp_path / "state" / "manifest.json").read_text())["videos"]
     assert {v["status"] for v in videos.values()} == {"finished"}
+
+
+def test_a_plan_saved_after_a_crash_is_applied_as_planned(project):
+    """A dead writer's intent reads as unknown in `plan --out` and in `apply FILE` alike,
+    so the saved plan is not refused as stale, and the video is rendered again."""
+    from reconciler import specs
+    from reconciler.config import load_config
+    from reconciler.state import StateStore
+
+    config = load_config(project)
+    store = StateStore(config.state_path)
+    try:
+        store.begin_attempt(specs.load_specs(config, {}).desired()["faq/q1"], holder="apply pid 1")
+    finally:
+        store.close()
+    saved = run(project, "plan", "--out", "after-crash.plan")
+    assert saved.returncode == 0, saved.stderr
+    assert "no answer" in saved.stdout
+    applied = run(project, "apply", "after-crash.plan")
+    assert applied.returncode == 0, applied.stderr
+    videos = json.loads((project / "state" / "manifest.json").read_text())["videos"]
+    assert videos["faq/q1"]["status"] == "finished"

@@ -24,10 +24,10 @@ import sys
 import time
 from pathlib import Path
 
-from reconciler import outputs, planfile, planview
+from reconciler import outputs, planfile, planview, state
 from reconciler import plan as planning
 from reconciler.engine import Engine, ProviderSet, to_collect
-from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.errors import ReconcilerError
 from reconciler.hooks import make_hooks
 from reconciler.model import Action, PlanOptions
 from reconciler.state import StateLock, StateStore
@@ -109,22 +109,15 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
     saved = planfile.load_plan(path)
     load = specs.load_specs(config, saved.variables)
     desired = load.desired()
-    reader = StateStore.open_readonly(config.state_path)
-    try:
-        recorded, generation = reader.recorded(), reader.generation()
-    finally:
-        reader.close()
+    # we hold the lock: intents left pending are a dead writer's, read as unknown (as `plan` did)
+    recorded, generation = state.read_recorded(config.state_path, recovered=True)
     recorded = outputs.notice_missing(config, recorded)
     plan = planning.make_plan(desired, recorded, saved.options)
     planfile.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)
     store = StateStore(config.state_path)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
-    if engine.recover():
-        store.close()
-        raise StalePlanError("the saved plan is stale: an earlier run was interrupted while creates were in "
-                             "flight, and they are now recorded as unknown. Nothing was changed. Run "
-                             "`reconciler plan` again, then apply the new plan.")
+    engine.recover()  # makes real what the plan already assumed
     return store, engine, plan, saved.options
 
 

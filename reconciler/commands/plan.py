@@ -14,7 +14,7 @@ from pathlib import Path
 from reconciler import outputs, planfile, planview, state
 from reconciler import plan as planning
 from reconciler.model import PlanOptions
-from reconciler.state import StateLock, StateStore
+from reconciler.state import StateLock
 
 
 def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
@@ -24,13 +24,9 @@ def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exi
     config = project.config()
     load = specs.load_specs(config, variables)
     desired = load.desired()
-    store = StateStore.open_readonly(config.state_path)
-    try:
-        recorded, generation = store.recorded(), store.generation()
-    finally:
-        store.close()
-    if not StateLock(config.state_path).held():  # intents of a dead writer: as apply will see them
-        recorded = state.as_recovered(recorded)
+    # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
+    recorded, generation = state.read_recorded(config.state_path,
+                                               recovered=not StateLock(config.state_path).held())
     recorded = outputs.notice_missing(config, recorded)
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
