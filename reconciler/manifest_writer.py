@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
 from reconciler import manifest
@@ -23,9 +23,11 @@ from reconciler.state import StateStore
 class ManifestWriter:
     """Writes ``write_manifest(path, store.recorded())`` soon after changes, batched.
 
-    With an ``executor`` (the engine's state thread) the write runs there, after the
-    state writes queued before it; without one (or outside an event loop) it runs in
-    the caller's thread."""
+    With an ``executor`` (the engine's state thread) a background write reads the
+    state there, after the state writes queued before it, and renders and writes the
+    file on a thread of its own, so the intents of paid creates never wait behind the
+    JSON of 10,000 videos; without one (or outside an event loop) it all runs in the
+    caller's thread."""
 
     def __init__(self, path: Path, store: StateStore, *, interval: float = 0.5,
                  executor: Executor | None = None):
@@ -39,6 +41,7 @@ class ManifestWriter:
         self._gap = interval  # grows with the cost of a write (see _write)
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future | None = None
+        self._renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-manifest")
 
     def changed(self) -> None:
         """The state changed in a way the manifest shows: write within ``interval``."""
@@ -55,7 +58,7 @@ class ManifestWriter:
 
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
         self._timer = None
-        self._writing = loop.run_in_executor(self.executor, self._write_in_background)
+        self._writing = loop.create_task(self._write_in_background(loop))
         self._writing.add_done_callback(self._written)
 
     def _written(self, _future) -> None:
@@ -63,20 +66,28 @@ class ManifestWriter:
         if self._dirty:
             self.changed()
 
-    def _write_in_background(self) -> None:
+    async def _write_in_background(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
-            self._write()
+            self._dirty, self.error = False, None
+            recorded = await loop.run_in_executor(self.executor, self.store.recorded)
+            await loop.run_in_executor(self._renderer, self._publish, recorded)
+        except asyncio.CancelledError:
+            self._dirty = True  # torn down half-way: the final flush writes it
+            raise
         except Exception as exc:  # noqa: BLE001 - kept and raised by the next flush()
             self.error, self._dirty = exc, True
 
     def _write(self) -> None:
         self._dirty, self.error = False, None
+        self._publish(self.store.recorded())
+
+    def _publish(self, recorded) -> None:
         crash_point("before_manifest")
         started = time.monotonic()
-        manifest.write_manifest(self.path, self.store.recorded())
+        manifest.write_manifest(self.path, recorded)
         self._last = time.monotonic()
-        # A write of 10,000 videos takes most of a second on the state thread, where the
-        # intents of paid creates queue behind it: keep writes to a third of that thread.
+        # A write of 10,000 videos takes a few tenths of a second of CPU (and of the GIL
+        # the event loop needs too): keep writing to at most a third of the time.
         self._gap = max(self.interval, 2 * (self._last - started))
 
     def flush(self, *, force: bool = False) -> None:
