@@ -16,29 +16,24 @@ One SQLite file (WAL mode) holds three tables:
 
 Readers (plan, status, validate) never create or modify the file: a missing state
 reads as empty. Every write is one short ``BEGIN IMMEDIATE`` transaction.
-Mutual exclusion between writers (apply, refresh, watch) is the ``StateLock``
-below: an ``flock`` on a sidecar file, released by the kernel when its holder dies
-(even by ``kill -9``), with the holder's pid/host/command/since written inside so a
-second writer can name it, and a takeover of a dead holder's lock can be reported.
+Mutual exclusion between writers (apply, refresh, watch) is ``statelock.StateLock``
+(re-exported here).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import datetime as dt
-import fcntl
 import json
-import os
-import socket
 import sqlite3
 import threading
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from reconciler.errors import LockHeldError, StateError
+from reconciler.errors import StateError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.statelock import LockHolder, StateLock  # noqa: F401 - re-exported
 
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
     import sqlite_utils
@@ -383,86 +378,3 @@ def _to_recorded(row: dict) -> RecordedVideo:
         output_fingerprint=row["output_fingerprint"], output_task_id=row["output_task_id"],
         output_lost=bool(row["output_lost"]),
     )
-
-
-# -- the writer lock ---------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class LockHolder:
-    pid: int
-    host: str
-    command: str
-    since: str
-
-    def describe(self) -> str:
-        return f"pid {self.pid} on {self.host} ({self.command}, since {self.since})"
-
-
-class StateLock:
-    """Exclusive right to change one state. ``acquire`` fails at once, naming the holder.
-
-    ``taken_over`` is set when the lock file named a holder that no longer holds it
-    (a process that died without releasing), so the caller can say so."""
-
-    def __init__(self, state_path: Path):
-        self.path = state_path.with_name(state_path.name + ".lock")
-        self._fd: int | None = None
-        self.taken_over: LockHolder | None = None
-
-    def acquire(self, command: str) -> "StateLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            holder = _read_holder(fd)
-            os.close(fd)
-            who = holder.describe() if holder else "another process"
-            raise LockHeldError(
-                f"the state {self.path.with_suffix('')} is locked by {who}; wait for it to finish or stop it"
-            ) from None
-        self.taken_over = _read_holder(fd)
-        me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=now())
-        os.ftruncate(fd, 0)
-        os.pwrite(fd, json.dumps(me.__dict__).encode(), 0)
-        os.fsync(fd)
-        self._fd = fd
-        return self
-
-    def held(self) -> bool:
-        """Whether a live process holds the lock now (a read-only probe: creates nothing)."""
-        try:
-            fd = os.open(self.path, os.O_RDONLY)
-        except FileNotFoundError:
-            return False
-        try:
-            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            return False
-        except BlockingIOError:
-            return True
-        finally:
-            os.close(fd)
-
-    def release(self) -> None:
-        if self._fd is None:
-            return
-        os.ftruncate(self._fd, 0)
-        fcntl.flock(self._fd, fcntl.LOCK_UN)
-        os.close(self._fd)
-        self._fd = None
-
-    def __enter__(self) -> "StateLock":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.release()
-
-
-def _read_holder(fd: int) -> LockHolder | None:
-    try:
-        data = json.loads(os.pread(fd, 4096, 0) or b"null")
-        return LockHolder(**data) if data else None
-    except (ValueError, TypeError, OSError):
-        return None

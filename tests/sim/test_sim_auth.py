@@ -11,7 +11,7 @@ import httpx
 
 from reconciler.sim import start_in_thread
 from reconciler.sim.auth import unisound_signature, xingyun_sort_json, xingyun_token
-from sim_helpers import SEGMENT_BODY, UNI, UNI_BODY, XY, UnisoundClient, XingyunClient, unisound_params, \
+from sim_helpers import SEGMENT_BODY, UNI_BODY, XY, UnisoundClient, XingyunClient, unisound_params, \
     xingyun_headers
 
 

@@ -1,0 +1,104 @@
+"""The writer lock of a state: only one apply, refresh or watch changes it at a time.
+
+An ``flock`` on a sidecar file (``reconciler.db.lock``), released by the kernel when
+its holder dies (even by ``kill -9``), with the holder's pid/host/command/since
+written inside, so a second writer fails at once naming it, and a takeover of a dead
+holder's lock can be reported. Readers may ``held()``-probe it without creating
+anything (``plan`` does, to read a dead writer's intents as apply will).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import fcntl
+import json
+import os
+import socket
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.errors import LockHeldError
+
+
+@dataclass(frozen=True)
+class LockHolder:
+    pid: int
+    host: str
+    command: str
+    since: str
+
+    def describe(self) -> str:
+        return f"pid {self.pid} on {self.host} ({self.command}, since {self.since})"
+
+
+class StateLock:
+    """Exclusive right to change one state. ``acquire`` fails at once, naming the holder.
+
+    ``taken_over`` is set when the lock file named a holder that no longer holds it
+    (a process that died without releasing), so the caller can say so."""
+
+    def __init__(self, state_path: Path):
+        self.path = state_path.with_name(state_path.name + ".lock")
+        self._fd: int | None = None
+        self.taken_over: LockHolder | None = None
+
+    def acquire(self, command: str) -> "StateLock":
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            holder = _read_holder(fd)
+            os.close(fd)
+            who = holder.describe() if holder else "another process"
+            raise LockHeldError(
+                f"the state {self.path.with_suffix('')} is locked by {who}; wait for it to finish or stop it"
+            ) from None
+        self.taken_over = _read_holder(fd)
+        me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=_now())
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me.__dict__).encode(), 0)
+        os.fsync(fd)
+        self._fd = fd
+        return self
+
+    def held(self) -> bool:
+        """Whether a live process holds the lock now (a read-only probe: creates nothing)."""
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    def release(self) -> None:
+        if self._fd is None:
+            return
+        os.ftruncate(self._fd, 0)
+        fcntl.flock(self._fd, fcntl.LOCK_UN)
+        os.close(self._fd)
+        self._fd = None
+
+    def __enter__(self) -> "StateLock":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.release()
+
+
+def _read_holder(fd: int) -> LockHolder | None:
+    try:
+        data = json.loads(os.pread(fd, 4096, 0) or b"null")
+        return LockHolder(**data) if data else None
+    except (ValueError, TypeError, OSError):
+        return None
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
