@@ -217,25 +217,22 @@ def task_document(task: Task, base_url: str, now: float) -> dict:
 
 
 def status(app: SimApp, req: Request) -> Reply:
-    denied = _authenticate(app, req, {})
-    if denied:
-        return denied
-    task, task_id = _find(app, req.query.get("task_id"))
-    if task is None:
-        return error(30004, "video task not found", task_id=task_id)
-    return success(task_document(task, req.base_url, time.time()),
-                   task_id=task.task_id, fingerprint=task.fingerprint)
+    return _task_get(app, req, lambda task: task_document(task, req.base_url, time.time()))
 
 
 def preview(app: SimApp, req: Request) -> Reply:
+    return _task_get(app, req, lambda task: {"preview_url": f"{req.base_url}/_sim/preview/xingyun/{task.task_id}"})
+
+
+def _task_get(app: SimApp, req: Request, answer) -> Reply:
+    """A signed GET about one task (``?task_id=``): 30004 when there is none."""
     denied = _authenticate(app, req, {})
     if denied:
         return denied
     task, task_id = _find(app, req.query.get("task_id"))
     if task is None:
         return error(30004, "video task not found", task_id=task_id)
-    return success({"preview_url": f"{req.base_url}/_sim/preview/xingyun/{task.task_id}"},
-                   task_id=task.task_id, fingerprint=task.fingerprint)
+    return success(answer(task), task_id=task.task_id, fingerprint=task.fingerprint)
 
 
 def cancel(app: SimApp, req: Request) -> Reply:
