@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from reconciler.errors import ConfigError
-from reconciler.providers.base import Credentials
+from reconciler.model import Credentials
 
 CONFIG_NAME = "reconciler.yaml"
 DEFAULT_VARS = ("vars.yaml",)

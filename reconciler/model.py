@@ -4,7 +4,7 @@ Specs produce ``DesiredVideo``; the state store produces ``RecordedVideo``; ``pl
 turns both into a ``Plan`` of ``Change``s; apply executes it. These are frozen
 dataclasses (cheap to build by the ten thousand, cheap to pickle into the spec cache)
 and carry no behaviour beyond small derived properties. Vendor-specific pydantic spec
-models live in ``reconciler.spec_models``; nothing vendor-shaped leaves that module
+models live in ``reconciler.specs.schema``; nothing vendor-shaped leaves that module
 except the ``request`` dict, which is exactly the body the vendor will receive.
 """
 
@@ -14,6 +14,18 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 PROVIDERS = ("xingyun", "unisound")
+
+
+@dataclass(frozen=True)
+class Credentials:
+    """Where and as whom to call a vendor. ``secret`` never leaves the provider."""
+
+    endpoint: str
+    app_id: str
+    secret: str
+
+    def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
+        return f"Credentials(endpoint={self.endpoint!r}, app_id={self.app_id!r}, secret='***')"
 
 
 class Status(StrEnum):

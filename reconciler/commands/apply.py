@@ -24,13 +24,15 @@ import sys
 import time
 from pathlib import Path
 
-from reconciler import outputs, planfile, planview, state
-from reconciler import plan as planning
-from reconciler.engine import Engine, ProviderSet, to_collect
+from reconciler.state import outputs
+from reconciler.planning import saved_plan, view
+from reconciler.state import sqlite
+from reconciler.planning import planner
+from reconciler.apply.engine import Engine, ProviderSet, to_collect
 from reconciler.errors import ReconcilerError
-from reconciler.hooks import make_hooks
+from reconciler.apply.events import make_hooks
 from reconciler.model import Action, PlanOptions
-from reconciler.state import StateLock, StateStore
+from reconciler.state.sqlite import StateLock, StateStore
 
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted: "
 OK_STATES = {"finished", "updated", "deleted"}
@@ -54,7 +56,7 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
             options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                                   allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
             store, engine, plan = _fresh_plan(config, variables, options, hooks, parallelism)
-        planview.print_plan(plan, out)
+        view.print_plan(plan, out)
         if plan.has_changes and plan_file is None and not auto_approve and not _approved(out):
             out.print("Apply cancelled.")
             return 1
@@ -91,29 +93,29 @@ def check_credentials(config, providers: set[str]) -> None:
 
 
 def _fresh_plan(config, variables, options, hooks, parallelism):
-    from reconciler import specs
+    from reconciler.specs import loader
 
-    desired = specs.load_specs(config, variables).desired()
+    desired = loader.load_specs(config, variables).desired()
     store = StateStore(config.state_path)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
     recorded = outputs.notice_missing(config, store.recorded())
-    return store, engine, planning.make_plan(desired, recorded, options)
+    return store, engine, planner.make_plan(desired, recorded, options)
 
 
 def _saved_plan(config, plan_file: Path, hooks, parallelism):
     """Load FILE, re-plan from its own options and variables, refuse it if anything moved."""
-    from reconciler import specs
+    from reconciler.specs import loader
 
     path = plan_file if plan_file.is_absolute() else config.root / plan_file
-    saved = planfile.load_plan(path)
-    load = specs.load_specs(config, saved.variables)
+    saved = saved_plan.load_plan(path)
+    load = loader.load_specs(config, saved.variables)
     desired = load.desired()
     # we hold the lock: intents left pending are a dead writer's, read as unknown (as `plan` did)
-    recorded, generation = state.read_recorded(config.state_path, recovered=True)
+    recorded, generation = sqlite.read_recorded(config.state_path, recovered=True)
     recorded = outputs.notice_missing(config, recorded)
-    plan = planning.make_plan(desired, recorded, saved.options)
-    planfile.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
+    plan = planner.make_plan(desired, recorded, saved.options)
+    saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)
     store = StateStore(config.state_path)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")

@@ -11,37 +11,39 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from reconciler import outputs, planfile, planview, state
-from reconciler import plan as planning
+from reconciler.state import outputs
+from reconciler.planning import saved_plan, view
+from reconciler.state import sqlite
+from reconciler.planning import planner
 from reconciler.model import PlanOptions
-from reconciler.state import StateLock
+from reconciler.state.sqlite import StateLock
 
 
 def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
         allow_mass_delete: bool, variables: dict[str, str]) -> int:
-    from reconciler import specs  # the heaviest import; only after arguments parsed
+    from reconciler.specs import loader  # the heaviest import; only after arguments parsed
 
     config = project.config()
-    load = specs.load_specs(config, variables)
+    load = loader.load_specs(config, variables)
     desired = load.desired()
     # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
-    recorded, generation = state.read_recorded(config.state_path,
+    recorded, generation = sqlite.read_recorded(config.state_path,
                                                recovered=not StateLock(config.state_path).held())
     recorded = outputs.notice_missing(config, recorded)
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
-    plan = planning.make_plan(desired, recorded, options)
+    plan = planner.make_plan(desired, recorded, options)
     if out is not None:
         out = out if out.is_absolute() else config.root / out
-        planfile.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,
+        saved_plan.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,
                            state_generation=generation, config_digest=config.digest())
     if as_json:
-        sys.stdout.write(planview.plan_json_text(plan))
+        sys.stdout.write(view.plan_json_text(plan))
         sys.stdout.flush()
     else:
         from rich.console import Console
 
-        planview.print_plan(plan, Console(stderr=False))
+        view.print_plan(plan, Console(stderr=False))
     if out is not None:
         _print_saved(out, config.root, to_stderr=as_json)
     return 2 if detailed_exitcode and plan.has_changes else 0

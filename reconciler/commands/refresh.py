@@ -13,10 +13,10 @@ import asyncio
 from collections import Counter
 
 from reconciler.commands.apply import check_credentials, report_takeover
-from reconciler.engine import Engine, ProviderSet, to_collect
-from reconciler.hooks import make_hooks
+from reconciler.apply.engine import Engine, ProviderSet, to_collect
+from reconciler.apply.events import make_hooks
 from reconciler.model import Status
-from reconciler.state import StateLock, StateStore
+from reconciler.state.sqlite import StateLock, StateStore
 
 
 def run(project) -> int:

@@ -10,7 +10,7 @@ import json
 
 
 def run(project) -> int:
-    from reconciler import spec_models
+    from reconciler.specs import schema
 
-    print(json.dumps(spec_models.spec_file_schema(), indent=2, ensure_ascii=False))
+    print(json.dumps(schema.spec_file_schema(), indent=2, ensure_ascii=False))
     return 0

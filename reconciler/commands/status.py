@@ -11,9 +11,9 @@ import os
 import sys
 from collections import Counter
 
-from reconciler import manifest
+from reconciler.state import manifest
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import StateStore
+from reconciler.state.sqlite import StateStore
 
 _STATUS_STYLE = {
     Status.PENDING: "cyan", Status.RENDERING: "cyan", Status.FINISHED: "green",

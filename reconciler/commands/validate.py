@@ -10,10 +10,10 @@ import sys
 
 
 def run(project, variables: dict[str, str]) -> int:
-    from reconciler import specs
+    from reconciler.specs import loader
 
     config = project.config()
-    desired = specs.load_specs(config, variables).desired()
+    desired = loader.load_specs(config, variables).desired()
     print(f"{len(desired)} videos OK")
     if not config.specs_dir.is_dir():
         print(f"Note: the specs folder {config.file.specs}/ does not exist (see `specs:` in reconciler.yaml).",

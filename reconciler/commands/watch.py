@@ -3,7 +3,7 @@
 The order is the point: take the state lock first and hold it for the whole life of
 the process (a second watch, apply or refresh fails at once, naming this one); build
 one ``Engine`` whose events are logged as lines on stderr (text, or JSON for a log
-collector); run ``reconciler.watch.Daemon``; on the first signal stop taking new work
+collector); run ``reconciler.watch.daemon.Daemon``; on the first signal stop taking new work
 and let the calls in flight finish, on a second abandon them; then write the
 manifest a last time, close the state and release the lock. Exit 0 after a clean
 stop, 1 when it cannot start (config, lock).
@@ -16,7 +16,7 @@ import signal
 import sys
 
 from reconciler.errors import ReconcilerError
-from reconciler.eventlog import EventLog, LogHooks
+from reconciler.watch.eventlog import EventLog, LogHooks
 
 
 def run(project, interval: float, log_format: str, allow_mass_delete: bool, variables: dict[str, str]) -> int:
@@ -29,9 +29,9 @@ def run(project, interval: float, log_format: str, allow_mass_delete: bool, vari
 
 
 def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str]) -> int:
-    from reconciler.engine import Engine, ProviderSet
-    from reconciler.state import StateLock, StateStore
-    from reconciler.watch import Daemon
+    from reconciler.apply.engine import Engine, ProviderSet
+    from reconciler.state.sqlite import StateLock, StateStore
+    from reconciler.watch.daemon import Daemon
 
     config = project.config()
     lock = StateLock(config.state_path).acquire("watch")

@@ -10,8 +10,8 @@ Modules: ``signing`` (signatures), ``codes`` (vendor error codes and their messa
 ``retry`` (bounded backoff), ``http`` (the one request path), ``download`` (atomic,
 checked downloads), ``xingyun`` and ``unisound`` (the wire formats), ``local_sim``.
 
-This package is imported by ``reconciler.config`` (for ``base.Credentials``), so it
-imports nothing heavy (httpx) and nothing from ``config`` at import time.
+Importing this package is cheap: nothing heavy (httpx) and nothing from ``config``
+is imported until a provider is made.
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = 
     if name not in PROVIDER_CLASSES:
         raise ConfigError(f"unknown provider {name!r} (known: {', '.join(PROVIDER_CLASSES)})")
     from . import local_sim
-    from .base import Credentials
+    from reconciler.model import Credentials
 
     creds = config.credentials(name, env)
     if creds.endpoint == "sim":

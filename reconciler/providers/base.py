@@ -15,6 +15,8 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
+from reconciler.model import Credentials  # noqa: F401 - re-exported for the vendor clients
+
 
 class TaskState(StrEnum):
     """The one normalised vocabulary of a vendor task's state."""
@@ -64,18 +66,6 @@ class DownloadResult:
     path: Path
     sha256: str
     bytes: int
-
-
-@dataclass(frozen=True)
-class Credentials:
-    """Where and as whom to call a vendor. ``secret`` never leaves the provider."""
-
-    endpoint: str
-    app_id: str
-    secret: str
-
-    def __repr__(self) -> str:  # keep secrets out of logs and tracebacks
-        return f"Credentials(endpoint={self.endpoint!r}, app_id={self.app_id!r}, secret='***')"
 
 
 class Provider(Protocol):

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import httpx
 
-from reconciler import fsutil
+from reconciler.util import atomic
 from reconciler.errors import PermanentError, ProviderError, TransientError
 
 from . import errors_map, retry
@@ -79,7 +79,7 @@ async def _fetch(http: VendorHTTP, url: str, dest: Path, call: Call) -> Download
                 os.fchmod(out.fileno(), OUTPUT_MODE)  # not the 0o600 of a bare temporary file
                 os.fsync(out.fileno())
         os.replace(tmp, dest)
-        fsutil.fsync_dir(dest.parent)
+        atomic.fsync_dir(dest.parent)
     except BaseException as exc:
         tmp.unlink(missing_ok=True)
         if isinstance(exc, OSError):

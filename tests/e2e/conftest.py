@@ -1,11 +1,11 @@
 """Fixtures for the end-to-end tests: one `reconciler sim` process for the session
-(reset before each test), and a fresh temp project per test (see e2e_support)."""
+(reset before each test), and a fresh temp project per test (see support.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from e2e_support import Project, Sim
+from tests.e2e.support import Project, Sim
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Fixtures for the simulator's own tests: a running sim and clients (see sim_helpers)."""
+"""Fixtures for the simulator's own tests: a running sim and clients (see helpers.py)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from reconciler.sim import start_in_thread
-from sim_helpers import UnisoundClient, XingyunClient
+from tests.sim.helpers import UnisoundClient, XingyunClient
 
 
 @pytest.fixture(autouse=True)

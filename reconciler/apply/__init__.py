@@ -1,0 +1,1 @@
+"""Carrying out a plan: the engine, one change, one render followed, the poll schedule, events."""

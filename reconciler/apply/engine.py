@@ -1,0 +1,320 @@
+"""The apply/refresh engine: one event loop that executes a plan and follows its renders.
+
+Why it is built this way: an apply of thousands of videos spends minutes waiting for
+vendors, so everything happens on one asyncio loop: no thread per video, one timer
+for all polls (``poller.Tracker``). ``apply``, ``refresh`` and the ``watch`` daemon
+all drive the same object:
+
+    engine = Engine(config, store, providers, hooks, parallelism)
+    engine.recover()                    # pending intents of a dead writer -> unknown
+    await engine.track_unfinished()     # (recover first, once) unfinished renders -> tracked
+    await engine.execute(plan, stop)    # every Change, at most `parallelism` at a time
+    await engine.wait(stop)             # poll tracked renders until none are left
+    await engine.poll_once()            # (refresh) poll each tracked render once
+    await engine.check_outputs()        # (refresh) outputs missing or changed -> lost
+    await engine.close()                # final manifest write, providers closed
+
+``execute`` and ``wait`` may run at the same time (apply does: an output is
+downloaded the moment its render finishes, while later creates are still going
+out); ``wait`` returns when nothing is tracked and no ``execute`` is running, or
+when ``stop`` is set (then it lets the calls in flight finish). Concurrency: a change
+takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one of
+``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
+per-vendor limit (``providers.http``), which is what bounds polls and downloads.
+The state is written only through ``StateStore``, each outcome the moment it happens
+(``executor`` for creates, ``collector`` for polls and downloads), on one thread of
+its own; the manifest follows through ``manifest_writer.ManifestWriter``. Progress goes to
+``hooks``: library code never prints.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import os
+import time
+from collections.abc import Collection, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import nullcontext
+from typing import Awaitable, Callable
+
+from reconciler.apply import executor, follow
+from reconciler.state import manifest_writer, outputs
+from reconciler.config import Config
+from reconciler.errors import ReconcilerError
+from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
+from reconciler.model import PROVIDERS, Action, Plan, RecordedVideo, Status
+from reconciler.apply.schedule import PollSchedule, Tracker
+from reconciler.providers.base import Provider
+from reconciler.state.sqlite import StateStore
+
+_FAILING = {Kind.NOT_SENT, Kind.REJECTED, Kind.UNKNOWN, Kind.FAILED, Kind.CANCELLED, Kind.OUTPUT_LOST,
+            Kind.ERROR, Kind.RECOVERED}
+
+
+def to_collect(video: RecordedVideo) -> bool:
+    """Whether a recorded video has a render to follow: still rendering, or finished
+    with an output never downloaded (a crash between the two)."""
+    if not video.task_id:
+        return False
+    if video.status is Status.RENDERING:
+        return True
+    return video.status is Status.FINISHED and not video.output_lost and video.output_task_id != video.task_id
+
+
+class ProviderSet(Mapping):
+    """Providers built on first use (so a plan touching one vendor never starts the
+    other's client or simulator), closed together."""
+
+    def __init__(self, config: Config, factory: Callable[[str, Config], Provider] | None = None):
+        self._config = config
+        self._factory = factory
+        self._built: dict[str, Provider] = {}
+
+    def __getitem__(self, name: str) -> Provider:
+        if name not in self._built:
+            if self._factory is None:
+                from reconciler.providers import make_provider
+
+                self._factory = make_provider
+            self._built[name] = self._factory(name, self._config)
+        return self._built[name]
+
+    def __iter__(self):
+        return iter(PROVIDERS)
+
+    def __len__(self) -> int:
+        return len(PROVIDERS)
+
+    def built(self) -> list[Provider]:
+        return list(self._built.values())
+
+
+class Engine:
+    """Executes plans and follows renders for one state, on the running event loop."""
+
+    def __init__(self, config: Config, store: StateStore, providers: Mapping[str, Provider],
+                 hooks: Hooks | None = None, parallelism: int | None = None, *, holder: str = "apply",
+                 schedule: PollSchedule | None = None, clock: Callable[[], float] = time.monotonic):
+        self.config = config
+        self.store = store
+        self.providers = providers
+        self.hooks = hooks if hooks is not None else NullHooks()
+        self.parallelism = parallelism or config.parallelism
+        self.holder = f"{holder} (pid {os.getpid()})"
+        self.clock = clock
+        self.tracker = Tracker(schedule)
+        # SQLite commits fsync (a few ms each): they run on one thread of their own, in
+        # order, so the event loop keeps calling vendors meanwhile. The manifest is
+        # written on the same thread, so it always reads a state between two writes.
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-state")
+        self.manifest = manifest_writer.ManifestWriter(config.manifest_path, store, executor=self._db)
+        self.tally = Tally()  # latest display state per address
+        self.errors: dict[str, str] = {}  # address -> why it failed / is unknown
+        self.actions: dict[str, Action] = {}  # address -> the change carried out
+        self._executing = 0
+        self._slots = asyncio.Semaphore(self.parallelism)
+        self._vendor_slots: dict[str, asyncio.Semaphore] = {}
+        self._wake = asyncio.Event()
+        self._inflight: set[asyncio.Task] = set()
+        self._locks: dict[str, asyncio.Lock] = {}
+        self._recovered = False
+
+    async def db(self, fn: Callable, *args, **kwargs):
+        """``fn(*args, **kwargs)`` (a StateStore method) on the state thread; its result."""
+        call = functools.partial(fn, *args, **kwargs)
+        return await asyncio.get_running_loop().run_in_executor(self._db, call)
+
+    def lock(self, address: str) -> asyncio.Lock:
+        """Held while a change or a poll+download works on ``address``, so a delete or a
+        replace never races the download of the render it supersedes."""
+        lock = self._locks.get(address)
+        if lock is None:
+            lock = self._locks[address] = asyncio.Lock()
+        return lock
+
+    # -- reporting ------------------------------------------------------------------
+
+    def emit(self, kind: Kind, address: str, provider: str = "", task_id: str | None = None,
+             detail: str = "") -> None:
+        event = Event(kind, address, provider, task_id, detail)
+        self.tally.add(event)
+        if kind in _FAILING:
+            self.errors[address] = detail
+        elif event.state is not None:
+            self.errors.pop(address, None)
+        self.hooks.event(event)
+
+    # -- starting points --------------------------------------------------------------
+
+    def recover(self) -> list[str]:
+        """Turn the intents a dead writer left ``pending`` into ``unknown`` and report them
+        (and remove its half-done downloads). Call while holding the lock and with no
+        call of this engine in flight."""
+        self._recovered = True
+        outputs.sweep_partials(self.config)
+        addresses = self.store.recover()
+        for address in addresses:
+            video = self.store.get(address)
+            self.emit(Kind.RECOVERED, address, video.provider if video else "", detail=(
+                "an earlier run stopped while its create was in flight: it may have been paid for; "
+                "the next plan proposes to render it again"))
+        if addresses:
+            self.manifest.changed()
+        return addresses
+
+    async def track_unfinished(self, addresses: Collection[str] | None = None) -> int:
+        """Track every render the state records as unfinished (and every finished one whose
+        output was never downloaded), of ``addresses`` only if given. Returns how many
+        were added."""
+        if not self._recovered:
+            self.recover()
+        added = 0
+        for video in (await self.db(self.store.recorded)).values():
+            if not to_collect(video) or (addresses is not None and video.address not in addresses):
+                continue
+            known = self.tracker.get(video.address)
+            if known is not None and known.task_id == video.task_id:
+                continue
+            self.tracker.add(video.address, video.provider, video.task_id, self.clock(), immediate=True,
+                             recorded=video.status)
+            self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
+                      "render in progress, found in state" if video.status is Status.RENDERING
+                      else "finished, output not downloaded yet")
+            added += 1
+        self._wakeup()
+        return added
+
+    def track(self, address: str, provider: str, task_id: str) -> None:
+        """Follow a render whose create was just answered (recorded as rendering)."""
+        self.tracker.add(address, provider, task_id, self.clock(), recorded=Status.RENDERING)
+        self._wakeup()
+
+    # -- executing a plan ----------------------------------------------------------------
+
+    def execute(self, plan: Plan, stop: asyncio.Event | None = None) -> Awaitable[None]:
+        """Carry out every change of ``plan``; after ``stop`` is set no new one starts.
+
+        Not ``async def`` on purpose: calling it registers the run at once, so a
+        ``wait`` started beside it (``gather(engine.execute(p), engine.wait())``) keeps
+        waiting for the renders it will start. Always await the result."""
+        self._executing += 1
+        return self._execute(plan, stop or asyncio.Event())
+
+    async def _execute(self, plan: Plan, stop: asyncio.Event) -> None:
+        try:
+            changes = [c for c in plan.changes if c.action is not Action.NOOP]
+            for moved in filter(executor.moved_only, plan.changes):
+                await executor.record_move(self, moved)
+            await asyncio.gather(*(self._change(c, stop) for c in changes))
+        finally:
+            self._executing -= 1
+            self._wakeup()
+
+    def _vendor_slot(self, provider: str) -> asyncio.Semaphore:
+        """Changes of one vendor wait for its own limit *before* taking a shared slot, so
+        a vendor at its limit does not hold slots another vendor could use."""
+        slot = self._vendor_slots.get(provider)
+        if slot is None:
+            limit = self.providers[provider].capabilities.max_concurrency
+            slot = self._vendor_slots[provider] = asyncio.Semaphore(max(1, limit))
+        return slot
+
+    async def _change(self, change, stop: asyncio.Event) -> None:
+        try:
+            vendor_slot = self._vendor_slot(change.provider) if executor.calls_vendor(change) else nullcontext()
+        except ReconcilerError as exc:  # e.g. missing credentials
+            self.emit(Kind.ERROR, change.address, change.provider, detail=str(exc))
+            return
+        async with vendor_slot, self._slots:
+            if stop.is_set():
+                self.emit(Kind.SKIPPED, change.address, change.provider, detail=f"{change.action.value} not started")
+                return
+            try:
+                async with self.lock(change.address):
+                    await executor.run(self, change)
+            except ReconcilerError as exc:  # e.g. missing credentials, a state write refused
+                self.emit(Kind.ERROR, change.address, change.provider, detail=str(exc))
+
+    # -- following renders ------------------------------------------------------------------
+
+    async def wait(self, stop: asyncio.Event | None = None) -> None:
+        """Poll tracked renders (downloading each output as it finishes) until none is
+        left and no ``execute`` runs, or ``stop`` is set; calls in flight are let finish."""
+        stop = stop or asyncio.Event()
+        while not stop.is_set():
+            for item in self.tracker.take_due(self.clock()):
+                self._spawn(follow.poll(self, item))
+            if not len(self.tracker) and not self._executing and not self._inflight:
+                break
+            due = self.tracker.next_due()
+            self._wake.clear()
+            await _first_of(stop, self._wake, None if due is None else max(0.0, due - self.clock()))
+        await self.drain()
+
+    async def poll_once(self) -> None:
+        """Poll every tracked render once (refresh), downloading finished outputs."""
+        items = self.tracker.take_due(self.clock(), everything=True)
+        await asyncio.gather(*(follow.poll(self, item) for item in items))
+
+    async def check_outputs(self) -> list[str]:
+        """Mark every published output whose file is missing or changed as lost (the
+        files are hashed on the state thread, off the event loop)."""
+        lost = await self.db(self._check_outputs)
+        for video, why in lost:
+            self.emit(Kind.OUTPUT_LOST, video.address, video.provider, video.output_task_id,
+                      f"{why}; the next plan proposes to render it again")
+        if lost:
+            self.manifest.changed()
+        return [video.address for video, _ in lost]
+
+    def _check_outputs(self) -> list[tuple[RecordedVideo, str]]:
+        lost = []
+        for video in self.store.recorded().values():
+            why = outputs.check_output(self.config, video)
+            if why is not None:
+                self.store.mark_output_lost(video.address, f"output lost: {why}")
+                lost.append((video, why))
+        return lost
+
+    def _spawn(self, coro) -> None:
+        task = asyncio.ensure_future(coro)
+        self._inflight.add(task)
+        task.add_done_callback(self._done)
+
+    def _done(self, task: asyncio.Task) -> None:
+        self._inflight.discard(task)
+        self._wakeup()
+
+    def _wakeup(self) -> None:
+        self._wake.set()
+
+    async def drain(self) -> None:
+        """Wait for the polls and downloads in flight."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
+
+    def abort(self) -> None:
+        """Cancel everything in flight (a second Ctrl-C)."""
+        for task in list(self._inflight):
+            task.cancel()
+
+    async def close(self) -> None:
+        """Write the manifest one last time and close the providers this engine built."""
+        try:
+            await self.manifest.aflush()
+        finally:
+            self._db.shutdown(wait=True)
+            built = self.providers.built() if isinstance(self.providers, ProviderSet) else self.providers.values()
+            for provider in built:
+                await provider.aclose()
+
+
+async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float | None) -> None:
+    """Return when ``stop`` or ``wake`` is set, or after ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,176 @@
+"""Carrying out one Change: create, replace, update or delete a video.
+
+Why a module of its own: this is where money is spent, so the order of writes around
+each paid call is spelled out here and nowhere else (ARCHITECTURE habit 9):
+
+1. ``begin_attempt`` writes the intent, in its own transaction, *before* the create;
+2. the create is sent once (the provider never re-sends it once it may have left);
+3. the answer is recorded the moment it arrives: ``attempt_submitted`` (task id),
+   ``attempt_failed`` (a definite refusal), ``attempt_failed(status=UNKNOWN)`` (the
+   answer was lost: maybe paid for, never re-sent in this run), or
+   ``attempt_not_sent`` (the request certainly never left this machine).
+
+A crash between 1 and 3 leaves the intent ``pending``; the next lock holder turns it
+into ``unknown`` (``StateStore.recover``), so a render is never silently paid twice.
+
+A replace starts the new render first and only then cancels the old unfinished one
+(Xingyun) or abandons it (Unisound has no cancel API); the old output stays published
+until the new one is downloaded. A delete cancels/abandons, forgets the video and
+removes its managed output file. An update touches state only. Each function takes
+the ``Engine`` (for its store, providers, tracker and event reporting).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import TYPE_CHECKING
+
+from reconciler.state import outputs
+from reconciler.errors import OutcomeUnknownError, ProviderError
+from reconciler.apply.events import Kind
+from reconciler.util.crashpoint import crash_point
+from reconciler.model import Action, Change, DesiredVideo, Status
+from reconciler.providers.base import RenderRequest
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reconciler.config import Config
+    from reconciler.apply.engine import Engine
+
+SUBMITTED, REFUSED, UNKNOWN, NOT_SENT = "submitted", "refused", "unknown", "not_sent"
+INTERRUPTED = ("interrupted while the create was in flight: it may have been sent (and paid for); "
+               "its answer was never recorded")
+NO_CANCEL = {"unisound": "Unisound has no cancel API"}
+
+
+async def run(engine: Engine, change: Change) -> None:
+    """Carry out ``change`` (not a noop)."""
+    if change.action is Action.UPDATE:
+        await update(engine, change)
+    elif change.action is Action.DELETE:
+        await delete(engine, change)
+    elif change.action in (Action.CREATE, Action.REPLACE):
+        outcome = await submit(engine, change.desired, change.action)
+        old = change.recorded
+        if outcome != NOT_SENT and old is not None and old.unfinished and old.task_id:
+            await supersede(engine, old.address, old.provider, old.task_id)
+
+
+def moved_only(change: Change) -> bool:
+    """A noop whose video now lives in another spec file (CONTRACT §3: not a change)."""
+    d, r = change.desired, change.recorded
+    return change.action is Action.NOOP and d is not None and r is not None and d.spec_file != r.spec_file
+
+
+async def record_move(engine: Engine, change: Change) -> None:
+    """Note the new spec file of a moved video: state and manifest only, no vendor call."""
+    d, r = change.desired, change.recorded
+    await engine.db(engine.store.update_metadata, d.address, labels=r.labels,
+                    prevent_destroy=r.prevent_destroy, spec_file=d.spec_file)
+    engine.emit(Kind.MOVED, d.address, d.provider, detail=f"now in {d.spec_file} (was {r.spec_file})")
+    engine.manifest.changed()
+
+
+def calls_vendor(change: Change) -> bool:
+    """Whether carrying out ``change`` calls its vendor (a create, or a cancel)."""
+    if change.action in (Action.CREATE, Action.REPLACE):
+        return True
+    r = change.recorded
+    return change.action is Action.DELETE and r is not None and r.unfinished and r.task_id is not None
+
+
+def render_request(config: Config, desired: DesiredVideo) -> RenderRequest:
+    """What the provider sends: the request body, and the deck to upload for a PPT video."""
+    ppt = config.root / desired.ppt_file if desired.ppt_file else None
+    return RenderRequest(provider=desired.provider, body=desired.request, ppt_path=ppt)
+
+
+async def submit(engine: Engine, desired: DesiredVideo, action: Action) -> str:
+    """Intent, one create, its answer recorded. Returns SUBMITTED/REFUSED/UNKNOWN/NOT_SENT."""
+    store, address, db = engine.store, desired.address, engine.db
+    provider = engine.providers[desired.provider]
+    attempt = await db(store.begin_attempt, desired, engine.holder)
+    engine.emit(Kind.SUBMITTING, address, desired.provider, detail=action.value)
+    crash_point("after_intent")
+    try:
+        result = await provider.submit(render_request(engine.config, desired))
+    except OutcomeUnknownError as exc:
+        await db(store.attempt_failed, address, attempt, str(exc), status=Status.UNKNOWN)
+        return _answered(engine, Kind.UNKNOWN, desired, str(exc), UNKNOWN)
+    except ProviderError as exc:
+        if never_sent(exc):
+            await db(store.attempt_not_sent, address, attempt, str(exc))
+            return _answered(engine, Kind.NOT_SENT, desired, str(exc), NOT_SENT)
+        await db(store.attempt_failed, address, attempt, str(exc))
+        return _answered(engine, Kind.REJECTED, desired, str(exc), REFUSED)
+    except asyncio.CancelledError:  # recorded at once, on this thread: we are being torn down
+        store.attempt_failed(address, attempt, INTERRUPTED, status=Status.UNKNOWN)
+        _answered(engine, Kind.UNKNOWN, desired, INTERRUPTED, UNKNOWN)
+        raise
+    await db(store.attempt_submitted, address, attempt, result.task_id)
+    crash_point("after_submit")
+    engine.actions[address] = action
+    engine.emit(Kind.SUBMITTED, address, desired.provider, result.task_id)
+    engine.track(address, desired.provider, result.task_id)
+    engine.manifest.changed()
+    return SUBMITTED
+
+
+def _answered(engine: Engine, kind: Kind, desired: DesiredVideo, detail: str, outcome: str) -> str:
+    engine.emit(kind, desired.address, desired.provider, detail=detail)
+    engine.manifest.changed()
+    return outcome
+
+
+def never_sent(exc: ProviderError) -> bool:
+    """Whether a failed create certainly never left this machine: the provider says so
+    (``exc.sent is False``), or the connection failed before anything was sent."""
+    sent = getattr(exc, "sent", None)
+    if sent is not None:
+        return sent is False
+    from reconciler.providers.errors_map import BEFORE_SEND
+
+    return isinstance(exc.__cause__, BEFORE_SEND)
+
+
+async def supersede(engine: Engine, address: str, provider_name: str, task_id: str) -> None:
+    """An old render left behind by a replace or delete: cancel it where the vendor can,
+    else abandon it; record which, and say so."""
+    engine.tracker.discard(address, task_id)
+    provider = engine.providers[provider_name]
+    if not provider.capabilities.can_cancel:
+        why = NO_CANCEL.get(provider_name, f"{provider_name} cannot cancel renders")
+        outcome, kind, detail = "abandoned", Kind.OLD_ABANDONED, f"{why}: the old render was abandoned (it may still be billed)"
+    else:
+        try:
+            await provider.cancel(task_id)
+            outcome, kind, detail = "cancelled", Kind.OLD_CANCELLED, "the old render was cancelled"
+        except ProviderError as exc:
+            outcome, kind, detail = "abandoned", Kind.OLD_ABANDONED, f"could not cancel the old render, abandoned it: {exc}"
+    await engine.db(engine.store.record_superseded, address, task_id, outcome)
+    engine.emit(kind, address, provider_name, task_id, detail)
+
+
+async def update(engine: Engine, change: Change) -> None:
+    """Labels / prevent_destroy / spec file: state and manifest only, no vendor call."""
+    d = change.desired
+    await engine.db(engine.store.update_metadata, d.address, labels=d.labels, prevent_destroy=d.prevent_destroy,
+                       spec_file=d.spec_file)
+    engine.actions[d.address] = Action.UPDATE
+    engine.emit(Kind.UPDATED, d.address, d.provider, detail=change.reason)
+    engine.manifest.changed()
+
+
+async def delete(engine: Engine, change: Change) -> None:
+    """Cancel/abandon an unfinished render, forget the video, remove its managed output."""
+    r = change.recorded
+    if r.unfinished and r.task_id:
+        await supersede(engine, r.address, r.provider, r.task_id)
+    engine.tracker.discard(r.address)
+    await engine.db(engine.store.remove, r.address)
+    engine.manifest.changed()
+    removed = outputs.remove_output(engine.config, r.address, r.output_file)
+    engine.actions[r.address] = Action.DELETE
+    detail = "removed from state and manifest" + (f"; deleted {r.output_file}" if removed else "")
+    if r.status is Status.UNKNOWN:
+        detail += "; a render its unanswered create may have started cannot be cancelled"
+    engine.emit(Kind.DELETED, r.address, r.provider, detail=detail)

@@ -1,0 +1,1 @@
+"""The pure planner, its human and JSON views, and saved plans."""

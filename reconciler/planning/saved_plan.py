@@ -1,0 +1,153 @@
+"""Saved plans: ``plan --out FILE`` writes one, ``apply FILE`` carries it out.
+
+A saved plan is a promise: "apply will do exactly this". It can only be kept if
+nothing it was made from has moved, so the file records fingerprints of every input:
+the digest of the spec inputs (files, vars, --var values), the state generation
+(bumped by every write to the state DB) and the digest of reconciler.yaml. Apply
+replans from the same options and variables and calls ``check_fresh``, which refuses
+(``StalePlanError``) naming what changed. Like Terraform, a stale plan is never
+"mostly" applied.
+
+The file is JSON with a ``kind`` marker so a foreign or corrupt file gets a clear
+message, written atomically. It never holds a secret: credentials live only in the
+environment, and ``save_plan`` refuses to write bytes that contain one (for
+instance a secret passed by mistake as ``--var``).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from reconciler.util import atomic
+from reconciler.planning import view
+from reconciler.config import ENV_NAMES
+from reconciler.errors import ReconcilerError, StalePlanError
+from reconciler.model import Plan, PlanOptions
+
+KIND = "reconciler-plan"
+FORMAT_VERSION = 1
+_MIN_SECRET_LEN = 6  # shorter "secrets" would match ordinary text
+
+
+@dataclass(frozen=True)
+class SavedPlan:
+    plan_json: dict
+    options: PlanOptions
+    variables: dict[str, str]
+    specs_digest: str
+    state_generation: int
+    config_digest: str
+
+
+def save_plan(path: Path, plan: Plan, *, options: PlanOptions, variables: dict[str, str], specs_digest: str,
+              state_generation: int, config_digest: str) -> None:
+    """Write the plan and the fingerprints of its inputs to ``path`` atomically."""
+    doc = {
+        "kind": KIND,
+        "format_version": FORMAT_VERSION,
+        "plan": view.plan_to_json(plan),
+        "options": _options_to_json(options),
+        "variables": dict(sorted(variables.items())),
+        "specs_digest": specs_digest,
+        "state_generation": state_generation,
+        "config_digest": config_digest,
+    }
+    data = (json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
+    _refuse_secrets(data)
+    atomic.atomic_write_bytes(Path(path), data)
+
+
+def _refuse_secrets(data: bytes) -> None:
+    for _endpoint, _app_id, secret_var in ENV_NAMES.values():
+        secret = os.environ.get(secret_var, "")
+        if len(secret) >= _MIN_SECRET_LEN and (secret.encode() in data or json.dumps(secret)[1:-1].encode() in data):
+            raise ReconcilerError(
+                f"refusing to save the plan: it would contain the value of {secret_var} (passed with --var?). "
+                "Credentials belong in the environment only."
+            )
+
+
+def _options_to_json(options: PlanOptions) -> dict:
+    return {
+        "targets": sorted(options.targets), "replace": sorted(options.replace),
+        "allow_mass_delete": options.allow_mass_delete, "max_delete_share": options.max_delete_share,
+    }
+
+
+def load_plan(path: Path) -> SavedPlan:
+    """Read a file written by ``save_plan``; ReconcilerError for anything else."""
+    path = Path(path)
+    again = f"make a new one with `reconciler plan --out {path}`"
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        raise ReconcilerError(f"{path}: no such plan file; {again}") from None
+    except OSError as exc:
+        raise ReconcilerError(f"{path}: cannot read the plan file ({exc.strerror})") from None
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, json.JSONDecodeError):
+        raise ReconcilerError(f"{path}: not a reconciler plan file (not valid JSON); {again}") from None
+    if not isinstance(doc, dict) or doc.get("kind") != KIND:
+        raise ReconcilerError(f"{path}: not a reconciler plan file; {again}")
+    version = doc.get("format_version")
+    if not isinstance(version, int) or version > FORMAT_VERSION:
+        raise ReconcilerError(f"{path}: plan format {version!r} is not one this reconciler reads; upgrade, or {again}")
+    try:
+        return _from_json(doc)
+    except (KeyError, TypeError, ValueError) as exc:
+        raise ReconcilerError(f"{path}: corrupt plan file ({exc}); {again}") from None
+
+
+def _from_json(doc: dict) -> SavedPlan:
+    plan, opts, variables = doc["plan"], doc["options"], doc["variables"]
+    if not isinstance(plan, dict) or not isinstance(plan.get("changes"), list):
+        raise ValueError("no list of changes")
+    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
+        raise ValueError("variables are not a map of strings")
+    share = opts["max_delete_share"]
+    options = PlanOptions(
+        targets=frozenset(_strings(opts["targets"], "targets")),
+        replace=frozenset(_strings(opts["replace"], "replace")),
+        allow_mass_delete=bool(opts["allow_mass_delete"]),
+        max_delete_share=None if share is None else float(share),
+    )
+    generation = doc["state_generation"]
+    if not isinstance(generation, int):
+        raise ValueError("state_generation is not a number")
+    return SavedPlan(plan_json=plan, options=options, variables=dict(variables),
+                     specs_digest=str(doc["specs_digest"]), state_generation=generation,
+                     config_digest=str(doc["config_digest"]))
+
+
+def _strings(value, name: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ValueError(f"{name} is not a list of addresses")
+    return value
+
+
+def check_fresh(saved: SavedPlan, *, specs_digest: str, state_generation: int, config_digest: str,
+                replanned: Plan) -> None:
+    """Refuse a saved plan whose inputs moved; name each thing that changed."""
+    changed = []
+    if saved.specs_digest != specs_digest:
+        changed.append("the specs or variables changed")
+    if saved.state_generation != state_generation:
+        changed.append(f"the state changed (generation {saved.state_generation} → {state_generation}: "
+                       "an apply, refresh or watch ran since)")
+    if saved.config_digest != config_digest:
+        changed.append("reconciler.yaml changed")
+    if not changed and _actions(saved.plan_json) != _actions(view.plan_to_json(replanned)):
+        changed.append("planning again now gives different changes")
+    if changed:
+        raise StalePlanError(
+            "the saved plan is stale: " + "; ".join(changed)
+            + ". Nothing was changed. Run `reconciler plan` again (with --out to save it), then apply the new plan."
+        )
+
+
+def _actions(plan_json: dict) -> list[tuple]:
+    return [(c.get("address"), c.get("action"), c.get("provider")) for c in plan_json.get("changes", [])]

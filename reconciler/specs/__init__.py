@@ -1,0 +1,1 @@
+"""From spec files to desired videos: Jinja, YAML, schema validation, fingerprints, cache."""

@@ -1,0 +1,373 @@
+"""From spec files on disk to desired videos, with every problem as ``file:line``.
+
+Per file: read bytes -> (cache hit? done) -> render Jinja for ``*.j2`` -> YAML 1.2 ->
+structure (only ``defaults`` and ``videos``) -> addresses -> merge defaults -> pydantic
+(all videos of the file at once) -> PPT path and hash checks -> request bodies and
+fingerprints. Problems are collected, never raised one by one, so a user sees every
+mistake of every file in one run; a file with any problem contributes no videos.
+Cross-file problems (a duplicate address) are checked over the files that loaded.
+
+Speed: the happy path is one libyaml parse plus one pydantic call per file, and a warm
+run (``reconciler.specs.cache``) reads bytes, hashes them and loads plain tuples without
+importing jinja2 or building a single model. Lines are looked up in the YAML node tree
+only when there is an error. Loading specs never touches the state DB.
+"""
+
+from __future__ import annotations
+
+import functools
+import gc
+import hashlib
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from reconciler import __version__
+from reconciler.specs import templating
+from reconciler.util import yamlio
+from reconciler.config import CONFIG_NAME, DEFAULT_VARS, Config
+from reconciler.errors import Diagnostic, SpecErrors
+from reconciler.specs.fingerprint import fingerprint
+from reconciler.model import DesiredVideo
+from reconciler.specs.cache import CACHE_DIR, FORMAT, SpecCache
+
+SPEC_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
+_SOURCES = ("yamlio.py", "templating.py", "spec_models.py", "fingerprint.py", "specs.py", "speccache.py")
+_TOP_KEYS = ("defaults", "videos")
+
+
+@dataclass
+class SpecLoad:
+    videos_by_file: dict[str, list[DesiredVideo]] = field(default_factory=dict)
+    errors_by_file: dict[str, list[Diagnostic]] = field(default_factory=dict)
+    errors: list[Diagnostic] = field(default_factory=list)
+    spec_files: list[Path] = field(default_factory=list)
+    watched_files: set[Path] = field(default_factory=set)
+    digest: str = ""
+
+    def all_errors(self) -> list[Diagnostic]:
+        out = list(self.errors)
+        for diagnostics in self.errors_by_file.values():
+            out.extend(diagnostics)
+        return sorted(out)
+
+    def desired(self) -> dict[str, DesiredVideo]:
+        """Every desired video by address (sorted); raises SpecErrors if anything is wrong."""
+        errors = self.all_errors()
+        if errors:
+            raise SpecErrors(errors)
+        videos = sorted((v for vs in self.videos_by_file.values() for v in vs), key=lambda v: v.address)
+        return {v.address: v for v in videos}
+
+
+@dataclass
+class _FileResult:
+    videos: list[DesiredVideo] = field(default_factory=list)
+    diagnostics: list[Diagnostic] = field(default_factory=list)
+    key: str = ""
+    decks: list[tuple] = field(default_factory=list)  # (ppt_file as written, deck rel, sha256)
+
+
+def load_specs(config: Config, variables: dict[str, str] | None = None, *, use_cache: bool = True) -> SpecLoad:
+    """Load every spec file of the project; problems are collected, not raised."""
+    paused = gc.isenabled()
+    gc.disable()  # loading builds ~10^5 acyclic objects; generation scans would cost ~15%
+    try:
+        return _load_specs(config, variables, use_cache)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: bool) -> SpecLoad:
+    files = discover(config.specs_dir)
+    vars_files = [(_rel(config, p), p) for p in config.vars_files]
+    loader = _Loader(config, templating.load_variables(vars_files, dict(variables or {})),
+                     SpecCache(config.state_dir / CACHE_DIR, enabled=use_cache))
+    load = SpecLoad(spec_files=files, errors=list(loader.variables.diagnostics))
+    digest = hashlib.sha256(f"{loader.salt}\0{loader.variables.digest}\0".encode())
+    rels = [_rel(config, p) for p in files]
+    for path, rel in zip(files, rels):
+        result = loader.load_file(path, rel)
+        digest.update(f"{rel}\0{result.key}\0".encode())
+        if result.diagnostics:
+            load.errors_by_file[rel] = sorted(result.diagnostics)
+        else:
+            load.videos_by_file[rel] = result.videos
+    for deck, sha in sorted((_rel(config, t), sha) for t, sha in loader.ppt_hashes.items()):
+        digest.update(f"{deck}\0{sha}\0".encode())
+    load.errors += duplicates(load.videos_by_file)
+    load.watched_files = _watched(config, files, loader.ppt_hashes)
+    load.digest = digest.hexdigest()
+    loader.cache.prune(rels)
+    return load
+
+
+def discover(specs_dir: Path) -> list[Path]:
+    """Spec files under ``specs_dir``, recursively, sorted; hidden files and dirs skipped."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(specs_dir):
+        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+        found += [Path(dirpath, n) for n in filenames if n.endswith(SPEC_SUFFIXES) and not n.startswith(".")]
+    return sorted(found, key=lambda p: p.relative_to(specs_dir).as_posix())
+
+
+def duplicates(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic]:
+    """A duplicate address is reported at each of its places, each naming the other."""
+    places: dict[str, list[DesiredVideo]] = {}
+    for rel in sorted(videos_by_file):
+        for video in videos_by_file[rel]:
+            places.setdefault(video.address, []).append(video)
+    out = []
+    for address, videos in places.items():
+        for video in videos if len(videos) > 1 else ():
+            others = ", ".join(f"{o.spec_file}:{o.line}" for o in videos if o is not video)
+            out.append(Diagnostic(video.spec_file, video.line, f"videos.{address}",
+                                  f"duplicate address: also defined at {others}"))
+    return out
+
+
+def _watched(config: Config, files: list[Path], ppts: dict[Path, str]) -> set[Path]:
+    vars_files = set(config.vars_files) or {config.root / n for n in DEFAULT_VARS}
+    return set(files) | vars_files | {config.root / CONFIG_NAME} | set(ppts)
+
+
+def _rel(config: Config, path: Path) -> str:
+    try:
+        return path.relative_to(config.root).as_posix()
+    except ValueError:
+        return config.rel(path)
+
+
+@functools.cache
+def _code_digest() -> str:
+    """Hash of the code that shapes a cached result: a changed rule invalidates the cache."""
+    h = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
+    here = Path(__file__).parent
+    for name in _SOURCES:
+        try:
+            h.update((here / name).read_bytes())
+        except OSError:
+            h.update(name.encode())
+    return h.hexdigest()
+
+
+class _Loader:
+    """Loads one file at a time, sharing the variables, Jinja env, cache and PPT hashes."""
+
+    def __init__(self, config: Config, variables: templating.Variables, cache: SpecCache):
+        self.config = config
+        self.variables = variables
+        self.cache = cache
+        self.salt = hashlib.sha256(f"{_code_digest()}\0{config.digest()}".encode()).hexdigest()
+        self.ppt_hashes: dict[Path, str] = {}
+        self._env = None
+
+    def load_file(self, path: Path, rel: str) -> _FileResult:
+        try:
+            raw = path.read_bytes()
+        except OSError as exc:
+            return _FileResult(diagnostics=[Diagnostic(rel, 0, "", f"cannot read spec file: {exc.strerror}")])
+        template = templating.is_template(path)
+        key = self._key(rel, raw, template)
+        result = self._cached(path, rel, key)
+        if result is None:
+            result = self._parse(path, rel, raw, template)
+            if not result.diagnostics:
+                self.cache.put(rel, key, _payload(result.videos, result.decks))
+        result.key = key
+        return result
+
+    def _key(self, rel: str, raw: bytes, template: bool) -> str:
+        h = hashlib.sha256(f"{self.salt}\0{rel}\0".encode())
+        if template:  # only templates depend on the variables
+            h.update(f"{self.variables.digest}\0".encode())
+        h.update(raw)
+        return h.hexdigest()
+
+    def _cached(self, path: Path, rel: str, key: str) -> _FileResult | None:
+        payload = self.cache.get(rel, key)
+        if payload is None:
+            return None
+        try:
+            rows, decks = payload
+            for raw_ppt, ppt_rel, sha in decks:  # decks are re-checked on every load
+                target, problem = self.ppt_target(path, raw_ppt)
+                if problem or _rel(self.config, target) != ppt_rel or self.ppt_sha(target) != sha:
+                    return None
+            return _FileResult(videos=[DesiredVideo(r[0], r[1], r[2], r[3], rel, *r[4:]) for r in rows])
+        except (ValueError, TypeError, IndexError, OSError):
+            return None
+
+    def _parse(self, path: Path, rel: str, raw: bytes, template: bool) -> _FileResult:
+        try:
+            text = raw.decode("utf-8-sig")
+        except UnicodeDecodeError as exc:
+            line = raw.count(b"\n", 0, exc.start) + 1
+            return _failed(rel, line, f"spec file is not valid UTF-8 (byte {exc.start}); save it as UTF-8")
+        if template:
+            if self.variables.diagnostics:
+                return _failed(rel, 0, "template not rendered: fix the errors in the vars files first")
+            try:
+                text = templating.render(self.env, text, rel, self.variables.values)
+            except templating.TemplateFailure as exc:
+                return _failed(rel, exc.line, exc.message)
+        doc = _Document(rel, text, template)
+        try:
+            data, doc.root = yamlio.load(text)
+        except yamlio.YamlError as exc:
+            doc.add(exc.line, "", exc.message)
+            return _FileResult(diagnostics=doc.diagnostics)
+        videos = self._videos(path, doc, data)
+        return _FileResult(videos=videos, diagnostics=doc.diagnostics, decks=doc.decks)
+
+    @property
+    def env(self):
+        if self._env is None:
+            self._env = templating.environment()
+        return self._env
+
+    def _videos(self, path: Path, doc: "_Document", data) -> list[DesiredVideo]:
+        from reconciler.specs import schema
+
+        merged = _merged_videos(doc, data)
+        models, problems = schema.validate_videos(merged)
+        for loc, message in problems:
+            doc.field_error(loc, message)
+        lines = yamlio.mapping_key_lines(yamlio.child(doc.root, "videos")[1])
+        videos = [self._desired(path, doc, address, model, lines.get(address, 0))
+                  for address, model in models.items()]
+        return [] if doc.diagnostics else videos
+
+    def _desired(self, path: Path, doc: "_Document", address: str, model, line: int) -> DesiredVideo | None:
+        from reconciler.specs import schema
+
+        ppt_rel = ppt_sha = None
+        raw_ppt = getattr(model, "ppt_file", None)
+        if raw_ppt is not None:
+            target, problem = self.ppt_target(path, raw_ppt)
+            if problem:
+                doc.field_error((address, "ppt_file"), problem)
+                return None
+            ppt_rel, ppt_sha = _rel(self.config, target), self.ppt_sha(target)
+            doc.decks.append((raw_ppt, ppt_rel, ppt_sha))
+        request = schema.request_body(model)
+        return DesiredVideo(address, model.provider, request, fingerprint(model.provider, request, ppt_sha),
+                            doc.rel, line, model.labels, model.prevent_destroy, ppt_rel, ppt_sha,
+                            schema.tts_chars(model))
+
+    def ppt_target(self, spec_path: Path, raw: str) -> tuple[Path | None, str | None]:
+        """The deck a ``ppt_file`` names, or why it cannot be used."""
+        if os.path.isabs(raw):
+            return None, f"{raw!r}: ppt_file must be a path relative to the spec file"
+        target = Path(os.path.realpath(spec_path.parent / raw))
+        if not target.is_relative_to(self.config.root):
+            return None, f"{raw!r} leads outside the project ({target}); decks must be inside {self.config.root}"
+        if not target.is_file():
+            return None, f"{raw!r}: no such file ({_rel(self.config, target)})"
+        try:
+            self.ppt_sha(target)
+        except OSError as exc:
+            return None, f"{raw!r}: cannot read: {exc.strerror}"
+        return target, None
+
+    def ppt_sha(self, target: Path) -> str:
+        sha = self.ppt_hashes.get(target)
+        if sha is None:
+            with open(target, "rb") as fh:
+                sha = self.ppt_hashes[target] = hashlib.file_digest(fh, "sha256").hexdigest()
+        return sha
+
+
+def _payload(videos: list[DesiredVideo], decks: list[tuple]) -> tuple:
+    """What the cache keeps: plain tuples (DesiredVideo fields but spec_file) and decks."""
+    rows = tuple((v.address, v.provider, v.request, v.fingerprint, v.line, v.labels, v.prevent_destroy,
+                  v.ppt_file, v.ppt_sha256, v.tts_chars) for v in videos)
+    return rows, tuple(decks)
+
+
+def _failed(rel: str, line: int, message: str) -> _FileResult:
+    return _FileResult(diagnostics=[Diagnostic(rel, line, "", message)])
+
+
+def _merged_videos(doc: "_Document", data) -> dict[str, dict]:
+    """Check the file's shape and addresses; return each video with defaults merged."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        doc.error((), "", "a spec file must be a mapping with `defaults` and `videos`")
+        return {}
+    for key in data:
+        if key not in _TOP_KEYS:
+            doc.error((key,), str(key), "unknown top-level key (a spec file holds only `defaults` and `videos`)")
+    defaults, videos = _or_empty(data.get("defaults")), _or_empty(data.get("videos"))
+    if not isinstance(defaults, dict):
+        doc.error(("defaults",), "defaults", "must be a mapping of video fields")
+        return {}
+    if not isinstance(videos, dict):
+        doc.error(("videos",), "videos", "must be a mapping of addresses to videos")
+        return {}
+    return {address: merge(defaults, body) for address, body in videos.items()
+            if _check_entry(doc, address, body)}
+
+
+def _or_empty(value):
+    return {} if value is None else value
+
+
+def _check_entry(doc: "_Document", address, body) -> bool:
+    from reconciler.specs.schema import address_problem
+
+    problem = address_problem(address)
+    if problem is None and not isinstance(body, (dict, type(None))):
+        problem = "a video must be a mapping of fields"
+    if problem:
+        doc.error(("videos", address), f"videos.{address}", problem)
+    return problem is None
+
+
+def merge(base: dict, over: dict | None) -> dict:
+    """``over`` on top of ``base``: mappings key by key, lists and scalars replaced whole."""
+    if not over:
+        return base
+    if not base:
+        return over
+    out = dict(base)
+    for key, value in over.items():
+        old = out.get(key)
+        out[key] = merge(old, value) if isinstance(old, dict) and isinstance(value, dict) else value
+    return out
+
+
+class _Document:
+    """One parsed (maybe rendered) file: turns error paths into ``file:line`` diagnostics."""
+
+    def __init__(self, rel: str, text: str, template: bool):
+        self.rel, self.text, self.template = rel, text, template
+        self.root = None
+        self.diagnostics: list[Diagnostic] = []
+        self.decks: list[tuple] = []
+
+    def add(self, line: int, where: str, message: str) -> None:
+        if self.template and line:
+            lines = self.text.splitlines()
+            shown = lines[line - 1].strip() if line <= len(lines) else ""
+            message += f" (rendered line {line}: {shown[:120]})"
+        self.diagnostics.append(Diagnostic(self.rel, line, where, message))
+
+    def error(self, path: tuple, where: str, message: str) -> None:
+        self.add(yamlio.locate(self.root, path)[0], where, message)
+
+    def field_error(self, loc: tuple, message: str) -> None:
+        """An error at ``loc`` = (address, field, ...): found in the video or its defaults."""
+        address, sub = loc[0], tuple(loc[1:])
+        line, found = yamlio.locate(self.root, ("videos", address) + sub)
+        if not found and sub:
+            default_line, in_defaults = yamlio.locate(self.root, ("defaults",) + sub)
+            if in_defaults:
+                line, message = default_line, f"{message} (from defaults)"
+        self.add(line, f"videos.{address}{_where(sub)}", message)
+
+
+def _where(sub: tuple) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in sub)

@@ -1,0 +1,69 @@
+"""The manifest (CONTRACT §6): which output file came from which render.
+
+Users commit ``state/manifest.json`` and other tools read it, so it must diff cleanly
+and never be seen half-written: keys sorted, two-space indent, UTF-8 text kept as is,
+a trailing newline, written atomically, and not rewritten at all when nothing in it
+changed (so ``watch`` does not touch the file, or its mtime, every cycle).
+
+The document shows, per video, the *latest attempt* (status, task id, fingerprint,
+error) beside the *published output* (file, sha256, bytes). During a replace these
+differ: the old output stays listed until the new render is downloaded. A video
+whose first create has not even been sent yet (pending, no task, no output) is not
+in the manifest. ``status --json`` prints this same document.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from reconciler.util import atomic
+from reconciler.model import RecordedVideo, Status
+
+FORMAT_VERSION = 1
+
+
+def manifest_document(recorded: dict[str, RecordedVideo]) -> dict:
+    videos = {address: _entry(video) for address, video in sorted(recorded.items()) if _submitted(video)}
+    return {"format_version": FORMAT_VERSION, "videos": videos}
+
+
+def _submitted(video: RecordedVideo) -> bool:
+    return not (video.status is Status.PENDING and video.task_id is None and video.output_file is None)
+
+
+def _entry(video: RecordedVideo) -> dict:
+    published = video.has_output
+    return {
+        "provider": video.provider,
+        "status": video.status.value,
+        "task_id": video.task_id,
+        "fingerprint": video.fingerprint,
+        "file": video.output_file if published else None,
+        "sha256": video.output_sha256 if published else None,
+        "bytes": video.output_bytes if published else None,
+        "video_url": video.video_url,
+        "preview_image_url": video.preview_image_url,
+        "spec_file": video.spec_file or None,
+        "labels": dict(video.labels),
+        "submitted_at": video.submitted_at,
+        "finished_at": video.finished_at,
+        "error": video.error,
+    }
+
+
+def render_manifest(recorded: dict[str, RecordedVideo]) -> str:
+    """The exact text of the manifest file (also what ``status --json`` prints)."""
+    return json.dumps(manifest_document(recorded), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def write_manifest(path: Path, recorded: dict[str, RecordedVideo]) -> None:
+    """Atomically write the manifest; leave the file alone if its bytes would not change."""
+    data = render_manifest(recorded).encode("utf-8")
+    path = Path(path)
+    try:
+        if path.read_bytes() == data:
+            return
+    except FileNotFoundError:
+        pass
+    atomic.atomic_write_bytes(path, data)

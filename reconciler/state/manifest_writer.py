@@ -1,0 +1,115 @@
+"""The manifest, kept in step with the state while an engine runs: batched, atomic.
+
+Why a module of its own: the engine records outcomes by the thousand, and rewriting
+``state/manifest.json`` after each would cost more than the work itself; but the
+manifest must never fall behind the state by more than the event in flight. So
+``changed()`` schedules one write within ``interval`` (longer when a write is
+expensive), on the engine's state thread (so it reads a state between two writes),
+and ``aflush()`` makes the last write of a run.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from concurrent.futures import Executor, ThreadPoolExecutor
+from pathlib import Path
+
+from reconciler.state import manifest
+from reconciler.util.crashpoint import crash_point
+from reconciler.state.sqlite import StateStore
+
+
+class ManifestWriter:
+    """Writes ``write_manifest(path, store.recorded())`` soon after changes, batched.
+
+    With an ``executor`` (the engine's state thread) a background write reads the
+    state there, after the state writes queued before it, and renders and writes the
+    file on a thread of its own, so the intents of paid creates never wait behind the
+    JSON of 10,000 videos; without one (or outside an event loop) it all runs in the
+    caller's thread."""
+
+    def __init__(self, path: Path, store: StateStore, *, interval: float = 0.5,
+                 executor: Executor | None = None):
+        self.path = path
+        self.store = store
+        self.interval = interval
+        self.executor = executor
+        self.error: Exception | None = None  # a failed background write, raised by the next flush
+        self._dirty = False
+        self._last = 0.0
+        self._gap = interval  # grows with the cost of a write (see _write)
+        self._timer: asyncio.TimerHandle | None = None
+        self._writing: asyncio.Future | None = None
+        self._renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-manifest")
+
+    def changed(self) -> None:
+        """The state changed in a way the manifest shows: write within ``interval``."""
+        self._dirty = True
+        if self._timer is not None or self._writing is not None:
+            return  # a write is due or running; a running one re-checks ``_dirty`` when done
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            self.flush()
+            return
+        wait = max(0.0, self._last + self._gap - time.monotonic())
+        self._timer = loop.call_later(wait, self._fire, loop)
+
+    def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
+        self._timer = None
+        self._writing = loop.create_task(self._write_in_background(loop))
+        self._writing.add_done_callback(self._written)
+
+    def _written(self, _future) -> None:
+        self._writing = None
+        if self._dirty:
+            self.changed()
+
+    async def _write_in_background(self, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            self._dirty, self.error = False, None
+            recorded = await loop.run_in_executor(self.executor, self.store.recorded)
+            await loop.run_in_executor(self._renderer, self._publish, recorded)
+        except asyncio.CancelledError:
+            self._dirty = True  # torn down half-way: the final flush writes it
+            raise
+        except Exception as exc:  # noqa: BLE001 - kept and raised by the next flush()
+            self.error, self._dirty = exc, True
+
+    def _write(self) -> None:
+        self._dirty, self.error = False, None
+        self._publish(self.store.recorded())
+
+    def _publish(self, recorded) -> None:
+        crash_point("before_manifest")
+        started = time.monotonic()
+        manifest.write_manifest(self.path, recorded)
+        self._last = time.monotonic()
+        # A write of 10,000 videos takes a few tenths of a second of CPU (and of the GIL
+        # the event loop needs too): keep writing to at most a third of the time.
+        self._gap = max(self.interval, 2 * (self._last - started))
+
+    def flush(self, *, force: bool = False) -> None:
+        """Write now, in this thread, if anything changed (or ``force``). Not while an
+        event loop runs this writer: use ``aflush`` there."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._dirty or force or self.error is not None:
+            self._write()
+
+    async def aflush(self, *, force: bool = True) -> None:
+        """The final write of a run: wait for a background write, then write if needed
+        (by default always: ``write_manifest`` leaves an unchanged file alone)."""
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        while self._writing is not None:
+            await asyncio.shield(self._writing)
+            await asyncio.sleep(0)  # let its done-callback run
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._dirty or force or self.error is not None:
+            await asyncio.get_running_loop().run_in_executor(self.executor, self._write)

@@ -1,0 +1,380 @@
+"""The state store: what was rendered from which spec. The only module that knows SQL.
+
+One SQLite file (WAL mode) holds three tables:
+
+- ``videos``: one row per address, the *latest attempt* (status, task id, the
+  fingerprint and request it was rendered from) and the *published output* (file,
+  sha256, size, which fingerprint and task it came from). During a replace the two
+  differ, which is how the old output stays in the manifest until the new one lands.
+- ``attempts``: the history of every paid call, written as an *intent* in its own
+  transaction before the call, and updated the moment the answer arrives. A crash
+  loses at most the call in flight, and that call is left as ``pending``, which the
+  next lock holder turns into ``unknown`` (``recover``): the create may have been
+  sent and paid for, so it is surfaced, never silently re-sent.
+- ``meta``: schema version and a generation counter bumped by every write (saved
+  plans compare it to refuse a plan made against an older state).
+
+Readers (plan, status, validate) never create or modify the file: a missing state
+reads as empty. Every write is one short ``BEGIN IMMEDIATE`` transaction.
+Mutual exclusion between writers (apply, refresh, watch) is ``statelock.StateLock``
+(re-exported here).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import sqlite3
+import threading
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Iterator
+
+from reconciler.errors import StateError
+from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
+
+if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
+    import sqlite_utils
+
+SCHEMA_VERSION = 1
+INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
+                      "its answer was never recorded")
+
+_VIDEO_COLUMNS = {
+    "address": str, "provider": str, "fingerprint": str, "request": str, "spec_file": str,
+    "labels": str, "prevent_destroy": int, "status": str, "task_id": str, "attempt": int,
+    "error": str, "submitted_at": str, "finished_at": str, "video_url": str,
+    "preview_image_url": str, "output_file": str, "output_sha256": str, "output_bytes": int,
+    "output_fingerprint": str, "output_task_id": str, "output_lost": int, "updated_at": str,
+}
+_ATTEMPT_COLUMNS = {
+    "id": int, "address": str, "attempt": int, "provider": str, "fingerprint": str,
+    "task_id": str, "status": str, "error": str, "holder": str, "intent_at": str,
+    "submitted_at": str, "finished_at": str, "outcome": str,
+    "previous": str,  # JSON of the video's attempt columns before this intent (to undo a not-sent create)
+}
+_ATTEMPT_FIELDS_OF_VIDEO = (
+    "fingerprint", "request", "spec_file", "labels", "prevent_destroy", "status", "task_id", "attempt",
+    "error", "submitted_at", "finished_at", "video_url", "preview_image_url",
+)
+
+
+def now() -> str:
+    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+
+
+def _migrate_1(db: sqlite_utils.Database) -> None:
+    db["videos"].create(_VIDEO_COLUMNS, pk="address", not_null={"provider", "fingerprint", "status"})
+    db["attempts"].create(_ATTEMPT_COLUMNS, pk="id")
+    db["attempts"].create_index(["address", "attempt"], unique=True)
+    db["attempts"].create_index(["task_id"])
+
+
+MIGRATIONS = {1: _migrate_1}  # version -> function that brings version-1 up to it
+
+
+class StateStore:
+    """Read and write the state DB at ``path``. Use ``open_readonly`` for readers."""
+
+    def __init__(self, path: Path, *, readonly: bool = False):
+        self.path = path
+        self.readonly = readonly
+        self._mutex = threading.RLock()  # one connection, shared by the engine's state thread and readers
+        self._conn: sqlite3.Connection | None = None  # every read goes through it
+        self._db: sqlite_utils.Database | None = None  # writers only
+        if readonly and not path.exists():
+            return  # a missing state reads as empty; nothing is created
+        if not readonly:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            uri = path.resolve().as_uri() + "?mode=ro" if readonly else str(path)  # as_uri: "#", "?" in paths
+            conn = sqlite3.connect(uri, uri=readonly, timeout=5.0, isolation_level=None, check_same_thread=False)
+            conn.execute("PRAGMA busy_timeout = 5000")
+            conn.row_factory = sqlite3.Row
+            self._conn = conn
+            if not readonly:
+                import sqlite_utils
+
+                self._db = sqlite_utils.Database(conn)
+                self._db.enable_wal()
+                conn.execute("PRAGMA synchronous = FULL")
+                self._migrate()
+            else:
+                self._check_version()
+        except sqlite3.DatabaseError as exc:
+            raise StateError(f"{path}: cannot read the state database ({exc}); restore it from a backup") from None
+
+    @classmethod
+    def open_readonly(cls, path: Path) -> "StateStore":
+        return cls(path, readonly=True)
+
+    def close(self) -> None:
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = self._db = None
+
+    # -- schema ---------------------------------------------------------------
+
+    def _version(self) -> int:
+        if "meta" not in self._tables():
+            return 0
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+        return int(row[0]) if row else 0
+
+    def _check_version(self) -> None:
+        version = self._version()
+        if version > SCHEMA_VERSION:
+            raise StateError(
+                f"{self.path}: written by a newer reconciler (schema {version}, this one knows {SCHEMA_VERSION}); upgrade"
+            )
+        if 0 < version < SCHEMA_VERSION or (version == 0 and self._tables()):
+            raise StateError(f"{self.path}: schema {version} is old; run `reconciler refresh` to upgrade it")
+
+    def _migrate(self) -> None:
+        assert self._db is not None
+        with self._tx(bump=False) as db:  # creating the schema changes no video
+            if "meta" not in db.table_names():
+                db["meta"].create({"key": str, "value": str}, pk="key")
+            version = self._version()
+            if version > SCHEMA_VERSION:
+                raise StateError(f"{self.path}: written by a newer reconciler (schema {version}); upgrade")
+            for target in range(version + 1, SCHEMA_VERSION + 1):
+                MIGRATIONS[target](db)
+            if version != SCHEMA_VERSION:
+                db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
+                db["meta"].upsert({"key": "generation", "value": "0"}, pk="key")
+
+    @contextmanager
+    def _tx(self, *, bump: bool = True) -> Iterator[sqlite_utils.Database]:
+        """One write transaction. The generation is bumped only when rows changed, so
+        opening a store, or a ``recover`` with nothing to recover, does not make a
+        saved plan stale."""
+        if self.readonly or self._db is None:
+            raise StateError("internal: write on a read-only state")
+        with self._mutex:
+            conn = self._db.conn
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                before = conn.total_changes
+                yield self._db
+                if bump and conn.total_changes != before:
+                    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+                conn.execute("COMMIT")
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+
+    # -- reads ------------------------------------------------------------------
+
+    def generation(self) -> int:
+        if self._conn is None:
+            return 0
+        rows = self._rows("SELECT value FROM meta WHERE key = 'generation'")
+        row = (rows[0]["value"],) if rows else None
+        return int(row[0]) if row else 0
+
+    def recorded(self) -> dict[str, RecordedVideo]:
+        if self._conn is None or "videos" not in self._tables():
+            return {}
+        rows = self._rows("SELECT * FROM videos ORDER BY address")
+        return {row["address"]: _to_recorded(row) for row in rows}
+
+    def get(self, address: str) -> RecordedVideo | None:
+        if self._conn is None:
+            return None
+        rows = self._rows("SELECT * FROM videos WHERE address = ?", [address])
+        return _to_recorded(rows[0]) if rows else None
+
+    def attempts(self, address: str | None = None) -> list[dict]:
+        if self._conn is None or "attempts" not in self._tables():
+            return []
+        if address is None:
+            return self._rows("SELECT * FROM attempts ORDER BY id")
+        return self._rows("SELECT * FROM attempts WHERE address = ? ORDER BY id", [address])
+
+    def _rows(self, sql: str, params=()) -> list[dict]:
+        with self._mutex:  # never read another thread's transaction half-way
+            return [dict(row) for row in self._conn.execute(sql, params)]
+
+    def _tables(self) -> set[str]:
+        with self._mutex:
+            return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+
+    # -- writes (each its own transaction) ----------------------------------------
+
+    def begin_attempt(self, desired: DesiredVideo, holder: str) -> int:
+        """Write the intent *before* a paid create. Returns the attempt number."""
+        with self._tx() as db:
+            rows = db.execute_returning_dicts("SELECT * FROM videos WHERE address = ?", [desired.address])
+            row = rows[0] if rows else None
+            previous = json.dumps({k: row[k] for k in _ATTEMPT_FIELDS_OF_VIDEO}) if row else None
+            prev = db.execute("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address]).fetchone()
+            attempt = max(row["attempt"] or 0 if row else 0, prev[0] or 0) + 1
+            fields = {
+                "provider": desired.provider, "fingerprint": desired.fingerprint,
+                "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
+                "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
+                "prevent_destroy": int(desired.prevent_destroy), "status": Status.PENDING.value,
+                "task_id": None, "attempt": attempt, "error": None, "submitted_at": None,
+                "finished_at": None, "video_url": None, "preview_image_url": None, "updated_at": now(),
+            }
+            if row:
+                db["videos"].update(desired.address, fields)
+            else:
+                db["videos"].insert({"address": desired.address, "output_lost": 0, **fields})
+            db["attempts"].insert({
+                "address": desired.address, "attempt": attempt, "provider": desired.provider,
+                "fingerprint": desired.fingerprint, "status": Status.PENDING.value,
+                "holder": holder, "intent_at": now(), "previous": previous,
+            })
+            return attempt
+
+    def attempt_submitted(self, address: str, attempt: int, task_id: str) -> None:
+        """The create's answer arrived: the render exists and is paid for."""
+        at = now()
+        with self._tx() as db:
+            self._set_attempt(db, address, attempt, status=Status.RENDERING.value, task_id=task_id, submitted_at=at)
+            self._set_video_if_attempt(db, address, attempt, status=Status.RENDERING.value, task_id=task_id,
+                                       submitted_at=at)
+
+    def attempt_failed(self, address: str, attempt: int, error: str, *, status: Status = Status.FAILED) -> None:
+        """A definite answer that no render was started (bad params, quota...), or
+        (with ``status=UNKNOWN``) a create whose answer never arrived."""
+        with self._tx() as db:
+            self._set_attempt(db, address, attempt, status=status.value, error=error)
+            self._set_video_if_attempt(db, address, attempt, status=status.value, error=error)
+
+    def attempt_not_sent(self, address: str, attempt: int, error: str) -> None:
+        """The create certainly never left this machine: forget the intent and put the
+        video back as it was (a first attempt is removed again)."""
+        with self._tx() as db:
+            self._set_attempt(db, address, attempt, status="not_sent", error=error)
+            row = db.execute("SELECT previous FROM attempts WHERE address = ? AND attempt = ?",
+                             [address, attempt]).fetchone()
+            previous = json.loads(row[0]) if row and row[0] else None
+            if previous is None:
+                db.execute("DELETE FROM videos WHERE address = ? AND attempt = ? AND output_file IS NULL",
+                           [address, attempt])
+                return
+            self._set_video_if_attempt(db, address, attempt, **previous)
+
+    def record_task(self, address: str, task_id: str, status: Status, *, error: str | None = None,
+                    video_url: str | None = None, preview_image_url: str | None = None,
+                    finished_at: str | None = None) -> bool:
+        """What a poll said about the video's current task. False if the task is no
+        longer the video's current one (superseded): nothing is written then."""
+        with self._tx() as db:
+            row = db.execute("SELECT task_id, attempt FROM videos WHERE address = ?", [address]).fetchone()
+            if not row or row[0] != task_id:
+                self._set_attempt_by_task(db, address, task_id, status=status.value, error=error)
+                return False
+            fields = {"status": status.value, "error": error, "updated_at": now()}
+            for key, value in (("video_url", video_url), ("preview_image_url", preview_image_url),
+                               ("finished_at", finished_at)):
+                if value is not None:
+                    fields[key] = value
+            db["videos"].update(address, fields)
+            self._set_attempt(db, address, row[1], status=status.value, error=error,
+                              finished_at=finished_at if status is not Status.RENDERING else None)
+            return True
+
+    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int) -> None:
+        """The current task's output is downloaded and verified: publish it."""
+        with self._tx() as db:
+            row = db.execute("SELECT task_id, fingerprint FROM videos WHERE address = ?", [address]).fetchone()
+            if not row or row[0] != task_id:
+                raise StateError(f"internal: output of {address} task {task_id} is not the current task")
+            db["videos"].update(address, {
+                "status": Status.FINISHED.value, "error": None, "output_file": file, "output_sha256": sha256,
+                "output_bytes": size, "output_fingerprint": row[1], "output_task_id": task_id,
+                "output_lost": 0, "updated_at": now(),
+            })
+            if not db.execute("SELECT finished_at FROM videos WHERE address = ?", [address]).fetchone()[0]:
+                db["videos"].update(address, {"finished_at": now()})
+
+    def mark_output_lost(self, address: str, reason: str) -> None:
+        with self._tx() as db:
+            db["videos"].update(address, {"output_lost": 1, "error": reason, "updated_at": now()})
+
+    def update_metadata(self, address: str, *, labels: dict[str, str], prevent_destroy: bool, spec_file: str) -> None:
+        with self._tx() as db:
+            db["videos"].update(address, {
+                "labels": json.dumps(labels, sort_keys=True), "prevent_destroy": int(prevent_destroy),
+                "spec_file": spec_file, "updated_at": now(),
+            })
+
+    def record_superseded(self, address: str, task_id: str, outcome: str) -> None:
+        """An old task left behind by a replace or delete: ``cancelled`` or ``abandoned``."""
+        with self._tx() as db:
+            self._set_attempt_by_task(db, address, task_id, outcome=outcome)
+
+    def remove(self, address: str) -> None:
+        """Forget a deleted video (its attempt history stays)."""
+        with self._tx() as db:
+            db.execute("DELETE FROM videos WHERE address = ?", [address])
+            db.execute("UPDATE attempts SET outcome = COALESCE(outcome, 'deleted') WHERE address = ?", [address])
+
+    def recover(self) -> list[str]:
+        """Turn intents left ``pending`` by a dead writer into ``unknown``. Call only
+        while holding the lock (so no live writer owns them). Returns the addresses."""
+        with self._tx() as db:
+            rows = db.execute("SELECT address, attempt FROM attempts WHERE status = 'pending'").fetchall()
+            message = INTERRUPTED_CREATE
+            for address, attempt in rows:
+                self._set_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
+                self._set_video_if_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
+            return [r[0] for r in rows]
+
+    # -- helpers ------------------------------------------------------------------
+
+    @staticmethod
+    def _set_attempt(db, address: str, attempt: int, **fields) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        db.execute(f"UPDATE attempts SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])
+
+    @staticmethod
+    def _set_attempt_by_task(db, address: str, task_id: str, **fields) -> None:
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        db.execute(f"UPDATE attempts SET {sets} WHERE address = ? AND task_id = ?", [*fields.values(), address, task_id])
+
+    @staticmethod
+    def _set_video_if_attempt(db, address: str, attempt: int, /, **fields) -> None:  # "/": fields may hold "attempt"
+        fields["updated_at"] = now()
+        sets = ", ".join(f"{k} = ?" for k in fields)
+        db.execute(f"UPDATE videos SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])
+
+
+def read_recorded(path: Path, *, recovered: bool) -> tuple[dict[str, RecordedVideo], int]:
+    """The recorded videos and the generation, read-only (nothing is created). With
+    ``recovered``, intents left pending read as ``unknown`` (``as_recovered``): what a
+    planner sees when no live writer owns them."""
+    store = StateStore.open_readonly(path)
+    try:
+        recorded, generation = store.recorded(), store.generation()
+    finally:
+        store.close()
+    return (as_recovered(recorded) if recovered else recorded), generation
+
+
+def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
+    """What ``recover`` would make of ``recorded``, in memory: for a reader (``plan``)
+    when no writer holds the lock, so its plan matches the one ``apply`` will make."""
+    return {a: dataclasses.replace(v, status=Status.UNKNOWN, error=INTERRUPTED_CREATE)
+            if v.status is Status.PENDING else v for a, v in recorded.items()}
+
+
+def _to_recorded(row: dict) -> RecordedVideo:
+    return RecordedVideo(
+        address=row["address"], provider=row["provider"], fingerprint=row["fingerprint"],
+        status=Status(row["status"]), spec_file=row["spec_file"] or "",
+        request=json.loads(row["request"]) if row["request"] else None,
+        labels=json.loads(row["labels"]) if row["labels"] else {},
+        prevent_destroy=bool(row["prevent_destroy"]), task_id=row["task_id"], attempt=row["attempt"] or 0,
+        error=row["error"], submitted_at=row["submitted_at"], finished_at=row["finished_at"],
+        video_url=row["video_url"], preview_image_url=row["preview_image_url"], output_file=row["output_file"],
+        output_sha256=row["output_sha256"], output_bytes=row["output_bytes"],
+        output_fingerprint=row["output_fingerprint"], output_task_id=row["output_task_id"],
+        output_lost=bool(row["output_lost"]),
+    )

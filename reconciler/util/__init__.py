@@ -1,0 +1,1 @@
+"""Mechanisms with no domain knowledge: YAML with marks, atomic files, backoff, clock."""

@@ -1,0 +1,1 @@
+"""The daemon: reconcile-once on file events and a timer, and its parts."""

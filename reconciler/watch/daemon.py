@@ -1,0 +1,261 @@
+"""The daemon: keep the renders in line with the specs until stopped.
+
+Level-based, like a controller-runtime reconciler (ARCHITECTURE habit 12): a file
+event, the periodic timer and a retry coming due all mean one thing, "look again",
+and looking again is always the same reconcile-once that ``apply`` does: load the
+specs, plan against the recorded state, carry the plan out with the ``Engine``. What
+an event said is never trusted, so a missed or merged event costs nothing but a
+little latency, healed at the latest by the next ``interval`` tick.
+
+Three tasks share one event loop and one ``Engine``:
+
+- the **file watcher** (``watch_files``) pokes the reconcile loop;
+- the **reconcile loop** runs reconcile-once after a short debounce, one at a time
+  (two overlapping plans could both create the same video), and also on the timer,
+  when a transient failure's backoff or a deferred delete comes due, and when a
+  ``git`` operation that was in progress has finished;
+- the **poll loop** keeps ``Engine.wait`` running while renders are unfinished,
+  so outputs are downloaded the moment they finish, whatever the reconcile loop does.
+
+What keeps an unattended daemon safe, each in its own module: broken spec files keep
+their last good videos (``desired_cache``); the plan's mass-delete guard and
+``prevent_destroy`` refuse whole cycles (logged, nothing done); replaces that would
+only repeat a failed render, and deletes that have not settled, are held back
+(``watch_policy``). Every event is one log line (``eventlog``).
+
+``stop`` (SIGINT/SIGTERM) stops new work at once; the calls in flight get ``GRACE``
+seconds to finish and be recorded, then are abandoned (a create cut off is recorded
+``unknown``, never re-sent). The caller then closes the engine (final manifest write)
+and releases the lock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from pathlib import Path
+
+from reconciler import config as config_mod
+from reconciler.planning import planner
+from reconciler.specs import loader
+from reconciler.watch import policy
+from reconciler.watch.desired import LastGood
+from reconciler.apply.engine import Engine
+from reconciler.errors import ConfigError, PlanError
+from reconciler.watch.eventlog import EventLog
+from reconciler.apply.events import Kind
+from reconciler.model import Action, PlanOptions
+from reconciler.watch.files import FileWatcher, Targets
+from reconciler.watch.recorded import RecordedCache
+from reconciler.watch.report import CycleReport
+
+DEBOUNCE = 0.03  # seconds of quiet after a file event before looking (saves come in bursts)
+GRACE = 4.0  # seconds the calls in flight get to finish after a stop
+RETRY_SOON = 0.5  # seconds before looking again while a git operation holds the index
+FAILED_RETRY = 5.0  # seconds before looking again after a cycle failed unexpectedly
+ENGINE_KEYS = ("state", "manifest", "outputs", "parallelism", "providers")  # fixed while running
+TRANSIENT = {Kind.NOT_SENT, Kind.ERROR}  # a create that failed and may be tried again later
+
+
+class Daemon:
+    def __init__(self, config: config_mod.Config, variables: dict[str, str], engine: Engine, log: EventLog, *,
+                 interval: float = 180.0, allow_mass_delete: bool = False, clock=time.monotonic):
+        self.config, self.variables, self.engine, self.log = config, dict(variables), engine, log
+        self.interval, self.allow_mass_delete, self.clock = interval, allow_mass_delete, clock
+        self.recorded = RecordedCache(engine.store)
+        self.lastgood = LastGood()
+        self.report = CycleReport(log)
+        self.policy = policy.Policy()
+        self.stop = asyncio.Event()
+        self._poke = asyncio.Event()
+        self._work = asyncio.Event()
+        self._tasks: list[asyncio.Task] = []
+        self._executing: dict[str, str] = {}  # address -> fingerprint of a create/replace in execute
+        self._retry_at: float | None = None
+        self._failed: str | None = None  # the unexpected error of the last cycle, logged once
+        self._git_dir = git_dir(config.root)
+        self._watched = {config.root / config_mod.CONFIG_NAME, *config.vars_files}
+        self.files = FileWatcher(self._targets(config), self.poke,
+                                 lambda msg: log.warning("watch_error", msg))
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Recover, then watch and reconcile until ``stop`` is set; then wind down."""
+        self.stop = stop
+        self.log.info("start", f"watching {self.config.rel(self.config.specs_dir)}/ (full re-check every "
+                               f"{self.interval:g}s)", state=self.config.rel(self.config.state_path))
+        await self.engine.track_unfinished()  # dead writers' intents -> unknown; renders -> tracked
+        self._tasks = [asyncio.create_task(c) for c in (self._poll_loop(), self._reconcile_loop(),
+                                                        self.files.run(stop))]
+        self.poke()
+        await stop.wait()
+        self.log.info("stop", "stopping: no new work; letting the calls in flight finish")
+        _, pending = await asyncio.wait(self._tasks, timeout=GRACE)
+        if pending:
+            self.log.warning("stop", f"calls still in flight after {GRACE:g}s: abandoned (a create cut off "
+                                     "is recorded as unknown and never sent again)")
+            self.abort()
+            await asyncio.gather(*pending, return_exceptions=True)
+
+    def abort(self) -> None:
+        """Stop now: cancel every call in flight (a second signal)."""
+        self.stop.set()
+        self.engine.abort()
+        for task in self._tasks:
+            task.cancel()
+
+    def poke(self) -> None:
+        """Look again soon (a file event)."""
+        self._poke.set()
+
+    def on_event(self, event) -> None:
+        """Every engine event (via ``eventlog.LogHooks``): track dirty rows and retries."""
+        self.recorded.touch(event.address)
+        fingerprint = self._executing.get(event.address)
+        if event.kind is Kind.SUBMITTED:
+            self.policy.backoff.clear(event.address)
+        elif event.kind in TRANSIENT and fingerprint is not None:
+            due = self.policy.backoff.failed(event.address, fingerprint, self.clock())
+            self.log.info("retry", f"will try again in {due - self.clock():.0f}s", address=event.address)
+
+    # -- the loops ------------------------------------------------------------------------
+
+    async def _poll_loop(self) -> None:
+        while not self.stop.is_set():
+            try:
+                await self.engine.wait(self.stop)
+            except Exception as exc:  # noqa: BLE001 - one bad poll must not end the daemon
+                self.log.error("error", f"polling failed: {exc!r}; polling again")
+                await _first_of(self.stop, None, 1.0)
+            await _first_of(self.stop, self._work, None)
+            self._work.clear()
+
+    async def _reconcile_loop(self) -> None:
+        next_full = self.clock() + self.interval
+        while not self.stop.is_set():
+            now = self.clock()
+            dues = [t for t in (next_full, self.policy.next_due(now), self._retry_at) if t]
+            await _first_of(self.stop, self._poke, max(0.0, min(dues) - now))
+            if self.stop.is_set():
+                return
+            if self._poke.is_set():
+                await asyncio.sleep(DEBOUNCE)
+            self._poke.clear()
+            self._retry_at = None
+            full = self.clock() >= next_full
+            if full:
+                next_full = self.clock() + self.interval
+            try:
+                await self.reconcile_once(full=full)
+                self._failed = None
+            except Exception as exc:  # noqa: BLE001 - log it (once), keep the daemon alive
+                if repr(exc) != self._failed:
+                    self.log.error("error", f"reconcile failed: {exc!r}; trying again every {FAILED_RETRY:g}s")
+                self._failed = repr(exc)
+                self._retry_at = self.clock() + FAILED_RETRY
+
+    # -- reconcile once -------------------------------------------------------------------
+
+    async def reconcile_once(self, *, full: bool = False) -> None:
+        """Specs -> desired (last good where broken) -> plan -> held back -> execute."""
+        if full:
+            self.recorded.invalidate()
+            await self.engine.track_unfinished()
+            self._work.set()
+        started = time.perf_counter()
+        config = self._reload_config()
+        if config is None or self._waiting_for_git() or self._specs_missing(config):
+            return
+        load = await asyncio.to_thread(loader.load_specs, config, self.variables)
+        loaded = time.perf_counter()
+        if self.stop.is_set():
+            return
+        if load.watched_files != self._watched or config.specs_dir != self.files.targets.specs_dir:
+            self._watched = set(load.watched_files)
+            self.files.retarget(self._targets(config))
+        recorded = self.recorded.snapshot()
+        resolved = self.lastgood.resolve(load, recorded)
+        self.report.specs(resolved)
+        options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share)
+        try:
+            plan = planner.make_plan(resolved.videos, recorded, options)
+        except PlanError as exc:
+            self.log.once(("refused", str(exc)), "plan_refused", f"nothing done: {exc}", level="error")
+            return
+        self.log.forget_topic("refused")  # accepted again: a later refusal is news
+        plan, skips = self.policy.restrain(plan, resolved.held, self.clock())
+        for skip in skips:
+            self.report.skip(skip)
+        if not plan.has_changes:
+            return
+        self.report.plan(plan, load_ms=round(1000 * (loaded - started)),
+                         plan_ms=round(1000 * (time.perf_counter() - loaded)))
+        self._executing = {c.address: c.desired.fingerprint for c in plan.changes
+                           if c.action in (Action.CREATE, Action.REPLACE)}
+        running = self.engine.execute(plan, self.stop)
+        self._work.set()
+        try:
+            await running
+        finally:
+            self._executing = {}
+
+    def _targets(self, config: config_mod.Config) -> Targets:
+        own = (self.engine.config.state_dir, self.engine.config.outputs_dir)
+        return Targets(config.specs_dir, self._watched, ignore=own)
+
+    def _reload_config(self) -> config_mod.Config | None:
+        """reconciler.yaml as it is now; None (logged once) while it is broken."""
+        try:
+            new = config_mod.load_config(self.config.root)
+        except ConfigError as exc:
+            self.log.once(("config_error", str(exc)), "config_error", f"{exc}; nothing planned until it is fixed",
+                          level="error")
+            return None
+        self.log.forget_topic("config_error")
+        fixed = [k for k in ENGINE_KEYS if getattr(new.file, k) != getattr(self.engine.config.file, k)]
+        if fixed:
+            self.log.once(("config", new.digest()), "config", f"{config_mod.CONFIG_NAME}: {', '.join(fixed)} "
+                          "changed; restart watch for that to take effect", level="warning")
+        self.config = new
+        return new
+
+    def _waiting_for_git(self) -> bool:
+        if self._git_dir is None or not (self._git_dir / "index.lock").exists():
+            self.log.forget(("git",))
+            return False
+        self.log.once(("git",), "wait", "a git operation is in progress; looking again when it has finished")
+        self._retry_at = self.clock() + RETRY_SOON
+        return True
+
+    def _specs_missing(self, config: config_mod.Config) -> bool:
+        if config.specs_dir.is_dir():
+            self.log.forget(("specs_missing",))
+            return False
+        self.files.retarget(self._targets(config))
+        self.log.once(("specs_missing",), "plan_refused", f"the specs folder {config.rel(config.specs_dir)}/ "
+                      "is missing: nothing is planned (and nothing deleted) until it is back", level="error")
+        return True
+
+
+def git_dir(root: Path) -> Path | None:
+    """The git directory of the repository holding ``root`` (None outside git)."""
+    for folder in (root, *root.parents):
+        dot = folder / ".git"
+        if dot.is_dir():
+            return dot
+        if dot.is_file():  # a worktree or submodule: "gitdir: <path>"
+            text = dot.read_text(encoding="utf-8", errors="replace").strip()
+            if text.startswith("gitdir:"):
+                return (folder / text[len("gitdir:"):].strip()).resolve()
+    return None
+
+
+async def _first_of(stop: asyncio.Event, other: asyncio.Event | None, timeout: float | None) -> None:
+    """Return when ``stop`` or ``other`` is set, or after ``timeout`` seconds."""
+    waiters = [asyncio.ensure_future(e.wait()) for e in (stop, other) if e is not None]
+    try:
+        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,349 @@
+"""The engine against fake providers: what it writes to state, manifest and outputs,
+and which vendor calls it makes, for every kind of change and answer."""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+
+import httpx
+
+from tests.fakes import Rig, change, plan, video
+from reconciler.errors import OutcomeUnknownError, PermanentError, TransientError
+from reconciler.model import Action, Status
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def manifest(rig: Rig) -> dict:
+    return json.loads(rig.config.manifest_path.read_text())["videos"]
+
+
+def test_create_renders_downloads_and_publishes(tmp_path):
+    rig = Rig(tmp_path)
+    a, b = video("a/one"), video("b", "unisound", "你好")
+    run(rig.apply(plan(change(Action.CREATE, a), change(Action.CREATE, b))))
+    rec = rig.store.recorded()
+    for d in (a, b):
+        r = rec[d.address]
+        assert r.status is Status.FINISHED and r.fingerprint == d.fingerprint
+        out = tmp_path / "outputs" / f"{d.address}.mp4"
+        assert r.output_file == f"outputs/{d.address}.mp4"
+        assert r.output_sha256 == hashlib.sha256(out.read_bytes()).hexdigest()
+        assert manifest(rig)[d.address]["sha256"] == r.output_sha256
+    assert rec["a/one"].preview_image_url == f"http://fake/{rec['a/one'].task_id}.png"
+    assert rig.engine.actions == {"a/one": Action.CREATE, "b": Action.CREATE}
+    assert rig.engine.tally.counts() == {"finished": 2}
+    attempts = rig.store.attempts()
+    assert [a["status"] for a in attempts] == ["finished", "finished"]
+
+
+def test_parallelism_bounds_concurrent_creates(tmp_path):
+    rig = Rig(tmp_path)
+    rig.engine = rig.new_engine(parallelism=3)
+    p = plan(*(change(Action.CREATE, video(f"v{i:02d}")) for i in range(20)))
+    run(rig.apply(p))
+    assert rig.providers["xingyun"].max_concurrent == 3
+    assert len(rig.providers["xingyun"].kinds("submit")) == 20
+
+
+def test_lost_create_answer_is_unknown_and_not_resent(tmp_path):
+    rig = Rig(tmp_path)
+    rig.providers["xingyun"].submit_errors.append(OutcomeUnknownError("answer lost", provider="xingyun"))
+    run(rig.apply(plan(change(Action.CREATE, video("a")))))
+    r = rig.store.get("a")
+    assert r.status is Status.UNKNOWN and "answer lost" in r.error
+    assert len(rig.providers["xingyun"].kinds("submit")) == 1
+    assert rig.engine.tally.counts() == {"unknown": 1}
+    assert manifest(rig)["a"]["status"] == "unknown"
+
+
+def test_refused_create_is_failed(tmp_path):
+    rig = Rig(tmp_path)
+    rig.providers["unisound"].submit_errors.append(PermanentError("quota exhausted", provider="unisound", code=23907))
+    run(rig.apply(plan(change(Action.CREATE, video("a", "unisound")))))
+    assert rig.store.get("a").status is Status.FAILED
+    assert rig.engine.errors["a"] == "quota exhausted"
+
+
+def test_create_that_never_left_is_forgotten(tmp_path):
+    rig = Rig(tmp_path)
+    exc = TransientError("could not reach the vendor", provider="xingyun")
+    exc.__cause__ = httpx.ConnectError("refused")
+    rig.providers["xingyun"].submit_errors.append(exc)
+    run(rig.apply(plan(change(Action.CREATE, video("a")))))
+    assert rig.store.get("a") is None
+    assert [a["status"] for a in rig.store.attempts()] == ["not_sent"]
+    assert rig.engine.tally.counts() == {"failed": 1}
+
+
+def test_render_failure_at_vendor_is_recorded(tmp_path):
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("a", text="SIM_FAIL")))))
+    r = rig.store.get("a")
+    assert r.status is Status.FAILED and r.error == "render failed" and r.output_file is None
+
+
+def test_replace_keeps_old_output_until_new_one_is_verified(tmp_path):
+    rig = Rig(tmp_path)
+    old = video("a", text="v1")
+    run(rig.apply(plan(change(Action.CREATE, old))))
+    first = rig.store.get("a")
+    old_bytes = (tmp_path / "outputs/a.mp4").read_bytes()
+
+    async def scenario():
+        rig.engine = rig.new_engine()
+        xy = rig.providers["xingyun"]
+        xy.hold.clear()  # the new render does not finish until we say so
+        new = video("a", text="v2")
+        waiting = asyncio.ensure_future(asyncio.gather(rig.engine.execute(plan(change(Action.REPLACE, new, first))),
+                                                       rig.engine.wait()))
+        while len(xy.kinds("status")) < 3:
+            await asyncio.sleep(0.01)
+        await rig.engine.manifest.aflush()
+        mid = rig.store.get("a")
+        assert mid.status is Status.RENDERING and mid.fingerprint == new.fingerprint
+        assert mid.output_sha256 == first.output_sha256 and mid.output_fingerprint == old.fingerprint
+        assert (tmp_path / "outputs/a.mp4").read_bytes() == old_bytes
+        assert manifest(rig)["a"]["sha256"] == first.output_sha256
+        xy.hold.set()
+        await waiting
+        await rig.engine.close()
+
+    run(scenario())
+    done = rig.store.get("a")
+    assert done.status is Status.FINISHED and done.output_task_id == done.task_id != first.task_id
+    assert done.output_sha256 == hashlib.sha256((tmp_path / "outputs/a.mp4").read_bytes()).hexdigest()
+    assert manifest(rig)["a"]["sha256"] == done.output_sha256 != first.output_sha256
+
+
+def _unfinished(rig: Rig, d):
+    """Submit ``d`` without waiting: it stays rendering."""
+    run(rig.apply(plan(change(Action.CREATE, d)), wait=False))
+    rig.engine = rig.new_engine()
+    return rig.store.get(d.address)
+
+
+def test_replace_cancels_unfinished_xingyun_render(tmp_path):
+    rig = Rig(tmp_path)
+    first = _unfinished(rig, video("a", text="v1"))
+    run(rig.apply(plan(change(Action.REPLACE, video("a", text="v2"), first))))
+    xy = rig.providers["xingyun"]
+    assert xy.kinds("cancel") == [("cancel", first.task_id)]
+    outcomes = {a["task_id"]: a["outcome"] for a in rig.store.attempts("a")}
+    assert outcomes[first.task_id] == "cancelled"
+    assert ("a", "old_cancelled") in rig.kinds()
+    assert rig.store.get("a").status is Status.FINISHED
+
+
+def test_replace_abandons_unfinished_unisound_render(tmp_path):
+    rig = Rig(tmp_path)
+    first = _unfinished(rig, video("a", "unisound", "v1"))
+    run(rig.apply(plan(change(Action.REPLACE, video("a", "unisound", "v2"), first))))
+    assert rig.providers["unisound"].kinds("cancel") == []
+    outcomes = {a["task_id"]: a["outcome"] for a in rig.store.attempts("a")}
+    assert outcomes[first.task_id] == "abandoned"
+    event = [e for e in rig.hooks.events if e.kind.value == "old_abandoned"][0]
+    assert "no cancel API" in event.detail
+
+
+def test_delete_cancels_forgets_and_removes_the_file(tmp_path):
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("x/done")))))
+    rig.engine = rig.new_engine()
+    pending = _unfinished(rig, video("x/running"))
+    done = rig.store.get("x/done")
+    assert (tmp_path / "outputs/x/done.mp4").exists()
+    run(rig.apply(plan(change(Action.DELETE, None, done), change(Action.DELETE, None, pending))))
+    assert rig.store.recorded() == {}
+    assert not (tmp_path / "outputs/x").exists()  # the emptied folder goes too
+    assert rig.providers["xingyun"].kinds("cancel") == [("cancel", pending.task_id)]
+    assert manifest(rig) == {}
+
+
+def test_delete_never_removes_a_file_outside_its_managed_path(tmp_path):
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("a")))))
+    keep = tmp_path / "precious.mp4"
+    keep.write_bytes(b"x")
+    r = rig.store.get("a")
+    from dataclasses import replace
+
+    rig.engine = rig.new_engine()
+    run(rig.apply(plan(change(Action.DELETE, None, replace(r, output_file="precious.mp4")))))
+    assert keep.exists()
+
+
+def test_update_makes_no_vendor_call(tmp_path):
+    rig = Rig(tmp_path)
+    d = video("a")
+    run(rig.apply(plan(change(Action.CREATE, d))))
+    calls = len(rig.providers["xingyun"].calls)
+    from dataclasses import replace
+
+    rig.engine = rig.new_engine()
+    newer = replace(d, labels={"owner": "me"}, prevent_destroy=True)
+    run(rig.apply(plan(change(Action.UPDATE, newer, rig.store.get("a")))))
+    assert len(rig.providers["xingyun"].calls) == calls
+    r = rig.store.get("a")
+    assert r.labels == {"owner": "me"} and r.prevent_destroy and r.status is Status.FINISHED
+    assert manifest(rig)["a"]["labels"] == {"owner": "me"}
+
+
+def test_a_moved_video_is_a_noop_that_records_its_new_spec_file(tmp_path):
+    from dataclasses import replace
+
+    rig = Rig(tmp_path)
+    d = video("a")
+    run(rig.apply(plan(change(Action.CREATE, d))))
+    calls = len(rig.providers["xingyun"].calls)
+    rig.engine = rig.new_engine()
+    moved = replace(d, spec_file="specs/b.yaml")
+    run(rig.apply(plan(change(Action.NOOP, moved, rig.store.get("a")))))
+    assert len(rig.providers["xingyun"].calls) == calls
+    assert rig.store.get("a").spec_file == "specs/b.yaml"
+    assert manifest(rig)["a"]["spec_file"] == "specs/b.yaml"
+
+
+def test_one_shot_download_failure_marks_output_lost(tmp_path):
+    rig = Rig(tmp_path)
+    rig.providers["unisound"].download_errors.append(
+        PermanentError("served once", provider="unisound", code="output_lost"))
+    run(rig.apply(plan(change(Action.CREATE, video("a", "unisound")))))
+    r = rig.store.get("a")
+    assert r.output_lost and r.status is Status.FINISHED
+    assert len(rig.providers["unisound"].kinds("download")) == 1
+    assert rig.engine.tally.counts() == {"failed": 1}
+
+
+def test_one_shot_download_that_never_connected_is_tried_again(tmp_path, monkeypatch):
+    monkeypatch.setattr("reconciler.apply.follow.DOWNLOAD_RETRY_DELAY", 0.01)
+    rig = Rig(tmp_path)
+    rig.providers["unisound"].download_errors.append(TransientError("connection refused", provider="unisound"))
+    run(rig.apply(plan(change(Action.CREATE, video("a", "unisound")))))
+    r = rig.store.get("a")
+    assert r.has_output and not r.output_lost
+    assert len(rig.providers["unisound"].kinds("download")) == 2
+
+
+def test_refetchable_download_is_retried_with_a_fresh_url(tmp_path, monkeypatch):
+    monkeypatch.setattr("reconciler.apply.follow.DOWNLOAD_RETRY_DELAY", 0.01)
+    rig = Rig(tmp_path)
+    rig.providers["xingyun"].download_errors.append(TransientError("cut short", provider="xingyun"))
+    run(rig.apply(plan(change(Action.CREATE, video("a")))))
+    assert rig.store.get("a").has_output
+    assert len(rig.providers["xingyun"].kinds("download")) == 2
+
+
+def test_transient_status_errors_are_polled_again(tmp_path):
+    rig = Rig(tmp_path)
+    xy = rig.providers["xingyun"]
+    xy.status_errors += [TransientError("503", provider="xingyun")] * 2
+    run(rig.apply(plan(change(Action.CREATE, video("a")))))
+    assert rig.store.get("a").status is Status.FINISHED
+    assert len(xy.kinds("status")) == 3
+
+
+def test_task_not_found_is_failed(tmp_path):
+    rig = Rig(tmp_path)
+    rig.providers["xingyun"].status_errors.append(PermanentError("task not found", provider="xingyun", code=30004))
+    run(rig.apply(plan(change(Action.CREATE, video("a")))))
+    assert rig.store.get("a").status is Status.FAILED
+
+
+def test_auth_error_on_status_leaves_render_recorded_as_rendering(tmp_path):
+    rig = Rig(tmp_path)
+    rig.providers["xingyun"].status_errors.append(PermanentError("bad signature", provider="xingyun", code=20002))
+    run(rig.apply(plan(change(Action.CREATE, video("a")))))
+    assert rig.store.get("a").status is Status.RENDERING
+    assert rig.engine.tally.counts() == {"failed": 1}
+
+
+def test_stop_skips_changes_not_yet_started(tmp_path):
+    rig = Rig(tmp_path)
+
+    async def scenario():
+        stop = asyncio.Event()
+        stop.set()
+        await rig.engine.execute(plan(change(Action.CREATE, video("a"))), stop)
+        await rig.engine.wait(stop)
+        await rig.engine.close()
+
+    run(scenario())
+    assert rig.store.recorded() == {} and rig.providers["xingyun"].calls == []
+    assert rig.engine.tally.counts() == {"skipped": 1}
+
+
+def test_track_unfinished_recovers_pending_and_collects_rendering(tmp_path):
+    rig = Rig(tmp_path)
+    rendering = _unfinished(rig, video("r"))
+    rig.store.begin_attempt(video("p"), "a dead apply")  # an intent whose create may have been sent
+
+    async def scenario():
+        assert await rig.engine.track_unfinished() == 1
+        await rig.engine.wait()
+        await rig.engine.close()
+
+    run(scenario())
+    assert rig.store.get("p").status is Status.UNKNOWN
+    r = rig.store.get("r")
+    assert r.status is Status.FINISHED and r.task_id == rendering.task_id and r.has_output
+    assert len(rig.providers["xingyun"].kinds("submit")) == 1  # nothing re-sent
+    assert ("p", "recovered") in rig.kinds() and ("r", "tracking") in rig.kinds()
+
+
+def test_finished_but_not_downloaded_is_picked_up(tmp_path):
+    rig = Rig(tmp_path)
+    r = _unfinished(rig, video("a"))
+    rig.store.record_task("a", r.task_id, Status.FINISHED, video_url="http://fake/x.mp4")  # then a crash
+
+    async def scenario():
+        await rig.engine.track_unfinished()
+        await rig.engine.poll_once()
+        await rig.engine.close()
+
+    run(scenario())
+    assert rig.store.get("a").has_output
+
+
+def test_check_outputs_marks_missing_and_changed_files_lost(tmp_path):
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("a")), change(Action.CREATE, video("b")),
+                       change(Action.CREATE, video("c")))))
+    (tmp_path / "outputs/a.mp4").unlink()
+    (tmp_path / "outputs/b.mp4").write_bytes(b"edited")
+    rig.engine = rig.new_engine()
+
+    async def check():
+        lost = await rig.engine.check_outputs()
+        await rig.engine.close()
+        return lost
+
+    assert sorted(run(check())) == ["a", "b"]
+    rec = rig.store.recorded()
+    assert rec["a"].output_lost and rec["b"].output_lost and not rec["c"].output_lost
+    assert "missing" in rec["a"].error and "changed" in rec["b"].error
+
+
+def test_ppt_request_carries_the_deck_path(tmp_path):
+    rig = Rig(tmp_path)
+    from dataclasses import replace
+
+    d = replace(video("deck"), ppt_file="decks/a.pptx")
+    run(rig.apply(plan(change(Action.CREATE, d))))
+    assert rig.providers["xingyun"].kinds("submit")[0][2] == tmp_path / "decks/a.pptx"
+
+
+def test_manifest_writes_are_batched(tmp_path, monkeypatch):
+    from reconciler.state import manifest as manifest_mod
+
+    writes = []
+    real = manifest_mod.write_manifest
+    monkeypatch.setattr(manifest_mod, "write_manifest", lambda p, r: (writes.append(len(r)), real(p, r)))
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(*(change(Action.CREATE, video(f"v{i:03d}")) for i in range(60)))))
+    assert len(writes) < 20  # 60 videos x 3 manifest-changing events each
+    assert len(manifest(rig)) == 60 and all(v["status"] == "finished" for v in manifest(rig).values())

@@ -1,0 +1,294 @@
+"""Helpers for the end-to-end tests: the real console script against a simulator
+running as its own ``reconciler sim`` process, over loopback HTTP.
+
+Every wait here polls something observable (the sim's ledger, the state DB, files)
+against a deadline; nothing sleeps a fixed long time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import select
+import shutil
+import subprocess
+import sys
+import time
+import zipfile
+from collections import defaultdict
+from pathlib import Path
+
+import httpx
+
+from reconciler.state import manifest as manifest_mod
+from reconciler.sim import media
+from reconciler.state.sqlite import StateStore
+
+RECONCILER = str(Path(sys.executable).with_name("reconciler")) if Path(sys.executable).with_name(
+    "reconciler").exists() else shutil.which("reconciler")
+
+# Distinctive credentials: the sim accepts only these, and no file or output may contain the secrets.
+SECRETS = {
+    "XINGYUN_APP_ID": "e2e-xy-app", "XINGYUN_APP_SECRET": "XySecret-7f3a9c1e-do-not-leak",
+    "UNISOUND_APPKEY": "e2e-uni-key", "UNISOUND_SECRET": "UniSecret-2b8d4e6f-do-not-leak",
+}
+SIM_RENDER_SECONDS = 0.6
+
+
+class Sim:
+    """A ``reconciler sim`` process and its admin API."""
+
+    def __init__(self, root: Path, render_seconds: float = SIM_RENDER_SECONDS):
+        self.root = root
+        env = {**os.environ, **SECRETS}
+        env.pop("RECONCILER_SIM_RENDER_SECONDS", None)
+        self.proc = subprocess.Popen(
+            [RECONCILER, "-C", str(root), "sim", "--port", "0", "--render-seconds", str(render_seconds)],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+        line = _readline(self.proc.stdout, deadline=time.monotonic() + 20)
+        found = re.search(r"on (http://\S+?)[ ,;]", line)
+        if not found:
+            self.proc.kill()
+            raise RuntimeError(f"reconciler sim did not say where it listens: {line!r} {self.proc.stderr.read()}")
+        self.url = found.group(1)
+        self.http = httpx.Client(base_url=self.url, timeout=10)
+
+    def stop(self) -> None:
+        self.http.close()
+        self.proc.terminate()
+        try:
+            self.proc.wait(10)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+    def reset(self) -> None:
+        self.http.post("/_sim/reset").raise_for_status()
+
+    def faults(self, config: dict) -> None:
+        self.http.post("/_sim/faults", json=config).raise_for_status()
+
+    def ledger(self) -> list[dict]:
+        return self.http.get("/_sim/ledger").json()["ledger"]
+
+    def tasks(self) -> dict[tuple[str, str], dict]:
+        return {(t["vendor"], t["task_id"]): t for t in self.http.get("/_sim/tasks").json()["tasks"]}
+
+    def calls(self, kind: str, vendor: str | None = None) -> list[dict]:
+        return [e for e in self.ledger() if e["kind"] == kind and (vendor is None or e["vendor"] == vendor)]
+
+    def served_sha256(self, vendor: str, task_id: str) -> str:
+        """sha256 of the bytes the sim serves for a finished task."""
+        task = self.tasks()[(vendor, task_id)]
+        return hashlib.sha256(media.task_video(vendor, task_id, task["fingerprint"])).hexdigest()
+
+
+def _readline(stream, deadline: float) -> str:
+    while time.monotonic() < deadline:
+        ready, _, _ = select.select([stream], [], [], 0.1)
+        if ready:
+            return stream.readline()
+    raise TimeoutError("no output from reconciler sim")
+
+
+def read_until(stream, text: str, timeout: float = 20.0) -> str:
+    """Read a child's pipe (unbuffered, so select() tells the truth) until ``text``
+    appears; return what was read. Use it before any buffered read of the stream."""
+    deadline, seen = time.monotonic() + timeout, b""
+    while text.encode() not in seen:
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{text!r} never appeared in {seen!r}")
+        ready, _, _ = select.select([stream], [], [], 0.1)
+        if ready:
+            chunk = os.read(stream.fileno(), 65536)
+            if not chunk:
+                raise AssertionError(f"{text!r} never appeared; the stream ended: {seen!r}")
+            seen += chunk
+    return seen.decode()
+
+
+def tiny_pptx(text: str = "Quarterly deck") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w") as z:
+        z.writestr("[Content_Types].xml", "<Types/>")
+        z.writestr("ppt/presentation.xml", "<p:presentation/>")
+        z.writestr("ppt/slides/slide1.xml", f"<p:sld><a:t>{text}</a:t></p:sld>")
+    return buf.getvalue()
+
+
+XINGYUN_SPEC = """\
+defaults:
+  provider: xingyun
+  look_name: AM054_Jap_9021_new
+  tts_vcn_name: XMOV_HN_TTS__236
+  studio_name: youling_2d_v
+videos:
+{videos}
+"""
+UNISOUND_SPEC = """\
+defaults:
+  provider: unisound
+  speech_param: {{vcn: xuanxuan-plus, speed: 55}}
+  video_param: {{template: yadi_01, watermask: 0, background: 1, backgroundImage: color_lightgreen.png}}
+videos:
+{videos}
+"""
+
+
+class Project:
+    """A temp project: reconciler.yaml, specs of both vendors, a deck; runs the CLI."""
+
+    def __init__(self, root: Path, sim: Sim, *, parallelism: int = 4):
+        self.root = root
+        self.sim = sim
+        root.mkdir(parents=True, exist_ok=True)
+        (root / "reconciler.yaml").write_text(f"parallelism: {parallelism}\n")
+        (root / "decks").mkdir(exist_ok=True)
+        (root / "decks/deck.pptx").write_bytes(tiny_pptx())
+
+    # -- specs ------------------------------------------------------------------------
+    def write_specs(self, xingyun: dict[str, str] | None = None, unisound: dict[str, str] | None = None,
+                    deck: bool = False) -> None:
+        """Xingyun videos as {address: segment text}, Unisound as {address: text}."""
+        specs = self.root / "specs"
+        if specs.exists():
+            shutil.rmtree(specs)
+        specs.mkdir()
+        lines = []
+        for address, text in (xingyun or {}).items():
+            lines += [f"  {address}:", f"    video_name: {address}", "    segment:",
+                      f"      - text: {text}", "        media_url: https://media.example.com/a.png",
+                      "      - text: 同期将举行多场论坛。"]
+        if deck:
+            lines += ["  xy/deck:", "    video_name: deck", "    ppt_file: ../decks/deck.pptx"]
+        if lines:
+            (specs / "xingyun.yaml").write_text(XINGYUN_SPEC.format(videos="\n".join(lines)))
+        lines = []
+        for address, text in (unisound or {}).items():
+            lines += [f"  {address}:", f"    text: \"{text}\""]
+        if lines:
+            (specs / "unisound.yaml").write_text(UNISOUND_SPEC.format(videos="\n".join(lines)))
+
+    def standard_specs(self, version: str = "v1") -> None:
+        """Both vendors, segments, a PPT deck, Unisound TTS tags."""
+        self.write_specs(
+            xingyun={"xy/intro": f"为推动我国制造业数字化转型 {version}", "xy/agenda": f"上午九点 主论坛开幕 {version}"},
+            unisound={"uni/q1": f"这是第<value>110</value>会议室 {version}",
+                      "uni/q2": f"请您再说一遍<mute>300</mute>或说取消 {version}",
+                      "uni/q3": f"世界卫生组织的英文缩写是<letter>WHO</letter> {version}"},
+            deck=True)
+
+    # -- running --------------------------------------------------------------------------
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith(("RECONCILER_", "XINGYUN_", "UNISOUND_"))}
+        env.update(SECRETS)
+        env.update({"XINGYUN_ENDPOINT": self.sim.url, "UNISOUND_ENDPOINT": self.sim.url,
+                    "COLUMNS": "200"})
+        env.update(extra)
+        return env
+
+    def run(self, *args: str, timeout: float = 90, input: str | None = None, **env: str) -> subprocess.CompletedProcess:
+        return subprocess.run([RECONCILER, "-C", str(self.root), *args], capture_output=True, text=True,
+                              timeout=timeout, input=input, env=self.env(**env),
+                              stdin=None if input is not None else subprocess.DEVNULL)
+
+    def start(self, *args: str, **env: str) -> subprocess.Popen:
+        return subprocess.Popen([RECONCILER, "-C", str(self.root), *args], stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, stdin=subprocess.DEVNULL, text=True, env=self.env(**env))
+
+    def apply(self, *args: str, **env: str) -> subprocess.CompletedProcess:
+        return self.run("apply", "--auto-approve", *args, **env)
+
+    # -- reading what it left -------------------------------------------------------------
+    def recorded(self):
+        store = StateStore.open_readonly(self.root / "state/reconciler.db")
+        try:
+            return store.recorded()
+        finally:
+            store.close()
+
+    def attempts(self) -> list[dict]:
+        store = StateStore.open_readonly(self.root / "state/reconciler.db")
+        try:
+            return store.attempts()
+        finally:
+            store.close()
+
+    def manifest(self) -> dict:
+        return json.loads((self.root / "state/manifest.json").read_text())
+
+    def plan_json(self) -> dict:
+        result = self.run("plan", "--json")
+        assert result.returncode == 0, result.stderr
+        return json.loads(result.stdout)
+
+    def plan_actions(self) -> dict[str, str]:
+        return {c["address"]: c["action"] for c in self.plan_json()["changes"]}
+
+
+def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
+
+
+def assert_consistent(project: Project, *, all_finished: bool = True) -> None:
+    """State, outputs and manifest agree, and each output is exactly what the sim served."""
+    recorded = project.recorded()
+    assert (project.root / "state/manifest.json").read_text() == manifest_mod.render_manifest(recorded)
+    managed = set()
+    for address, video in recorded.items():
+        if all_finished:
+            assert video.status.value == "finished" and video.has_output, (address, video.status, video.error)
+        if video.has_output:
+            path = project.root / video.output_file
+            assert video.output_file == f"outputs/{address}.mp4"
+            data = path.read_bytes()
+            assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
+                video.provider, video.output_task_id), address
+            assert len(data) == video.output_bytes
+            managed.add(path)
+    on_disk = {p for p in (project.root / "outputs").rglob("*") if p.is_file()} if (project.root / "outputs").exists() else set()
+    assert on_disk == managed, f"stray files: {sorted(map(str, on_disk - managed))}"
+
+
+def assert_no_duplicate_renders(project: Project, rerendered: frozenset[str] = frozenset()) -> None:
+    """At most one create per request fingerprint whose answer arrived; every other one
+    must be a create whose answer was lost (recorded as an unknown attempt). A
+    fingerprint in ``rerendered`` (an output lost for good, re-rendered visibly by the
+    next plan) may have one answered create more."""
+    answered_ids = {a["task_id"] for a in project.attempts() if a["task_id"]}
+    unknown = sum(1 for a in project.attempts() if a["status"] == "unknown")
+    by_fp: dict[str, list[dict]] = defaultdict(list)
+    for entry in project.sim.calls("create"):
+        if entry["ok"]:
+            by_fp[entry["fingerprint"]].append(entry)
+    unanswered = 0
+    for fp, creates in by_fp.items():
+        answered = [c for c in creates if c["task_id"] in answered_ids]
+        allowed = 2 if fp in rerendered else 1
+        assert len(answered) <= allowed, f"fingerprint {fp[:12]} rendered {len(answered)} times with answers: {creates}"
+        unanswered += len(creates) - len(answered)
+    assert unanswered <= unknown, f"{unanswered} creates whose answer was lost, but {unknown} unknown attempts"
+
+
+def grep_secrets(*texts_or_paths) -> list[str]:
+    """Where any secret value appears (files are read as bytes)."""
+    hits = []
+    needles = [SECRETS["XINGYUN_APP_SECRET"], SECRETS["UNISOUND_SECRET"]]
+    for item in texts_or_paths:
+        if isinstance(item, Path):
+            files = [p for p in item.rglob("*") if p.is_file()] if item.is_dir() else [item]
+            for f in files:
+                data = f.read_bytes()
+                hits += [f"{f}: {n}" for n in needles if n.encode() in data]
+        else:
+            hits += [f"output: {n}" for n in needles if n in item]
+    return hits

@@ -1,0 +1,138 @@
+"""A fake Provider and small builders for the engine's unit tests (no network, no sim).
+
+The fake keeps every call it receives, renders a task in ``render_polls`` status
+calls, and can be told to fail a create (``submit_errors``), a status call
+(``status_errors``) or a download (``download_errors``), in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import os
+from pathlib import Path
+
+from reconciler.config import load_config
+from reconciler.apply.engine import Engine
+from reconciler.specs.fingerprint import fingerprint
+from reconciler.apply.events import NullHooks
+from reconciler.model import Action, Change, DesiredVideo, Plan
+from reconciler.apply.schedule import PollSchedule
+from reconciler.providers.base import Capabilities, DownloadResult, SubmitResult, TaskState, TaskStatus
+from reconciler.state.sqlite import StateStore
+
+FAST = PollSchedule(first=0.01, factor=1.5, cap=0.05, jitter=0.0)
+
+
+class FakeProvider:
+    def __init__(self, name: str = "xingyun", *, can_cancel: bool | None = None, one_shot: bool | None = None,
+                 render_polls: int = 1):
+        self.name = name
+        can_cancel = name == "xingyun" if can_cancel is None else can_cancel
+        one_shot = name == "unisound" if one_shot is None else one_shot
+        self.capabilities = Capabilities(can_cancel=can_cancel, one_shot_download=one_shot, max_concurrency=10)
+        self.render_polls = render_polls
+        self.calls: list[tuple] = []
+        self.tasks: dict[str, dict] = {}
+        self.submit_errors: list[Exception] = []
+        self.status_errors: list[Exception] = []
+        self.download_errors: list[Exception] = []
+        self.hold = asyncio.Event()  # cleared: renders never finish until set
+        self.hold.set()
+        self.concurrent = 0
+        self.max_concurrent = 0
+        self._next = 100
+
+    def kinds(self, kind: str) -> list[tuple]:
+        return [c for c in self.calls if c[0] == kind]
+
+    async def submit(self, request):
+        self.calls.append(("submit", request.body.get("text") or request.body.get("video_name"), request.ppt_path))
+        self.concurrent += 1
+        self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        try:
+            await asyncio.sleep(0.005)
+            if self.submit_errors:
+                raise self.submit_errors.pop(0)
+            self._next += 1
+            task_id = str(self._next)
+            self.tasks[task_id] = {"polls": 0, "cancelled": False, "body": request.body}
+            return SubmitResult(task_id)
+        finally:
+            self.concurrent -= 1
+
+    async def status(self, task_id):
+        self.calls.append(("status", task_id))
+        if self.status_errors:
+            raise self.status_errors.pop(0)
+        task = self.tasks[task_id]
+        if task["cancelled"]:
+            return TaskStatus(task_id, TaskState.CANCELLED, "cancel")
+        task["polls"] += 1
+        if task["polls"] < self.render_polls or not self.hold.is_set():
+            return TaskStatus(task_id, TaskState.RENDERING, "processing")
+        if "SIM_FAIL" in str(task["body"]):
+            return TaskStatus(task_id, TaskState.FAILED, "error", error="render failed")
+        return TaskStatus(task_id, TaskState.FINISHED, "finished", video_url=f"http://fake/{task_id}.mp4")
+
+    async def cancel(self, task_id):
+        self.calls.append(("cancel", task_id))
+        self.tasks[task_id]["cancelled"] = True
+
+    async def preview_url(self, task_id):
+        self.calls.append(("preview_url", task_id))
+        return f"http://fake/{task_id}.png" if self.name == "xingyun" else None
+
+    async def download(self, url, dest: Path):
+        self.calls.append(("download", url))
+        if self.download_errors:
+            raise self.download_errors.pop(0)
+        data = f"video bytes of {url}".encode()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        tmp = dest.with_name(dest.name + ".part")
+        tmp.write_bytes(data)
+        os.replace(tmp, dest)
+        return DownloadResult(dest, hashlib.sha256(data).hexdigest(), len(data))
+
+    async def aclose(self):
+        pass
+
+
+def video(address: str, provider: str = "xingyun", text: str = "hello", **kw) -> DesiredVideo:
+    request = {"video_name": address, "segment": [{"text": text}]} if provider == "xingyun" else {"text": text}
+    return DesiredVideo(address=address, provider=provider, request=request,
+                        fingerprint=fingerprint(provider, request, None), spec_file="specs/a.yaml", **kw)
+
+
+def change(action: Action, desired: DesiredVideo | None = None, recorded=None) -> Change:
+    d, r = desired, recorded
+    return Change((d or r).address, action, (d or r).provider, "test", "specs/a.yaml", d, r)
+
+
+def plan(*changes: Change) -> Plan:
+    return Plan(tuple(sorted(changes, key=lambda c: c.address)))
+
+
+class Rig:
+    """A project dir, its state store and an engine with fake providers."""
+
+    def __init__(self, root: Path, **provider_kw):
+        self.config = load_config(root)
+        self.store = StateStore(self.config.state_path)
+        self.providers = {"xingyun": FakeProvider("xingyun", **provider_kw),
+                          "unisound": FakeProvider("unisound", **provider_kw)}
+        self.hooks = NullHooks()
+        self.engine = self.new_engine()
+
+    def new_engine(self, parallelism: int = 4) -> Engine:
+        return Engine(self.config, self.store, self.providers, self.hooks, parallelism, schedule=FAST)
+
+    def kinds(self) -> list[tuple[str, str]]:
+        return [(e.address, e.kind.value) for e in self.hooks.events]
+
+    async def apply(self, p: Plan, *, wait: bool = True) -> None:
+        if wait:
+            await asyncio.gather(self.engine.execute(p), self.engine.wait())
+        else:
+            await self.engine.execute(p)
+        await self.engine.close()

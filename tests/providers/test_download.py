@@ -1,0 +1,126 @@
+"""Downloads: checked length, sha256, atomic rename, nothing left behind on failure,
+and a one-shot URL fetched exactly once."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import httpx
+import pytest
+from tests.providers.helpers import Script, make_unisound, make_xingyun
+
+from reconciler.errors import PermanentError, TransientError
+
+pytestmark = pytest.mark.anyio
+VIDEO = bytes(range(256)) * 1000  # 256 kB: several chunks
+URL = "https://oss.test/out/video.mp4?Signature=abc"
+
+
+def video(body: bytes = VIDEO, **headers) -> httpx.Response:
+    return httpx.Response(200, content=body, headers=headers)
+
+
+def leftovers(directory: Path) -> list[str]:
+    return sorted(p.name for p in directory.iterdir()) if directory.exists() else []
+
+
+async def test_download_streams_to_dest_with_sha256(tmp_path):
+    dest = tmp_path / "outputs" / "launch" / "intro.mp4"  # parents do not exist yet
+    script = Script(video())
+    result = await make_xingyun(script).download(URL, dest)
+    assert dest.read_bytes() == VIDEO
+    assert result.sha256 == hashlib.sha256(VIDEO).hexdigest()
+    assert (result.path, result.bytes) == (dest, len(VIDEO))
+    assert leftovers(dest.parent) == ["intro.mp4"]
+    (req,) = script.requests
+    assert req.method == "GET" and str(req.url) == URL and "x-token" not in req.headers
+
+
+async def test_length_mismatch_leaves_no_file(tmp_path):
+    dest = tmp_path / "v.mp4"
+    short = video(VIDEO[:1000], **{"Content-Length": str(len(VIDEO))})
+    with pytest.raises(TransientError, match="cut short"):
+        await make_xingyun(Script(short), attempts=1).download(URL, dest)
+    assert leftovers(tmp_path) == []
+
+
+async def test_failure_keeps_the_old_file_intact(tmp_path):
+    dest = tmp_path / "v.mp4"
+    dest.write_bytes(b"old complete video")
+    with pytest.raises(TransientError):
+        await make_xingyun(Script(httpx.ReadError), attempts=2).download(URL, dest)
+    assert dest.read_bytes() == b"old complete video"
+    assert leftovers(tmp_path) == ["v.mp4"]
+
+
+async def test_replace_is_atomic_no_partial_dest_while_streaming(tmp_path):
+    dest = tmp_path / "v.mp4"
+    dest.write_bytes(b"old")
+    seen: list[bytes] = []
+
+    class Watching(httpx.AsyncByteStream):
+        async def __aiter__(self):
+            for i in range(0, len(VIDEO), 50_000):
+                seen.append(dest.read_bytes())  # what a reader sees mid-download
+                yield VIDEO[i:i + 50_000]
+
+    script = Script(lambda r: httpx.Response(200, stream=Watching(), headers={"Content-Length": str(len(VIDEO))}))
+    await make_xingyun(script).download(URL, dest)
+    assert seen and all(b == b"old" for b in seen)
+    assert dest.read_bytes() == VIDEO
+
+
+async def test_xingyun_download_retries_transient_failures(tmp_path):
+    dest = tmp_path / "v.mp4"
+    script = Script(httpx.Response(503), httpx.ReadTimeout, video())
+    result = await make_xingyun(script).download(URL, dest)
+    assert result.bytes == len(VIDEO) and len(script.requests) == 3
+
+
+async def test_expired_url_is_permanent(tmp_path):
+    with pytest.raises(PermanentError, match="expired or is gone"):
+        await make_xingyun(Script(httpx.Response(403))).download(URL, tmp_path / "v.mp4")
+
+
+async def test_one_shot_download_is_fetched_exactly_once(tmp_path):
+    dest = tmp_path / "u.mp4"
+    script = Script(video())
+    result = await make_unisound(script).download(URL, dest)
+    assert result.sha256 == hashlib.sha256(VIDEO).hexdigest()
+    assert [r.method for r in script.requests] == ["GET"]
+
+
+@pytest.mark.parametrize("failure, reason", [
+    (httpx.Response(503), "(the file server answered HTTP 503)"),
+    (httpx.Response(410), "(the file server answered HTTP 410: the video URL has expired or is gone)"),
+    (httpx.ReadTimeout, "(the connection failed after the request was sent (ReadTimeout))"),
+    (httpx.RemoteProtocolError, "(the connection failed after the request was sent (RemoteProtocolError))"),
+    (video(VIDEO[:10], **{"Content-Length": "99999"}), "(the video was cut short (10 of 99999 bytes))"),
+])
+async def test_one_shot_failure_is_lost_output_never_retried(tmp_path, failure, reason):
+    dest = tmp_path / "u.mp4"
+    script = Script(failure, video())
+    with pytest.raises(PermanentError, match="output is lost: a re-render is needed") as info:
+        await make_unisound(script).download(URL, dest)
+    assert info.value.code == "output_lost" and reason in str(info.value)
+    assert len(script.requests) == 1  # no retry, no probe
+    assert leftovers(tmp_path) == []
+
+
+async def test_one_shot_connection_that_never_opened_is_tried_again(tmp_path):
+    script = Script(httpx.ConnectError, httpx.ConnectTimeout, video())
+    result = await make_unisound(script).download(URL, tmp_path / "u.mp4")
+    assert result.bytes == len(VIDEO)
+    assert len(script.requests) == 3  # two never left this machine; exactly one GET reached the server
+    with pytest.raises(TransientError, match="nothing was sent"):  # still unused: not reported lost
+        await make_unisound(Script(httpx.ConnectError), attempts=2).download(URL, tmp_path / "v.mp4")
+
+
+async def test_unwritable_destination_is_permanent(tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    script = Script(video())
+    with pytest.raises(PermanentError, match="cannot create a file"):
+        await make_xingyun(script).download(URL, blocker / "v.mp4")
+    assert script.requests == []
