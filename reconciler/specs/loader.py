@@ -32,7 +32,6 @@ from reconciler.model import DesiredVideo
 from reconciler.specs.cache import CACHE_DIR, FORMAT, SpecCache
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
-_SOURCES = ("yamlio.py", "templating.py", "spec_models.py", "fingerprint.py", "specs.py", "speccache.py")
 _TOP_KEYS = ("defaults", "videos")
 
 
@@ -143,13 +142,16 @@ def _rel(config: Config, path: Path) -> str:
 def _code_digest() -> str:
     """Hash of the code that shapes a cached result: a changed rule invalidates the cache."""
     h = hashlib.sha256(f"{FORMAT}\0{__version__}\0".encode())
-    here = Path(__file__).parent
-    for name in _SOURCES:
-        try:
-            h.update((here / name).read_bytes())
-        except OSError:
-            h.update(name.encode())
+    for path in _code_sources():
+        h.update(path.read_bytes())
     return h.hexdigest()
+
+
+def _code_sources() -> list[Path]:
+    """Every module whose rules shape a loaded spec: the whole ``specs`` package and the
+    YAML reader it stands on. Listed by glob, so a moved or added module can't be missed."""
+    package = Path(__file__).parent
+    return sorted(package.glob("*.py")) + [package.parent / "util" / "yamlio.py"]
 
 
 class _Loader:

@@ -474,3 +474,13 @@ def test_specs_module_does_not_import_jinja_or_pydantic_models_on_a_warm_cache(t
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.split() == ["False", "False"]
     assert loader.SPEC_SUFFIXES == (".yaml", ".yml", ".yaml.j2", ".yml.j2")
+
+
+def test_spec_cache_key_covers_the_rules_that_shape_a_load():
+    """A changed validation rule must invalidate cached specs: the cache key hashes the
+    modules that load and validate specs, wherever they live in the package."""
+    from reconciler.specs import loader as loader_mod
+    names = {p.relative_to(REPO / "reconciler").as_posix() for p in loader_mod._code_sources()}
+    assert {"specs/schema.py", "specs/loader.py", "specs/templating.py", "specs/fingerprint.py",
+            "specs/cache.py", "util/yamlio.py"} <= names
+    assert all((REPO / "reconciler" / n).is_file() for n in names)
