@@ -14,8 +14,8 @@ Choices where the document is silent:
   vendor has no failed state, and a non-zero code would look like a transient error.
 - start checks: ``text`` non-empty string (23901), at most 5000 characters (23911);
   ``speech_param`` object with ``vcn``; ``speed``/``volume``/``pitch`` 0-100,
-  ``bright`` 50-100; ``video_param`` object with ``template``; ``watermask`` and
-  ``background`` 0/1; ``backgroundImage`` string; ``type`` must be 2; ``user_id``
+  ``bright`` 50-100; ``video_param`` object with ``template`` and ``background`` (必传);
+  ``watermask`` and ``background`` 0/1; ``backgroundImage`` string; ``type`` must be 2; ``user_id``
   string; unknown fields refused. All 23901.
 - The quota (23907) counts Unisound tasks in this simulator's store.
 - Task ids are 32 lower-case hex characters; progress matches them case-insensitively.
@@ -102,6 +102,8 @@ def _validate_start(body: dict) -> tuple[int, str] | None:
         return 23901, f"parameter error: unknown video_param field(s) {', '.join(extra)}"
     if not isinstance(video.get("template"), str) or not video["template"].strip():
         return 23901, "parameter error: video_param.template is required"
+    if "background" not in video:
+        return 23901, "parameter error: video_param.background is required (0 = use the background, 1 = do not)"
     for key in _VIDEO_FLAGS:
         if key in video and (not _is_int(video[key]) or video[key] not in (0, 1)):
             return 23901, f"parameter error: video_param.{key} must be 0 or 1"
