@@ -82,7 +82,7 @@ async def _search_placement(provider, where: str, first) -> Check:
             return Check("unisound api", ERROR,
                          f"{where} refuses the auth values {_describe(configured)} ({first.detail}) "
                          f"but accepts them {_describe(candidate)}",
-                         "Put these lines in reconciler.yaml (then run doctor again):\n" + candidate.yaml_lines())
+                         "Set these in reconciler.yaml (merged into its `providers:` block), then run doctor again:\n" + candidate.yaml_lines())
         if result.outcome != probe.REACHED:
             break
         seen.add(result.code)
