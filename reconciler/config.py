@@ -119,7 +119,7 @@ def _check_provider(problems: _Problems, name: str, value, default: ProviderSett
 
 def _check_auth(problems: _Problems, loc: tuple, data: dict, default: UnisoundAuth) -> UnisoundAuth:
     """``auth_in`` (query | body | header) and ``auth_names`` ({appkey, timestamp,
-    signature} -> the names sent) of the Unisound provider; see ``signing.UnisoundAuth``."""
+    signature} -> the names sent) of the Unisound provider; see ``model.UnisoundAuth``."""
     place = data.get("auth_in", default.place)
     if place not in AUTH_PLACES:
         problems.add(loc + ("auth_in",), f"must be one of: {', '.join(AUTH_PLACES)}")

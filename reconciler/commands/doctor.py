@@ -1,6 +1,6 @@
 """`reconciler doctor [--json]`: check the setup before the first paid render.
 
-Runs ``reconciler.doctor.run_checks`` and renders the result: one line per check
+Runs ``reconciler.doctor.checks.run_checks`` and renders the result: one line per check
 (``ok``/``warning``/``error``, name, what was found) with the next step indented below
 it, or with ``--json`` a list of ``{"name", "status", "detail", "fix"}`` on stdout.
 Exit 0 when no check is an error, 1 otherwise. Nothing is written to the state.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import sys
 
-from reconciler.doctor import ERROR, WARNING, run_checks
+from reconciler.doctor.checks import ERROR, WARNING, run_checks
 
 
 def run(project, as_json: bool) -> int:

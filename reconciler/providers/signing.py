@@ -16,7 +16,7 @@ import json
 from typing import Mapping
 from urllib.parse import urlencode
 
-from reconciler.model import AUTH_PLACES, UnisoundAuth  # noqa: F401 - UnisoundAuth re-exported
+from reconciler.model import AUTH_PLACES, UnisoundAuth
 
 # --------------------------------------------------------------------------- Xingyun
 

@@ -2,7 +2,7 @@
 
 Why a module of its own: everything Unisound-shaped lives here: the two POST paths,
 the SHA-256 signature and where it travels (query, JSON body or headers, a setting:
-``signing.UnisoundAuth``), its three state words and
+``model.UnisoundAuth``), its three state words and
 the absence of a failed state (a failure is a non-zero ``error_code`` on progress, or
 ``done`` without a ``video_address``), the missing cancel API, and the one-shot
 download of ``video_address``.
@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 
 from reconciler.errors import OutcomeUnknownError, PermanentError
+from reconciler.model import UnisoundAuth
 
 from . import codes, probe, signing
 from . import download as download_mod
@@ -73,18 +74,18 @@ class UnisoundProvider:
     name = NAME
 
     def __init__(self, credentials: Credentials, *, timeout: float = 30.0, concurrency: int | None = None,
-                 client: httpx.AsyncClient | None = None, auth: signing.UnisoundAuth | None = None,
+                 client: httpx.AsyncClient | None = None, auth: UnisoundAuth | None = None,
                  **http_options):
         limit = concurrency or DEFAULT_CONCURRENCY
         self.capabilities = Capabilities(can_cancel=False, one_shot_download=True, max_concurrency=limit)
         self._creds = credentials
-        self.auth = auth or signing.UnisoundAuth()
+        self.auth = auth or UnisoundAuth()
         self.http = VendorHTTP(NAME, timeout=timeout, concurrency=limit, client=client, **http_options)
 
     def __repr__(self) -> str:
         return f"UnisoundProvider(endpoint={self._creds.endpoint!r}, appkey={self._creds.app_id!r})"
 
-    def _post(self, op: str, data: dict, auth: signing.UnisoundAuth | None = None) -> httpx.Request:
+    def _post(self, op: str, data: dict, auth: UnisoundAuth | None = None) -> httpx.Request:
         """A signed POST: a fresh timestamp (ms) per attempt, the auth values where
         ``auth`` (default: the configured one) puts them."""
         auth = auth or self.auth
@@ -121,7 +122,7 @@ class UnisoundProvider:
         body = await self.http.call_json(lambda: self._post(op, data), Call(NAME, op), tolerate=progress_failure_code)
         return parse_progress(str(task_id), body)
 
-    async def probe(self, auth: signing.UnisoundAuth | None = None) -> probe.Probe:
+    async def probe(self, auth: UnisoundAuth | None = None) -> probe.Probe:
         """``progress`` for a made-up task id: free, never renders; 23910 means the
         credentials and signature passed. ``auth`` tries another placement/spelling."""
         data = {"task_id": PROBE_TASK_ID}

@@ -18,10 +18,10 @@ from pathlib import Path
 import pytest
 
 from reconciler import sim
-from reconciler.doctor import run_checks
-from reconciler.model import DesiredVideo, Status
-from reconciler.providers import signing
-from reconciler.state import StateStore
+from reconciler.doctor.checks import run_checks
+from reconciler.doctor.vendors import config_lines
+from reconciler.model import DesiredVideo, Status, UnisoundAuth
+from reconciler.state.sqlite import StateStore
 
 REPO = Path(__file__).resolve().parents[2]
 CLI = str(Path(sys.executable).with_name("reconciler"))
@@ -175,7 +175,7 @@ def test_a_wrong_unisound_placement_is_found_and_its_config_lines_work(server, p
     api = checks(done)["unisound api"]
     assert api["status"] == "error"
     assert "refuses the auth values as query parameters appKey/timestamp/signature" in api["detail"]
-    expected = signing.UnisoundAuth(place, **names).yaml_lines()
+    expected = config_lines(UnisoundAuth(place, **names))
     assert expected in api["fix"]
     (project / "reconciler.yaml").write_text(api["fix"].split("\n", 1)[1] + "\n", encoding="utf-8")
     again = doctor(project, vendor_env(server))

@@ -15,8 +15,10 @@ import time
 
 import pytest
 
-from reconciler import sim, spec_models
+from reconciler import sim
+from reconciler.specs import schema as spec_models
 from reconciler.errors import OutcomeUnknownError, PermanentError
+from reconciler.model import UnisoundAuth
 from reconciler.providers import codes, signing, unisound
 from reconciler.providers.base import Credentials, RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy
@@ -90,10 +92,10 @@ async def test_003_052_056_signature_is_upper_sha256_of_appkey_timestamp_secret(
 
 
 async def test_003_050_the_documents_spelling_is_the_default_placement_a_setting(server):
-    assert signing.UnisoundAuth() == signing.UnisoundAuth("query", "appKey", "timestamp", "signature")
+    assert UnisoundAuth() == UnisoundAuth("query", "appKey", "timestamp", "signature")
     assert (await client(server).probe()).authenticated  # the simulator's default is the same
     # the document never says where they go: each placement is a setting both sides honour
-    for auth in (signing.UnisoundAuth("body", "appkey", "time", "sign"), signing.UnisoundAuth("header")):
+    for auth in (UnisoundAuth("body", "appkey", "time", "sign"), UnisoundAuth("header")):
         server.set_faults({"unisound_auth": {"in": auth.place, "names": auth.names()}})
         assert (await client(server, auth=auth).probe()).authenticated
         assert not (await client(server).probe()).authenticated

@@ -16,7 +16,8 @@ from pathlib import Path
 
 import pytest
 
-from reconciler import sim, spec_models
+from reconciler import sim
+from reconciler.specs import schema as spec_models
 from reconciler.errors import PermanentError
 from reconciler.providers import codes, signing, xingyun
 from reconciler.providers.base import Credentials, RenderRequest, TaskState

@@ -15,7 +15,7 @@ from reconciler.providers.base import RenderRequest
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}
-UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t"}}
+UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
 KIND = {codes.TRANSIENT: TransientError, codes.AUTH: PermanentError, codes.NOT_FOUND: PermanentError,
         codes.PERMANENT: PermanentError}
 

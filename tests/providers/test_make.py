@@ -46,7 +46,7 @@ async def test_sim_endpoint_starts_one_shared_simulator(project):
                                                     "segment": [{"text": "hi"}]}))
     assert (await x.status(task.task_id)).state in (TaskState.PENDING, TaskState.RENDERING, TaskState.FINISHED)
     started = await u.submit(RenderRequest("unisound", {"text": "hi", "speech_param": {"vcn": "v"},
-                                                        "video_param": {"template": "t"}}))
+                                                        "video_param": {"template": "t", "background": 1}}))
     assert started.task_id
     await x.aclose()
     await u.aclose()

@@ -16,7 +16,7 @@ from reconciler.providers.retry import RetryPolicy, retrying
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}
-UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t"}}
+UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
 RUNNING = ok({"id": 5, "synth_state": "processing"})
 
 

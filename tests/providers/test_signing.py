@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from reconciler.model import UnisoundAuth
 from reconciler.providers import signing
 
 SECRET = "iamsecret"
@@ -102,11 +103,11 @@ def test_unisound_auth_values_default_to_the_documents_spelling():
         "timestamp": "1700000000123",
         "signature": hashlib.sha256(b"key1700000000123sec").hexdigest().upper(),
     }
-    assert signing.UnisoundAuth().place == "query"
+    assert UnisoundAuth().place == "query"
 
 
 def test_unisound_auth_values_take_the_configured_names():
-    auth = signing.UnisoundAuth("body", "appkey", "time", "sign")
+    auth = UnisoundAuth("body", "appkey", "time", "sign")
     values = signing.unisound_auth_values("key", "sec", 1700000000123, auth)
     assert set(values) == {"appkey", "time", "sign"}
     assert values["sign"] == signing.unisound_signature("key", 1700000000123, "sec")
@@ -114,9 +115,9 @@ def test_unisound_auth_values_take_the_configured_names():
 
 def test_unisound_auth_candidates_cover_every_placement_and_spelling_once():
     candidates = signing.unisound_auth_candidates()
-    assert candidates[0] == signing.UnisoundAuth()
+    assert candidates[0] == UnisoundAuth()
     assert len(candidates) == len(set(candidates)) == 8 + 8 + 4  # header names ignore case
-    assert signing.UnisoundAuth("body", "appkey", "time", "sign") in candidates
+    assert UnisoundAuth("body", "appkey", "time", "sign") in candidates
     assert {c.place for c in candidates} == {"query", "body", "header"}
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import Mapping
 
-from reconciler.doctor import ERROR, OK, WARNING, Check
+from reconciler.doctor.checks import ERROR, OK, WARNING, Check
 
 CLOCK_OK = 10.0  # seconds of skew that need no comment
 # Seconds of skew after which signed calls are refused: Xingyun documents 60 s; Unisound
@@ -82,7 +82,7 @@ async def _search_placement(provider, where: str, first) -> Check:
             return Check("unisound api", ERROR,
                          f"{where} refuses the auth values {_describe(configured)} ({first.detail}) "
                          f"but accepts them {_describe(candidate)}",
-                         "Set these in reconciler.yaml (merged into its `providers:` block), then run doctor again:\n" + candidate.yaml_lines())
+                         "Set these in reconciler.yaml (merged into its `providers:` block), then run doctor again:\n" + config_lines(candidate))
         if result.outcome != probe.REACHED:
             break
         seen.add(result.code)
@@ -111,6 +111,12 @@ def _clock(name: str, skew: float | None) -> Check:
 
 def _skewed(name: str, skew: float | None) -> bool:
     return skew is not None and abs(skew) > CLOCK_WINDOW[name]
+
+
+def config_lines(auth) -> str:
+    """The ``reconciler.yaml`` lines that select this Unisound auth placement and spelling."""
+    names = ", ".join(f"{k}: {v}" for k, v in auth.names().items())
+    return f"providers:\n  unisound:\n    auth_in: {auth.place}\n    auth_names: {{{names}}}"
 
 
 def _describe(auth) -> str:

@@ -8,7 +8,7 @@ errors make ``doctor`` exit 1; a running ``watch`` (the lock) or renders that ne
 look are warnings.
 
 Nothing here writes to the state, the manifest or the outputs, and no check can start a
-render: the vendor checks (``doctor_vendors``) use calls that are free by design. No
+render: the vendor checks (``doctor.vendors``) use calls that are free by design. No
 check's text holds a secret or a signature: credentials are named by their variables.
 """
 
@@ -42,8 +42,8 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
     the state cannot be read: the rest would only repeat that)."""
     import os
 
-    from reconciler import doctor_vendors
     from reconciler.config import load_config
+    from reconciler.doctor import vendors as doctor_vendors
 
     env = os.environ if env is None else env
     now = now or dt.datetime.now(dt.timezone.utc)
@@ -74,10 +74,10 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
 # --------------------------------------------------------------------------- local checks
 
 def _specs(config) -> tuple[Check, set[str]]:
-    from reconciler import spec_warnings, specs
+    from reconciler.specs import loader, vendor_lists
 
     try:
-        load = specs.load_specs(config, {})
+        load = loader.load_specs(config, {})
     except ReconcilerError as exc:
         return Check("specs", ERROR, str(exc), "Run `reconciler validate`, fix what it names, run doctor again."), set()
     errors = load.all_errors()
@@ -87,7 +87,7 @@ def _specs(config) -> tuple[Check, set[str]]:
                 {v.provider for vs in load.videos_by_file.values() for v in vs})
     desired = load.desired()
     providers = {v.provider for v in desired.values()}
-    warnings = spec_warnings.check(config, load)
+    warnings = vendor_lists.check(config, load)
     files = len(load.videos_by_file)
     if warnings:
         return (Check("specs", WARNING, _listed(f"{len(desired)} videos in {files} file(s) load; "
@@ -97,7 +97,7 @@ def _specs(config) -> tuple[Check, set[str]]:
 
 
 def _state(config):
-    from reconciler.state import StateStore
+    from reconciler.state.sqlite import StateStore
 
     rel = config.rel(config.state_path)
     if not config.state_path.exists():
@@ -114,7 +114,7 @@ def _state(config):
 
 
 def _lock(config) -> Check:
-    from reconciler.state import StateLock
+    from reconciler.state.lock import StateLock
 
     lock = StateLock(config.state_path)
     if not lock.held():
@@ -158,7 +158,7 @@ def stall_after(config, provider: str) -> float:
 
 
 def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
-    from reconciler import outputs
+    from reconciler.state import outputs
     from reconciler.model import Status
 
     unknown, stalled, undownloaded, expiring = [], [], [], []
