@@ -61,9 +61,17 @@ async def _check_vendor(config, name: str, env: Mapping[str, str]) -> list[Check
 
 
 def _refused(name: str, where: str, result) -> Check:
+    """A vendor code other than not-found: an auth code is an error to fix; any other
+    code came after authentication passed (the vendors check it first), so it is only
+    worth a look."""
     from reconciler.providers import codes
 
     kind, _what, todo = codes.lookup(name, result.code)
+    if kind != codes.AUTH:
+        return Check(f"{name} api", WARNING,
+                     f"{where} accepted the credentials but answered the free call with {result.detail} "
+                     "instead of \"not found\"",
+                     "Renders may still work; if apply fails, send this answer to the reconciler maintainers.")
     fix = todo + (" " + CLOCK_FIX if _skewed(name, result.skew) and result.code in codes.CLOCK_SENSITIVE else "")
     return Check(f"{name} api", ERROR, f"{where} refused the free authenticated call: {result.detail}", fix)
 

@@ -126,6 +126,14 @@ def test_a_wrong_secret_is_an_error_naming_the_variable(server, project):
     assert re.search(r"^ok\s+unisound api", done.stdout, re.M)
 
 
+def test_an_unexpected_answer_after_authentication_is_only_a_warning(server, project):
+    server.set_faults({"queue": {"xingyun.status": [{"fault": "error", "code": 30005}]}})
+    done = doctor(project, vendor_env(server), "--json")
+    assert done.returncode == 0
+    api = checks(done)["xingyun api"]
+    assert api["status"] == "warning" and "[error 30005]" in api["detail"]
+
+
 def test_missing_credentials_name_the_variables(server, project):
     env = vendor_env(server)
     del env["UNISOUND_SECRET"], env["UNISOUND_APPKEY"]
