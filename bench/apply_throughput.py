@@ -60,7 +60,7 @@ def write_project(root: Path, videos: int, parallelism: int) -> None:
     xy = ["defaults: {provider: xingyun, look_name: AM054_Jap_9021_new, tts_vcn_name: XMOV_HN_TTS__236,"
           " studio_name: youling_2d_v}", "videos:"]
     xy += [f"  xy/v{i:04d}: {{segment: [{{text: 第{i}段讲解}}]}}" for i in range(half)]
-    uni = ["defaults: {provider: unisound, speech_param: {vcn: xuanxuan-plus}, video_param: {template: yadi_01}}",
+    uni = ["defaults: {provider: unisound, speech_param: {vcn: xuanxuan-plus}, video_param: {template: yadi_01, background: 1}}",
            "videos:"]
     uni += [f"  uni/v{i:04d}: {{text: 这是第<value>{i}</value>会议室}}" for i in range(videos - half)]
     (root / "specs/xingyun.yaml").write_text("\n".join(xy) + "\n")
@@ -95,7 +95,7 @@ async def naive(url: str, count: int, videos: int) -> float:
         body = ({"look_name": "AM054_Jap_9021_new", "tts_vcn_name": "XMOV_HN_TTS__236",
                  "studio_name": "youling_2d_v", "segment": [{"text": f"naive {i}"}]}
                 if name == "xingyun" else
-                {"text": f"naive {i}", "speech_param": {"vcn": "xuanxuan-plus"}, "video_param": {"template": "yadi_01"}})
+                {"text": f"naive {i}", "speech_param": {"vcn": "xuanxuan-plus"}, "video_param": {"template": "yadi_01", "background": 1}})
         provider = providers[name]
         task = await provider.submit(RenderRequest(name, body))
         while True:

@@ -38,7 +38,7 @@ CREDS = {"XINGYUN_APP_ID": "sim-app", "XINGYUN_APP_SECRET": "sim-secret",
 XINGYUN_HEAD = ("defaults:\n  provider: xingyun\n  look_name: AM054_Jap_9021_new\n"
                 "  tts_vcn_name: XMOV_HN_TTS__236\n  studio_name: youling_2d_v\nvideos:\n")
 UNISOUND_HEAD = ("defaults:\n  provider: unisound\n  speech_param: {vcn: xuanxuan-plus, speed: 55}\n"
-                 "  video_param: {template: yadi_01}\nvideos:\n")
+                 "  video_param: {template: yadi_01, background: 1}\nvideos:\n")
 
 
 def spec_text(file_no: int, per_file: int, version: int = 0) -> str:

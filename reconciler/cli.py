@@ -143,6 +143,14 @@ def sim(ctx, host, port, render_seconds):
 
 
 @cli.command()
+@click.option("--json", "as_json", is_flag=True, help="A list of checks: name, status, detail, fix.")
+@click.pass_context
+def doctor(ctx, as_json):
+    """Check config, specs, state, credentials, clock and each vendor (free calls only)."""
+    _run(ctx, "doctor", as_json=as_json)
+
+
+@cli.command()
 @click.pass_context
 def schema(ctx):
     """Print the JSON Schema of a spec file."""

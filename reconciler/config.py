@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 import yaml
 
 from reconciler.errors import ConfigError
-from reconciler.model import Credentials
+from reconciler.model import AUTH_KEYS, AUTH_PLACES, Credentials, UnisoundAuth
 
 CONFIG_NAME = "reconciler.yaml"
 DEFAULT_VARS = ("vars.yaml",)
@@ -40,12 +40,13 @@ class ProviderSettings:
     endpoint: str
     concurrency: int | None = None  # None: the provider's default
     timeout: float = 30.0  # seconds, every call
+    auth: UnisoundAuth | None = None  # unisound only: where its auth values go (auth_in, auth_names)
 
 
 @dataclass(frozen=True)
 class ProvidersSettings:
     xingyun: ProviderSettings = ProviderSettings(endpoint="https://nebula-agent.xingyun3d.com")
-    unisound: ProviderSettings = ProviderSettings(endpoint="https://ai-api.hivoice.cn")
+    unisound: ProviderSettings = ProviderSettings(endpoint="https://ai-api.hivoice.cn", auth=UnisoundAuth())
 
 
 @dataclass(frozen=True)
@@ -106,12 +107,27 @@ def _check_mapping(problems: _Problems, loc: tuple, value, allowed: set[str]) ->
 
 def _check_provider(problems: _Problems, name: str, value, default: ProviderSettings) -> ProviderSettings:
     loc = ("providers", name)
-    data = _check_mapping(problems, loc, value, {"endpoint", "concurrency", "timeout"})
+    auth_keys = {"auth_in", "auth_names"} if default.auth is not None else set()
+    data = _check_mapping(problems, loc, value, {"endpoint", "concurrency", "timeout"} | auth_keys)
     endpoint = _check_value(problems, loc + ("endpoint",), data.get("endpoint", default.endpoint), "str")
     concurrency = _check_value(problems, loc + ("concurrency",), data.get("concurrency"), "int", 1, 100, True)
     timeout = _check_value(problems, loc + ("timeout",), data.get("timeout", default.timeout), "number", 0.1, 600)
+    auth = _check_auth(problems, loc, data, default.auth) if auth_keys else None
     return ProviderSettings(endpoint=endpoint or default.endpoint, concurrency=concurrency,
-                            timeout=float(timeout or default.timeout))
+                            timeout=float(timeout or default.timeout), auth=auth)
+
+
+def _check_auth(problems: _Problems, loc: tuple, data: dict, default: UnisoundAuth) -> UnisoundAuth:
+    """``auth_in`` (query | body | header) and ``auth_names`` ({appkey, timestamp,
+    signature} -> the names sent) of the Unisound provider; see ``model.UnisoundAuth``."""
+    place = data.get("auth_in", default.place)
+    if place not in AUTH_PLACES:
+        problems.add(loc + ("auth_in",), f"must be one of: {', '.join(AUTH_PLACES)}")
+        place = default.place
+    names = _check_mapping(problems, loc + ("auth_names",), data.get("auth_names", {}), set(AUTH_KEYS))
+    picked = {k: _check_value(problems, loc + ("auth_names", k), names.get(k, v), "str")
+              for k, v in default.names().items()}
+    return UnisoundAuth(place, **{k: v or getattr(default, k) for k, v in picked.items()})
 
 
 def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:

@@ -28,6 +28,30 @@ class Credentials:
         return f"Credentials(endpoint={self.endpoint!r}, app_id={self.app_id!r}, secret='***')"
 
 
+AUTH_PLACES = ("query", "body", "header")
+AUTH_KEYS = ("appkey", "timestamp", "signature")
+
+
+@dataclass(frozen=True)
+class UnisoundAuth:
+    """Where the three Unisound auth values travel (``place``) and under which names:
+    the ``providers.unisound.auth_in`` / ``auth_names`` settings, read by ``config`` and
+    applied by ``providers.unisound``.
+
+    Choice: the document lists ``appKey``, ``timestamp``, ``signature`` but never says
+    where they go; the default is query parameters with the document's spelling. It is
+    a setting because a wrong guess fails every call; ``reconciler doctor`` finds the
+    one a real account accepts."""
+
+    place: str = "query"  # one of AUTH_PLACES
+    appkey: str = "appKey"
+    timestamp: str = "timestamp"
+    signature: str = "signature"
+
+    def names(self) -> dict[str, str]:
+        return {"appkey": self.appkey, "timestamp": self.timestamp, "signature": self.signature}
+
+
 class Status(StrEnum):
     """A video's status as recorded (CONTRACT §6)."""
 

@@ -73,7 +73,9 @@ class FakeProvider:
             return TaskStatus(task_id, TaskState.RENDERING, "processing")
         if "SIM_FAIL" in str(task["body"]):
             return TaskStatus(task_id, TaskState.FAILED, "error", error="render failed")
-        return TaskStatus(task_id, TaskState.FINISHED, "finished", video_url=f"http://fake/{task_id}.mp4")
+        image = f"http://fake/{task_id}.png" if self.name == "xingyun" else None
+        return TaskStatus(task_id, TaskState.FINISHED, "finished", video_url=f"http://fake/{task_id}.mp4",
+                          preview_image_url=image)
 
     async def cancel(self, task_id):
         self.calls.append(("cancel", task_id))
@@ -81,7 +83,7 @@ class FakeProvider:
 
     async def preview_url(self, task_id):
         self.calls.append(("preview_url", task_id))
-        return f"http://fake/{task_id}.png" if self.name == "xingyun" else None
+        return f"http://fake/preview/{task_id}" if self.name == "xingyun" else None  # a page, not an image
 
     async def download(self, url, dest: Path):
         self.calls.append(("download", url))

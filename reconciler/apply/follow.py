@@ -114,20 +114,13 @@ async def _answer(engine: Engine, provider: Provider, item: Tracked, status: Tas
         engine.manifest.changed()
         engine.tracker.release(item)
         return
-    preview = status.preview_image_url or await _preview(provider, task_id)
+    # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image
     if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
-                       preview_image_url=preview, finished_at=status.finished_at or now()):
+                       preview_image_url=status.preview_image_url, finished_at=status.finished_at or now()):
         engine.tracker.release(item)
         return
     engine.manifest.changed()
     await download(engine, provider, item, status.video_url)
-
-
-async def _preview(provider: Provider, task_id: str) -> str | None:
-    try:
-        return await provider.preview_url(task_id)
-    except ProviderError:
-        return None  # a missing preview is not worth failing a finished render for
 
 
 async def download(engine: Engine, provider: Provider, item: Tracked, url: str | None) -> None:

@@ -93,9 +93,12 @@ def check_credentials(config, providers: set[str]) -> None:
 
 
 def _fresh_plan(config, variables, options, hooks, parallelism):
+    from reconciler.commands import specwarn
     from reconciler.specs import loader
 
-    desired = loader.load_specs(config, variables).desired()
+    load = loader.load_specs(config, variables)
+    desired = load.desired()
+    specwarn.report(config, load)
     store = StateStore(config.state_path)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
+from reconciler.commands import specwarn
 from reconciler.state import outputs
 from reconciler.planning import saved_plan, view
 from reconciler.state import sqlite
@@ -26,6 +27,7 @@ def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exi
     config = project.config()
     load = loader.load_specs(config, variables)
     desired = load.desired()
+    specwarn.report(config, load)
     # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
     recorded, generation = sqlite.read_recorded(config.state_path,
                                                recovered=not StateLock(config.state_path).held())

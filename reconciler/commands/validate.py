@@ -10,10 +10,13 @@ import sys
 
 
 def run(project, variables: dict[str, str]) -> int:
+    from reconciler.commands import specwarn
     from reconciler.specs import loader
 
     config = project.config()
-    desired = loader.load_specs(config, variables).desired()
+    load = loader.load_specs(config, variables)
+    desired = load.desired()
+    specwarn.report(config, load)
     print(f"{len(desired)} videos OK")
     if not config.specs_dir.is_dir():
         print(f"Note: the specs folder {config.file.specs}/ does not exist (see `specs:` in reconciler.yaml).",

@@ -51,6 +51,8 @@ def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = 
         creds = Credentials(endpoint=local_sim.sim_url(config, env), app_id=creds.app_id, secret=creds.secret)
     settings = config.provider_settings(name)
     options = {"trust_env": urlsplit(creds.endpoint).hostname not in LOOPBACK}
+    if settings.auth is not None:
+        options["auth"] = settings.auth
     if policy is not None:
         options["policy"] = policy
     cls = getattr(importlib.import_module(f"{__name__}.{name}"), PROVIDER_CLASSES[name])

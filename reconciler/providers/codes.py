@@ -15,6 +15,10 @@ PERMANENT = "permanent"  # the request itself is refused: change it, or stop
 
 # code: (kind, what happened, what to do next)
 XINGYUN: dict[int, tuple[str, str, str]] = {
+    # Not in the document: the production server's bad-signature answer ("签名有误"),
+    # reported by a public integration that hit it with unescaped Chinese (VENDOR-NOTES).
+    1: (AUTH, "the signature (X-TOKEN) was rejected",
+        "Check XINGYUN_APP_SECRET and the local clock."),
     20001: (AUTH, "the application does not exist or cannot be used",
             "Check XINGYUN_APP_ID (and that the app is enabled in the Xingyun console)."),
     20002: (AUTH, "the signature (X-TOKEN) was rejected",
@@ -39,7 +43,7 @@ UNISOUND: dict[int, tuple[str, str, str]] = {
     23902: (AUTH, "the signature was rejected",
             "Check UNISOUND_APPKEY, UNISOUND_SECRET and the local clock."),
     23903: (TRANSIENT, "the vendor had an internal error",
-            "It is retried automatically; if it persists, try again later."),
+            "Reads are retried automatically; if it persists, try again later."),
     23907: (PERMANENT, "the account's package (quota) is exhausted",
             "Buy more quota in the Unisound console; retrying will not help until then."),
     23908: (AUTH, "the appkey does not exist", "Check UNISOUND_APPKEY."),
@@ -54,7 +58,12 @@ UNISOUND: dict[int, tuple[str, str, str]] = {
 TABLES = {"xingyun": XINGYUN, "unisound": UNISOUND}
 
 # Auth failures that a wrong local clock can cause: their message names the clock skew.
-CLOCK_SENSITIVE = frozenset({20002, 20003, 23902})
+CLOCK_SENSITIVE = frozenset({1, 20002, 20003, 23902})
+
+# Transient codes that, on a paid create, may come *after* the task was made: the
+# document says "retry" for Unisound 23903 (internal error), but a retried start is a
+# second paid render, so on a create these are outcome-unknown (VENDOR-NOTES, issue 9).
+CREATE_OUTCOME_UNKNOWN = {"unisound": frozenset({23903})}
 
 
 def lookup(provider: str, code: int | str) -> tuple[str, str, str]:
@@ -68,3 +77,8 @@ def lookup(provider: str, code: int | str) -> tuple[str, str, str]:
 
 def kind_of(provider: str, code: int | str) -> str:
     return lookup(provider, code)[0]
+
+
+def create_outcome_unknown(provider: str, code: int | str) -> bool:
+    """Whether ``code`` answering a paid create leaves its outcome unknown (never re-sent)."""
+    return code in CREATE_OUTCOME_UNKNOWN.get(provider, ())

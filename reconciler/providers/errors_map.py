@@ -9,8 +9,9 @@ re-send it). No ``httpx`` exception passes this point.
 The one hard rule concerns creates (``Call.create``): a create is only ever reported
 as transient when the vendor definitely did not act on it, i.e. the connection failed
 before the request was sent, or a definite answer came back (HTTP 429/5xx per
-``create_status_is_definite``, vendor code 23903). Anything after the bytes left us
-without a readable answer (timeout, reset, a garbled 200) is outcome-unknown.
+``create_status_is_definite``). Anything after the bytes left us without a readable
+answer (timeout, reset, a garbled 200) is outcome-unknown, and so is a vendor code that
+may follow the creation of the task (``codes.create_outcome_unknown``: Unisound 23903).
 """
 
 from __future__ import annotations
@@ -88,7 +89,7 @@ def create_status_is_definite(status: int, vendor_body: bool) -> bool:
 def read_body(resp: httpx.Response, call: Call) -> dict:
     """The vendor JSON object of ``resp`` (its ``error_code`` is the caller's to judge),
     or the right error for an HTTP error status or an unreadable answer."""
-    body = _json_object(resp)
+    body = json_object(resp)
     vendor = body is not None and "error_code" in body
     if vendor and code_of(body) not in (0, None):
         return body  # a vendor-coded refusal: the code decides, whatever the status
@@ -110,7 +111,7 @@ def read_body(resp: httpx.Response, call: Call) -> dict:
     return body
 
 
-def _json_object(resp: httpx.Response) -> dict | None:
+def json_object(resp: httpx.Response) -> dict | None:
     try:
         data = json.loads(resp.content)
     except (ValueError, UnicodeDecodeError):
@@ -145,6 +146,10 @@ def vendor_error(call: Call, code: int | str, message: str, headers: httpx.Heade
     """The error for a non-zero vendor ``error_code``."""
     kind, what, todo = codes.lookup(call.provider, code)
     said = f" (vendor says: {message})" if message and message != what else ""
+    if call.create and codes.create_outcome_unknown(call.provider, code):
+        unknown = lost_answer(call, f"{what} [error {code}]{said}, which can come after the task was created")
+        unknown.code = code
+        return unknown
     text = f"{call.prefix()}: {what} [error {code}]{said}. {todo}"
     if kind == codes.AUTH and code in codes.CLOCK_SENSITIVE:
         text += clock_skew_note(headers, clock)

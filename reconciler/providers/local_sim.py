@@ -8,7 +8,8 @@ its tasks land under its own ``state/``. The servers are stopped at interpreter 
 
 The simulator accepts the credentials the providers will sign with: those that
 ``Config.credentials`` resolves from the same environment (``sim-app``/``sim-secret``
-where unset), so ``make_provider(..., env=...)`` and the simulator always agree.
+where unset), and the Unisound auth placement of ``reconciler.yaml``, so
+``make_provider(..., env=...)`` and the simulator always agree.
 """
 
 from __future__ import annotations
@@ -49,10 +50,12 @@ def _start(config: Config, env: Mapping[str, str] | None):
         if config.endpoint(vendor, env) == "sim":
             creds = config.credentials(vendor, env)
             credentials[vendor] = {"app_id": creds.app_id, "secret": creds.secret}
+    auth = config.provider_settings("unisound").auth
     return sim.start_in_thread(
         state_dir=config.state_dir,
         render_seconds=float(os.environ.get(ENV_RENDER, "3")),
         credentials=credentials,
+        faults={"unisound_auth": {"in": auth.place, "names": auth.names()}},
     )
 
 

@@ -16,6 +16,8 @@ import json
 from typing import Mapping
 from urllib.parse import urlencode
 
+from reconciler.model import AUTH_PLACES, UnisoundAuth
+
 # --------------------------------------------------------------------------- Xingyun
 
 
@@ -92,15 +94,35 @@ def unisound_signature(appkey: str, timestamp_ms: int, secret: str) -> str:
     return hashlib.sha256((appkey + str(int(timestamp_ms)) + secret).encode("utf-8")).hexdigest().upper()
 
 
-def unisound_auth_params(appkey: str, secret: str, timestamp_ms: int) -> dict[str, str]:
-    """Where the three Unisound auth values go.
+# The spellings seen for each value: the document's table (first), then this vendor's
+# other public APIs (long-text TTS sends appkey/time/sign in the JSON body).
+AUTH_SPELLINGS = {"appkey": ("appKey", "appkey"), "timestamp": ("timestamp", "time"),
+                  "signature": ("signature", "sign")}
 
-    Choice: query parameters ``appkey``, ``timestamp``, ``signature`` (the convention of
-    this vendor's other web APIs; the document does not say)."""
+
+def unisound_auth_candidates() -> list[UnisoundAuth]:
+    """Every placement and spelling worth trying (the default first); in headers the
+    case of ``appKey`` does not matter, so each header spelling is tried once."""
+    out, seen = [], set()
+    for place in AUTH_PLACES:
+        for appkey in AUTH_SPELLINGS["appkey"]:
+            for ts in AUTH_SPELLINGS["timestamp"]:
+                for sig in AUTH_SPELLINGS["signature"]:
+                    key = (place, appkey.lower() if place == "header" else appkey, ts, sig)
+                    if key not in seen:
+                        seen.add(key)
+                        out.append(UnisoundAuth(place, appkey, ts, sig))
+    return out
+
+
+def unisound_auth_values(appkey: str, secret: str, timestamp_ms: int,
+                         auth: UnisoundAuth = UnisoundAuth()) -> dict[str, str]:
+    """The three Unisound auth values under the names of ``auth``; where they go (query,
+    JSON body or headers) is ``auth.place``, applied by the provider."""
     return {
-        "appkey": appkey,
-        "timestamp": str(int(timestamp_ms)),
-        "signature": unisound_signature(appkey, timestamp_ms, secret),
+        auth.appkey: appkey,
+        auth.timestamp: str(int(timestamp_ms)),
+        auth.signature: unisound_signature(appkey, timestamp_ms, secret),
     }
 
 

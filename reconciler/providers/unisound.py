@@ -1,7 +1,8 @@
 """Unisound (云知声) virtual-human video synthesis behind the Provider seam.
 
 Why a module of its own: everything Unisound-shaped lives here: the two POST paths,
-the SHA-256 signature in the query (rules in ``signing``), its three state words and
+the SHA-256 signature and where it travels (query, JSON body or headers, a setting:
+``model.UnisoundAuth``), its three state words and
 the absence of a failed state (a failure is a non-zero ``error_code`` on progress, or
 ``done`` without a ``video_address``), the missing cancel API, and the one-shot
 download of ``video_address``.
@@ -14,8 +15,9 @@ from pathlib import Path
 import httpx
 
 from reconciler.errors import OutcomeUnknownError, PermanentError
+from reconciler.model import UnisoundAuth
 
-from . import codes, signing
+from . import codes, probe, signing
 from . import download as download_mod
 from .base import Capabilities, Credentials, DownloadResult, RenderRequest, SubmitResult, TaskState, TaskStatus
 from .errors_map import Call, code_of, message_of
@@ -25,6 +27,8 @@ NAME = "unisound"
 DEFAULT_CONCURRENCY = 5  # VENDOR-NOTES names no limit; stay modest
 BASE = "/api/vms/ai-vms-nrt"
 RENDER_TYPE = 2  # "type: 2" = synthesise from text; always sent
+PROBE_TASK_ID = "0" * 32  # made up: shaped like a task id, never handed out
+PROBE_PASSED = frozenset({23910})  # "task not found": the signature was accepted
 
 STATES = {"waiting": TaskState.PENDING, "running": TaskState.RENDERING, "done": TaskState.FINISHED}
 
@@ -70,21 +74,33 @@ class UnisoundProvider:
     name = NAME
 
     def __init__(self, credentials: Credentials, *, timeout: float = 30.0, concurrency: int | None = None,
-                 client: httpx.AsyncClient | None = None, **http_options):
+                 client: httpx.AsyncClient | None = None, auth: UnisoundAuth | None = None,
+                 **http_options):
         limit = concurrency or DEFAULT_CONCURRENCY
         self.capabilities = Capabilities(can_cancel=False, one_shot_download=True, max_concurrency=limit)
         self._creds = credentials
+        self.auth = auth or UnisoundAuth()
         self.http = VendorHTTP(NAME, timeout=timeout, concurrency=limit, client=client, **http_options)
 
     def __repr__(self) -> str:
         return f"UnisoundProvider(endpoint={self._creds.endpoint!r}, appkey={self._creds.app_id!r})"
 
-    def _post(self, op: str, data: dict) -> httpx.Request:
-        """A signed POST: fresh timestamp (ms) per attempt, auth in the query."""
-        params = signing.unisound_auth_params(self._creds.app_id, self._creds.secret,
-                                              int(self.http.clock() * 1000))
+    def _post(self, op: str, data: dict, auth: UnisoundAuth | None = None) -> httpx.Request:
+        """A signed POST: a fresh timestamp (ms) per attempt, the auth values where
+        ``auth`` (default: the configured one) puts them."""
+        auth = auth or self.auth
+        values = signing.unisound_auth_values(self._creds.app_id, self._creds.secret,
+                                              int(self.http.clock() * 1000), auth)
+        headers = {"Content-Type": "application/json"}
+        params = None
+        if auth.place == "query":
+            params = values
+        elif auth.place == "header":
+            headers.update(values)
+        else:  # body
+            data = {**values, **data}
         return self.http.build("POST", f"{self._creds.endpoint}{BASE}/{op}", params=params,
-                               content=signing.unisound_body(data), headers={"Content-Type": "application/json"})
+                               content=signing.unisound_body(data), headers=headers)
 
     async def submit(self, request: RenderRequest) -> SubmitResult:
         """``start``. Never re-sent once it may have reached the vendor."""
@@ -105,6 +121,13 @@ class UnisoundProvider:
         data = {"task_id": str(task_id)}
         body = await self.http.call_json(lambda: self._post(op, data), Call(NAME, op), tolerate=progress_failure_code)
         return parse_progress(str(task_id), body)
+
+    async def probe(self, auth: UnisoundAuth | None = None) -> probe.Probe:
+        """``progress`` for a made-up task id: free, never renders; 23910 means the
+        credentials and signature passed. ``auth`` tries another placement/spelling."""
+        data = {"task_id": PROBE_TASK_ID}
+        return await probe.run(self.http, lambda: self._post("progress", data, auth),
+                               Call(NAME, "progress"), PROBE_PASSED)
 
     async def cancel(self, task_id: str) -> None:
         raise PermanentError(f"{NAME}: there is no cancel API; render {task_id} is abandoned, not cancelled",

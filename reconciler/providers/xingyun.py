@@ -17,7 +17,7 @@ import httpx
 from reconciler.errors import OutcomeUnknownError, PermanentError, TransientError
 
 from . import download as download_mod
-from . import signing
+from . import probe, signing
 from .base import Capabilities, Credentials, DownloadResult, RenderRequest, SubmitResult, TaskState, TaskStatus
 from .errors_map import Call
 from .http import VendorHTTP
@@ -25,6 +25,8 @@ from .http import VendorHTTP
 NAME = "xingyun"
 DEFAULT_CONCURRENCY = 10  # VENDOR-NOTES: about 10 concurrent creates per account
 BASE = "/user/v1/video_synthesis_task"
+PROBE_TASK_ID = 2**31 - 1  # an int every backend accepts, far beyond any real task id
+PROBE_PASSED = frozenset({30004})  # "task not found": the signature was accepted
 PPTX_TYPE = "application/vnd.openxmlformats-officedocument.presentationml.presentation"
 
 STATES = {
@@ -177,6 +179,16 @@ class XingyunProvider:
         if not isinstance(data, dict):
             raise TransientError(f"{NAME}: {op}: the answer had no task data; try again later.", provider=NAME)
         return parse_task(task_id, data)
+
+    async def probe(self) -> probe.Probe:
+        """``get_render_task`` for a task id that cannot exist: free, never renders;
+        30004 means the credentials and signature passed.
+
+        Choice: ``2**31 - 1``, not 0: a backend that reads 0 as "task_id missing"
+        would answer a parameter error and hide whether authentication passed."""
+        op = "get_render_task"
+        return await probe.run(self.http, lambda: self._get(op, {"task_id": PROBE_TASK_ID}),
+                               Call(NAME, op), PROBE_PASSED)
 
     async def cancel(self, task_id: str) -> None:
         op = "cancel_render_task"

@@ -16,7 +16,6 @@ never in the ledger:
 
 from __future__ import annotations
 
-import time
 
 from reconciler.sim.app import Reply, Request, SimApp, json_reply
 from reconciler.sim.lifecycle import unisound_progress, xingyun_progress
@@ -57,7 +56,7 @@ def handle(app: SimApp, req: Request) -> Reply | None:
         app.reset()
         return json_reply({"ok": True})
     if route == ("GET", "/_sim/tasks"):
-        now = time.time()
+        now = app.task_clock()
         tasks = []
         for t in app.store.all_tasks():
             progress = xingyun_progress if t.vendor == "xingyun" else unisound_progress

@@ -84,6 +84,11 @@ class SimApp:
         """The server's clock: real time plus the configured skew (Date header, auth)."""
         return time.time() + self.settings.clock_offset_seconds
 
+    def task_clock(self) -> float:
+        """The clock tasks and links age by: real time plus ``clock_advance_seconds``, so
+        a test can make three days pass without skewing the clock signatures see."""
+        return time.time() + self.settings.clock_advance_seconds
+
     def configure(self, config: dict) -> Settings:
         """Replace the whole fault configuration (absent keys take their defaults)."""
         settings = build_settings(config, default_render_seconds=self.default_render_seconds,

@@ -7,8 +7,12 @@ change (see ../../../shared/VENDOR-NOTES.md):
   lower-case hex, where ``sort_json_str`` is ``json.dumps(dict(data), sort_keys=True)``
   with every space removed (also inside string values) and ``data`` is the JSON body
   of a POST, ``{}`` for a GET and for the multipart ``parse_ppt_file``.
-- Unisound: ``SHA256(appKey + timestamp_ms + secret)``, UPPER-case hex, sent as the query
-  parameters ``appkey``, ``timestamp``, ``signature``.
+- Unisound: ``SHA256(appKey + timestamp_ms + secret)``, UPPER-case hex. The document
+  never says where the three values go, so the simulator can be told
+  (``unisound_auth``: ``{"in": "query"|"body"|"header", "names": {"appkey": ...,
+  "timestamp": ..., "signature": ...}}``) and accepts only that placement and spelling,
+  like a real server would; by default query parameters with the document's spelling
+  ``appKey``, ``timestamp``, ``signature``. Values sent anywhere else are not seen.
 
 The checks return a vendor error code (or None) and never log or echo a secret.
 """
@@ -20,6 +24,10 @@ import hmac
 import json
 from typing import Mapping
 
+UNISOUND_PLACES = ("query", "body", "header")
+UNISOUND_KEYS = ("appkey", "timestamp", "signature")
+UNISOUND_AUTH_DEFAULT = {"in": "query", "names": {"appkey": "appKey", "timestamp": "timestamp",
+                                                  "signature": "signature"}}
 XINGYUN_TIMESTAMP_WINDOW = 60.0  # seconds, as documented
 UNISOUND_TIMESTAMP_WINDOW = 300.0  # seconds; the document is silent, we allow 5 minutes of skew
 
@@ -65,17 +73,51 @@ def check_xingyun(
     return None
 
 
-def check_unisound(
-    *, query: Mapping[str, str], appkey: str, secret: str, now: float,
-) -> tuple[int, str] | None:
-    """None when the request is authentic, else (error_code, message).
+def validate_unisound_auth(value: object) -> dict:
+    """``unisound_auth`` of a configuration, completed with the defaults; ValueError if bad."""
+    if value is None:
+        return UNISOUND_AUTH_DEFAULT
+    if not isinstance(value, dict) or set(value) - {"in", "names"}:
+        raise ValueError('unisound_auth must be {"in": "query"|"body"|"header", "names": {...}}')
+    place = value.get("in", UNISOUND_AUTH_DEFAULT["in"])
+    if place not in UNISOUND_PLACES:
+        raise ValueError(f"unisound_auth.in must be one of {list(UNISOUND_PLACES)}")
+    names = value.get("names") or {}
+    if not isinstance(names, dict) or set(names) - set(UNISOUND_KEYS) or not all(
+            isinstance(v, str) and v for v in names.values()):
+        raise ValueError(f"unisound_auth.names maps {list(UNISOUND_KEYS)} to non-empty names")
+    return {"in": place, "names": {**UNISOUND_AUTH_DEFAULT["names"], **names}}
 
-    Unknown or missing appkey gives 23908; a missing, malformed or stale timestamp or a
-    wrong signature gives 23902 (the document has one code for signature failures)."""
-    given_key = query.get("appkey") or ""
+
+def unisound_given(placement: dict, *, query: Mapping[str, str], headers: Mapping[str, str],
+                   body: object) -> tuple[dict[str, str], object]:
+    """The auth values a request carries where ``placement`` says (missing ones are ""),
+    and the body with them taken out (a body placement shares the JSON object)."""
+    names = placement["names"]
+    if placement["in"] == "query":
+        source: Mapping = query
+    elif placement["in"] == "header":
+        source = headers
+    else:
+        source = body if isinstance(body, dict) else {}
+        if isinstance(body, dict):
+            body = {k: v for k, v in body.items() if k not in names.values()}
+    given = {key: source.get(name) for key, name in names.items()}
+    return {k: v if isinstance(v, str) else ("" if v is None else str(v)) for k, v in given.items()}, body
+
+
+def check_unisound(
+    *, given: Mapping[str, str], appkey: str, secret: str, now: float,
+) -> tuple[int, str] | None:
+    """None when the request is authentic, else (error_code, message). ``given`` holds
+    the ``appkey``, ``timestamp`` and ``signature`` found where the server looks.
+
+    No appkey there or an unknown one gives 23908; a missing, malformed or stale
+    timestamp or a wrong signature gives 23902 (the document has one code for these)."""
+    given_key = given.get("appkey") or ""
     if not given_key or not hmac.compare_digest(given_key.encode(), appkey.encode()):
         return 23908, "appkey does not exist"
-    ts = query.get("timestamp") or ""
+    ts = given.get("timestamp") or ""
     try:
         ts_ms = int(ts)
     except ValueError:
@@ -83,7 +125,7 @@ def check_unisound(
     if abs(now - ts_ms / 1000.0) > UNISOUND_TIMESTAMP_WINDOW:
         return 23902, "signature check failed: timestamp expired"
     expected = unisound_signature(appkey=given_key, timestamp=ts, secret=secret)
-    given = query.get("signature") or ""
-    if not hmac.compare_digest(given.encode(), expected.encode()):
+    given_sig = given.get("signature") or ""
+    if not hmac.compare_digest(given_sig.encode(), expected.encode()):
         return 23902, "signature check failed"
     return None

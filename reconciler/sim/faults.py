@@ -10,7 +10,15 @@ A ``FaultPlan`` is built from a JSON-able configuration (the admin endpoint
      "probability": {"status": {"http_503": 0.1, "slow": {"p": 0.05, "delay_ms": 300}}},
      "unisound_quota": 10,
      "unisound_ip_whitelist": ["10.1.2.3"],
-     "clock_offset_seconds": 0}
+     "clock_offset_seconds": 0,
+     "clock_advance_seconds": 0,
+     "unisound_auth": {"in": "query", "names": {"appkey": "appKey", "timestamp": "timestamp",
+                                                "signature": "signature"}}}
+
+``clock_offset_seconds`` skews the server's clock (its ``Date`` header and the timestamp
+checks); ``clock_advance_seconds`` ages every task and link (a Unisound link expires 3
+days after its render finished). ``unisound_auth`` is where the simulator looks for the
+Unisound auth values (auth.py).
 
 A call is named ``<vendor>.<kind>``; a queue or probability key may be that, or just
 ``<kind>``, ``<vendor>.*`` or ``*`` (first non-empty match wins, in that order). Queued
@@ -44,12 +52,15 @@ import threading
 from dataclasses import dataclass
 from typing import Any
 
+from reconciler.sim.auth import validate_unisound_auth
+
 _HTTP = re.compile(r"^http_([1-5]\d\d)$")
 _NAMES = {"ok", "drop", "garbage", "error", "internal", "slow", "lost", "truncate"}
 _PROCESSED = {"ok", "slow", "lost", "truncate"}
 CONFIG_KEYS = {
     "seed", "latency_ms", "render_seconds", "queue", "probability",
-    "unisound_quota", "unisound_ip_whitelist", "clock_offset_seconds",
+    "unisound_quota", "unisound_ip_whitelist", "clock_offset_seconds", "clock_advance_seconds",
+    "unisound_auth",
 }
 
 
@@ -105,7 +116,7 @@ def validate_config(config: dict) -> dict:
     unknown = set(config) - CONFIG_KEYS
     if unknown:
         raise ValueError(f"unknown configuration keys {sorted(unknown)} (known: {sorted(CONFIG_KEYS)})")
-    for key in ("latency_ms", "render_seconds", "clock_offset_seconds"):
+    for key in ("latency_ms", "render_seconds", "clock_offset_seconds", "clock_advance_seconds"):
         value = config.get(key)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             raise ValueError(f"{key} must be a number")
@@ -120,6 +131,7 @@ def validate_config(config: dict) -> dict:
         not isinstance(whitelist, list) or not all(isinstance(ip, str) for ip in whitelist)
     ):
         raise ValueError("unisound_ip_whitelist must be a list of IP strings")
+    validate_unisound_auth(config.get("unisound_auth"))
     seed = config.get("seed")
     if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
         raise ValueError("seed must be an integer")

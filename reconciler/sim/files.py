@@ -2,20 +2,23 @@
 
 Xingyun's ``render_video_oss`` / ``render_image_oss`` serve any number of times.
 Unisound's ``video_address`` serves its file **once**, as the vendor warns: the first
-GET (or HEAD: a probe uses it up too) wins, every later one gets 410 Gone. A file only
+GET (or HEAD: a probe uses it up too) wins, every later one gets 410 Gone; and it lives
+3 days from the end of the render (the document's 3天有效): later it answers 403, as an
+object store answers an expired signed link (``clock_advance_seconds`` ages it in tests). A file only
 exists once its task finished successfully (404 before). Downloads are counted in the
 store, so tests can see probes. Content-Length is always sent (http.py).
 """
 
 from __future__ import annotations
 
-import time
 from urllib.parse import quote
 
 from reconciler.sim import media
 from reconciler.sim.app import Reply, Request, SimApp
 from reconciler.sim.lifecycle import unisound_progress, xingyun_progress
 from reconciler.sim.xingyun import output_urls
+
+UNISOUND_LINK_SECONDS = 3 * 24 * 3600  # "视频下载地址3天有效"
 
 
 def _plain(status: int, text: str, *, task_id: str | None = None) -> Reply:
@@ -25,7 +28,7 @@ def _plain(status: int, text: str, *, task_id: str | None = None) -> Reply:
 
 def xingyun_video(app: SimApp, req: Request, task_id: str) -> Reply:
     task = app.store.get_task("xingyun", task_id)
-    if task is None or xingyun_progress(task, time.time()).state != "finished":
+    if task is None or xingyun_progress(task, app.task_clock()).state != "finished":
         return _plain(404, "no such object", task_id=task_id)
     app.store.count_download("xingyun", task_id, once=False)
     name = task.request.get("video_name") or f"xingyun-{task_id}"
@@ -36,7 +39,7 @@ def xingyun_video(app: SimApp, req: Request, task_id: str) -> Reply:
 
 def xingyun_image(app: SimApp, req: Request, task_id: str) -> Reply:
     task = app.store.get_task("xingyun", task_id)
-    if task is None or xingyun_progress(task, time.time()).state != "finished":
+    if task is None or xingyun_progress(task, app.task_clock()).state != "finished":
         return _plain(404, "no such object", task_id=task_id)
     return Reply(body=media.task_cover("xingyun", task_id), content_type="image/png",
                  task_id=task_id, fingerprint=task.fingerprint)
@@ -46,7 +49,7 @@ def xingyun_preview_page(app: SimApp, req: Request, task_id: str) -> Reply:
     task = app.store.get_task("xingyun", task_id)
     if task is None:
         return _plain(404, "no such task", task_id=task_id)
-    state = xingyun_progress(task, time.time()).state
+    state = xingyun_progress(task, app.task_clock()).state
     video, image = output_urls(req.base_url, task_id) if state == "finished" else (None, None)
     title = task.request.get("video_name") or f"xingyun task {task_id}"
     return Reply(body=media.preview_page(title, state, video, image), content_type="text/html; charset=utf-8",
@@ -57,9 +60,11 @@ def unisound_video(app: SimApp, req: Request, task_id: str) -> Reply:
     task = app.store.get_task("unisound", task_id)
     if task is None:
         return _plain(404, "no such object", task_id=task_id)
-    p = unisound_progress(task, time.time())
+    p = unisound_progress(task, app.task_clock())
     if p.state != "done" or task.fail_reason:
         return _plain(404, "no such object", task_id=task_id)
+    if app.task_clock() - p.ended_at > UNISOUND_LINK_SECONDS:
+        return _plain(403, "Request has expired: this video address was valid for 3 days", task_id=task_id)
     if not app.store.count_download("unisound", task_id, once=True):
         return _plain(410, "this video address has already been downloaded (one download only)",
                       task_id=task_id)

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
+from reconciler.sim.auth import validate_unisound_auth
 from reconciler.sim.faults import FaultPlan, validate_config
 
 DEFAULT_APP = "sim-app"
@@ -89,6 +90,8 @@ class Settings:
     unisound_quota: int | None
     unisound_ip_whitelist: tuple[str, ...]
     clock_offset_seconds: float
+    clock_advance_seconds: float
+    unisound_auth: dict  # {"in": place, "names": {appkey, timestamp, signature}}
     plan: FaultPlan
 
 
@@ -103,5 +106,7 @@ def build_settings(config: dict, *, default_render_seconds: float, seed: int | N
         unisound_quota=config.get("unisound_quota"),
         unisound_ip_whitelist=tuple(config.get("unisound_ip_whitelist") or ()),
         clock_offset_seconds=float(config.get("clock_offset_seconds") or 0),
+        clock_advance_seconds=float(config.get("clock_advance_seconds") or 0),
+        unisound_auth=validate_unisound_auth(config.get("unisound_auth")),
         plan=FaultPlan(config, seed=seed),
     )

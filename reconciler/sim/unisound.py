@@ -1,8 +1,10 @@
 """Unisound's virtual-human synthesis API (``/api/vms/ai-vms-nrt/start`` and ``/progress``).
 
-Authentication is the query parameters ``appkey``, ``timestamp`` (ms), ``signature``
-(VENDOR-NOTES); then the IP whitelist (23909, when configured); then the JSON body
-(``Content-Type: application/json`` required, else 23901). Every answer is HTTP 200
+Authentication is ``appKey``, ``timestamp`` (ms), ``signature``, by default as query
+parameters; the placement and spelling the simulator requires are a setting
+(``unisound_auth``, see auth.py), as the document does not say. Then the IP whitelist
+(23909, when configured); then the JSON body (``Content-Type: application/json``
+required, else 23901). Every answer is HTTP 200
 with ``{"error_code", "message", ...}``; ``error_code`` is an integer.
 
 Choices where the document is silent:
@@ -12,8 +14,8 @@ Choices where the document is silent:
   vendor has no failed state, and a non-zero code would look like a transient error.
 - start checks: ``text`` non-empty string (23901), at most 5000 characters (23911);
   ``speech_param`` object with ``vcn``; ``speed``/``volume``/``pitch`` 0-100,
-  ``bright`` 50-100; ``video_param`` object with ``template``; ``watermask`` and
-  ``background`` 0/1; ``backgroundImage`` string; ``type`` must be 2; ``user_id``
+  ``bright`` 50-100; ``video_param`` object with ``template`` and ``background`` (必传);
+  ``watermask`` and ``background`` 0/1; ``backgroundImage`` string; ``type`` must be 2; ``user_id``
   string; unknown fields refused. All 23901.
 - The quota (23907) counts Unisound tasks in this simulator's store.
 - Task ids are 32 lower-case hex characters; progress matches them case-insensitively.
@@ -21,12 +23,11 @@ Choices where the document is silent:
 
 from __future__ import annotations
 
-import time
 import uuid
 from typing import Any
 
 from reconciler.sim.app import Reply, Request, SimApp, fingerprint_of, json_reply
-from reconciler.sim.auth import check_unisound
+from reconciler.sim.auth import check_unisound, unisound_given
 from reconciler.sim.lifecycle import fail_reason_for, unisound_progress
 
 VENDOR = "unisound"
@@ -49,9 +50,12 @@ def _is_int(value: Any) -> bool:
 
 
 def _guard(app: SimApp, req: Request) -> Reply | dict:
-    """Authenticate and read the JSON body: an error Reply, or the body."""
+    """Authenticate and read the JSON body: an error Reply, or the body (without the
+    auth values when they travel in it)."""
     creds = app.credentials
-    failure = check_unisound(query=req.query, appkey=creds.unisound_appkey,
+    given, body = unisound_given(app.settings.unisound_auth, query=req.query, headers=req.headers,
+                                 body=req.json())
+    failure = check_unisound(given=given, appkey=creds.unisound_appkey,
                              secret=creds.unisound_secret, now=app.now())
     if failure:
         return error(*failure)
@@ -61,7 +65,6 @@ def _guard(app: SimApp, req: Request) -> Reply | dict:
     content_type = (req.headers.get("Content-Type") or "").split(";")[0].strip().lower()
     if content_type != "application/json":
         return error(23901, "parameter error: Content-Type must be application/json")
-    body = req.json()
     if not isinstance(body, dict):
         return error(23901, "parameter error: the body must be a JSON object")
     return body
@@ -99,6 +102,8 @@ def _validate_start(body: dict) -> tuple[int, str] | None:
         return 23901, f"parameter error: unknown video_param field(s) {', '.join(extra)}"
     if not isinstance(video.get("template"), str) or not video["template"].strip():
         return 23901, "parameter error: video_param.template is required"
+    if "background" not in video:
+        return 23901, "parameter error: video_param.background is required (0 = use the background, 1 = do not)"
     for key in _VIDEO_FLAGS:
         if key in video and (not _is_int(video[key]) or video[key] not in (0, 1)):
             return 23901, f"parameter error: video_param.{key} must be 0 or 1"
@@ -117,7 +122,7 @@ def start(app: SimApp, req: Request) -> Reply:
     fingerprint = fingerprint_of(body)
     task_id = uuid.uuid4().hex
     created = app.store.add_task_within_quota(
-        app.settings.unisound_quota, vendor=VENDOR, task_id=task_id, created_at=time.time(),
+        app.settings.unisound_quota, vendor=VENDOR, task_id=task_id, created_at=app.task_clock(),
         render_seconds=app.settings.render_seconds, request=body, fingerprint=fingerprint,
         fail_reason=fail_reason_for([body["text"]]),
     )
@@ -143,7 +148,7 @@ def progress(app: SimApp, req: Request) -> Reply:
     task = app.store.get_task(VENDOR, raw.strip().lower())
     if task is None:
         return error(23910, "task does not exist", task_id=raw)
-    p = unisound_progress(task, time.time())
+    p = unisound_progress(task, app.task_clock())
     doc: dict[str, Any] = {"error_code": 0, "message": "OK", "task_id": task.task_id,
                            "task_status": p.state}
     if p.state == "done":

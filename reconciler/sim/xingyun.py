@@ -12,7 +12,11 @@ loose, so client bugs show up here rather than against the real vendor:
   ``if_aigc_mark`` boolean; any other field is refused. All failures are 30005.
 - ``task_id`` may be an integer or a string of digits (the query string is text anyway).
 - parse_ppt_file: field ``ppt_file`` missing or empty is 30002; not a zip with
-  ``ppt/presentation.xml`` is 30003.
+  ``ppt/presentation.xml`` is 30003. A create naming a ``parse_ppt_file_name`` this
+  simulator never handed out is 30002 too (PPT文件不存在).
+- a segment may carry ``media_id`` (an integer), as the document's task example shows.
+- get_render_task: the task object of an odd task id carries ``id`` only, like the
+  document's example; an even one carries ``id`` and ``task_id`` (clients read either).
 - cancel: unknown task 30004; an already finished, failed or cancelled one 30006.
 """
 
@@ -95,13 +99,15 @@ def _validate_create(body: dict) -> str | None:
         for i, item in enumerate(segment):
             if not isinstance(item, dict):
                 return f"segment[{i}] must be an object"
-            extra = sorted(set(item) - {"text", "media_url"})
+            extra = sorted(set(item) - {"text", "media_url", "media_id"})
             if extra:
                 return f"segment[{i}]: unknown field(s) {', '.join(extra)}"
             if not isinstance(item.get("text"), str) or not item["text"].strip():
                 return f"segment[{i}].text is required and must be a non-empty string"
             if "media_url" in item and not isinstance(item["media_url"], str):
                 return f"segment[{i}].media_url must be a string"
+            if "media_id" in item and (not isinstance(item["media_id"], int) or isinstance(item["media_id"], bool)):
+                return f"segment[{i}].media_id must be an integer"
     elif not isinstance(body["parse_ppt_file_name"], str):
         return "parse_ppt_file_name must be a string"
     return None
@@ -121,13 +127,13 @@ def create(app: SimApp, req: Request) -> Reply:
     if body.get("parse_ppt_file_name") is not None:
         ppt = app.store.get_ppt(body["parse_ppt_file_name"])
         if ppt is None:
-            return error(30005, "create failed: unknown parse_ppt_file_name (call parse_ppt_file first)")
+            return error(30002, "PPT文件不存在: unknown parse_ppt_file_name (call parse_ppt_file first)")
         identity["parse_ppt_file_name"] = f"sha256:{ppt.sha256}"  # same deck, same fingerprint
         fail_reason = fail_reason_for(["SIM_FAIL"]) if ppt.fail_reason else None
     else:
         fail_reason = fail_reason_for([s["text"] for s in body["segment"]])
     fingerprint = fingerprint_of(identity)
-    now = time.time()
+    now = app.task_clock()
     task_id = app.store.next_xingyun_id(now)
     app.store.add_task(vendor=VENDOR, task_id=task_id, created_at=now,
                        render_seconds=app.settings.render_seconds, request=body,
@@ -152,7 +158,7 @@ def parse_ppt(app: SimApp, req: Request) -> Reply:
                           ok=False, error_code=30003, fingerprint=digest)
     name = f"sim_ppt_{uuid.uuid4().hex}.pptx"
     app.store.add_ppt(PptFile(name=name, sha256=digest, size=len(data), slides=facts.slides,
-                              fail_reason="SIM_FAIL" if facts.fails else None), time.time())
+                              fail_reason="SIM_FAIL" if facts.fails else None), app.task_clock())
     return success({"parse_ppt_file_name": name}, fingerprint=digest)
 
 
@@ -191,9 +197,9 @@ def task_document(task: Task, base_url: str, now: float) -> dict:
     elif p.state == "cancel":
         error_reason = "任务已取消 (cancelled)"
     default_name = datetime.fromtimestamp(c, CHINA).strftime("%Y%m%d_%H_%M_%S.") + f"{int(c * 1000) % 1000:03d}"
+    ids = {"id": tid} if tid % 2 else {"id": tid, "task_id": tid}
     return {
-        "id": tid,
-        "task_id": tid,
+        **ids,
         "error_reason": error_reason,
         "create_time": iso(c),
         "update_time": iso(updated),
@@ -217,7 +223,7 @@ def task_document(task: Task, base_url: str, now: float) -> dict:
 
 
 def status(app: SimApp, req: Request) -> Reply:
-    return _task_get(app, req, lambda task: task_document(task, req.base_url, time.time()))
+    return _task_get(app, req, lambda task: task_document(task, req.base_url, app.task_clock()))
 
 
 def preview(app: SimApp, req: Request) -> Reply:
@@ -245,7 +251,7 @@ def cancel(app: SimApp, req: Request) -> Reply:
     task, task_id = _find(app, body["task_id"])
     if task is None:
         return error(30004, "video task not found", task_id=task_id)
-    now = time.time()
+    now = app.task_clock()
     state = xingyun_progress(task, now).state
     if state not in XINGYUN_UNFINISHED or not app.store.set_cancelled(VENDOR, task.task_id, now):
         return json_reply({"error_code": 30006, "error_reason": f"cancel failed: task is {state}"},

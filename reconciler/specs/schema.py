@@ -22,7 +22,9 @@ TTS_TAGS = ("value", "code", "tel", "py", "pname", "word", "phrase", "letter", "
 MAX_TEXT = 5000
 ADDRESS_RULE = "1-200 characters of A-Z a-z 0-9 _ - . /, no empty, '.' or '..' part, not starting with '/'"
 _ADDRESS = re.compile(r"[A-Za-z0-9_.\-/]{1,200}")
-_TAG = re.compile(r"<(/?)([^<>/\s]*)([^<>]*)>")
+# A TTS tag is ``<name ...>`` or ``</name>`` with a known name; any other ``<`` is text
+# (``3<5 且 6>2`` is a comparison, not a broken tag: VENDOR-NOTES).
+_TAG = re.compile(r"<(/?)(" + "|".join(TTS_TAGS) + r")(?=[\s/>])([^<>]*)>")
 _SUB_ATTR = re.compile(r"""alias\s*=\s*("[^"]*"|'[^']*')""")
 
 
@@ -104,7 +106,7 @@ class SpeechParam(_Strict):
 class VideoParam(_Strict):
     template: NonBlank
     watermask: Optional[Bit] = None
-    background: Optional[Bit] = None
+    background: Bit = Field(description="Required (必传): 0 = use backgroundImage, 1 = no background.")
     backgroundImage: Optional[NonBlank] = None
 
 
@@ -165,13 +167,12 @@ def describe(err: dict, address: str) -> tuple[tuple, str]:
 
 
 def tag_problem(text: str) -> str | None:
-    """Why the TTS tags of ``text`` are not balanced, nested and known; None if fine."""
+    """Why the TTS tags of ``text`` are not balanced and well formed; None if fine.
+    Only known tag names count as tags (``_TAG``); every other ``<`` is text."""
     stack: list[str] = []
     for m in _TAG.finditer(text):
         closing, name, attrs = m.group(1), m.group(2), m.group(3).strip()
         at = f"at character {m.start() + 1}"
-        if name not in TTS_TAGS:
-            return f"unknown TTS tag {m.group(0)!r} {at} (allowed: {', '.join(TTS_TAGS)})"
         if closing:
             if attrs or not stack or stack[-1] != name:
                 expected = f"</{stack[-1]}>" if stack else "no closing tag"

@@ -77,6 +77,19 @@ class StateLock:
         finally:
             os.close(fd)
 
+    def holder(self) -> LockHolder | None:
+        """Who holds the lock now (None when it is free): a read-only probe."""
+        if not self.held():
+            return None
+        try:
+            fd = os.open(self.path, os.O_RDONLY)
+        except FileNotFoundError:
+            return None
+        try:
+            return _read_holder(fd)
+        finally:
+            os.close(fd)
+
     def release(self) -> None:
         if self._fd is None:
             return

@@ -16,7 +16,7 @@ from reconciler.providers import local_sim
 from reconciler.state.sqlite import StateLock
 
 SPEC = """\
-defaults: {provider: unisound, speech_param: {vcn: xuanxuan-plus}, video_param: {template: yadi_01}}
+defaults: {provider: unisound, speech_param: {vcn: xuanxuan-plus}, video_param: {template: yadi_01, background: 1}}
 videos:
   faq/a: {text: 你好}
   faq/b: {text: "SIM_FAIL please"}

@@ -16,7 +16,7 @@ SPEC = """\
 defaults:
   provider: unisound
   speech_param: {vcn: xuanxuan-plus, speed: 55}
-  video_param: {template: yadi_01}
+  video_param: {template: yadi_01, background: 1}
 videos:
   faq/q1:
     text: 你好。

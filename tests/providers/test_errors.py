@@ -15,7 +15,7 @@ from reconciler.providers.base import RenderRequest
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}
-UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t"}}
+UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
 KIND = {codes.TRANSIENT: TransientError, codes.AUTH: PermanentError, codes.NOT_FOUND: PermanentError,
         codes.PERMANENT: PermanentError}
 
@@ -25,7 +25,7 @@ def all_codes():
 
 
 def test_every_documented_code_has_a_table_entry():
-    documented_xingyun = {20001, 20002, 20003, 30002, 30003, 30004, 30005, 30006}
+    documented_xingyun = {1, 20001, 20002, 20003, 30002, 30003, 30004, 30005, 30006}
     documented_unisound = {23901, 23902, 23903, 23907, 23908, 23909, 23910, 23911}
     assert set(codes.XINGYUN) == documented_xingyun and set(codes.UNISOUND) == documented_unisound
     for provider, code in all_codes():
@@ -37,7 +37,7 @@ def test_kinds_follow_the_notes():
     transient = {c for p, c in all_codes() if codes.kind_of(p, c) == codes.TRANSIENT}
     assert transient == {23903}
     auth = {c for p, c in all_codes() if codes.kind_of(p, c) == codes.AUTH}
-    assert auth == {20001, 20002, 20003, 23902, 23908, 23909}
+    assert auth == {1, 20001, 20002, 20003, 23902, 23908, 23909}
     assert {c for p, c in all_codes() if codes.kind_of(p, c) == codes.NOT_FOUND} == {30004, 23910}
 
 
@@ -60,11 +60,15 @@ async def test_each_code_on_create_maps_to_its_kind_with_a_message(provider, cod
     with pytest.raises(ProviderError) as info:
         await call_with(provider, "create", vendor_error(code, "the vendor's words", key=key))
     exc = info.value
-    assert type(exc) is KIND[codes.kind_of(provider, code)]
+    expected = OutcomeUnknownError if codes.create_outcome_unknown(provider, code) else KIND[codes.kind_of(provider, code)]
+    assert type(exc) is expected
     assert exc.code == code and exc.provider == provider
     msg = str(exc)
     assert msg.startswith(f"{provider}: ") and f"[error {code}]" in msg and "the vendor's words" in msg
-    assert codes.lookup(provider, code)[2] in msg  # says what to do next
+    if expected is OutcomeUnknownError:
+        assert "NOT re-sent" in msg
+    else:
+        assert codes.lookup(provider, code)[2] in msg  # says what to do next
 
 
 @pytest.mark.parametrize("code, expected", [(30004, PermanentError), (30006, PermanentError),
@@ -108,7 +112,17 @@ async def test_5xx_with_a_vendor_body_on_create_is_a_definite_transient_answer()
     with pytest.raises(TransientError):
         await call_with("xingyun", "create", httpx.Response(504, json={"error_code": 0, "error_reason": "oops"}))
     with pytest.raises(TransientError):
-        await call_with("unisound", "create", httpx.Response(500, json={"error_code": 23903, "message": "internal"}))
+        await call_with("unisound", "create", httpx.Response(503, json={"error_code": 0, "message": "busy"}))
+
+
+@pytest.mark.parametrize("status", [200, 500])
+async def test_unisound_23903_on_start_is_outcome_unknown_not_retried(status):
+    script = Script(httpx.Response(status, json={"error_code": 23903, "message": "服务内部错误"}),
+                    httpx.Response(200, json={"error_code": 0, "message": "OK", "task_id": "u9"}))
+    p = make_unisound(script)
+    with pytest.raises(OutcomeUnknownError, match="NOT re-sent") as info:
+        await p.submit(RenderRequest("unisound", UNI_BODY))
+    assert info.value.code == 23903 and len(script.requests) == 1
 
 
 @pytest.mark.parametrize("exc", [httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout])

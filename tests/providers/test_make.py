@@ -46,7 +46,7 @@ async def test_sim_endpoint_starts_one_shared_simulator(project):
                                                     "segment": [{"text": "hi"}]}))
     assert (await x.status(task.task_id)).state in (TaskState.PENDING, TaskState.RENDERING, TaskState.FINISHED)
     started = await u.submit(RenderRequest("unisound", {"text": "hi", "speech_param": {"vcn": "v"},
-                                                        "video_param": {"template": "t"}}))
+                                                        "video_param": {"template": "t", "background": 1}}))
     assert started.task_id
     await x.aclose()
     await u.aclose()
@@ -96,3 +96,34 @@ async def test_injected_client_is_used_and_not_closed(tmp_path):
     await p.aclose()
     assert len(seen) == 1 and seen[0].url.host == "ai-api.hivoice.cn" and not client.is_closed
     await client.aclose()
+
+
+async def test_unisound_auth_settings_reach_the_provider_and_the_built_in_simulator(tmp_path):
+    from reconciler.model import UnisoundAuth
+
+    (tmp_path / "reconciler.yaml").write_text(
+        "providers:\n"
+        "  unisound:\n"
+        "    endpoint: sim\n"
+        "    auth_in: body\n"
+        "    auth_names: {appkey: appkey, timestamp: time}\n", encoding="utf-8")
+    try:
+        u = make_provider("unisound", load_config(tmp_path), env={})
+        assert u.auth == UnisoundAuth("body", "appkey", "time", "signature")  # unnamed ones keep the default
+        assert (await u.probe()).authenticated  # `endpoint: sim` requires what reconciler.yaml says
+        await u.aclose()
+    finally:
+        local_sim.stop_all()
+
+
+@pytest.mark.parametrize("text, message", [
+    ("  unisound: {auth_in: soap}\n", "reconciler.yaml:2: providers.unisound.auth_in: must be one of: query, body, header"),
+    ("  unisound: {auth_names: {key: k}}\n", "providers.unisound.auth_names.key: unknown key"),
+    ("  unisound: {auth_names: {signature: ''}}\n", "providers.unisound.auth_names.signature: must be a non-empty string"),
+    ("  xingyun: {auth_in: body}\n", "providers.xingyun.auth_in: unknown key"),
+])
+def test_bad_auth_settings_are_config_errors_with_the_line(tmp_path, text, message):
+    (tmp_path / "reconciler.yaml").write_text("providers:\n" + text, encoding="utf-8")
+    with pytest.raises(ConfigError) as info:
+        load_config(tmp_path)
+    assert message in str(info.value)

@@ -142,7 +142,7 @@ async def test_unisound_start():
     assert req.headers["content-type"] == "application/json"
     assert json.loads(req.content) == {**body, "type": 2}
     ts = str(int(NOW * 1000))
-    assert uni_query(req) == {"appkey": "key-1", "timestamp": ts,
+    assert uni_query(req) == {"appKey": "key-1", "timestamp": ts,
                               "signature": hashlib.sha256(f"key-1{ts}{SECRET}".encode()).hexdigest().upper()}
 
 
@@ -163,7 +163,7 @@ async def test_unisound_progress(answer, state, video, error):
     (req,) = script.requests
     assert (req.method, req.url.path) == ("POST", "/api/vms/ai-vms-nrt/progress")
     assert json.loads(req.content) == {"task_id": "T1"}
-    assert set(uni_query(req)) == {"appkey", "timestamp", "signature"}
+    assert set(uni_query(req)) == {"appKey", "timestamp", "signature"}
     assert (st.task_id, st.state, st.video_url) == ("T1", state, video)
     assert st.raw_state
     if error:

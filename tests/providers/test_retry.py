@@ -16,7 +16,7 @@ from reconciler.providers.retry import RetryPolicy, retrying
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}
-UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t"}}
+UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
 RUNNING = ok({"id": 5, "synth_state": "processing"})
 
 
@@ -85,8 +85,6 @@ async def test_create_whose_answer_was_lost_is_sent_exactly_once(provider, lost)
     httpx.Response(503, json={"error_code": 0, "error_reason": "service unavailable"}),
     httpx.Response(503, text="Service Unavailable"),
     httpx.Response(429, text="slow down"),
-    httpx.Response(500, json={"error_code": 23903, "message": "internal"}),
-    httpx.Response(200, json={"error_code": 23903, "message": "internal"}),
     httpx.ConnectError, httpx.ConnectTimeout, httpx.PoolTimeout,
 ])
 async def test_create_is_retried_after_a_definite_transient_answer(definite):

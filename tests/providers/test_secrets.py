@@ -17,7 +17,7 @@ from reconciler.providers.base import RenderRequest
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}
-UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t"}}
+UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
 DATE = {"Date": formatdate(NOW - 500, usegmt=True)}
 
 ANSWERS = (

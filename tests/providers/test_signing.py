@@ -10,6 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 
+from reconciler.model import UnisoundAuth
 from reconciler.providers import signing
 
 SECRET = "iamsecret"
@@ -95,13 +96,29 @@ def test_unisound_signature_is_upper_sha256_of_key_ts_secret():
     assert expected == expected.upper() and len(expected) == 64
 
 
-def test_unisound_auth_goes_in_three_query_params():
-    params = signing.unisound_auth_params("key", "sec", 1700000000123)
-    assert params == {
-        "appkey": "key",
+def test_unisound_auth_values_default_to_the_documents_spelling():
+    values = signing.unisound_auth_values("key", "sec", 1700000000123)
+    assert values == {
+        "appKey": "key",
         "timestamp": "1700000000123",
         "signature": hashlib.sha256(b"key1700000000123sec").hexdigest().upper(),
     }
+    assert UnisoundAuth().place == "query"
+
+
+def test_unisound_auth_values_take_the_configured_names():
+    auth = UnisoundAuth("body", "appkey", "time", "sign")
+    values = signing.unisound_auth_values("key", "sec", 1700000000123, auth)
+    assert set(values) == {"appkey", "time", "sign"}
+    assert values["sign"] == signing.unisound_signature("key", 1700000000123, "sec")
+
+
+def test_unisound_auth_candidates_cover_every_placement_and_spelling_once():
+    candidates = signing.unisound_auth_candidates()
+    assert candidates[0] == UnisoundAuth()
+    assert len(candidates) == len(set(candidates)) == 8 + 8 + 4  # header names ignore case
+    assert UnisoundAuth("body", "appkey", "time", "sign") in candidates
+    assert {c.place for c in candidates} == {"query", "body", "header"}
 
 
 def test_unisound_body_is_utf8_json():

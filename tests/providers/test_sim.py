@@ -257,8 +257,8 @@ async def test_reads_survive_5xx_slow_dropped_and_garbled_answers(server):
 
 
 @pytest.mark.parametrize("vendor, faults", [
-    ("unisound", ["internal", "http_503", "http_429"]),
-    ("unisound", [{"fault": "error", "code": 23903}, "http_500"]),
+    ("unisound", ["http_503", "http_429"]),
+    ("unisound", ["http_500"]),
     ("xingyun", ["http_503", "http_502", "http_429"]),
 ])
 async def test_create_with_a_definite_error_answer_is_retried_without_duplicates(server, vendor, faults):
@@ -270,6 +270,22 @@ async def test_create_with_a_definite_error_answer_is_retried_without_duplicates
     assert len(made) == len(faults) + 1
     assert [e["ok"] for e in made] == [False] * len(faults) + [True]  # exactly one render exists
     assert made[-1]["task_id"] == task.task_id
+    await p.aclose()
+
+
+@pytest.mark.parametrize("fault", ["internal", {"fault": "error", "code": 23903}])
+async def test_unisound_23903_on_start_is_outcome_unknown_and_sent_once_but_retried_on_progress(server, fault):
+    """issue 9: 23903 may come after the task was created; only a read retries it."""
+    server.set_faults({"queue": {"unisound.create": [fault], "unisound.status": [fault, fault]}})
+    p = unisound(server)
+    with pytest.raises(OutcomeUnknownError, match="NOT re-sent") as info:
+        await p.submit(RenderRequest("unisound", UNI_BODY))
+    assert info.value.code == 23903
+    assert [e["error_code"] for e in creates(server, "unisound")] == [23903]  # sent exactly once
+    with pytest.raises(PermanentError, match="not found"):  # the third progress gets through
+        await p.status("0" * 32)
+    progress = [e for e in server.ledger() if e["kind"] == "status"]
+    assert [e["error_code"] for e in progress] == [23903, 23903, 23910]
     await p.aclose()
 
 

@@ -54,7 +54,7 @@ def xingyun_headers(method: str, target: str, data: dict, *, app: str = APP, sec
 def unisound_params(*, appkey: str = APP, secret: str = SECRET, ts_ms: int | None = None) -> dict[str, str]:
     t = str(int(time.time() * 1000) if ts_ms is None else ts_ms)
     sig = hashlib.sha256(f"{appkey}{t}{secret}".encode()).hexdigest().upper()
-    return {"appkey": appkey, "timestamp": t, "signature": sig}
+    return {"appKey": appkey, "timestamp": t, "signature": sig}  # the document's spelling
 
 
 class XingyunClient:

@@ -38,7 +38,7 @@ UNI = """\
 defaults:
   provider: unisound
   speech_param: {vcn: xuanxuan-plus, speed: 55}
-  video_param: {template: yadi_01, watermask: 0}
+  video_param: {template: yadi_01, watermask: 0, background: 1}
 videos:
 """
 
@@ -113,7 +113,7 @@ defaults:
   provider: unisound
   text: 默认文本
   speech_param: {vcn: xuanxuan-plus, speed: 55}
-  video_param: {template: yadi_01, watermask: 0}
+  video_param: {template: yadi_01, watermask: 0, background: 1}
   labels: {team: support, tier: gold}
 videos:
   faq/q1: {}
@@ -130,7 +130,7 @@ videos:
     assert desired["faq/q1"].request["text"] == "默认文本"
     q2 = desired["faq/q2"]
     assert q2.request["speech_param"] == {"vcn": "xiaofeng-plus", "speed": 55, "volume": 50, "pitch": 40, "bright": 50}
-    assert q2.request["video_param"] == {"template": "yadi_01", "watermask": 0}
+    assert q2.request["video_param"] == {"template": "yadi_01", "watermask": 0, "background": 1}
     assert q2.labels == {"team": "support", "tier": "silver"}
     assert len(desired["x/one"].request["segment"]) == 2
     assert desired["x/two"].request["segment"] == [{"text": "只有一段"}]
@@ -239,7 +239,7 @@ def test_every_documented_tts_tag_is_accepted_and_not_counted_as_speech(tmp_path
 
 @pytest.mark.parametrize("text, problem", [
     ("<value>1", "never closed"), ("1</value>", "unbalanced"), ("<word><value>1</word></value>", "unbalanced"),
-    ("<speak>1</speak>", "unknown TTS tag"), ("<mute time=1>1</mute>", "takes no attributes"),
+    ("<value>1</valeu>", "never closed"), ("<mute time=1>1</mute>", "takes no attributes"),
     ("<sub>mmHg</sub>", 'alias="..."'), ("<value/>", "self-closing"), ("<mute/>", "self-closing"),
 ])
 def test_bad_tts_tags_are_errors(tmp_path, text, problem):

@@ -97,7 +97,7 @@ class Project:
             body = "".join(f"  {a}:\n    segment:\n      - text: {t}\n" for a, t in videos.items())
         else:
             head = ("defaults:\n  provider: unisound\n  speech_param: {vcn: xuanxuan-plus}\n"
-                    "  video_param: {template: yadi_01}\nvideos:\n")
+                    "  video_param: {template: yadi_01, background: 1}\nvideos:\n")
             body = "".join(f"  {a}:\n    text: {t}\n" for a, t in videos.items())
         path = self.root / "specs" / rel
         path.parent.mkdir(parents=True, exist_ok=True)

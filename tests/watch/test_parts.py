@@ -267,7 +267,7 @@ def test_targets_ignore_the_daemons_own_writes(tmp_path):
 # -- one daemon cycle at a time, with fake vendors -------------------------------------------
 
 SPEC_HEAD = ("defaults:\n  provider: unisound\n  speech_param: {vcn: xuanxuan-plus}\n"
-             "  video_param: {template: yadi_01}\nvideos:\n")
+             "  video_param: {template: yadi_01, background: 1}\nvideos:\n")
 
 
 class DaemonRig:

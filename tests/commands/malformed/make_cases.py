@@ -22,7 +22,7 @@ videos:
 UNI = """defaults:
   provider: unisound
   speech_param: {vcn: xuanxuan-plus}
-  video_param: {template: yadi_01}
+  video_param: {template: yadi_01, background: 1}
 videos:
 """
 PPTX = b"PK\x03\x04 not really a deck, but bytes to hash\n"
@@ -55,17 +55,18 @@ CASES = {
  "ppt_absolute_path": ({"specs/a.yaml": XY + "  a/one:\n    ppt_file: /etc/deck.pptx\n"}, ["specs/a.yaml:8: videos.a/one.ppt_file:", "relative to the spec file"]),
  "unisound_text_too_long": ({"specs/a.yaml": UNI + "  a/one:\n    text: " + "长" * 5001 + "\n"}, ["specs/a.yaml:7: videos.a/one.text:", "at most 5000 characters"]),
  "unisound_text_empty": ({"specs/a.yaml": UNI + "  a/one:\n    text: \"\"\n"}, ["specs/a.yaml:7: videos.a/one.text:", "at least 1 character"]),
- "unisound_unknown_tag": ({"specs/a.yaml": UNI + "  a/one:\n    text: 这是<speak>测试</speak>。\n"}, ["specs/a.yaml:7: videos.a/one.text: unknown TTS tag '<speak>'"]),
+ "unisound_misspelt_closing_tag": ({"specs/a.yaml": UNI + "  a/one:\n    text: 这是第<value>110</valeu>会议室。\n"}, ["specs/a.yaml:7: videos.a/one.text: TTS tag <value> is never closed"]),
+ "unisound_background_missing": ({"specs/a.yaml": UNI.replace(", background: 1", "") + "  a/one:\n    text: 你好\n"}, ["specs/a.yaml:6: videos.a/one.video_param.background: required field is missing"]),
  "unisound_unclosed_tag": ({"specs/a.yaml": UNI + "  a/one:\n    text: 这是第<value>110会议室。\n"}, ["specs/a.yaml:7: videos.a/one.text: TTS tag <value> is never closed"]),
  "unisound_misnested_tags": ({"specs/a.yaml": UNI + "  a/one:\n    text: <word>乒乓<value>1</word></value>\n"}, ["specs/a.yaml:7: videos.a/one.text: unbalanced TTS tag '</word>'"]),
  "unisound_sub_closed_by_mute": ({"specs/a.yaml": UNI + "  a/one:\n    text: 单位是<sub alias=\"毫米汞柱\">mmHg</mute>\n"}, ["specs/a.yaml:7: videos.a/one.text: unbalanced TTS tag '</mute>'"]),
  "unisound_sub_without_alias": ({"specs/a.yaml": UNI + "  a/one:\n    text: 单位是<sub>mmHg</sub>\n"}, ["specs/a.yaml:7: videos.a/one.text:", "alias"]),
  "unisound_speed_out_of_range": ({"specs/a.yaml": UNI + "  a/one:\n    text: 你好\n    speech_param: {vcn: xiaofeng-plus, speed: 101}\n"}, ["specs/a.yaml:8: videos.a/one.speech_param.speed:", "less than or equal to 100"]),
- "unisound_bright_from_defaults": ({"specs/a.yaml": "defaults:\n  provider: unisound\n  speech_param: {vcn: xuanxuan-plus, bright: 40}\n  video_param: {template: yadi_01}\nvideos:\n  a/one:\n    text: 你好\n"}, ["specs/a.yaml:3: videos.a/one.speech_param.bright:", "(from defaults)"]),
+ "unisound_bright_from_defaults": ({"specs/a.yaml": "defaults:\n  provider: unisound\n  speech_param: {vcn: xuanxuan-plus, bright: 40}\n  video_param: {template: yadi_01, background: 1}\nvideos:\n  a/one:\n    text: 你好\n"}, ["specs/a.yaml:3: videos.a/one.speech_param.bright:", "(from defaults)"]),
  "unisound_speed_is_a_string": ({"specs/a.yaml": UNI + "  a/one:\n    text: 你好\n    speech_param: {vcn: xiaofeng-plus, speed: \"55\"}\n"}, ["specs/a.yaml:8: videos.a/one.speech_param.speed:", "valid integer"]),
  "unisound_type_written": ({"specs/a.yaml": UNI + "  a/one:\n    text: 你好\n    type: 2\n"}, ["specs/a.yaml:8: videos.a/one.type:", "always 2"]),
- "unisound_missing_vcn": ({"specs/a.yaml": "videos:\n  a/one:\n    provider: unisound\n    text: 你好\n    speech_param: {speed: 50}\n    video_param: {template: yadi_01}\n"}, ["specs/a.yaml:5: videos.a/one.speech_param.vcn: required field is missing"]),
- "unisound_watermask_two": ({"specs/a.yaml": UNI + "  a/one:\n    text: 你好\n    video_param: {template: yadi_01, watermask: 2}\n"}, ["specs/a.yaml:8: videos.a/one.video_param.watermask:"]),
+ "unisound_missing_vcn": ({"specs/a.yaml": "videos:\n  a/one:\n    provider: unisound\n    text: 你好\n    speech_param: {speed: 50}\n    video_param: {template: yadi_01, background: 1}\n"}, ["specs/a.yaml:5: videos.a/one.speech_param.vcn: required field is missing"]),
+ "unisound_watermask_two": ({"specs/a.yaml": UNI + "  a/one:\n    text: 你好\n    video_param: {template: yadi_01, background: 1, watermask: 2}\n"}, ["specs/a.yaml:8: videos.a/one.video_param.watermask:"]),
  "xingyun_field_on_unisound": ({"specs/a.yaml": UNI + "  a/one:\n    text: 你好\n    look_name: AM054_Jap_9021_new\n"}, ["specs/a.yaml:8: videos.a/one.look_name: unknown field"]),
  "labels_not_strings": ({"specs/a.yaml": XY + "  a/one:\n    labels: {owner: 5}\n    segment: [{text: 你好}]\n"}, ["specs/a.yaml:8: videos.a/one.labels.owner:", "valid string"]),
  "address_absolute": ({"specs/a.yaml": XY + "  /abs/intro:\n    segment: [{text: 你好}]\n"}, ["specs/a.yaml:7: videos./abs/intro: invalid address"]),
@@ -88,7 +89,7 @@ CASES = {
  "config_invalid_yaml": ({"reconciler.yaml": "specs: specs\nproviders: {xingyun: {endpoint: sim}\n", "specs/a.yaml": XY + "  a/one:\n    segment: [{text: 你好}]\n"}, ["reconciler.yaml:3:", "invalid YAML"]),
  "config_missing_vars_file": ({"reconciler.yaml": "vars: [vars/common.yaml]\n", "specs/a.yaml": XY + "  a/one:\n    segment: [{text: 你好}]\n"}, ["reconciler.yaml:1:", "vars/common.yaml"]),
  "errors_in_several_files": ({"specs/a.yaml": XY + "  a/one:\n    sub_title: sometimes\n    segment: [{text: 你好}]\n",
-                              "specs/b/b.yaml": UNI + "  b/one:\n    text: <foo>坏</foo>\n  b/two:\n    text: 好\n    speech_param: {vcn: x, pitch: -1}\n",
+                              "specs/b/b.yaml": UNI + "  b/one:\n    text: <value>坏</foo>\n  b/two:\n    text: 好\n    speech_param: {vcn: x, pitch: -1}\n",
                               "specs/c.yaml.j2": XY + "  c/one:\n    video_name: \"{{ missing }}\"\n    segment: [{text: 你好}]\n",
                               "specs/d.yaml": "videos: [oops\n"},
                              ["specs/a.yaml:8: videos.a/one.sub_title:", "specs/b/b.yaml:7: videos.b/one.text:",

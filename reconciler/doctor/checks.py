@@ -1,0 +1,214 @@
+"""``reconciler doctor``: every guess about a project checked before a render is paid for.
+
+Why: a team's first real apply must not be the test of its setup. The checks run in the
+order a person would fix things (config, specs, state, lock, credentials, each vendor
+with a free authenticated call, the clock, then what the state says about renders), and
+each ends as a ``Check``: ok, warning or error, what was found, and the next step. Only
+errors make ``doctor`` exit 1; a running ``watch`` (the lock) or renders that need a
+look are warnings.
+
+Nothing here writes to the state, the manifest or the outputs, and no check can start a
+render: the vendor checks (``doctor.vendors``) use calls that are free by design. No
+check's text holds a secret or a signature: credentials are named by their variables.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import asdict, dataclass
+from typing import Mapping
+
+from reconciler.errors import ReconcilerError
+
+OK, WARNING, ERROR = "ok", "warning", "error"
+DEFAULT_STALL_AFTER = 3600.0  # seconds
+UNISOUND_LINK_DAYS = 3  # "视频下载地址3天有效"
+SHOWN = 5  # problems listed per check before "and N more"
+
+
+@dataclass(frozen=True)
+class Check:
+    name: str
+    status: str  # ok | warning | error
+    detail: str
+    fix: str = ""  # the next step (may span lines: config to paste)
+
+    def as_json(self) -> dict:
+        return asdict(self)
+
+
+def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | None = None) -> list[Check]:
+    """Every check of the project at ``root``, in order (stops early when the config or
+    the state cannot be read: the rest would only repeat that)."""
+    import os
+
+    from reconciler.config import load_config
+    from reconciler.doctor import vendors as doctor_vendors
+
+    env = os.environ if env is None else env
+    now = now or dt.datetime.now(dt.timezone.utc)
+    try:
+        config = load_config(root)
+    except ReconcilerError as exc:
+        return [Check("config", ERROR, str(exc), "Fix reconciler.yaml at the line named above.")]
+    checks = [Check("config", OK, f"{config.rel(config.root / 'reconciler.yaml')} read"
+                    if (config.root / "reconciler.yaml").exists() else "no reconciler.yaml: every default applies")]
+    spec_check, in_specs = _specs(config)
+    checks.append(spec_check)
+    state_check, recorded = _state(config)
+    checks += [state_check, _lock(config)]
+    if recorded is None:
+        return checks
+    vendors = sorted(in_specs | {v.provider for v in recorded.values() if _needs_vendor(v)})
+    if not vendors:
+        checks.append(Check("vendors", OK, "no spec or recorded render uses a vendor yet"))
+    for name in vendors:
+        cred = _credentials(config, name, env)
+        checks.append(cred)
+        if cred.status != ERROR:
+            checks += doctor_vendors.check_vendor(config, name, env)
+    checks += _renders(config, recorded, now)
+    return checks
+
+
+# --------------------------------------------------------------------------- local checks
+
+def _specs(config) -> tuple[Check, set[str]]:
+    from reconciler.specs import loader, vendor_lists
+
+    try:
+        load = loader.load_specs(config, {})
+    except ReconcilerError as exc:
+        return Check("specs", ERROR, str(exc), "Run `reconciler validate`, fix what it names, run doctor again."), set()
+    errors = load.all_errors()
+    if errors:
+        return (Check("specs", ERROR, _listed(f"{len(errors)} problem(s) in specs", errors),
+                      "Run `reconciler validate` to see every problem; fix them and run doctor again."),
+                {v.provider for vs in load.videos_by_file.values() for v in vs})
+    desired = load.desired()
+    providers = {v.provider for v in desired.values()}
+    warnings = vendor_lists.check(config, load)
+    files = len(load.videos_by_file)
+    if warnings:
+        return (Check("specs", WARNING, _listed(f"{len(desired)} videos in {files} file(s) load; "
+                                                f"{len(warnings)} value(s) are not in the vendor's lists", warnings),
+                      "Check the spelling of each value named; a newer one your account has is fine."), providers)
+    return Check("specs", OK, f"{len(desired)} videos in {files} file(s) load (same checks as `validate`)"), providers
+
+
+def _state(config):
+    from reconciler.state.sqlite import StateStore
+
+    rel = config.rel(config.state_path)
+    if not config.state_path.exists():
+        return Check("state", OK, f"no state yet ({rel} is created by the first apply)"), {}
+    try:
+        store = StateStore.open_readonly(config.state_path)
+        try:
+            recorded = store.recorded()
+        finally:
+            store.close()
+    except ReconcilerError as exc:
+        return Check("state", ERROR, str(exc), f"Restore {rel} from a backup, or move it away to start afresh."), None
+    return Check("state", OK, f"{rel} opens: {len(recorded)} video(s) recorded"), recorded
+
+
+def _lock(config) -> Check:
+    from reconciler.state.lock import StateLock
+
+    lock = StateLock(config.state_path)
+    if not lock.held():
+        return Check("lock", OK, "free: apply, refresh and watch can take it")
+    holder = lock.holder()
+    who = holder.describe() if holder else "another process"
+    return Check("lock", WARNING, f"held by {who}",
+                 "apply, refresh and watch fail while it is held: wait for it, or stop it if it should not run.")
+
+
+def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
+    from reconciler.config import ENV_NAMES
+
+    endpoint_var, id_var, secret_var = ENV_NAMES[name]
+    try:
+        creds = config.credentials(name, env)
+    except ReconcilerError as exc:
+        return Check(f"{name} credentials", ERROR, str(exc),
+                     f"export {id_var}=... {secret_var}=...  (from the {name} console; never in a file of the project)")
+    if creds.endpoint == "sim":
+        return Check(f"{name} credentials", OK, "endpoint: sim (the built-in simulator; no account needed)")
+    given = [v for v in (id_var, secret_var) if env.get(v)]
+    source = f"{' and '.join(given)} set" if given else "the simulator's defaults (a loopback endpoint)"
+    return Check(f"{name} credentials", OK, f"{source}; endpoint {creds.endpoint}")
+
+
+def _needs_vendor(video) -> bool:
+    """Whether a recorded video still needs its vendor (a render to follow or fetch)."""
+    from reconciler.model import Status
+
+    return video.unfinished or (video.status is Status.FINISHED and not video.has_output and not video.output_lost)
+
+
+def stall_after(config, provider: str) -> float:
+    """Seconds after which an unfinished render counts as stalled.
+
+    Choice: the provider's ``stall_after`` setting where the config has one, else 3600 s
+    (renders take minutes; an hour unfinished is worth a look)."""
+    value = getattr(config.provider_settings(provider), "stall_after", None)
+    return float(value) if value else DEFAULT_STALL_AFTER
+
+
+def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
+    from reconciler.state import outputs
+    from reconciler.model import Status
+
+    unknown, stalled, undownloaded, expiring = [], [], [], []
+    for address, v in sorted(recorded.items()):
+        if v.status is Status.UNKNOWN:
+            unknown.append(address)
+        elif v.unfinished and _age(v.submitted_at, now) > stall_after(config, v.provider):
+            stalled.append(f"{address} ({v.provider} task {v.task_id or '?'}, "
+                           f"{_age(v.submitted_at, now) / 3600:.1f} h)")
+        elif v.status is Status.FINISHED and v.output_task_id != v.task_id and not v.output_lost:
+            undownloaded.append(address)
+            if v.provider == "unisound" and _age(v.finished_at, now) > 24 * 3600:
+                expiring.append(f"{address} (finished {_age(v.finished_at, now) / 86400:.1f} days ago)")
+    lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(outputs.notice_missing(config, recorded).items())
+            if v.output_lost]
+    return [
+        _finding("unknown creates", unknown, "create(s) sent whose answer never arrived (maybe paid)",
+                 "Look in the vendor console; render again only on purpose: `reconciler apply --replace ADDR`."),
+        _finding("stalled renders", stalled, "render(s) unfinished for longer than expected",
+                 "Ask the vendor about the task; `reconciler refresh` polls it again. It is never re-rendered "
+                 "without `--replace`."),
+        _finding("downloads", undownloaded, "finished render(s) not downloaded yet",
+                 "Run `reconciler refresh` to download them."),
+        _finding("unisound links", expiring, "finished over a day ago; its link dies 3 days after the render",
+                 "Run `reconciler refresh` today, or the output is lost and must be rendered again."),
+        _finding("outputs", lost, "output(s) missing or lost",
+                 "Run `reconciler refresh` (a live link is fetched again), then `reconciler plan` to see what "
+                 "must be rendered again."),
+    ]
+
+
+def _finding(name: str, items: list[str], what: str, fix: str) -> Check:
+    if not items:
+        return Check(name, OK, "none")
+    return Check(name, WARNING, _listed(f"{len(items)} {what}", items), fix)
+
+
+def _age(iso: str | None, now: dt.datetime) -> float:
+    if not iso:
+        return 0.0
+    try:
+        when = dt.datetime.fromisoformat(iso)
+    except ValueError:
+        return 0.0
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=dt.timezone.utc)
+    return (now - when).total_seconds()
+
+
+def _listed(head: str, items) -> str:
+    items = [str(i) for i in items]
+    more = f"; and {len(items) - SHOWN} more" if len(items) > SHOWN else ""
+    return f"{head}: " + "; ".join(items[:SHOWN]) + more
