@@ -41,6 +41,8 @@ class FakeProvider:
         self.hold.set()
         self.concurrent = 0
         self.max_concurrent = 0
+        self.wait_for_concurrent = 0  # > 0: a create waits (up to 2 s) until this many are in flight
+        self._enough_in_flight = asyncio.Event()
         self._next = 100
 
     def kinds(self, kind: str) -> list[tuple]:
@@ -50,7 +52,14 @@ class FakeProvider:
         self.calls.append(("submit", request.body.get("text") or request.body.get("video_name"), request.ppt_path))
         self.concurrent += 1
         self.max_concurrent = max(self.max_concurrent, self.concurrent)
+        if self.concurrent >= self.wait_for_concurrent:
+            self._enough_in_flight.set()
         try:
+            if self.wait_for_concurrent:  # a loaded machine must not hide a bound by slow intents
+                try:
+                    await asyncio.wait_for(self._enough_in_flight.wait(), 2.0)
+                except asyncio.TimeoutError:
+                    pass
             await asyncio.sleep(0.005)
             if self.submit_errors:
                 raise self.submit_errors.pop(0)

@@ -44,6 +44,7 @@ def test_create_renders_downloads_and_publishes(tmp_path):
 def test_parallelism_bounds_concurrent_creates(tmp_path):
     rig = Rig(tmp_path)
     rig.engine = rig.new_engine(parallelism=3)
+    rig.providers["xingyun"].wait_for_concurrent = 3  # a slow machine must not keep the bound from being reached
     p = plan(*(change(Action.CREATE, video(f"v{i:02d}")) for i in range(20)))
     run(rig.apply(p))
     assert rig.providers["xingyun"].max_concurrent == 3
