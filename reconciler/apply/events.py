@@ -12,11 +12,12 @@ display and the final summary are drawn from.
 
 from __future__ import annotations
 
-import datetime as dt
 import sys
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import IO, Protocol
+
+from reconciler.util import clock
 
 
 class Kind(StrEnum):
@@ -139,8 +140,7 @@ class PlainHooks:
         self.stream = stream or sys.stderr
 
     def event(self, event: Event) -> None:
-        stamp = dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self.stream.write(f"{stamp} {event.line()}\n")
+        self.stream.write(f"{clock.stamp()} {event.line()}\n")
         self.stream.flush()
 
     def start(self) -> None:

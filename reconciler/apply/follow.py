@@ -28,7 +28,7 @@ from reconciler.util.crashpoint import crash_point
 from reconciler.model import Status
 from reconciler.apply.schedule import Tracked
 from reconciler.providers.base import Provider, TaskState, TaskStatus
-from reconciler.state.sqlite import now
+from reconciler.util.clock import iso_now
 
 if TYPE_CHECKING:  # pragma: no cover
     from reconciler.apply.engine import Engine
@@ -116,7 +116,7 @@ async def _answer(engine: Engine, provider: Provider, item: Tracked, status: Tas
         return
     # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image
     if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
-                       preview_image_url=status.preview_image_url, finished_at=status.finished_at or now()):
+                       preview_image_url=status.preview_image_url, finished_at=status.finished_at or iso_now()):
         engine.tracker.release(item)
         return
     engine.manifest.changed()

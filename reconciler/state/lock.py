@@ -9,7 +9,6 @@ anything (``plan`` does, to read a dead writer's intents as apply will).
 
 from __future__ import annotations
 
-import datetime as dt
 import fcntl
 import json
 import os
@@ -18,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.errors import LockHeldError
+from reconciler.util import clock
 
 
 @dataclass(frozen=True)
@@ -55,7 +55,7 @@ class StateLock:
                 f"the state {self.path.with_suffix('')} is locked by {who}; wait for it to finish or stop it"
             ) from None
         self.taken_over = _read_holder(fd)
-        me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=_now())
+        me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=clock.iso_now())
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me.__dict__).encode(), 0)
         os.fsync(fd)
@@ -111,7 +111,3 @@ def _read_holder(fd: int) -> LockHolder | None:
         return LockHolder(**data) if data else None
     except (ValueError, TypeError, OSError):
         return None
-
-
-def _now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")

@@ -23,7 +23,6 @@ Mutual exclusion between writers (apply, refresh, watch) is ``statelock.StateLoc
 from __future__ import annotations
 
 import dataclasses
-import datetime as dt
 import json
 import sqlite3
 import threading
@@ -34,6 +33,7 @@ from typing import TYPE_CHECKING, Iterator
 from reconciler.errors import StateError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
+from reconciler.util import clock
 
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
     import sqlite_utils
@@ -61,8 +61,7 @@ _ATTEMPT_FIELDS_OF_VIDEO = (
 )
 
 
-def now() -> str:
-    return dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+now = clock.iso_now  # the one clock (util/clock)
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:

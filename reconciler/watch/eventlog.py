@@ -18,25 +18,21 @@ Messages come from reconciler errors and events, which never contain secrets.
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import sys
 import threading
 from typing import Any, Callable, TextIO
 
+from reconciler.util.clock import stamp
+
 LEVELS = ("debug", "info", "warning", "error")
-
-
-def _utc_now() -> str:
-    now = dt.datetime.now(dt.timezone.utc)
-    return now.strftime("%Y-%m-%dT%H:%M:%S.") + f"{now.microsecond // 1000:03d}Z"
 
 
 class EventLog:
     """Writes events as text or JSON lines. Thread-safe; never raises on a closed stream."""
 
     def __init__(self, stream: TextIO | None = None, fmt: str = "text",
-                 clock: Callable[[], str] = _utc_now):
+                 clock: Callable[[], str] = lambda: stamp(millis=True)):
         if fmt not in ("text", "json"):
             raise ValueError(f"unknown log format {fmt!r}")
         self.stream = stream if stream is not None else sys.stderr
