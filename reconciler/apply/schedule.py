@@ -20,6 +20,8 @@ import random
 from dataclasses import dataclass, field
 from typing import Callable
 
+from reconciler.util import backoff
+
 
 @dataclass(frozen=True)
 class PollSchedule:
@@ -31,8 +33,7 @@ class PollSchedule:
 
     def interval(self, polls: int) -> float:
         """Seconds to wait after ``polls`` polls of a render (0 = since submit)."""
-        base = min(self.cap, self.first * self.factor ** polls)
-        return base * (1 + self.jitter * (2 * self.rand() - 1))
+        return backoff.Exponential(self.first, self.cap, self.factor, self.jitter, self.rand).delay(polls)
 
 
 @dataclass

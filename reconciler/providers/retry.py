@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import Awaitable, Callable, TypeVar
 
 from reconciler.errors import TransientError
+from reconciler.util import backoff
 
 log = logging.getLogger("reconciler.providers")
 T = TypeVar("T")
@@ -33,7 +34,7 @@ class RetryPolicy:
 
     def delay(self, retry: int) -> float:
         """Full jitter (AWS architecture blog): spreads a crowd of clients apart."""
-        return self.rand() * min(self.cap, self.base * (2**retry))
+        return backoff.Exponential(self.base, self.cap, jitter=backoff.FULL, rand=self.rand).delay(retry)
 
 
 DEFAULT = RetryPolicy()

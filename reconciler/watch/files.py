@@ -27,9 +27,13 @@ from typing import Callable, Iterable
 
 import watchfiles
 
+from reconciler.util import backoff
+
 SPEC_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 STEP_MS = 20  # how long a burst must be quiet before it is reported (watchfiles `step`)
 DEBOUNCE_MS = 400  # longest a continuous burst is held back (watchfiles `debounce`)
+# A watcher that died is restarted after 2, 4, 8 ... 60 s (one local process: no jitter).
+RESTART = backoff.Exponential(base=2.0, cap=60.0, jitter=0)
 
 
 def _existing(path: Path) -> Path:
@@ -123,7 +127,7 @@ class FileWatcher:
                 # A watcher died (logged): retry later, not in a spin; the daemon's
                 # periodic full re-check covers the files meanwhile.
                 self._failures += 1
-                pause = min(60.0, 2.0 ** self._failures)
+                pause = RESTART.delay(self._failures - 1)
                 waiters = [asyncio.ensure_future(e.wait()) for e in (stop, self._restart)]
                 await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
                 for w in waiters:

@@ -36,6 +36,7 @@ from dataclasses import dataclass, replace
 from typing import Callable
 
 from reconciler.model import Action, Change, Plan, Status
+from reconciler.util import backoff
 
 ASK_BEFORE_RETRY = frozenset({Status.FAILED, Status.CANCELLED, Status.UNKNOWN})
 
@@ -58,7 +59,7 @@ class Backoff:
         """A transient failure of ``address`` at ``fingerprint``; returns the retry time."""
         old = self._entries.get(address)
         n = old[1] + 1 if old and old[0] == fingerprint else 1
-        delay = min(self.cap, self.base * 2 ** (n - 1)) * (0.75 + 0.5 * self.rand())
+        delay = backoff.Exponential(self.base, self.cap, jitter=0.25, rand=self.rand).delay(n - 1)
         self._entries[address] = (fingerprint, n, now + delay)
         return now + delay
 
