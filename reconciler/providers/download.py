@@ -4,7 +4,7 @@ Why a module of its own: an output is what the user paid for, and a Unisound out
 may be fetched exactly once. So the bytes are streamed into a temporary file beside
 ``dest`` (same filesystem, so the final ``os.replace`` is atomic), hashed while they
 arrive, checked against ``Content-Length``, fsynced, renamed, and the directory is
-fsynced. On any failure the temporary file is removed and ``dest`` is untouched: a
+fsynced (``util/atomic.Replacement``, the one atomic write). On any failure the temporary file is removed and ``dest`` is untouched: a
 reader sees the old file or the complete new one, never a partial one.
 
 A one-shot URL gets exactly one GET: no HEAD, no retry, no second look; if that one
@@ -16,9 +16,7 @@ left, so the URL is still unused. Other URLs may be retried on transient failure
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from pathlib import Path
 
 import httpx
@@ -32,7 +30,7 @@ from .errors_map import Call
 from .http import VendorHTTP, log
 
 CHUNK = 1 << 16
-OUTPUT_MODE = 0o644  # a downloaded video, like every file fsutil writes (rw-r--r--)
+OUTPUT_MODE = 0o644  # a downloaded video, like every new file util/atomic writes (rw-r--r--)
 
 
 async def download(http: VendorHTTP, url: str, dest: Path, *, one_shot: bool) -> DownloadResult:
@@ -70,40 +68,29 @@ def _lost(call: Call, exc: ProviderError) -> PermanentError:
 
 async def _fetch(http: VendorHTTP, url: str, dest: Path, call: Call) -> DownloadResult:
     """One GET of ``url`` into a temp file, renamed over ``dest`` only when complete."""
-    tmp = _temp_beside(dest, call)
+    out = _temp_beside(dest, call)
     try:
-        async with http.semaphore:
-            with open(tmp, "wb") as out:
-                digest, size = await _stream(http, url, out, call)
-                out.flush()
-                os.fchmod(out.fileno(), OUTPUT_MODE)  # not the 0o600 of a bare temporary file
-                os.fsync(out.fileno())
-        os.replace(tmp, dest)
-        atomic.fsync_dir(dest.parent)
-    except BaseException as exc:
-        tmp.unlink(missing_ok=True)
-        if isinstance(exc, OSError):
-            raise PermanentError(
-                f"{call.prefix()}: could not write {dest}: {exc.strerror or exc}. "
-                "Free disk space or fix permissions, then run `reconciler refresh`.",
-                provider=http.provider,
-            ) from exc
-        raise
+        with out:  # renamed over ``dest`` (fsynced) only if the block ends normally
+            async with http.semaphore:
+                digest, size = await _stream(http, url, out.file, call)
+    except OSError as exc:
+        raise PermanentError(
+            f"{call.prefix()}: could not write {dest}: {exc.strerror or exc}. "
+            "Free disk space or fix permissions, then run `reconciler refresh`.",
+            provider=http.provider,
+        ) from exc
     return DownloadResult(path=dest, sha256=digest, bytes=size)
 
 
-def _temp_beside(dest: Path, call: Call) -> Path:
+def _temp_beside(dest: Path, call: Call) -> atomic.Replacement:
     try:
-        dest.parent.mkdir(parents=True, exist_ok=True)
-        fd, name = tempfile.mkstemp(dir=dest.parent, prefix=f".{dest.name}.", suffix=".part")
+        return atomic.Replacement(dest, mode=OUTPUT_MODE, suffix=".part")
     except OSError as exc:
         raise PermanentError(
             f"{call.prefix()}: cannot create a file in {dest.parent}: {exc.strerror or exc}. "
             "Fix the outputs directory.",
             provider=call.provider,
         ) from exc
-    os.close(fd)
-    return Path(name)
 
 
 async def _stream(http: VendorHTTP, url: str, out, call: Call) -> tuple[str, int]:

@@ -5,7 +5,7 @@ never grows beyond the number of spec files) under ``<state dir>/.speccache/``. 
 entry holds the key it was made for (a hash of the file bytes and of everything else
 that shapes its result) and plain tuples of the videos it produced. Entries are never
 trusted blindly: a wrong magic, format, checksum or key, or any decoding failure,
-makes the entry a miss. Writes go to a temp file and are renamed into place, so a
+makes the entry a miss. Writes go through ``util/atomic`` (temp file, rename), so a
 reader sees a whole entry or none. An unwritable state directory just means no cache;
 the spec cache never touches the state DB.
 
@@ -18,8 +18,9 @@ from __future__ import annotations
 import hashlib
 import marshal
 import os
-import tempfile
 from pathlib import Path
+
+from reconciler.util import atomic
 
 MAGIC = b"RSPC"
 FORMAT = 1
@@ -54,14 +55,8 @@ class SpecCache:
         try:
             if not self.directory.is_dir():
                 self._create()
-            fd, tmp = tempfile.mkstemp(dir=self.directory, prefix=".tmp-", suffix=_SUFFIX)
-            try:
-                with os.fdopen(fd, "wb") as fh:
-                    fh.write(encode(payload, rel, key))
-                os.replace(tmp, self._file(rel))
-            except BaseException:
-                _unlink(Path(tmp))
-                raise
+            # Not fsynced: an entry torn by a power cut fails its checksum, a quiet miss.
+            atomic.atomic_write_bytes(self._file(rel), encode(payload, rel, key), durable=False)
         except (OSError, ValueError):  # read-only project, full disk, unmarshallable value
             self.enabled = False
 
@@ -80,7 +75,7 @@ class SpecCache:
         except OSError:
             return
         for name in names:
-            if name.endswith(_SUFFIX) and name not in wanted and not name.startswith(".tmp-"):
+            if name.endswith(_SUFFIX) and name not in wanted:
                 _unlink(self.directory / name)
 
 

@@ -15,33 +15,70 @@ import tempfile
 from pathlib import Path
 
 
-def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None) -> None:
-    """Replace ``path`` with ``data`` atomically, creating parent directories.
+class Replacement:
+    """A temporary file beside ``path`` that replaces it atomically on ``commit()``.
+
+    The one implementation of temp + fsync + rename + fsync dir: whole files
+    (``atomic_write_bytes``) and streamed ones (a download, written chunk by chunk into
+    ``file``) both go through it. As a context manager it commits when the block ends
+    normally and discards the temporary file when it raises. Creating it creates the
+    parent directories and the temporary file (an ``OSError`` here means the folder
+    is unusable; one from ``commit`` means the write failed: callers word them apart).
 
     The new file keeps the permissions of the file it replaces; a new file gets
-    ``mode`` (default 0o644) rather than the 0o600 of a bare temporary file."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if mode is None:
+    ``mode`` (default 0o644) rather than the 0o600 of a bare temporary file. A
+    ``durable=False`` replacement skips both fsyncs (a cache whose entries carry a
+    checksum: a torn one after a power cut is a miss, not a wrong answer)."""
+
+    def __init__(self, path: Path, *, mode: int | None = None, suffix: str = ".tmp", durable: bool = True):
+        self.path = Path(path)
+        self.durable = durable
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        if mode is None:
+            try:
+                mode = self.path.stat().st_mode & 0o7777
+            except FileNotFoundError:
+                mode = 0o644
+        self.mode = mode
+        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=suffix)
+        self.tmp = Path(tmp)
+        self.file = os.fdopen(fd, "wb")
+
+    def commit(self) -> None:
+        """Make the written bytes the content of ``path`` (or discard them and raise)."""
         try:
-            mode = path.stat().st_mode & 0o7777
-        except FileNotFoundError:
-            mode = 0o644
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fchmod(f.fileno(), mode)
-            os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
-    fsync_dir(path.parent)
+            with self.file:
+                self.file.flush()
+                os.fchmod(self.file.fileno(), self.mode)
+                if self.durable:
+                    os.fsync(self.file.fileno())
+            os.replace(self.tmp, self.path)
+        except BaseException:
+            self.discard()
+            raise
+        if self.durable:
+            fsync_dir(self.path.parent)
+
+    def discard(self) -> None:
+        """Drop the temporary file; ``path`` stays as it was."""
+        self.file.close()
+        self.tmp.unlink(missing_ok=True)
+
+    def __enter__(self) -> "Replacement":
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.commit()
+        else:
+            self.discard()
+
+
+def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None, durable: bool = True) -> None:
+    """Replace ``path`` with ``data`` atomically, creating parent directories
+    (permissions and ``durable``: see ``Replacement``)."""
+    with Replacement(path, mode=mode, durable=durable) as out:
+        out.file.write(data)
 
 
 def atomic_write_text(path: Path, text: str, *, encoding: str = "utf-8", mode: int | None = None) -> None:
