@@ -22,17 +22,12 @@ from urllib.parse import urlsplit
 import yaml
 
 from reconciler.errors import ConfigError
-from reconciler.model import AUTH_KEYS, AUTH_PLACES, Credentials, UnisoundAuth
+from reconciler.model import AUTH_KEYS, AUTH_PLACES, VENDORS, Credentials, UnisoundAuth
 
 CONFIG_NAME = "reconciler.yaml"
 DEFAULT_VARS = ("vars.yaml",)
 SIM_APP_ID = "sim-app"
 SIM_SECRET = "sim-secret"
-
-ENV_NAMES = {
-    "xingyun": ("XINGYUN_ENDPOINT", "XINGYUN_APP_ID", "XINGYUN_APP_SECRET"),
-    "unisound": ("UNISOUND_ENDPOINT", "UNISOUND_APPKEY", "UNISOUND_SECRET"),
-}
 
 
 @dataclass(frozen=True)
@@ -45,8 +40,8 @@ class ProviderSettings:
 
 @dataclass(frozen=True)
 class ProvidersSettings:
-    xingyun: ProviderSettings = ProviderSettings(endpoint="https://nebula-agent.xingyun3d.com")
-    unisound: ProviderSettings = ProviderSettings(endpoint="https://ai-api.hivoice.cn", auth=UnisoundAuth())
+    xingyun: ProviderSettings = ProviderSettings(endpoint=VENDORS["xingyun"].default_endpoint)
+    unisound: ProviderSettings = ProviderSettings(endpoint=VENDORS["unisound"].default_endpoint, auth=UnisoundAuth())
 
 
 @dataclass(frozen=True)
@@ -142,7 +137,8 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
         vars_ = None
     parallelism = _check_value(problems, ("parallelism",), data.get("parallelism", d.parallelism), "int", 1, 256)
     share = _check_value(problems, ("max_delete_share",), data.get("max_delete_share"), "number", 0, 1, True)
-    pdata = _check_mapping(problems, ("providers",), data.get("providers", {}), {"xingyun", "unisound"})
+    pdata = _check_mapping(problems, ("providers",), data.get("providers", {}),
+                           {f.name for f in dataclasses.fields(ProvidersSettings)})
     providers = ProvidersSettings(
         xingyun=_check_provider(problems, "xingyun", pdata.get("xingyun", {}), d.providers.xingyun),
         unisound=_check_provider(problems, "unisound", pdata.get("unisound", {}), d.providers.unisound),
@@ -189,7 +185,9 @@ class Config:
         return self.file.max_delete_share
 
     def provider_settings(self, provider: str) -> ProviderSettings:
-        return getattr(self.file.providers, provider)
+        """``providers.<provider>`` of reconciler.yaml (a vendor without a section of its
+        own there gets the defaults of its ``model.VENDORS`` entry)."""
+        return getattr(self.file.providers, provider, None) or ProviderSettings(VENDORS[provider].default_endpoint)
 
     def rel(self, path: Path) -> str:
         """Project-relative posix path (for messages, state and manifest)."""
@@ -205,7 +203,7 @@ class Config:
 
     def endpoint(self, provider: str, env: Mapping[str, str] | None = None) -> str:
         env = os.environ if env is None else env
-        return env.get(ENV_NAMES[provider][0]) or self.provider_settings(provider).endpoint
+        return env.get(VENDORS[provider].env_endpoint) or self.provider_settings(provider).endpoint
 
     def credentials(self, provider: str, env: Mapping[str, str] | None = None) -> Credentials:
         """Endpoint and credentials for ``provider``; environment beats the file.
@@ -214,7 +212,8 @@ class Config:
         ``reconciler sim`` process), missing credentials default to the simulator's
         ``sim-app``/``sim-secret``; against any other endpoint they are required."""
         env = os.environ if env is None else env
-        endpoint_var, id_var, secret_var = ENV_NAMES[provider]
+        vendor = VENDORS[provider]
+        endpoint_var, id_var, secret_var = vendor.env_endpoint, vendor.env_app_id, vendor.env_secret
         endpoint = self.endpoint(provider, env)
         app_id, secret = env.get(id_var), env.get(secret_var)
         if endpoint == "sim":
@@ -228,6 +227,13 @@ class Config:
                 f"(or use `endpoint: sim` / {endpoint_var}=sim for the built-in simulator)"
             )
         return Credentials(endpoint=endpoint.rstrip("/"), app_id=app_id, secret=secret)
+
+
+def secrets(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The vendor secrets set in the environment, ``{variable: value}``: what no plan
+    file, log line or output may ever show."""
+    env = os.environ if env is None else env
+    return {v.env_secret: env[v.env_secret] for v in VENDORS.values() if env.get(v.env_secret)}
 
 
 def _is_loopback(endpoint: str) -> bool:

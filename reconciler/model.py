@@ -13,7 +13,51 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
-PROVIDERS = ("xingyun", "unisound")
+
+
+@dataclass(frozen=True)
+class Vendor:
+    """What the rest of reconciler needs to know about one vendor, in one place.
+
+    Every other place reads these facts from ``VENDORS``: the environment variables
+    (config), the plan's "cannot be cancelled" notes (planning), the client class and
+    its capabilities (providers), the known provider names (specs, engine). A vendor's
+    wire format stays in its ``providers/<name>.py``; its spec fields in ``specs/schema``."""
+
+    name: str  # the ``provider:`` value in specs and the key under ``providers:`` in config
+    display: str  # how messages name it
+    can_cancel: bool  # the vendor has a cancel API (else an unfinished render is abandoned)
+    one_shot_download: bool  # an output URL may be fetched only once
+    env_app_id: str  # environment variable of the application id / appKey
+    env_secret: str  # environment variable of the secret
+    env_endpoint: str  # environment variable that overrides the endpoint
+    default_endpoint: str
+    client: str  # ``module:Class`` of its client, under ``reconciler.providers``
+    # Seconds of clock skew after which signed calls are refused: Xingyun documents 60 s;
+    # Unisound documents nothing (choice: assume the same 60 s).
+    clock_window: float = 60.0
+
+
+VENDORS: dict[str, Vendor] = {v.name: v for v in (
+    Vendor("xingyun", "Xingyun", can_cancel=True, one_shot_download=False,
+           env_app_id="XINGYUN_APP_ID", env_secret="XINGYUN_APP_SECRET", env_endpoint="XINGYUN_ENDPOINT",
+           default_endpoint="https://nebula-agent.xingyun3d.com", client="xingyun:XingyunProvider"),
+    Vendor("unisound", "Unisound", can_cancel=False, one_shot_download=True,
+           env_app_id="UNISOUND_APPKEY", env_secret="UNISOUND_SECRET", env_endpoint="UNISOUND_ENDPOINT",
+           default_endpoint="https://ai-api.hivoice.cn", client="unisound:UnisoundProvider"),
+)}
+
+
+def display_name(provider: str) -> str:
+    """``Unisound`` for ``unisound``; an unknown name as it is."""
+    vendor = VENDORS.get(provider)
+    return vendor.display if vendor else provider
+
+
+def can_cancel(provider: str) -> bool:
+    """Whether ``provider`` can cancel a render (an unknown one is assumed able to)."""
+    vendor = VENDORS.get(provider)
+    return vendor.can_cancel if vendor else True
 
 
 @dataclass(frozen=True)

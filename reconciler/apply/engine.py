@@ -43,7 +43,7 @@ from reconciler.state import manifest_writer, outputs
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
-from reconciler.model import PROVIDERS, Action, Plan, RecordedVideo, Status
+from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status
 from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
 from reconciler.state.sqlite import StateStore
@@ -81,10 +81,10 @@ class ProviderSet(Mapping):
         return self._built[name]
 
     def __iter__(self):
-        return iter(PROVIDERS)
+        return iter(VENDORS)
 
     def __len__(self) -> int:
-        return len(PROVIDERS)
+        return len(VENDORS)
 
     def built(self) -> list[Provider]:
         return list(self._built.values())

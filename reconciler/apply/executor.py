@@ -29,7 +29,7 @@ from reconciler.state import outputs
 from reconciler.errors import OutcomeUnknownError, ProviderError
 from reconciler.apply.events import Kind
 from reconciler.util.crashpoint import crash_point
-from reconciler.model import Action, Change, DesiredVideo, Status
+from reconciler.model import Action, Change, DesiredVideo, Status, display_name
 from reconciler.providers.base import RenderRequest
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -39,7 +39,6 @@ if TYPE_CHECKING:  # pragma: no cover
 SUBMITTED, REFUSED, UNKNOWN, NOT_SENT = "submitted", "refused", "unknown", "not_sent"
 INTERRUPTED = ("interrupted while the create was in flight: it may have been sent (and paid for); "
                "its answer was never recorded")
-NO_CANCEL = {"unisound": "Unisound has no cancel API"}
 
 
 async def run(engine: Engine, change: Change) -> None:
@@ -138,7 +137,7 @@ async def supersede(engine: Engine, address: str, provider_name: str, task_id: s
     engine.tracker.discard(address, task_id)
     provider = engine.providers[provider_name]
     if not provider.capabilities.can_cancel:
-        why = NO_CANCEL.get(provider_name, f"{provider_name} cannot cancel renders")
+        why = f"{display_name(provider_name)} has no cancel API"
         outcome, kind, detail = "abandoned", Kind.OLD_ABANDONED, f"{why}: the old render was abandoned (it may still be billed)"
     else:
         try:

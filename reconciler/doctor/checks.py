@@ -126,9 +126,9 @@ def _lock(config) -> Check:
 
 
 def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
-    from reconciler.config import ENV_NAMES
+    from reconciler.model import VENDORS
 
-    endpoint_var, id_var, secret_var = ENV_NAMES[name]
+    id_var, secret_var = VENDORS[name].env_app_id, VENDORS[name].env_secret
     try:
         creds = config.credentials(name, env)
     except ReconcilerError as exc:

@@ -20,11 +20,9 @@ import asyncio
 from typing import Mapping
 
 from reconciler.doctor.checks import ERROR, OK, WARNING, Check
+from reconciler.model import VENDORS
 
 CLOCK_OK = 10.0  # seconds of skew that need no comment
-# Seconds of skew after which signed calls are refused: Xingyun documents 60 s; Unisound
-# documents nothing. Choice: assume the same 60 s for Unisound.
-CLOCK_WINDOW = {"xingyun": 60.0, "unisound": 60.0}
 PLACEMENT_CODES = frozenset({23902, 23908})  # Unisound: refused before the task lookup
 CLOCK_FIX = "Fix the system clock: enable NTP (e.g. `sudo timedatectl set-ntp true`), then run doctor again."
 
@@ -112,13 +110,13 @@ def _clock(name: str, skew: float | None) -> Check:
     if abs(skew) <= CLOCK_OK:
         return Check(f"{name} clock", OK, f"within {max(abs(skew), 1):.0f} s of the server's Date")
     if _skewed(name, skew):
-        return Check(f"{name} clock", ERROR, f"{off}: signed calls expire after {CLOCK_WINDOW[name]:.0f} s",
+        return Check(f"{name} clock", ERROR, f"{off}: signed calls expire after {VENDORS[name].clock_window:.0f} s",
                      CLOCK_FIX)
-    return Check(f"{name} clock", WARNING, f"{off} (calls are refused beyond {CLOCK_WINDOW[name]:.0f} s)", CLOCK_FIX)
+    return Check(f"{name} clock", WARNING, f"{off} (calls are refused beyond {VENDORS[name].clock_window:.0f} s)", CLOCK_FIX)
 
 
 def _skewed(name: str, skew: float | None) -> bool:
-    return skew is not None and abs(skew) > CLOCK_WINDOW[name]
+    return skew is not None and abs(skew) > VENDORS[name].clock_window
 
 
 def config_lines(auth) -> str:
@@ -138,10 +136,7 @@ def _where(config, name: str, env: Mapping[str, str]) -> str:
 
 
 def _endpoint_fix(config, name: str, env: Mapping[str, str]) -> str:
-    from reconciler.config import ENV_NAMES, ProvidersSettings
-
-    var = ENV_NAMES[name][0]
-    default = getattr(ProvidersSettings(), name).endpoint
+    var, default = VENDORS[name].env_endpoint, VENDORS[name].default_endpoint
     if env.get(var):
         return (f"{var} is set (it beats reconciler.yaml): set it to the vendor's base URL "
                 f"(default {default}) or unset it.")

@@ -29,12 +29,7 @@ import difflib
 import json
 
 from reconciler.errors import PlanError
-from reconciler.model import Action, Change, DesiredVideo, Plan, PlanOptions, RecordedVideo, Status
-
-# Which vendors can cancel a render (the plan must say when one is abandoned instead).
-# Mirrors providers' Capabilities.can_cancel; kept here so planning stays pure.
-CAN_CANCEL = {"xingyun": True, "unisound": False}
-DISPLAY_NAME = {"xingyun": "Xingyun", "unisound": "Unisound"}
+from reconciler.model import Action, Change, DesiredVideo, Plan, PlanOptions, RecordedVideo, Status, can_cancel, display_name
 
 MAX_FIELD_CHANGES = 4  # request fields named in one reason before "and N more"
 MAX_DIFF_LINES = 6  # lines of script diff kept in Change.details
@@ -146,10 +141,9 @@ def _leftover_note(r: RecordedVideo) -> str:
         return "; a render its unanswered create may have started cannot be cancelled (no task id was received)"
     if not (r.unfinished and r.task_id):
         return ""
-    if CAN_CANCEL.get(r.provider, True):
+    if can_cancel(r.provider):
         return f"; its unfinished render (task {r.task_id}) will be cancelled"
-    name = DISPLAY_NAME.get(r.provider, r.provider)
-    return f"; its unfinished render (task {r.task_id}) will be abandoned: {name} has no cancel API"
+    return f"; its unfinished render (task {r.task_id}) will be abandoned: {display_name(r.provider)} has no cancel API"
 
 
 def _metadata_changes(d: DesiredVideo, r: RecordedVideo) -> list[str]:

@@ -17,13 +17,12 @@ instance a secret passed by mistake as ``--var``).
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from reconciler.util import atomic
 from reconciler.planning import view
-from reconciler.config import ENV_NAMES
+from reconciler.config import secrets
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.model import Plan, PlanOptions
 
@@ -61,8 +60,7 @@ def save_plan(path: Path, plan: Plan, *, options: PlanOptions, variables: dict[s
 
 
 def _refuse_secrets(data: bytes) -> None:
-    for _endpoint, _app_id, secret_var in ENV_NAMES.values():
-        secret = os.environ.get(secret_var, "")
+    for secret_var, secret in secrets().items():
         if len(secret) >= _MIN_SECRET_LEN and (secret.encode() in data or json.dumps(secret)[1:-1].encode() in data):
             raise ReconcilerError(
                 f"refusing to save the plan: it would contain the value of {secret_var} (passed with --var?). "

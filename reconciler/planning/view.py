@@ -12,7 +12,7 @@ import functools
 import json
 from typing import TYPE_CHECKING
 
-from reconciler.planning import planner
+from reconciler import model
 from reconciler.model import Action, Change, Plan
 
 if TYPE_CHECKING:  # rich is imported only when text is drawn: `plan --json` skips it
@@ -97,12 +97,12 @@ def print_plan(plan: Plan, console: Console) -> None:
 def _abandons(change: Change) -> bool:
     r = change.recorded
     return (change.action in (Action.DELETE, Action.REPLACE) and r is not None and r.unfinished
-            and r.task_id is not None and not planner.CAN_CANCEL.get(r.provider, True))
+            and r.task_id is not None and not model.can_cancel(r.provider))
 
 
 def _abandon_note(changes: list[Change]) -> str:
     names = [c.address for c in changes[:5]] + ([f"{len(changes) - 5} more"] if len(changes) > 5 else [])
-    vendors = sorted({planner.DISPLAY_NAME.get(c.recorded.provider, c.recorded.provider) for c in changes})
+    vendors = sorted({model.display_name(c.recorded.provider) for c in changes})
     n = len(changes)
     return (f"Note: {n} unfinished render{'s' if n != 1 else ''} ({', '.join(names)}) will be abandoned, "
             f"not cancelled: {' and '.join(vendors)} {'has' if len(vendors) == 1 else 'have'} no cancel API.")

@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING, Mapping
 from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
+from reconciler.model import VENDORS
 
 if TYPE_CHECKING:  # pragma: no cover
     import httpx
@@ -30,7 +31,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .base import Provider
     from .retry import RetryPolicy
 
-PROVIDER_CLASSES = {"xingyun": "XingyunProvider", "unisound": "UnisoundProvider"}
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
@@ -41,8 +41,8 @@ def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = 
     ``client`` injects an ``httpx.AsyncClient`` (tests); ``policy`` overrides the retry
     policy (tests, or a caller that wants fewer attempts). Raises ConfigError for an
     unknown provider or missing credentials."""
-    if name not in PROVIDER_CLASSES:
-        raise ConfigError(f"unknown provider {name!r} (known: {', '.join(PROVIDER_CLASSES)})")
+    if name not in VENDORS:
+        raise ConfigError(f"unknown provider {name!r} (known: {', '.join(VENDORS)})")
     from . import local_sim
     from reconciler.model import Credentials
 
@@ -55,15 +55,20 @@ def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = 
         options["auth"] = settings.auth
     if policy is not None:
         options["policy"] = policy
-    cls = getattr(importlib.import_module(f"{__name__}.{name}"), PROVIDER_CLASSES[name])
-    return cls(creds, timeout=settings.timeout, concurrency=settings.concurrency, client=client, **options)
+    return _client_class(name)(creds, timeout=settings.timeout, concurrency=settings.concurrency, client=client, **options)
+
+
+def _client_class(name: str) -> type:
+    """The client class ``model.VENDORS`` names for ``name`` (``module:Class``), imported."""
+    module, _, cls = VENDORS[name].client.partition(":")
+    return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
 
 
 def __getattr__(attr: str):
     """Lazy re-exports: ``XingyunProvider``, ``UnisoundProvider``, ``RetryPolicy``."""
-    for module, cls in PROVIDER_CLASSES.items():
-        if attr == cls:
-            return getattr(importlib.import_module(f"{__name__}.{module}"), cls)
+    for name, vendor in VENDORS.items():
+        if attr == vendor.client.partition(":")[2]:
+            return _client_class(name)
     if attr == "RetryPolicy":
         return importlib.import_module(f"{__name__}.retry").RetryPolicy
     raise AttributeError(f"module {__name__!r} has no attribute {attr!r}")

@@ -15,7 +15,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Protocol
 
-from reconciler.model import Credentials  # noqa: F401 - re-exported for the vendor clients
+from reconciler.model import VENDORS, Credentials  # noqa: F401 - Credentials re-exported for the vendor clients
 
 
 class TaskState(StrEnum):
@@ -30,9 +30,16 @@ class TaskState(StrEnum):
 
 @dataclass(frozen=True)
 class Capabilities:
-    can_cancel: bool
-    one_shot_download: bool  # the output URL may be fetched only once (Unisound)
+    can_cancel: bool  # else ``cancel`` raises, and a superseded render is abandoned
+    one_shot_download: bool  # the output URL may be fetched only once: chooses the download mode
     max_concurrency: int  # concurrent requests to this vendor, per account
+
+    @classmethod
+    def of(cls, vendor: str, max_concurrency: int) -> Capabilities:
+        """The capabilities ``model.VENDORS`` states for ``vendor``."""
+        facts = VENDORS[vendor]
+        return cls(can_cancel=facts.can_cancel, one_shot_download=facts.one_shot_download,
+                   max_concurrency=max_concurrency)
 
 
 @dataclass(frozen=True)

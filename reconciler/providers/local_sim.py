@@ -20,6 +20,8 @@ import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from reconciler.model import VENDORS
+
 if TYPE_CHECKING:  # pragma: no cover - config imports providers.base: no cycle at runtime
     from reconciler.config import Config
 
@@ -46,7 +48,7 @@ def _start(config: Config, env: Mapping[str, str] | None):
     from reconciler import sim  # imported lazily: only `endpoint: sim` needs it
 
     credentials = {}
-    for vendor in ("xingyun", "unisound"):
+    for vendor in VENDORS:
         if config.endpoint(vendor, env) == "sim":
             creds = config.credentials(vendor, env)
             credentials[vendor] = {"app_id": creds.app_id, "secret": creds.secret}

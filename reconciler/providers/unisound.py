@@ -77,7 +77,7 @@ class UnisoundProvider:
                  client: httpx.AsyncClient | None = None, auth: UnisoundAuth | None = None,
                  **http_options):
         limit = concurrency or DEFAULT_CONCURRENCY
-        self.capabilities = Capabilities(can_cancel=False, one_shot_download=True, max_concurrency=limit)
+        self.capabilities = Capabilities.of(NAME, limit)
         self._creds = credentials
         self.auth = auth or UnisoundAuth()
         self.http = VendorHTTP(NAME, timeout=timeout, concurrency=limit, client=client, **http_options)
@@ -137,7 +137,7 @@ class UnisoundProvider:
         return None  # Unisound has no preview endpoint
 
     async def download(self, url: str, dest: Path) -> DownloadResult:
-        return await download_mod.download(self.http, url, dest, one_shot=True)
+        return await download_mod.download(self.http, url, dest, one_shot=self.capabilities.one_shot_download)
 
     async def aclose(self) -> None:
         await self.http.aclose()

@@ -113,7 +113,7 @@ class XingyunProvider:
     def __init__(self, credentials: Credentials, *, timeout: float = 30.0, concurrency: int | None = None,
                  client: httpx.AsyncClient | None = None, **http_options):
         limit = concurrency or DEFAULT_CONCURRENCY
-        self.capabilities = Capabilities(can_cancel=True, one_shot_download=False, max_concurrency=limit)
+        self.capabilities = Capabilities.of(NAME, limit)
         self._creds = credentials
         self.http = VendorHTTP(NAME, timeout=timeout, concurrency=limit, client=client, **http_options)
 
@@ -202,7 +202,7 @@ class XingyunProvider:
         return _first(body.get("data"), "preview_url")
 
     async def download(self, url: str, dest: Path) -> DownloadResult:
-        return await download_mod.download(self.http, url, dest, one_shot=False)
+        return await download_mod.download(self.http, url, dest, one_shot=self.capabilities.one_shot_download)
 
     async def aclose(self) -> None:
         await self.http.aclose()

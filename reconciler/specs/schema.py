@@ -16,7 +16,8 @@ from typing import Annotated, Any, Literal, Optional, Union
 from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
                       ValidationError, WithJsonSchema, create_model, model_validator)
 
-PROVIDER_NAMES = ("xingyun", "unisound")
+from reconciler.model import VENDORS
+
 METADATA_FIELDS = ("labels", "prevent_destroy")  # never part of the fingerprint
 TTS_TAGS = ("value", "code", "tel", "py", "pname", "word", "phrase", "letter", "mute", "sub")
 MAX_TEXT = 5000
@@ -146,7 +147,7 @@ def validate_videos(merged: dict[str, dict]) -> tuple[dict[str, _Video], list[tu
 def describe(err: dict, address: str) -> tuple[tuple, str]:
     """A pydantic error of one video as ((address, field, ...), a message for people)."""
     loc = tuple(err["loc"])
-    if loc and loc[0] in PROVIDER_NAMES:  # the discriminated union's tag
+    if loc and loc[0] in VENDORS:  # the discriminated union's tag
         loc = loc[1:]
     loc = (address,) + loc
     kind, msg = err["type"], err["msg"]
@@ -157,10 +158,10 @@ def describe(err: dict, address: str) -> tuple[tuple, str]:
     if kind == "missing":
         return loc, "required field is missing"
     if kind == "union_tag_not_found":
-        return loc + ("provider",), f"required field is missing (one of: {', '.join(PROVIDER_NAMES)})"
+        return loc + ("provider",), f"required field is missing (one of: {', '.join(VENDORS)})"
     if kind == "union_tag_invalid":
         got = err["input"].get("provider") if isinstance(err["input"], dict) else None
-        return loc + ("provider",), f"must be one of: {', '.join(PROVIDER_NAMES)} (got {got!r})"
+        return loc + ("provider",), f"must be one of: {', '.join(VENDORS)} (got {got!r})"
     if kind == "model_type" and isinstance(err.get("input"), list):
         return loc, "expected a mapping, got a list"
     return loc, msg.removeprefix("Value error, ")
