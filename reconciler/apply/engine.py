@@ -48,8 +48,6 @@ from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
 from reconciler.state.sqlite import StateStore
 
-_FAILING = {Kind.NOT_SENT, Kind.REJECTED, Kind.UNKNOWN, Kind.FAILED, Kind.CANCELLED, Kind.OUTPUT_LOST,
-            Kind.ERROR, Kind.RECOVERED}
 
 
 def to_collect(video: RecordedVideo) -> bool:
@@ -139,7 +137,7 @@ class Engine:
              detail: str = "") -> None:
         event = Event(kind, address, provider, task_id, detail)
         self.tally.add(event)
-        if kind in _FAILING:
+        if kind.about.failing:
             self.errors[address] = detail
         elif event.state is not None:
             self.errors.pop(address, None)

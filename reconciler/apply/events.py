@@ -6,7 +6,8 @@ chooses how to show that: ``RichHooks`` (a terminal: a live progress line with t
 count per state and the elapsed time, each state change printed above it) or
 ``PlainHooks`` (no terminal: one timestamped line per event, for logs and CI). The
 watch daemon passes its own hooks. ``Tally`` keeps the per-video state the progress
-display and the final summary are drawn from.
+display and the final summary are drawn from. What each kind of event means to each
+of them (state, log level, failure, repeats, retry) is one table, ``ABOUT``.
 
 """
 
@@ -45,20 +46,51 @@ class Kind(StrEnum):
     SKIPPED = "skipped"  # skipped: not started because of an interrupt
     ERROR = "error"  # failed: a step failed in a way that is none of the above
 
+    @property
+    def about(self) -> About:
+        """What this kind of event means (``ABOUT``: the one table every reader uses)."""
+        return ABOUT[self]
 
-# kind -> (the video's display state after the event, whether that state is final)
-_STATE: dict[Kind, tuple[str | None, bool]] = {
-    Kind.RECOVERED: ("unknown", True), Kind.TRACKING: ("rendering", False),
-    Kind.SUBMITTING: ("submitting", False), Kind.SUBMITTED: ("rendering", False),
-    Kind.NOT_SENT: ("failed", True), Kind.REJECTED: ("failed", True), Kind.UNKNOWN: ("unknown", True),
-    Kind.STATE: ("rendering", False), Kind.POLL_ERROR: (None, False),
-    Kind.DOWNLOADING: ("downloading", False), Kind.FINISHED: ("finished", True),
-    Kind.FAILED: ("failed", True), Kind.CANCELLED: ("cancelled", True), Kind.OUTPUT_LOST: ("failed", True),
-    Kind.OLD_CANCELLED: (None, False), Kind.OLD_ABANDONED: (None, False),
-    Kind.UPDATED: ("updated", True), Kind.MOVED: (None, False), Kind.DELETED: ("deleted", True), Kind.SKIPPED: ("skipped", True),
-    Kind.ERROR: ("failed", True),
+
+@dataclass(frozen=True)
+class About:
+    """How each reader treats one kind of event: the progress display and summary
+    (``state``, ``final``), the engine's record of why a video failed (``failing``),
+    the daemon's log (``level``, ``repeats``, ``progress``) and its retries (``retry``)."""
+
+    state: str | None  # the video's display state after the event (None: unchanged)
+    final: bool = False  # that state ends the video's run (counted done)
+    level: str = "info"  # in the daemon's log: info, warning or error
+    failing: bool = False  # the event's detail is why the video failed (the summary lists it)
+    repeats: str = ""  # can recur without news, logged once per: "detail" (the same text), "task"
+    progress: bool = False  # news of the render: its repeated facts (a poll error) are news again
+    retry: bool = False  # a create that failed on this side: the daemon tries it again later
+
+
+ABOUT: dict[Kind, About] = {
+    Kind.RECOVERED: About("unknown", True, "warning", failing=True, repeats="detail"),
+    Kind.TRACKING: About("rendering", repeats="detail"),
+    Kind.SUBMITTING: About("submitting"),
+    Kind.SUBMITTED: About("rendering", progress=True),
+    Kind.NOT_SENT: About("failed", True, "error", failing=True, retry=True),
+    Kind.REJECTED: About("failed", True, "error", failing=True),
+    Kind.UNKNOWN: About("unknown", True, "error", failing=True),
+    Kind.STATE: About("rendering", progress=True),
+    Kind.POLL_ERROR: About(None, level="warning", repeats="task"),
+    Kind.DOWNLOADING: About("downloading", progress=True),
+    Kind.FINISHED: About("finished", True, progress=True),
+    Kind.FAILED: About("failed", True, "error", failing=True, progress=True),
+    Kind.CANCELLED: About("cancelled", True, "warning", failing=True, progress=True),
+    Kind.OUTPUT_LOST: About("failed", True, "error", failing=True),
+    Kind.OLD_CANCELLED: About(None),
+    Kind.OLD_ABANDONED: About(None, level="warning"),
+    Kind.UPDATED: About("updated", True),
+    Kind.MOVED: About(None),
+    Kind.DELETED: About("deleted", True, progress=True),
+    Kind.SKIPPED: About("skipped", True),
+    Kind.ERROR: About("failed", True, "error", failing=True, repeats="detail", retry=True),
 }
-FINAL = frozenset(state for state, final in _STATE.values() if final and state)
+FINAL = frozenset(a.state for a in ABOUT.values() if a.final and a.state)
 ORDER = ("submitting", "rendering", "downloading", "finished", "updated", "deleted",
          "failed", "unknown", "cancelled", "skipped")
 
@@ -73,7 +105,7 @@ class Event:
 
     @property
     def state(self) -> str | None:
-        return _STATE[self.kind][0]
+        return self.kind.about.state
 
     def line(self) -> str:
         """``address  kind  task N: detail``, the body of both renderings."""

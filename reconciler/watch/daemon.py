@@ -54,7 +54,6 @@ GRACE = 4.0  # seconds the calls in flight get to finish after a stop
 RETRY_SOON = 0.5  # seconds before looking again while a git operation holds the index
 FAILED_RETRY = 5.0  # seconds before looking again after a cycle failed unexpectedly
 ENGINE_KEYS = ("state", "manifest", "outputs", "parallelism", "providers")  # fixed while running
-TRANSIENT = {Kind.NOT_SENT, Kind.ERROR}  # a create that failed and may be tried again later
 
 
 class Daemon:
@@ -115,7 +114,7 @@ class Daemon:
         fingerprint = self._executing.get(event.address)
         if event.kind is Kind.SUBMITTED:
             self.policy.backoff.clear(event.address)
-        elif event.kind in TRANSIENT and fingerprint is not None:
+        elif event.kind.about.retry and fingerprint is not None:
             due = self.policy.backoff.failed(event.address, fingerprint, self.clock())
             self.log.info("retry", f"will try again in {due - self.clock():.0f}s", address=event.address)
 

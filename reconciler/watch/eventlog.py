@@ -103,21 +103,6 @@ class EventLog:
 
 # -- engine events -------------------------------------------------------------------
 
-def _kind_levels():
-    from reconciler.apply.events import Kind
-
-    errors = {Kind.NOT_SENT, Kind.REJECTED, Kind.UNKNOWN, Kind.FAILED, Kind.OUTPUT_LOST, Kind.ERROR}
-    warnings = {Kind.RECOVERED, Kind.POLL_ERROR, Kind.CANCELLED, Kind.OLD_ABANDONED}
-    return {k: "error" if k in errors else "warning" if k in warnings else "info" for k in Kind}
-
-
-# Events that can repeat without news (a render re-tracked by every full re-check, the
-# same poll error on every poll while a vendor is down): logged once per fact.
-_ONCE_KINDS = frozenset({"tracking", "poll_error", "error", "recovered"})
-# Events after which a render's repeated facts (a poll error) are news again.
-_PROGRESS_KINDS = frozenset({"state", "finished", "failed", "cancelled", "downloading", "submitted", "deleted"})
-
-
 _DEFAULT_MESSAGES = {"submitted": "the vendor accepted the create; rendering",
                      "downloading": "render finished; downloading the output"}
 
@@ -131,7 +116,6 @@ class LogHooks:
     def __init__(self, log: EventLog, listener: Callable[[Any], None] | None = None):
         self.log = log
         self.listener = listener
-        self.levels = _kind_levels()
         self.skipped = 0  # changes not started because the daemon is stopping
 
     def start(self) -> None:
@@ -149,18 +133,19 @@ class LogHooks:
                 self.listener(event)
 
     def _log(self, kind: str, event) -> None:
+        about = event.kind.about  # level, repeats, progress: apply/events.ABOUT
         if kind == "skipped":
             self.skipped += 1  # summarised once at shutdown instead of one line per video
             return
-        if kind in _PROGRESS_KINDS:
+        if about.progress:
             self.log.forget(("engine", "poll_error", event.address, event.task_id))
         message = event.detail or _DEFAULT_MESSAGES.get(kind) or kind.replace("_", " ")
         if kind == "submitting":
             message = f"sending the create ({event.detail or 'create'})"
-        fields = {"level": self.levels[event.kind], "address": event.address, "provider": event.provider or None,
+        fields = {"level": about.level, "address": event.address, "provider": event.provider or None,
                   "task_id": event.task_id}
-        if kind in _ONCE_KINDS:
-            key = ("engine", kind, event.address, event.task_id) + (() if kind == "poll_error" else (event.detail,))
+        if about.repeats:  # can recur without news (re-tracked every re-check, a vendor down): once per fact
+            key = ("engine", kind, event.address, event.task_id) + ((event.detail,) if about.repeats == "detail" else ())
             self.log.once(key, kind, message, **fields)
         else:
             self.log.emit(kind, message, **fields)

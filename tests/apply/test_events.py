@@ -68,3 +68,14 @@ def test_crash_point_kills_at_the_nth_hit_only_when_asked():
     result = _crash_script("after_intent:2")
     assert result.returncode == -signal.SIGKILL and result.stdout == "one\n"
     assert _crash_script("after_submit").stdout == "one\ntwo\n"
+
+
+def test_one_table_says_what_every_kind_means():
+    from reconciler.apply.events import ABOUT
+
+    assert set(ABOUT) == set(Kind)  # a new kind without a row fails here, not in a reader
+    assert {k for k, a in ABOUT.items() if a.retry} == {Kind.NOT_SENT, Kind.ERROR}
+    assert all(a.level in ("info", "warning", "error") for a in ABOUT.values())
+    assert all(a.repeats in ("", "detail", "task") for a in ABOUT.values())
+    # every failing kind ends the video's run in a state the summary reports as not ok
+    assert all(a.final and a.state in ("failed", "unknown", "cancelled") for a in ABOUT.values() if a.failing)
