@@ -47,6 +47,7 @@ from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status
 from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
 from reconciler.state.sqlite import StateStore
+from reconciler.util.aio import first_of
 
 
 
@@ -247,7 +248,7 @@ class Engine:
                 break
             due = self.tracker.next_due()
             self._wake.clear()
-            await _first_of(stop, self._wake, None if due is None else max(0.0, due - self.clock()))
+            await first_of(stop, self._wake, timeout=None if due is None else max(0.0, due - self.clock()))
         await self.drain()
 
     async def poll_once(self) -> None:
@@ -307,12 +308,3 @@ class Engine:
             for provider in built:
                 await provider.aclose()
 
-
-async def _first_of(stop: asyncio.Event, wake: asyncio.Event, timeout: float | None) -> None:
-    """Return when ``stop`` or ``wake`` is set, or after ``timeout`` seconds."""
-    waiters = [asyncio.ensure_future(stop.wait()), asyncio.ensure_future(wake.wait())]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

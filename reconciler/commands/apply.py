@@ -147,12 +147,10 @@ def _approved(out) -> bool:
 
 
 def _targeted(plan, targets) -> set[str] | None:
-    """The addresses a ``--target`` run may touch (None: all). Same rule as the plan's:
-    an exact address, or every address under a target ending in ``/``."""
+    """The addresses a ``--target`` run may touch (None: all): the plan's own rule."""
     if not targets:
         return None
-    return {c.address for c in plan.changes
-            if any(c.address == t or (t.endswith("/") and c.address.startswith(t)) for t in targets)}
+    return {c.address for c in plan.changes if any(planner.matches_target(t, c.address) for t in targets)}
 
 
 async def _carry_out(engine: Engine, plan, hooks, *, wait: bool, scope: set[str] | None) -> int | None:

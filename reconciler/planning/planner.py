@@ -54,7 +54,9 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
 # -- targeting ------------------------------------------------------------------------
 
 
-def _matches(target: str, address: str) -> bool:
+def matches_target(target: str, address: str) -> bool:
+    """The ``--target`` rule: the address itself, or every address under a target
+    ending in ``/`` (apply uses it too, to scope what a run may touch)."""
     return address == target or (target.endswith("/") and address.startswith(target))
 
 
@@ -63,7 +65,7 @@ def _targeted(addresses: list[str], targets: frozenset[str]) -> set[str]:
         return set(addresses)
     chosen: set[str] = set()
     for target in sorted(targets):
-        hits = [a for a in addresses if _matches(target, a)]
+        hits = [a for a in addresses if matches_target(target, a)]
         if not hits:
             hint = ""
             if not target.endswith("/") and any(a.startswith(target + "/") for a in addresses):

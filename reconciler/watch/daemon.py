@@ -48,6 +48,7 @@ from reconciler.model import Action, PlanOptions
 from reconciler.watch.files import FileWatcher, Targets
 from reconciler.watch.recorded import RecordedCache
 from reconciler.watch.report import CycleReport
+from reconciler.util.aio import first_of
 
 DEBOUNCE = 0.03  # seconds of quiet after a file event before looking (saves come in bursts)
 GRACE = 4.0  # seconds the calls in flight get to finish after a stop
@@ -126,8 +127,8 @@ class Daemon:
                 await self.engine.wait(self.stop)
             except Exception as exc:  # noqa: BLE001 - one bad poll must not end the daemon
                 self.log.error("error", f"polling failed: {exc!r}; polling again")
-                await _first_of(self.stop, None, 1.0)
-            await _first_of(self.stop, self._work, None)
+                await first_of(self.stop, timeout=1.0)
+            await first_of(self.stop, self._work)
             self._work.clear()
 
     async def _reconcile_loop(self) -> None:
@@ -135,7 +136,7 @@ class Daemon:
         while not self.stop.is_set():
             now = self.clock()
             dues = [t for t in (next_full, self.policy.next_due(now), self._retry_at) if t]
-            await _first_of(self.stop, self._poke, max(0.0, min(dues) - now))
+            await first_of(self.stop, self._poke, timeout=max(0.0, min(dues) - now))
             if self.stop.is_set():
                 return
             if self._poke.is_set():
@@ -249,12 +250,3 @@ def git_dir(root: Path) -> Path | None:
                 return (folder / text[len("gitdir:"):].strip()).resolve()
     return None
 
-
-async def _first_of(stop: asyncio.Event, other: asyncio.Event | None, timeout: float | None) -> None:
-    """Return when ``stop`` or ``other`` is set, or after ``timeout`` seconds."""
-    waiters = [asyncio.ensure_future(e.wait()) for e in (stop, other) if e is not None]
-    try:
-        await asyncio.wait(waiters, timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

@@ -28,6 +28,7 @@ from typing import Callable, Iterable
 import watchfiles
 
 from reconciler.util import backoff
+from reconciler.util.aio import first_of
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 STEP_MS = 20  # how long a burst must be quiet before it is reported (watchfiles `step`)
@@ -128,10 +129,7 @@ class FileWatcher:
                 # periodic full re-check covers the files meanwhile.
                 self._failures += 1
                 pause = RESTART.delay(self._failures - 1)
-                waiters = [asyncio.ensure_future(e.wait()) for e in (stop, self._restart)]
-                await asyncio.wait(waiters, timeout=pause, return_when=asyncio.FIRST_COMPLETED)
-                for w in waiters:
-                    w.cancel()
+                await first_of(stop, self._restart, timeout=pause)
             if not stop.is_set():
                 self._on_change()  # events may have been missed while restarting
 
