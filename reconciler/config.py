@@ -154,7 +154,6 @@ class Config:
     root: Path  # absolute project root
     file: ConfigFile
     vars_files: tuple[Path, ...]  # absolute; only existing ones when they are the default
-    explicit_vars: bool  # vars were named in reconciler.yaml (missing ones are errors)
 
     @property
     def specs_dir(self) -> Path:
@@ -304,4 +303,4 @@ def load_config(root: Path) -> Config:
             vars_files.append(p)
         elif explicit and not _is_default_vars(name):
             raise ConfigError(f"{CONFIG_NAME}:{_line_of(node, ('vars',))}: vars: file {name} does not exist")
-    return Config(root=root, file=file, vars_files=tuple(vars_files), explicit_vars=explicit)
+    return Config(root=root, file=file, vars_files=tuple(vars_files))

@@ -38,7 +38,6 @@ class RetryPolicy:
 
 
 DEFAULT = RetryPolicy()
-NO_RETRY = RetryPolicy(attempts=1)
 
 
 async def retrying(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:

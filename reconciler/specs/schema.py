@@ -5,7 +5,8 @@ file's ``defaults`` were merged in, and they produce the JSON Schema printed by
 ``reconciler schema``. Models are strict (no silent ``"55"`` -> 55) and forbid unknown
 fields. ``request_body`` turns a validated model into exactly what the vendor receives,
 with every documented default written out, so that writing a default in a spec does not
-change the render fingerprint. ``METADATA_FIELDS`` are the fields kept out of it.
+change the render fingerprint. The metadata fields (``labels``, ``prevent_destroy``, on
+``_Video``) are not in the body, so they never change it.
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fi
 
 from reconciler.model import VENDORS
 
-METADATA_FIELDS = ("labels", "prevent_destroy")  # never part of the fingerprint
 TTS_TAGS = ("value", "code", "tel", "py", "pname", "word", "phrase", "letter", "mute", "sub")
 MAX_TEXT = 5000
 ADDRESS_RULE = "1-200 characters of A-Z a-z 0-9 _ - . /, no empty, '.' or '..' part, not starting with '/'"

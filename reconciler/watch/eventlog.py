@@ -25,8 +25,6 @@ from typing import Any, Callable, TextIO
 
 from reconciler.util.clock import stamp
 
-LEVELS = ("debug", "info", "warning", "error")
-
 
 class EventLog:
     """Writes events as text or JSON lines. Thread-safe; never raises on a closed stream."""
