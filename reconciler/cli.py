@@ -56,10 +56,17 @@ mass_delete_option = click.option(
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
               help="Run as if started in DIR.")
+@click.option("--debug", "-v", "--verbose", "debug", is_flag=True,
+              help="Show debug logs (every vendor call, retry and download) on stderr; secrets redacted.")
 @click.version_option(package_name="reconciler")
 @click.pass_context
-def cli(ctx: click.Context, directory: Path) -> None:
+def cli(ctx: click.Context, directory: Path, debug: bool) -> None:
     """Declarative renders of digital-human videos: plan, apply, watch."""
+    if debug:
+        from reconciler.config import secrets
+        from reconciler.util import logs
+
+        logs.enable_debug(secrets().values())
     ctx.obj = Project(directory)
 
 

@@ -55,5 +55,5 @@ async def retrying(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: st
                     exc.args = (f"{exc.args[0]} (gave up after {attempts} attempts)",)
                 raise
             pause = policy.delay(n - 1)
-            log.debug("%s: transient failure, retry %d/%d in %.2fs", what, n, attempts - 1, pause)
+            log.debug("%s: transient failure, retry %d/%d in %.2fs: %s", what, n, attempts - 1, pause, exc)
             await policy.sleep(pause)
