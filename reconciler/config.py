@@ -217,7 +217,7 @@ class Config:
         app_id, secret = env.get(id_var), env.get(secret_var)
         if endpoint == "sim":
             return Credentials(endpoint="sim", app_id=app_id or SIM_APP_ID, secret=secret or SIM_SECRET)
-        if not (app_id or secret) and _is_loopback(endpoint):
+        if not (app_id or secret) and is_loopback(endpoint):
             app_id, secret = SIM_APP_ID, SIM_SECRET
         missing = [n for n, v in ((id_var, app_id), (secret_var, secret)) if not v]
         if missing:
@@ -235,7 +235,7 @@ def secrets(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return {v.env_secret: env[v.env_secret] for v in VENDORS.values() if env.get(v.env_secret)}
 
 
-def _is_loopback(endpoint: str) -> bool:
+def is_loopback(endpoint: str) -> bool:
     """Whether ``endpoint`` is on this machine's loopback (where only a simulator runs)."""
     host = urlsplit(endpoint).hostname or ""
     if host == "localhost":

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import importlib
 from typing import TYPE_CHECKING, Mapping
-from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
 from reconciler.model import VENDORS
@@ -31,7 +30,6 @@ if TYPE_CHECKING:  # pragma: no cover
     from .base import Provider
     from .retry import RetryPolicy
 
-LOOPBACK = ("127.0.0.1", "localhost", "::1")
 
 
 def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = None,
@@ -43,6 +41,8 @@ def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = 
     unknown provider or missing credentials."""
     if name not in VENDORS:
         raise ConfigError(f"unknown provider {name!r} (known: {', '.join(VENDORS)})")
+    from reconciler.config import is_loopback
+
     from . import local_sim
     from reconciler.model import Credentials
 
@@ -50,7 +50,7 @@ def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = 
     if creds.endpoint == "sim":
         creds = Credentials(endpoint=local_sim.sim_url(config, env), app_id=creds.app_id, secret=creds.secret)
     settings = config.provider_settings(name)
-    options = {"trust_env": urlsplit(creds.endpoint).hostname not in LOOPBACK}
+    options = {"trust_env": not is_loopback(creds.endpoint)}  # no proxy between us and a local sim
     if settings.auth is not None:
         options["auth"] = settings.auth
     if policy is not None:
