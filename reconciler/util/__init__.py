@@ -1,1 +1,2 @@
-"""Mechanisms with no domain knowledge: YAML with marks, atomic files, backoff, clock."""
+"""Mechanisms with no domain knowledge: YAML with marks, atomic files, backoff, clock,
+asyncio helpers, the --debug log. One of each: use these before writing another."""
