@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 from reconciler.errors import ReconcilerError
+from reconciler.util import clock
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 DEFAULT_STALL_AFTER = 3600.0  # seconds
@@ -46,7 +47,7 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
     from reconciler.doctor import vendors as doctor_vendors
 
     env = os.environ if env is None else env
-    now = now or dt.datetime.now(dt.timezone.utc)
+    now = now or clock.utc_now()
     try:
         config = load_config(root)
     except ReconcilerError as exc:
