@@ -22,9 +22,10 @@ takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one 
 ``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
 per-vendor limit (``providers.http``), which is what bounds polls and downloads.
 The state is written only through ``StateStore``, each outcome the moment it happens
-(``executor`` for creates, ``collector`` for polls and downloads), on one thread of
-its own; the manifest follows through ``manifest_writer.ManifestWriter``. Progress goes to
-``hooks``: library code never prints.
+(``executor`` for creates, ``follow`` for polls and downloads, each given a
+``context.RunContext``, never the engine), on one thread of its own; the manifest
+follows through ``manifest_writer.ManifestWriter``. Progress goes to ``hooks``:
+library code never prints.
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ from contextlib import nullcontext
 from typing import Awaitable, Callable
 
 from reconciler.apply import executor, follow
+from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
@@ -119,6 +121,11 @@ class Engine:
         self._inflight: set[asyncio.Task] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._recovered = False
+        # What executor and follow may use: built once, passed down (never the engine).
+        self.context = RunContext(
+            config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
+            providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
+            lock=self.lock, wake=self._wakeup)
 
     async def db(self, fn: Callable, *args, **kwargs):
         """``fn(*args, **kwargs)`` (a StateStore method) on the state thread; its result."""
@@ -185,11 +192,6 @@ class Engine:
         self._wakeup()
         return added
 
-    def track(self, address: str, provider: str, task_id: str) -> None:
-        """Follow a render whose create was just answered (recorded as rendering)."""
-        self.tracker.add(address, provider, task_id, self.clock(), recorded=Status.RENDERING)
-        self._wakeup()
-
     # -- executing a plan ----------------------------------------------------------------
 
     def execute(self, plan: Plan, stop: asyncio.Event | None = None) -> Awaitable[None]:
@@ -205,7 +207,7 @@ class Engine:
         try:
             changes = [c for c in plan.changes if c.action is not Action.NOOP]
             for moved in filter(executor.moved_only, plan.changes):
-                await executor.record_move(self, moved)
+                await executor.record_move(self.context, moved)
             await asyncio.gather(*(self._change(c, stop) for c in changes))
         finally:
             self._executing -= 1
@@ -232,7 +234,9 @@ class Engine:
                 return
             try:
                 async with self.lock(change.address):
-                    await executor.run(self, change)
+                    done = await executor.run(self.context, change)
+                if done is not None:
+                    self.actions[change.address] = done
             except ReconcilerError as exc:  # e.g. missing credentials, a state write refused
                 self.emit(Kind.ERROR, change.address, change.provider, detail=str(exc))
 
@@ -244,7 +248,7 @@ class Engine:
         stop = stop or asyncio.Event()
         while not stop.is_set():
             for item in self.tracker.take_due(self.clock()):
-                self._spawn(follow.poll(self, item))
+                self._spawn(follow.poll(self.context, item))
             if not len(self.tracker) and not self._executing and not self._inflight:
                 break
             due = self.tracker.next_due()
@@ -255,7 +259,7 @@ class Engine:
     async def poll_once(self) -> None:
         """Poll every tracked render once (refresh), downloading finished outputs."""
         items = self.tracker.take_due(self.clock(), everything=True)
-        await asyncio.gather(*(follow.poll(self, item) for item in items))
+        await asyncio.gather(*(follow.poll(self.context, item) for item in items))
 
     async def check_outputs(self) -> list[str]:
         """Mark every published output whose file is missing or changed as lost (the

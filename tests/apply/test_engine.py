@@ -348,3 +348,19 @@ def test_manifest_writes_are_batched(tmp_path, monkeypatch):
     run(rig.apply(plan(*(change(Action.CREATE, video(f"v{i:03d}")) for i in range(60)))))
     assert len(writes) < 20  # 60 videos x 3 manifest-changing events each
     assert len(manifest(rig)) == 60 and all(v["status"] == "finished" for v in manifest(rig).values())
+
+
+def test_change_and_render_functions_are_given_a_context_not_the_engine():
+    """Issue 8: executor and follow receive a RunContext; nothing below the engine imports it."""
+    import ast
+    import inspect
+
+    from reconciler.apply import context, executor, follow
+
+    for module in (context, executor, follow):
+        tree = ast.parse(inspect.getsource(module))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "reconciler.apply.engine" not in imported, module.__name__
+        names = {a.arg for f in ast.walk(tree) if isinstance(f, ast.AsyncFunctionDef) for a in f.args.args}
+        assert "engine" not in names, module.__name__
