@@ -11,7 +11,7 @@ all drive the same object:
     await engine.execute(plan, stop)    # every Change, at most `parallelism` at a time
     await engine.wait(stop)             # poll tracked renders until none are left
     await engine.poll_once()            # (refresh) poll each tracked render once
-    await engine.check_outputs()        # (refresh) outputs missing or changed -> lost
+    await engine.check_outputs()        # (refresh) outputs missing/changed -> fetched again or lost
     await engine.close()                # final manifest write, providers closed
 
 ``execute`` and ``wait`` may run at the same time (apply does: an output is
@@ -39,7 +39,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Awaitable, Callable
 
-from reconciler.apply import executor, follow
+from reconciler.apply import decks, executor, follow
 from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs
 from reconciler.config import Config
@@ -160,6 +160,7 @@ class Engine:
         call of this engine in flight."""
         self._recovered = True
         outputs.sweep_partials(self.config)
+        decks.sweep(self.config)
         addresses = self.store.recover()
         for address in addresses:
             video = self.store.get(address)
@@ -177,7 +178,10 @@ class Engine:
         if not self._recovered:
             self.recover()
         added = 0
-        for video in (await self.db(self.store.recorded)).values():
+        recorded = await self.db(self.store.recorded)
+        # a published file gone or damaged that the vendor can give again reads as "not downloaded"
+        recorded = await asyncio.to_thread(outputs.notice_missing, self.config, recorded)
+        for video in recorded.values():
             if not to_collect(video) or (addresses is not None and video.address not in addresses):
                 continue
             known = self.tracker.get(video.address)
@@ -187,6 +191,7 @@ class Engine:
                              recorded=video.status)
             self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
                       "render in progress, found in state" if video.status is Status.RENDERING
+                      else video.error if video.output_file is None and video.error
                       else "finished, output not downloaded yet")
             added += 1
         self._wakeup()
@@ -262,24 +267,38 @@ class Engine:
         await asyncio.gather(*(follow.poll(self.context, item) for item in items))
 
     async def check_outputs(self) -> list[str]:
-        """Mark every published output whose file is missing or changed as lost (the
-        files are hashed on the state thread, off the event loop)."""
-        lost = await self.db(self._check_outputs)
-        for video, why in lost:
+        """Check every published output (hashed on the state thread, off the event loop).
+        One missing, changed or not a video is downloaded again while the vendor can give
+        it (``outputs.fetch_again``), else marked lost. Returns the addresses lost."""
+        damaged = await self.db(self._damaged_outputs)
+        lost = []
+        for video, why in damaged:
+            if outputs.fetch_again(video):
+                self.tracker.add(video.address, video.provider, video.task_id, self.clock(), immediate=True,
+                                 recorded=video.status)
+                self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
+                          f"{why}: downloading it again from the vendor")
+                continue
+            await self.db(self.store.mark_output_lost, video.address, f"output lost: {why}")
             self.emit(Kind.OUTPUT_LOST, video.address, video.provider, video.output_task_id,
                       f"{why}; the next plan proposes to render it again")
+            lost.append(video.address)
         if lost:
             self.manifest.changed()
-        return [video.address for video, _ in lost]
+        refetch = [v.address for v, _ in damaged if outputs.fetch_again(v)]
+        if refetch:
+            await self.poll_once()
+            recorded = await self.db(self.store.recorded)
+            lost += [a for a in refetch if a in recorded and not recorded[a].has_output]
+        return lost
 
-    def _check_outputs(self) -> list[tuple[RecordedVideo, str]]:
-        lost = []
+    def _damaged_outputs(self) -> list[tuple[RecordedVideo, str]]:
+        damaged = []
         for video in self.store.recorded().values():
             why = outputs.check_output(self.config, video)
             if why is not None:
-                self.store.mark_output_lost(video.address, f"output lost: {why}")
-                lost.append((video, why))
-        return lost
+                damaged.append((video, why))
+        return damaged
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

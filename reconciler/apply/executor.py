@@ -26,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from reconciler.apply import decks
 from reconciler.state import outputs
 from reconciler.errors import OutcomeUnknownError, ProviderError
 from reconciler.apply.events import Kind
@@ -34,7 +35,6 @@ from reconciler.model import Action, Change, DesiredVideo, Status
 from reconciler.providers.base import RenderRequest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from reconciler.config import Config
     from reconciler.apply.context import RunContext
 
 SUBMITTED, REFUSED, UNKNOWN, NOT_SENT = "submitted", "refused", "unknown", "not_sent"
@@ -84,21 +84,28 @@ def calls_vendor(change: Change) -> bool:
     return change.action is Action.DELETE and r is not None and r.unfinished and r.task_id is not None
 
 
-def render_request(config: Config, desired: DesiredVideo) -> RenderRequest:
-    """What the provider sends: the request body, and the deck to upload for a PPT video."""
-    ppt = config.root / desired.ppt_file if desired.ppt_file else None
-    return RenderRequest(provider=desired.provider, body=desired.request, ppt_path=ppt)
-
-
 async def submit(ctx: RunContext, desired: DesiredVideo, action: Action) -> str:
-    """Intent, one create, its answer recorded. Returns SUBMITTED/REFUSED/UNKNOWN/NOT_SENT."""
+    """Intent, one create, its answer recorded. Returns SUBMITTED/REFUSED/UNKNOWN/NOT_SENT.
+
+    A PPT video uploads a private copy of exactly the deck bytes that were fingerprinted
+    (``decks.snapshot``); a deck changed since the specs were read is not sent, and
+    nothing is written."""
+    try:
+        with decks.snapshot(ctx.config, desired) as ppt:
+            request = RenderRequest(provider=desired.provider, body=desired.request, ppt_path=ppt)
+            return await _submit(ctx, desired, action, request)
+    except decks.DeckError as exc:
+        return _answered(ctx, Kind.NOT_SENT, desired, str(exc), NOT_SENT)
+
+
+async def _submit(ctx: RunContext, desired: DesiredVideo, action: Action, request: RenderRequest) -> str:
     store, address, db = ctx.store, desired.address, ctx.db
     provider = ctx.providers[desired.provider]
     attempt = await db(store.begin_attempt, desired, ctx.holder)
     ctx.emit(Kind.SUBMITTING, address, desired.provider, detail=action.value)
     crash_point("after_intent")
     try:
-        result = await provider.submit(render_request(ctx.config, desired))
+        result = await provider.submit(request)
     except OutcomeUnknownError as exc:
         await db(store.attempt_failed, address, attempt, str(exc), status=Status.UNKNOWN)
         return _answered(ctx, Kind.UNKNOWN, desired, str(exc), UNKNOWN)

@@ -10,8 +10,12 @@ has a rule about what must be written before the next step:
   download into ``outputs/<address>.mp4`` through the provider's atomic download,
   then ``record_output`` with the verified sha256. A crash in between leaves a
   finished render without an output, which the engine's ``track_unfinished`` picks up again;
-- a download that cannot be repeated (Unisound's one-shot URL) or keeps failing:
-  ``mark_output_lost``, so the next plan proposes a visible re-render;
+- a download that cannot be repeated (Unisound's one-shot URL) or a link the vendor
+  no longer serves: ``render_output_lost``, so the next plan proposes a visible
+  re-render (an older output of a replace stays published);
+- a problem of this machine (disk full, a blocked path, a permission: ``LOCAL``) is
+  never a loss: it is reported with what to fix, and the render stays finished and
+  not downloaded for the next ``refresh``/``apply``;
 - a status call that fails: transient -> poll again later; "task not found" -> the
   render is recorded failed; any other permanent error (auth, ...) -> reported, and
   the render stays recorded as rendering for a later ``refresh``.
@@ -19,6 +23,7 @@ has a rule about what must be written before the next step:
 
 from __future__ import annotations
 
+import asyncio
 from typing import TYPE_CHECKING
 
 from reconciler.state import outputs
@@ -124,38 +129,91 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
 
 
 async def download(ctx: RunContext, provider: Provider, item: Tracked, url: str | None) -> None:
-    """Fetch the output of a finished render and publish it (or record it lost)."""
-    address = item.address
-    ctx.emit(Kind.DOWNLOADING, address, item.provider, item.task_id)
+    """Fetch the output of a finished render and publish it (or record it lost).
+
+    Before the GET the download is recorded (``begin_download``: task, and what is at
+    the output path now), so a file renamed into place by a writer killed before its
+    record is adopted on the next run instead of being fetched (or lost) again."""
+    address, task_id = item.address, item.task_id
     dest = outputs.output_path(ctx.config, address)
+    if await _adopt(ctx, item, dest):
+        return
+    if not await ctx.db(ctx.store.begin_download, address, task_id, outputs.identity(dest)):
+        ctx.tracker.release(item)  # superseded meanwhile
+        return
+    ctx.emit(Kind.DOWNLOADING, address, item.provider, task_id)
     try:
         result = await provider.download(url, dest)
     except ProviderError as exc:
-        item.download_failures += 1
-        if exc.code == "output_lost":  # a one-shot URL was used up (a failure before any GET is transient)
-            await _lost(ctx, item, str(exc))
-        elif item.download_failures >= DOWNLOAD_TRIES:
-            await _lost(ctx, item, f"{exc} (gave up after {DOWNLOAD_TRIES} downloads)")
-        else:
-            ctx.emit(Kind.POLL_ERROR, address, item.provider, item.task_id,
-                        f"download failed: {exc} (will ask for a fresh URL)")
-            ctx.tracker.reschedule(item, ctx.clock(), delay=DOWNLOAD_RETRY_DELAY)
+        await _download_failed(ctx, item, exc)
         return
     crash_point("after_download")
-    rel = outputs.relative(ctx.config, result.path)
+    await _publish(ctx, item, outputs.relative(ctx.config, result.path), result.sha256, result.bytes)
+
+
+async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -> None:
+    """A local problem: said, nothing lost (the next refresh/apply downloads it). A used
+    one-shot URL, or a link the vendor no longer serves after ``DOWNLOAD_TRIES``: lost.
+    A link that keeps failing otherwise: left finished and not downloaded, said."""
+    from reconciler.providers.download import LOCAL  # (httpx is loaded only when downloading)
+
+    if exc.code == LOCAL:
+        ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id, str(exc))
+        ctx.tracker.release(item)
+        return
+    item.download_failures += 1
+    if exc.code == "output_lost":  # a one-shot URL was used up (a failure before any GET is transient)
+        why = str(exc)
+        kept = getattr(exc, "kept", None)
+        if kept is not None:
+            why += f" The bytes received are kept in {outputs.quarantine(ctx.config, kept, item.address, item.task_id)}."
+        await _lost(ctx, item, why)
+    elif item.download_failures < DOWNLOAD_TRIES:
+        ctx.emit(Kind.POLL_ERROR, item.address, item.provider, item.task_id,
+                 f"download failed: {exc} (will ask for a fresh URL)")
+        ctx.tracker.reschedule(item, ctx.clock(), delay=DOWNLOAD_RETRY_DELAY)
+    elif isinstance(exc, PermanentError):  # e.g. 403/404/410: the vendor no longer serves it
+        await _lost(ctx, item, f"{exc} (gave up after {DOWNLOAD_TRIES} downloads)")
+    else:
+        ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id,
+                 f"{exc} (gave up after {DOWNLOAD_TRIES} downloads; the render stays finished and not "
+                 "downloaded: run `reconciler refresh` later to fetch it, no new render is needed)")
+        ctx.tracker.release(item)
+
+
+async def _adopt(ctx: RunContext, item: Tracked, dest) -> bool:
+    """Publish a file that an earlier download of this task renamed into place before
+    it could be recorded (verified as a video and hashed again). True if adopted."""
+    started = await ctx.db(ctx.store.download_started, item.address)
+    if started is None or started[0] != item.task_id:
+        return False
+    video = await ctx.db(ctx.store.get, item.address)
+    found = await asyncio.to_thread(outputs.adoptable, dest, started[1], video.output_sha256 if video else None)
+    if found is None:
+        return False
+    sha256, size = found
+    ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id,
+             "adopting the file an interrupted download left in place")
+    await _publish(ctx, item, outputs.relative(ctx.config, dest), sha256, size)
+    return True
+
+
+async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int) -> None:
     try:
-        await ctx.db(ctx.store.record_output, address, item.task_id, rel, result.sha256, result.bytes)
+        await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size)
     except StateError:
         ctx.tracker.release(item)  # superseded while downloading: its successor will publish
         return
-    ctx.emit(Kind.FINISHED, address, item.provider, item.task_id, f"{rel} ({result.bytes} bytes)")
+    ctx.emit(Kind.FINISHED, item.address, item.provider, item.task_id, f"{rel} ({size} bytes)")
     ctx.manifest.changed()
     ctx.tracker.release(item)
 
 
 async def _lost(ctx: RunContext, item: Tracked, why: str) -> None:
-    await ctx.db(ctx.store.mark_output_lost, item.address, why)
+    """The vendor can no longer give this render's output. An older output still
+    published (a replace) stays published: only the new render is recorded failed."""
+    await ctx.db(ctx.store.render_output_lost, item.address, item.task_id, why)
     ctx.emit(Kind.OUTPUT_LOST, item.address, item.provider, item.task_id,
-                f"{why}; the next plan proposes to render it again")
+             f"{why}; the next plan proposes to render it again")
     ctx.manifest.changed()
     ctx.tracker.release(item)
