@@ -6,10 +6,12 @@ has a rule about what must be written before the next step:
 
 - still queued/rendering: ``record_task`` (if that is news) and poll again later;
 - failed / cancelled at the vendor: ``record_task`` with the vendor's reason; done;
-- finished: ``record_task`` (video URL, preview image URL, finish time), then the
-  download into ``outputs/<address>.mp4`` through the provider's atomic download,
-  then ``record_output`` with the verified sha256. A crash in between leaves a
-  finished render without an output, which the engine's ``track_unfinished`` picks up again;
+- finished: ``record_task`` (video URL, preview image URL, finish time, and that the
+  download starts: what is at the output path before it), then the download into
+  ``outputs/<address>.mp4`` through the provider's atomic, verified download, then
+  ``record_output`` with the sha256. A crash in between leaves a finished render
+  without an output, which the engine's ``track_unfinished`` picks up again; if the
+  file was already renamed into place it is adopted (verified, hashed, recorded);
 - a download that cannot be repeated (Unisound's one-shot URL) or a link the vendor
   no longer serves: ``render_output_lost``, so the next plan proposes a visible
   re-render (an older output of a replace stays published);
@@ -24,6 +26,7 @@ has a rule about what must be written before the next step:
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.state import outputs
@@ -119,32 +122,32 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
         ctx.manifest.changed()
         ctx.tracker.release(item)
         return
-    # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image
-    if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
-                       preview_image_url=status.preview_image_url, finished_at=status.finished_at or now()):
-        ctx.tracker.release(item)
-        return
-    ctx.manifest.changed()
-    await download(ctx, provider, item, status.video_url)
-
-
-async def download(ctx: RunContext, provider: Provider, item: Tracked, url: str | None) -> None:
-    """Fetch the output of a finished render and publish it (or record it lost).
-
-    Before the GET the download is recorded (``begin_download``: task, and what is at
-    the output path now), so a file renamed into place by a writer killed before its
-    record is adopted on the next run instead of being fetched (or lost) again."""
-    address, task_id = item.address, item.task_id
     dest = outputs.output_path(ctx.config, address)
     if await _adopt(ctx, item, dest):
         return
-    if not await ctx.db(ctx.store.begin_download, address, task_id, outputs.identity(dest)):
-        ctx.tracker.release(item)  # superseded meanwhile
+    # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image;
+    # the download about to start is recorded with the answer (one commit): see ``download``
+    if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
+                    preview_image_url=status.preview_image_url, finished_at=status.finished_at or now(),
+                    downloading=True, download_prior=outputs.identity(dest)):
+        ctx.tracker.release(item)
         return
+    ctx.manifest.changed()
+    await download(ctx, provider, item, status.video_url, dest)
+
+
+async def download(ctx: RunContext, provider: Provider, item: Tracked, url: str | None, dest: Path) -> None:
+    """Fetch the output of a finished render into ``dest`` and publish it (or record it
+    lost). The state already says which task's download starts and what was at ``dest``
+    before it (``record_task(downloading=True)``), so a file renamed into place by a
+    writer killed before ``record_output`` is adopted on the next run (``_adopt``)
+    instead of being fetched (or lost) again."""
+    address, task_id = item.address, item.task_id
     ctx.emit(Kind.DOWNLOADING, address, item.provider, task_id)
     try:
         result = await provider.download(url, dest)
-    except ProviderError as exc:
+    except ProviderError as exc:  # dest untouched: a later file there is not this download's
+        await ctx.db(ctx.store.download_ended, address, task_id)
         await _download_failed(ctx, item, exc)
         return
     crash_point("after_download")
@@ -181,7 +184,7 @@ async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -
         ctx.tracker.release(item)
 
 
-async def _adopt(ctx: RunContext, item: Tracked, dest) -> bool:
+async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
     """Publish a file that an earlier download of this task renamed into place before
     it could be recorded (verified as a video and hashed again). True if adopted."""
     started = await ctx.db(ctx.store.download_started, item.address)

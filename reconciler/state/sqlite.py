@@ -269,9 +269,13 @@ class StateStore:
 
     def record_task(self, address: str, task_id: str, status: Status, *, error: str | None = None,
                     video_url: str | None = None, preview_image_url: str | None = None,
-                    finished_at: str | None = None) -> bool:
+                    finished_at: str | None = None, downloading: bool = False,
+                    download_prior: str | None = None) -> bool:
         """What a poll said about the video's current task. False if the task is no
-        longer the video's current one (superseded): nothing is written then."""
+        longer the video's current one (superseded): nothing is written then. With
+        ``downloading``, the GET of its output starts next: which task, and the identity
+        of the file at the output path now (``download_prior``, None if none), so a file
+        renamed into place by a writer killed before ``record_output`` can be adopted."""
         with self._tx() as db:
             row = db.execute("SELECT task_id, attempt FROM videos WHERE address = ?", [address]).fetchone()
             if not row or row[0] != task_id:
@@ -282,6 +286,8 @@ class StateStore:
                                ("finished_at", finished_at)):
                 if value is not None:
                     fields[key] = value
+            if downloading:
+                fields.update(download_task_id=task_id, download_prior=download_prior)
             db["videos"].update(address, fields)
             self._set_attempt(db, address, row[1], status=status.value, error=error,
                               finished_at=finished_at if status is not Status.RENDERING else None)
@@ -301,13 +307,11 @@ class StateStore:
             if not db.execute("SELECT finished_at FROM videos WHERE address = ?", [address]).fetchone()[0]:
                 db["videos"].update(address, {"finished_at": now()})
 
-    def begin_download(self, address: str, task_id: str, prior: str | None) -> bool:
-        """Before the GET of the current task's output: which task, and the identity of
-        the file at the output path then (``prior``, None if none). False if superseded."""
+    def download_ended(self, address: str, task_id: str) -> None:
+        """A download of ``task_id`` failed before any rename: nothing to adopt later."""
         with self._tx(bump=False) as db:  # bookkeeping only: a saved plan stays valid
-            cur = db.execute("UPDATE videos SET download_task_id = ?, download_prior = ? "
-                             "WHERE address = ? AND task_id = ?", [task_id, prior, address, task_id])
-            return cur.rowcount == 1
+            db.execute("UPDATE videos SET download_task_id = NULL, download_prior = NULL "
+                       "WHERE address = ? AND download_task_id = ?", [address, task_id])
 
     def download_started(self, address: str) -> tuple[str, str | None] | None:
         """(task id, prior identity) of the last download begun and not recorded, if any."""

@@ -485,9 +485,9 @@ def test_a_download_renamed_into_place_but_never_recorded_is_adopted(tmp_path):
 
     rig = Rig(tmp_path)
     r = _unfinished(rig, video("u", "unisound"))
-    rig.store.record_task("u", r.task_id, Status.FINISHED, video_url="http://fake/u.mp4")
     dest = tmp_path / "outputs/u.mp4"
-    assert rig.store.begin_download("u", r.task_id, outputs.identity(dest))
+    assert rig.store.record_task("u", r.task_id, Status.FINISHED, video_url="http://fake/u.mp4", downloading=True,
+                                 download_prior=outputs.identity(dest))
     dest.parent.mkdir(parents=True, exist_ok=True)
     data = media.base_clip() + media.free_box(b"served once")
     dest.write_bytes(data)  # renamed into place; then the process was killed
@@ -503,10 +503,26 @@ def test_a_file_in_place_that_is_not_what_the_download_wrote_is_not_adopted(tmp_
 
     rig = Rig(tmp_path)
     r = _unfinished(rig, video("x"))
-    rig.store.record_task("x", r.task_id, Status.FINISHED, video_url="http://fake/x.mp4")
     dest = tmp_path / "outputs/x.mp4"
     dest.parent.mkdir(parents=True, exist_ok=True)
     dest.write_bytes(b"<html>not a video</html>")
-    assert rig.store.begin_download("x", r.task_id, outputs.identity(dest))  # killed before the GET
+    assert rig.store.record_task("x", r.task_id, Status.FINISHED, video_url="http://fake/x.mp4", downloading=True,
+                                 download_prior=outputs.identity(dest))  # killed before the GET
     assert _refresh(rig) == []
     assert rig.store.get("x").has_output and len(rig.providers["xingyun"].kinds("download")) == 1
+
+
+def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
+    """Issue 9 §1: same size as recorded (as an old version published it) but not an MP4."""
+    from reconciler import outputs
+
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("x")), change(Action.CREATE, video("u", "unisound")))))
+    recorded = rig.store.recorded()
+    for address in ("x", "u"):
+        size = recorded[address].output_bytes
+        (tmp_path / f"outputs/{address}.mp4").write_bytes(b"<html>" + b" " * (size - 6))
+    noticed = outputs.notice_missing(rig.config, recorded)
+    assert noticed["u"].output_lost and "is not a video" in noticed["u"].error
+    assert not noticed["x"].output_lost and noticed["x"].output_file is None  # fetched again, not rendered
+    assert "it starts with an HTML/XML page" in noticed["x"].error
