@@ -123,7 +123,8 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
         ctx.tracker.release(item)
         return
     dest = outputs.output_path(ctx.config, address)
-    if await _adopt(ctx, item, dest):
+    # only a render the state already held as finished can have a download to adopt
+    if item.recorded == Status.FINISHED and await _adopt(ctx, item, dest):
         return
     # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image;
     # the download about to start is recorded with the answer (one commit): see ``download``
