@@ -270,7 +270,10 @@ class Engine:
         """Check every published output (hashed on the state thread, off the event loop).
         One missing, changed or not a video is downloaded again while the vendor can give
         it (``outputs.fetch_again``), else marked lost. Returns the addresses lost."""
-        damaged = await self.db(self._damaged_outputs)
+        damaged, unreadable = await self.db(self._damaged_outputs)
+        for video, why in unreadable:
+            self.emit(Kind.ERROR, video.address, video.provider, video.output_task_id,
+                      f"{why}: fix its permissions and run `reconciler refresh` again (not counted as lost)")
         lost = []
         for video, why in damaged:
             if outputs.fetch_again(video):
@@ -292,13 +295,18 @@ class Engine:
             lost += [a for a in refetch if a in recorded and not recorded[a].has_output]
         return lost
 
-    def _damaged_outputs(self) -> list[tuple[RecordedVideo, str]]:
-        damaged = []
+    def _damaged_outputs(self) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
+        """(damaged outputs, outputs this machine cannot read), each with why."""
+        damaged, unreadable = [], []
         for video in self.store.recorded().values():
-            why = outputs.check_output(self.config, video)
+            try:
+                why = outputs.check_output(self.config, video)
+            except OSError as exc:
+                unreadable.append((video, f"{video.output_file} cannot be read ({exc.strerror or exc})"))
+                continue
             if why is not None:
                 damaged.append((video, why))
-        return damaged
+        return damaged, unreadable
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

@@ -170,7 +170,8 @@ async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -
         why = str(exc)
         kept = getattr(exc, "kept", None)
         if kept is not None:
-            why += f" The bytes received are kept in {outputs.quarantine(ctx.config, kept, item.address, item.task_id)}."
+            where = outputs.quarantine(ctx.config, kept, item.address, item.task_id)
+            why += f" The bytes received are kept in {where}."
         await _lost(ctx, item, why)
     elif item.download_failures < DOWNLOAD_TRIES:
         ctx.emit(Kind.POLL_ERROR, item.address, item.provider, item.task_id,

@@ -24,7 +24,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -63,26 +62,23 @@ def sha256_of(path: Path) -> str:
 
 
 def check_output(config: Config, video: RecordedVideo) -> str | None:
-    """Why the published output of ``video`` is lost (missing, changed), or None if intact."""
+    """Why the published output of ``video`` is damaged (missing, changed, not a video),
+    or None if intact. A file that exists but cannot be read (a permission) raises
+    OSError: a problem of this machine to fix, not a damaged output."""
     if not video.has_output:
         return None
     path = config.root / video.output_file
     try:
         actual = sha256_of(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return f"{video.output_file} is missing"
-    except OSError as exc:
-        return f"{video.output_file} cannot be read ({exc.strerror or exc})"
     if actual != video.output_sha256:
         return f"{video.output_file} was changed (sha256 {actual[:12]}…, recorded {(video.output_sha256 or '')[:12]}…)"
     return _not_a_video(config, video)
 
 
 def _not_a_video(config: Config, video: RecordedVideo) -> str | None:
-    try:
-        why = mp4.problem(config.root / video.output_file)
-    except OSError as exc:
-        return f"{video.output_file} cannot be read ({exc.strerror or exc})"
+    why = mp4.problem(config.root / video.output_file)  # OSError: for the caller
     return None if why is None else f"{video.output_file} is not a video ({why})"
 
 
@@ -115,17 +111,16 @@ def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[s
             continue
         try:
             size = (config.root / video.output_file).stat().st_size
-        except FileNotFoundError:
-            why = f"{video.output_file} is missing"
-        except OSError as exc:
-            why = f"{video.output_file} cannot be read ({exc.strerror or exc})"
-        else:
             if video.output_bytes is not None and size != video.output_bytes:
                 why = f"{video.output_file} has {size} bytes, recorded {video.output_bytes}"
             else:
                 why = _not_a_video(config, video)
                 if why is None:
                     continue
+        except (FileNotFoundError, NotADirectoryError):
+            why = f"{video.output_file} is missing"
+        except OSError:
+            continue  # unreadable here (a permission): a local problem, not a loss; refresh says so
         if out is recorded:
             out = dict(recorded)
         out[address] = (as_not_downloaded(video, why) if fetch_again(video)

@@ -514,7 +514,7 @@ def test_a_file_in_place_that_is_not_what_the_download_wrote_is_not_adopted(tmp_
 
 def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
     """Issue 9 §1: same size as recorded (as an old version published it) but not an MP4."""
-    from reconciler import outputs
+    from reconciler.state import outputs
 
     rig = Rig(tmp_path)
     run(rig.apply(plan(change(Action.CREATE, video("x")), change(Action.CREATE, video("u", "unisound")))))
@@ -526,3 +526,21 @@ def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
     assert noticed["u"].output_lost and "is not a video" in noticed["u"].error
     assert not noticed["x"].output_lost and noticed["x"].output_file is None  # fetched again, not rendered
     assert "it starts with an HTML/XML page" in noticed["x"].error
+
+
+def test_a_published_file_this_machine_cannot_read_is_reported_not_lost(tmp_path, monkeypatch):
+    """Issue 9 §2: a permission problem is a local error, not a loss that costs a render."""
+    from reconciler.state import outputs
+
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("u", "unisound")))))
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(outputs, "sha256_of", denied)
+    monkeypatch.setattr(outputs.mp4, "problem", denied)
+    assert _refresh(rig) == []
+    assert rig.store.get("u").has_output
+    assert "cannot be read (Permission denied): fix its permissions" in rig.engine.errors["u"]
+    assert outputs.notice_missing(rig.config, rig.store.recorded())["u"].has_output  # plan: no render
