@@ -156,7 +156,7 @@ class Engine:
 
     def recover(self) -> list[str]:
         """Turn the intents a dead writer left ``pending`` into ``unknown`` and report them
-        (and remove its half-done downloads). Call while holding the lock and with no
+        (and remove its half-done downloads and deck copies). Call while holding the lock and with no
         call of this engine in flight."""
         self._recovered = True
         outputs.sweep_partials(self.config)
