@@ -290,10 +290,21 @@ class Engine:
             self.manifest.changed()
         refetch = [v.address for v, _ in damaged if outputs.fetch_again(v)]
         if refetch:
-            await self.poll_once()
+            await self._fetch_again(refetch)
             recorded = await self.db(self.store.recorded)
             lost += [a for a in refetch if a in recorded and not recorded[a].has_output]
         return lost
+
+    async def _fetch_again(self, addresses: list[str]) -> None:
+        """Poll and download ``addresses`` now, each up to ``follow.DOWNLOAD_TRIES`` times
+        (a link the vendor no longer serves is then lost; see ``follow``)."""
+        for attempt in range(follow.DOWNLOAD_TRIES):
+            pending = [item for item in map(self.tracker.get, addresses) if item is not None]
+            if not pending:
+                return
+            if attempt:
+                await asyncio.sleep(follow.DOWNLOAD_RETRY_DELAY)
+            await asyncio.gather(*(follow.poll(self.context, item) for item in pending))
 
     def _damaged_outputs(self) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
         """(damaged outputs, outputs this machine cannot read), each with why."""

@@ -544,3 +544,15 @@ def test_a_published_file_this_machine_cannot_read_is_reported_not_lost(tmp_path
     assert rig.store.get("u").has_output
     assert "cannot be read (Permission denied): fix its permissions" in rig.engine.errors["u"]
     assert outputs.notice_missing(rig.config, rig.store.recorded())["u"].has_output  # plan: no render
+
+
+def test_a_missing_output_whose_link_the_vendor_no_longer_serves_is_lost_after_a_few_tries(tmp_path, monkeypatch):
+    """Fetched again while the link works; a link gone for good (HTTP 404) makes it lost
+    within the same refresh, so the next plan proposes the render (never a silent loop)."""
+    monkeypatch.setattr("reconciler.apply.follow.DOWNLOAD_RETRY_DELAY", 0.01)
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("x")))))
+    (tmp_path / "outputs/x.mp4").unlink()
+    rig.providers["xingyun"].download_errors += [PermanentError("HTTP 404: expired", provider="xingyun", code=404)] * 3
+    assert _refresh(rig) == ["x"]
+    assert rig.store.get("x").output_lost and len(rig.providers["xingyun"].kinds("download")) == 4
