@@ -19,6 +19,7 @@ from reconciler.apply.events import NullHooks
 from reconciler.model import Action, Change, DesiredVideo, Plan
 from reconciler.apply.schedule import PollSchedule
 from reconciler.providers.base import Capabilities, DownloadResult, SubmitResult, TaskState, TaskStatus
+from reconciler.sim import media
 from reconciler.state.sqlite import StateStore
 
 FAST = PollSchedule(first=0.01, factor=1.5, cap=0.05, jitter=0.0)
@@ -33,6 +34,7 @@ class FakeProvider:
         self.capabilities = Capabilities(can_cancel=can_cancel, one_shot_download=one_shot, max_concurrency=10)
         self.render_polls = render_polls
         self.calls: list[tuple] = []
+        self.uploaded: list[tuple[str, bytes]] = []  # (name, bytes) of each deck at its create
         self.tasks: dict[str, dict] = {}
         self.submit_errors: list[Exception] = []
         self.status_errors: list[Exception] = []
@@ -50,6 +52,8 @@ class FakeProvider:
 
     async def submit(self, request):
         self.calls.append(("submit", request.body.get("text") or request.body.get("video_name"), request.ppt_path))
+        if request.ppt_path is not None:  # what the real provider uploads: the file's bytes, now
+            self.uploaded.append((request.ppt_path.name, request.ppt_path.read_bytes()))
         self.concurrent += 1
         self.max_concurrent = max(self.max_concurrent, self.concurrent)
         if self.concurrent >= self.wait_for_concurrent:
@@ -98,7 +102,7 @@ class FakeProvider:
         self.calls.append(("download", url))
         if self.download_errors:
             raise self.download_errors.pop(0)
-        data = f"video bytes of {url}".encode()
+        data = media.base_clip() + media.free_box(f"video bytes of {url}".encode())  # a real MP4
         dest.parent.mkdir(parents=True, exist_ok=True)
         tmp = dest.with_name(dest.name + ".part")
         tmp.write_bytes(data)

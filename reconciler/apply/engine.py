@@ -11,7 +11,7 @@ all drive the same object:
     await engine.execute(plan, stop)    # every Change, at most `parallelism` at a time
     await engine.wait(stop)             # poll tracked renders until none are left
     await engine.poll_once()            # (refresh) poll each tracked render once
-    await engine.check_outputs()        # (refresh) outputs missing or changed -> lost
+    await engine.check_outputs()        # (refresh) outputs missing/changed -> fetched again or lost
     await engine.close()                # final manifest write, providers closed
 
 ``execute`` and ``wait`` may run at the same time (apply does: an output is
@@ -22,9 +22,10 @@ takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one 
 ``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
 per-vendor limit (``providers.http``), which is what bounds polls and downloads.
 The state is written only through ``StateStore``, each outcome the moment it happens
-(``executor`` for creates, ``collector`` for polls and downloads), on one thread of
-its own; the manifest follows through ``manifest_writer.ManifestWriter``. Progress goes to
-``hooks``: library code never prints.
+(``executor`` for creates, ``follow`` for polls and downloads, each given a
+``context.RunContext``, never the engine), on one thread of its own; the manifest
+follows through ``manifest_writer.ManifestWriter``. Progress goes to ``hooks``:
+library code never prints.
 """
 
 from __future__ import annotations
@@ -38,7 +39,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Awaitable, Callable
 
-from reconciler.apply import executor, follow
+from reconciler.apply import decks, executor, follow
+from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs
 from reconciler.config import Config
 from reconciler.errors import ReconcilerError
@@ -118,6 +120,11 @@ class Engine:
         self._inflight: set[asyncio.Task] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._recovered = False
+        # What executor and follow may use: built once, passed down (never the engine).
+        self.context = RunContext(
+            config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
+            providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
+            lock=self.lock, wake=self._wakeup)
 
     async def db(self, fn: Callable, *args, **kwargs):
         """``fn(*args, **kwargs)`` (a StateStore method) on the state thread; its result."""
@@ -148,10 +155,11 @@ class Engine:
 
     def recover(self) -> list[str]:
         """Turn the intents a dead writer left ``pending`` into ``unknown`` and report them
-        (and remove its half-done downloads). Call while holding the lock and with no
+        (and remove its half-done downloads and deck copies). Call while holding the lock and with no
         call of this engine in flight."""
         self._recovered = True
         outputs.sweep_partials(self.config)
+        decks.sweep(self.config)
         addresses = self.store.recover()
         for address in addresses:
             video = self.store.get(address)
@@ -169,7 +177,10 @@ class Engine:
         if not self._recovered:
             self.recover()
         added = 0
-        for video in (await self.db(self.store.recorded)).values():
+        recorded = await self.db(self.store.recorded)
+        # a published file gone or damaged that the vendor can give again reads as "not downloaded"
+        recorded = await asyncio.to_thread(outputs.notice_missing, self.config, recorded)
+        for video in recorded.values():
             if not to_collect(video) or (addresses is not None and video.address not in addresses):
                 continue
             known = self.tracker.get(video.address)
@@ -179,15 +190,11 @@ class Engine:
                              recorded=video.status)
             self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
                       "render in progress, found in state" if video.status is Status.RENDERING
+                      else video.error if video.output_file is None and video.error
                       else "finished, output not downloaded yet")
             added += 1
         self._wakeup()
         return added
-
-    def track(self, address: str, provider: str, task_id: str) -> None:
-        """Follow a render whose create was just answered (recorded as rendering)."""
-        self.tracker.add(address, provider, task_id, self.clock(), recorded=Status.RENDERING)
-        self._wakeup()
 
     # -- executing a plan ----------------------------------------------------------------
 
@@ -204,7 +211,7 @@ class Engine:
         try:
             changes = [c for c in plan.changes if c.action is not Action.NOOP]
             for moved in filter(executor.moved_only, plan.changes):
-                await executor.record_move(self, moved)
+                await executor.record_move(self.context, moved)
             await asyncio.gather(*(self._change(c, stop) for c in changes))
         finally:
             self._executing -= 1
@@ -231,7 +238,9 @@ class Engine:
                 return
             try:
                 async with self.lock(change.address):
-                    await executor.run(self, change)
+                    done = await executor.run(self.context, change)
+                if done is not None:
+                    self.actions[change.address] = done
             except ReconcilerError as exc:  # e.g. missing credentials, a state write refused
                 self.emit(Kind.ERROR, change.address, change.provider, detail=str(exc))
 
@@ -243,7 +252,7 @@ class Engine:
         stop = stop or asyncio.Event()
         while not stop.is_set():
             for item in self.tracker.take_due(self.clock()):
-                self._spawn(follow.poll(self, item))
+                self._spawn(follow.poll(self.context, item))
             if not len(self.tracker) and not self._executing and not self._inflight:
                 break
             due = self.tracker.next_due()
@@ -254,27 +263,60 @@ class Engine:
     async def poll_once(self) -> None:
         """Poll every tracked render once (refresh), downloading finished outputs."""
         items = self.tracker.take_due(self.clock(), everything=True)
-        await asyncio.gather(*(follow.poll(self, item) for item in items))
+        await asyncio.gather(*(follow.poll(self.context, item) for item in items))
 
     async def check_outputs(self) -> list[str]:
-        """Mark every published output whose file is missing or changed as lost (the
-        files are hashed on the state thread, off the event loop)."""
-        lost = await self.db(self._check_outputs)
-        for video, why in lost:
+        """Check every published output (hashed on the state thread, off the event loop).
+        One missing, changed or not a video is downloaded again while the vendor can give
+        it (``outputs.fetch_again``), else marked lost. Returns the addresses lost."""
+        damaged, unreadable = await self.db(self._damaged_outputs)
+        for video, why in unreadable:
+            self.emit(Kind.ERROR, video.address, video.provider, video.output_task_id,
+                      f"{why}: fix its permissions and run `reconciler refresh` again (not counted as lost)")
+        lost = []
+        for video, why in damaged:
+            if outputs.fetch_again(video):
+                self.tracker.add(video.address, video.provider, video.task_id, self.clock(), immediate=True,
+                                 recorded=video.status)
+                self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
+                          f"{why}: downloading it again from the vendor")
+                continue
+            await self.db(self.store.mark_output_lost, video.address, f"output lost: {why}")
             self.emit(Kind.OUTPUT_LOST, video.address, video.provider, video.output_task_id,
                       f"{why}; the next plan proposes to render it again")
+            lost.append(video.address)
         if lost:
             self.manifest.changed()
-        return [video.address for video, _ in lost]
-
-    def _check_outputs(self) -> list[tuple[RecordedVideo, str]]:
-        lost = []
-        for video in self.store.recorded().values():
-            why = outputs.check_output(self.config, video)
-            if why is not None:
-                self.store.mark_output_lost(video.address, f"output lost: {why}")
-                lost.append((video, why))
+        refetch = [v.address for v, _ in damaged if outputs.fetch_again(v)]
+        if refetch:
+            await self._fetch_again(refetch)
+            recorded = await self.db(self.store.recorded)
+            lost += [a for a in refetch if a in recorded and not recorded[a].has_output]
         return lost
+
+    async def _fetch_again(self, addresses: list[str]) -> None:
+        """Poll and download ``addresses`` now, each up to ``follow.DOWNLOAD_TRIES`` times
+        (a link the vendor no longer serves is then lost; see ``follow``)."""
+        for attempt in range(follow.DOWNLOAD_TRIES):
+            pending = [item for item in map(self.tracker.get, addresses) if item is not None]
+            if not pending:
+                return
+            if attempt:
+                await asyncio.sleep(follow.DOWNLOAD_RETRY_DELAY)
+            await asyncio.gather(*(follow.poll(self.context, item) for item in pending))
+
+    def _damaged_outputs(self) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
+        """(damaged outputs, outputs this machine cannot read), each with why."""
+        damaged, unreadable = [], []
+        for video in self.store.recorded().values():
+            try:
+                why = outputs.check_output(self.config, video)
+            except OSError as exc:
+                unreadable.append((video, f"{video.output_file} cannot be read ({exc.strerror or exc})"))
+                continue
+            if why is not None:
+                damaged.append((video, why))
+        return damaged, unreadable
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

@@ -17,7 +17,8 @@ A replace starts the new render first and only then cancels the old unfinished o
 (Xingyun) or abandons it (Unisound has no cancel API); the old output stays published
 until the new one is downloaded. A delete cancels/abandons, forgets the video and
 removes its managed output file. An update touches state only. Each function takes
-the ``Engine`` (for its store, providers, tracker and event reporting).
+a ``context.RunContext`` (store, providers, tracker, events, manifest), never the
+engine; ``run`` returns the action it carried out, for the engine's summary.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from __future__ import annotations
 import asyncio
 from typing import TYPE_CHECKING
 
+from reconciler.apply import decks
 from reconciler.state import outputs
 from reconciler.errors import OutcomeUnknownError, ProviderError
 from reconciler.apply.events import Kind
@@ -33,25 +35,29 @@ from reconciler.model import Action, Change, DesiredVideo, Status, display_name
 from reconciler.providers.base import RenderRequest
 
 if TYPE_CHECKING:  # pragma: no cover
-    from reconciler.config import Config
-    from reconciler.apply.engine import Engine
+    from reconciler.apply.context import RunContext
 
 SUBMITTED, REFUSED, UNKNOWN, NOT_SENT = "submitted", "refused", "unknown", "not_sent"
 INTERRUPTED = ("interrupted while the create was in flight: it may have been sent (and paid for); "
                "its answer was never recorded")
 
 
-async def run(engine: Engine, change: Change) -> None:
-    """Carry out ``change`` (not a noop)."""
+async def run(ctx: RunContext, change: Change) -> Action | None:
+    """Carry out ``change`` (not a noop); the action carried out, None if the vendor
+    did not start a render (refused, unknown, not sent)."""
     if change.action is Action.UPDATE:
-        await update(engine, change)
-    elif change.action is Action.DELETE:
-        await delete(engine, change)
-    elif change.action in (Action.CREATE, Action.REPLACE):
-        outcome = await submit(engine, change.desired, change.action)
+        await update(ctx, change)
+        return Action.UPDATE
+    if change.action is Action.DELETE:
+        await delete(ctx, change)
+        return Action.DELETE
+    if change.action in (Action.CREATE, Action.REPLACE):
+        outcome = await submit(ctx, change.desired, change.action)
         old = change.recorded
         if outcome != NOT_SENT and old is not None and old.unfinished and old.task_id:
-            await supersede(engine, old.address, old.provider, old.task_id)
+            await supersede(ctx, old.address, old.provider, old.task_id)
+        return change.action if outcome == SUBMITTED else None
+    return None
 
 
 def moved_only(change: Change) -> bool:
@@ -60,13 +66,13 @@ def moved_only(change: Change) -> bool:
     return change.action is Action.NOOP and d is not None and r is not None and d.spec_file != r.spec_file
 
 
-async def record_move(engine: Engine, change: Change) -> None:
+async def record_move(ctx: RunContext, change: Change) -> None:
     """Note the new spec file of a moved video: state and manifest only, no vendor call."""
     d, r = change.desired, change.recorded
-    await engine.db(engine.store.update_metadata, d.address, labels=r.labels,
+    await ctx.db(ctx.store.update_metadata, d.address, labels=r.labels,
                     prevent_destroy=r.prevent_destroy, spec_file=d.spec_file)
-    engine.emit(Kind.MOVED, d.address, d.provider, detail=f"now in {d.spec_file} (was {r.spec_file})")
-    engine.manifest.changed()
+    ctx.emit(Kind.MOVED, d.address, d.provider, detail=f"now in {d.spec_file} (was {r.spec_file})")
+    ctx.manifest.changed()
 
 
 def calls_vendor(change: Change) -> bool:
@@ -77,46 +83,52 @@ def calls_vendor(change: Change) -> bool:
     return change.action is Action.DELETE and r is not None and r.unfinished and r.task_id is not None
 
 
-def render_request(config: Config, desired: DesiredVideo) -> RenderRequest:
-    """What the provider sends: the request body, and the deck to upload for a PPT video."""
-    ppt = config.root / desired.ppt_file if desired.ppt_file else None
-    return RenderRequest(provider=desired.provider, body=desired.request, ppt_path=ppt)
+async def submit(ctx: RunContext, desired: DesiredVideo, action: Action) -> str:
+    """Intent, one create, its answer recorded. Returns SUBMITTED/REFUSED/UNKNOWN/NOT_SENT.
+
+    A PPT video uploads a private copy of exactly the deck bytes that were fingerprinted
+    (``decks.snapshot``); a deck changed since the specs were read is not sent, and
+    nothing is written."""
+    try:
+        with decks.snapshot(ctx.config, desired) as ppt:
+            request = RenderRequest(provider=desired.provider, body=desired.request, ppt_path=ppt)
+            return await _submit(ctx, desired, action, request)
+    except decks.DeckError as exc:
+        return _answered(ctx, Kind.NOT_SENT, desired, str(exc), NOT_SENT)
 
 
-async def submit(engine: Engine, desired: DesiredVideo, action: Action) -> str:
-    """Intent, one create, its answer recorded. Returns SUBMITTED/REFUSED/UNKNOWN/NOT_SENT."""
-    store, address, db = engine.store, desired.address, engine.db
-    provider = engine.providers[desired.provider]
-    attempt = await db(store.begin_attempt, desired, engine.holder)
-    engine.emit(Kind.SUBMITTING, address, desired.provider, detail=action.value)
+async def _submit(ctx: RunContext, desired: DesiredVideo, action: Action, request: RenderRequest) -> str:
+    store, address, db = ctx.store, desired.address, ctx.db
+    provider = ctx.providers[desired.provider]
+    attempt = await db(store.begin_attempt, desired, ctx.holder)
+    ctx.emit(Kind.SUBMITTING, address, desired.provider, detail=action.value)
     crash_point("after_intent")
     try:
-        result = await provider.submit(render_request(engine.config, desired))
+        result = await provider.submit(request)
     except OutcomeUnknownError as exc:
         await db(store.attempt_failed, address, attempt, str(exc), status=Status.UNKNOWN)
-        return _answered(engine, Kind.UNKNOWN, desired, str(exc), UNKNOWN)
+        return _answered(ctx, Kind.UNKNOWN, desired, str(exc), UNKNOWN)
     except ProviderError as exc:
         if never_sent(exc):
             await db(store.attempt_not_sent, address, attempt, str(exc))
-            return _answered(engine, Kind.NOT_SENT, desired, str(exc), NOT_SENT)
+            return _answered(ctx, Kind.NOT_SENT, desired, str(exc), NOT_SENT)
         await db(store.attempt_failed, address, attempt, str(exc))
-        return _answered(engine, Kind.REJECTED, desired, str(exc), REFUSED)
+        return _answered(ctx, Kind.REJECTED, desired, str(exc), REFUSED)
     except asyncio.CancelledError:  # recorded at once, on this thread: we are being torn down
         store.attempt_failed(address, attempt, INTERRUPTED, status=Status.UNKNOWN)
-        _answered(engine, Kind.UNKNOWN, desired, INTERRUPTED, UNKNOWN)
+        _answered(ctx, Kind.UNKNOWN, desired, INTERRUPTED, UNKNOWN)
         raise
     await db(store.attempt_submitted, address, attempt, result.task_id)
     crash_point("after_submit")
-    engine.actions[address] = action
-    engine.emit(Kind.SUBMITTED, address, desired.provider, result.task_id)
-    engine.track(address, desired.provider, result.task_id)
-    engine.manifest.changed()
+    ctx.emit(Kind.SUBMITTED, address, desired.provider, result.task_id)
+    ctx.track(address, desired.provider, result.task_id)
+    ctx.manifest.changed()
     return SUBMITTED
 
 
-def _answered(engine: Engine, kind: Kind, desired: DesiredVideo, detail: str, outcome: str) -> str:
-    engine.emit(kind, desired.address, desired.provider, detail=detail)
-    engine.manifest.changed()
+def _answered(ctx: RunContext, kind: Kind, desired: DesiredVideo, detail: str, outcome: str) -> str:
+    ctx.emit(kind, desired.address, desired.provider, detail=detail)
+    ctx.manifest.changed()
     return outcome
 
 
@@ -131,11 +143,11 @@ def never_sent(exc: ProviderError) -> bool:
     return isinstance(exc.__cause__, BEFORE_SEND)
 
 
-async def supersede(engine: Engine, address: str, provider_name: str, task_id: str) -> None:
+async def supersede(ctx: RunContext, address: str, provider_name: str, task_id: str) -> None:
     """An old render left behind by a replace or delete: cancel it where the vendor can,
     else abandon it; record which, and say so."""
-    engine.tracker.discard(address, task_id)
-    provider = engine.providers[provider_name]
+    ctx.tracker.discard(address, task_id)
+    provider = ctx.providers[provider_name]
     if not provider.capabilities.can_cancel:
         why = f"{display_name(provider_name)} has no cancel API"
         outcome, kind, detail = "abandoned", Kind.OLD_ABANDONED, f"{why}: the old render was abandoned (it may still be billed)"
@@ -145,31 +157,29 @@ async def supersede(engine: Engine, address: str, provider_name: str, task_id: s
             outcome, kind, detail = "cancelled", Kind.OLD_CANCELLED, "the old render was cancelled"
         except ProviderError as exc:
             outcome, kind, detail = "abandoned", Kind.OLD_ABANDONED, f"could not cancel the old render, abandoned it: {exc}"
-    await engine.db(engine.store.record_superseded, address, task_id, outcome)
-    engine.emit(kind, address, provider_name, task_id, detail)
+    await ctx.db(ctx.store.record_superseded, address, task_id, outcome)
+    ctx.emit(kind, address, provider_name, task_id, detail)
 
 
-async def update(engine: Engine, change: Change) -> None:
+async def update(ctx: RunContext, change: Change) -> None:
     """Labels / prevent_destroy / spec file: state and manifest only, no vendor call."""
     d = change.desired
-    await engine.db(engine.store.update_metadata, d.address, labels=d.labels, prevent_destroy=d.prevent_destroy,
+    await ctx.db(ctx.store.update_metadata, d.address, labels=d.labels, prevent_destroy=d.prevent_destroy,
                        spec_file=d.spec_file)
-    engine.actions[d.address] = Action.UPDATE
-    engine.emit(Kind.UPDATED, d.address, d.provider, detail=change.reason)
-    engine.manifest.changed()
+    ctx.emit(Kind.UPDATED, d.address, d.provider, detail=change.reason)
+    ctx.manifest.changed()
 
 
-async def delete(engine: Engine, change: Change) -> None:
+async def delete(ctx: RunContext, change: Change) -> None:
     """Cancel/abandon an unfinished render, forget the video, remove its managed output."""
     r = change.recorded
     if r.unfinished and r.task_id:
-        await supersede(engine, r.address, r.provider, r.task_id)
-    engine.tracker.discard(r.address)
-    await engine.db(engine.store.remove, r.address)
-    engine.manifest.changed()
-    removed = outputs.remove_output(engine.config, r.address, r.output_file)
-    engine.actions[r.address] = Action.DELETE
+        await supersede(ctx, r.address, r.provider, r.task_id)
+    ctx.tracker.discard(r.address)
+    await ctx.db(ctx.store.remove, r.address)
+    ctx.manifest.changed()
+    removed = outputs.remove_output(ctx.config, r.address, r.output_file)
     detail = "removed from state and manifest" + (f"; deleted {r.output_file}" if removed else "")
     if r.status is Status.UNKNOWN:
         detail += "; a render its unanswered create may have started cannot be cancelled"
-    engine.emit(Kind.DELETED, r.address, r.provider, detail=detail)
+    ctx.emit(Kind.DELETED, r.address, r.provider, detail=detail)

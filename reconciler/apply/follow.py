@@ -6,12 +6,18 @@ has a rule about what must be written before the next step:
 
 - still queued/rendering: ``record_task`` (if that is news) and poll again later;
 - failed / cancelled at the vendor: ``record_task`` with the vendor's reason; done;
-- finished: ``record_task`` (video URL, preview image URL, finish time), then the
-  download into ``outputs/<address>.mp4`` through the provider's atomic download,
-  then ``record_output`` with the verified sha256. A crash in between leaves a
-  finished render without an output, which ``Engine.track_unfinished`` picks up again;
-- a download that cannot be repeated (Unisound's one-shot URL) or keeps failing:
-  ``mark_output_lost``, so the next plan proposes a visible re-render;
+- finished: ``record_task`` (video URL, preview image URL, finish time, and that the
+  download starts: what is at the output path before it), then the download into
+  ``outputs/<address>.mp4`` through the provider's atomic, verified download, then
+  ``record_output`` with the sha256. A crash in between leaves a finished render
+  without an output, which the engine's ``track_unfinished`` picks up again; if the
+  file was already renamed into place it is adopted (verified, hashed, recorded);
+- a download that cannot be repeated (Unisound's one-shot URL) or a link the vendor
+  no longer serves: ``render_output_lost``, so the next plan proposes a visible
+  re-render (an older output of a replace stays published);
+- a problem of this machine (disk full, a blocked path, a permission: ``LOCAL``) is
+  never a loss: it is reported with what to fix, and the render stays finished and
+  not downloaded for the next ``refresh``/``apply``;
 - a status call that fails: transient -> poll again later; "task not found" -> the
   render is recorded failed; any other permanent error (auth, ...) -> reported, and
   the render stays recorded as rendering for a later ``refresh``.
@@ -19,6 +25,8 @@ has a rule about what must be written before the next step:
 
 from __future__ import annotations
 
+import asyncio
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 from reconciler.state import outputs
@@ -31,51 +39,51 @@ from reconciler.providers.base import Provider, TaskState, TaskStatus
 from reconciler.util.clock import iso_now
 
 if TYPE_CHECKING:  # pragma: no cover
-    from reconciler.apply.engine import Engine
+    from reconciler.apply.context import RunContext
 
 DOWNLOAD_TRIES = 3  # downloads of a re-fetchable URL before the output counts as lost
 DOWNLOAD_RETRY_DELAY = 2.0  # seconds before asking for a fresh URL after a failed download
 
 
-async def poll(engine: Engine, item: Tracked) -> None:
+async def poll(ctx: RunContext, item: Tracked) -> None:
     """One status call for ``item`` and everything its answer leads to."""
-    async with engine.lock(item.address):
-        await _poll(engine, item)
+    async with ctx.lock(item.address):
+        await _poll(ctx, item)
 
 
-async def _poll(engine: Engine, item: Tracked) -> None:
-    if engine.tracker.get(item.address) is not item:
-        engine.tracker.release(item)  # replaced or deleted while waiting for the lock
+async def _poll(ctx: RunContext, item: Tracked) -> None:
+    if ctx.tracker.get(item.address) is not item:
+        ctx.tracker.release(item)  # replaced or deleted while waiting for the lock
         return
     try:
-        provider = engine.providers[item.provider]
+        provider = ctx.providers[item.provider]
         try:
             status = await provider.status(item.task_id)
         except PermanentError as exc:
-            await _status_refused(engine, item, exc)
+            await _status_refused(ctx, item, exc)
             return
         except ProviderError as exc:
             item.polls += 1
-            engine.emit(Kind.POLL_ERROR, item.address, item.provider, item.task_id, f"{exc} (will poll again)")
-            engine.tracker.reschedule(item, engine.clock())
+            ctx.emit(Kind.POLL_ERROR, item.address, item.provider, item.task_id, f"{exc} (will poll again)")
+            ctx.tracker.reschedule(item, ctx.clock())
             return
         item.polls += 1
         crash_point("after_poll")
-        await _answer(engine, provider, item, status)
+        await _answer(ctx, provider, item, status)
     except ReconcilerError as exc:
-        engine.emit(Kind.ERROR, item.address, item.provider, item.task_id, str(exc))
-        engine.tracker.release(item)
+        ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id, str(exc))
+        ctx.tracker.release(item)
 
 
-async def _status_refused(engine: Engine, item: Tracked, exc: PermanentError) -> None:
+async def _status_refused(ctx: RunContext, item: Tracked, exc: PermanentError) -> None:
     if _task_gone(item.provider, exc):
-        await engine.db(engine.store.record_task, item.address, item.task_id, Status.FAILED, error=str(exc))
-        engine.emit(Kind.FAILED, item.address, item.provider, item.task_id, str(exc))
-        engine.manifest.changed()
+        await ctx.db(ctx.store.record_task, item.address, item.task_id, Status.FAILED, error=str(exc))
+        ctx.emit(Kind.FAILED, item.address, item.provider, item.task_id, str(exc))
+        ctx.manifest.changed()
     else:
-        engine.emit(Kind.ERROR, item.address, item.provider, item.task_id,
+        ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id,
                     f"{exc} (still recorded as rendering: run `reconciler refresh` once this is fixed)")
-    engine.tracker.release(item)
+    ctx.tracker.release(item)
 
 
 def _task_gone(provider: str, exc: PermanentError) -> bool:
@@ -85,77 +93,132 @@ def _task_gone(provider: str, exc: PermanentError) -> bool:
     return exc.code is not None and codes.kind_of(provider, exc.code) == codes.NOT_FOUND
 
 
-async def _answer(engine: Engine, provider: Provider, item: Tracked, status: TaskStatus) -> None:
-    store, db, address, task_id = engine.store, engine.db, item.address, item.task_id
-    if engine.tracker.get(address) is not item:
-        engine.tracker.release(item)  # replaced or deleted while this call was in flight
+async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: TaskStatus) -> None:
+    store, db, address, task_id = ctx.store, ctx.db, item.address, item.task_id
+    if ctx.tracker.get(address) is not item:
+        ctx.tracker.release(item)  # replaced or deleted while this call was in flight
         return
     if status.state in (TaskState.PENDING, TaskState.RENDERING):
         # Recorded as rendering since the create's answer: only a change is written (a
         # commit costs an fsync, and polls are most of an apply's calls).
         if item.recorded != Status.RENDERING:
             if not await db(store.record_task, address, task_id, Status.RENDERING):
-                engine.tracker.release(item)  # superseded meanwhile
+                ctx.tracker.release(item)  # superseded meanwhile
                 return
             item.recorded = Status.RENDERING
         if status.raw_state != item.raw_state:
             item.raw_state = status.raw_state
-            engine.emit(Kind.STATE, address, item.provider, task_id, status.raw_state or status.state.value)
-        engine.tracker.reschedule(item, engine.clock())
+            ctx.emit(Kind.STATE, address, item.provider, task_id, status.raw_state or status.state.value)
+        ctx.tracker.reschedule(item, ctx.clock())
         return
     if status.state in (TaskState.FAILED, TaskState.CANCELLED):
         failed = status.state is TaskState.FAILED
         error = status.error or ("the render failed (no reason given)" if failed else "cancelled at the vendor")
         if not await db(store.record_task, address, task_id, Status.FAILED if failed else Status.CANCELLED,
                            error=error):
-            engine.tracker.release(item)
+            ctx.tracker.release(item)
             return
-        engine.emit(Kind.FAILED if failed else Kind.CANCELLED, address, item.provider, task_id, error)
-        engine.manifest.changed()
-        engine.tracker.release(item)
+        ctx.emit(Kind.FAILED if failed else Kind.CANCELLED, address, item.provider, task_id, error)
+        ctx.manifest.changed()
+        ctx.tracker.release(item)
         return
-    # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image
+    dest = outputs.output_path(ctx.config, address)
+    # only a render the state already held as finished can have a download to adopt
+    if item.recorded == Status.FINISHED and await _adopt(ctx, item, dest):
+        return
+    # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image;
+    # the download about to start is recorded with the answer (one commit): see ``download``
     if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
-                       preview_image_url=status.preview_image_url, finished_at=status.finished_at or iso_now()):
-        engine.tracker.release(item)
+                    preview_image_url=status.preview_image_url, finished_at=status.finished_at or iso_now(),
+                    downloading=True, download_prior=outputs.identity(dest)):
+        ctx.tracker.release(item)
         return
-    engine.manifest.changed()
-    await download(engine, provider, item, status.video_url)
+    ctx.manifest.changed()
+    await download(ctx, provider, item, status.video_url, dest)
 
 
-async def download(engine: Engine, provider: Provider, item: Tracked, url: str | None) -> None:
-    """Fetch the output of a finished render and publish it (or record it lost)."""
-    address = item.address
-    engine.emit(Kind.DOWNLOADING, address, item.provider, item.task_id)
-    dest = outputs.output_path(engine.config, address)
+async def download(ctx: RunContext, provider: Provider, item: Tracked, url: str | None, dest: Path) -> None:
+    """Fetch the output of a finished render into ``dest`` and publish it (or record it
+    lost). The state already says which task's download starts and what was at ``dest``
+    before it (``record_task(downloading=True)``), so a file renamed into place by a
+    writer killed before ``record_output`` is adopted on the next run (``_adopt``)
+    instead of being fetched (or lost) again."""
+    address, task_id = item.address, item.task_id
+    ctx.emit(Kind.DOWNLOADING, address, item.provider, task_id)
     try:
         result = await provider.download(url, dest)
-    except ProviderError as exc:
-        item.download_failures += 1
-        if exc.code == "output_lost":  # a one-shot URL was used up (a failure before any GET is transient)
-            await _lost(engine, item, str(exc))
-        elif item.download_failures >= DOWNLOAD_TRIES:
-            await _lost(engine, item, f"{exc} (gave up after {DOWNLOAD_TRIES} downloads)")
-        else:
-            engine.emit(Kind.POLL_ERROR, address, item.provider, item.task_id,
-                        f"download failed: {exc} (will ask for a fresh URL)")
-            engine.tracker.reschedule(item, engine.clock(), delay=DOWNLOAD_RETRY_DELAY)
+    except ProviderError as exc:  # dest untouched: a later file there is not this download's
+        await ctx.db(ctx.store.download_ended, address, task_id)
+        await _download_failed(ctx, item, exc)
         return
     crash_point("after_download")
-    rel = outputs.relative(engine.config, result.path)
-    try:
-        await engine.db(engine.store.record_output, address, item.task_id, rel, result.sha256, result.bytes)
-    except StateError:
-        engine.tracker.release(item)  # superseded while downloading: its successor will publish
+    await _publish(ctx, item, outputs.relative(ctx.config, result.path), result.sha256, result.bytes)
+
+
+async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -> None:
+    """A local problem: said, nothing lost (the next refresh/apply downloads it). A used
+    one-shot URL, or a link the vendor no longer serves after ``DOWNLOAD_TRIES``: lost.
+    A link that keeps failing otherwise: left finished and not downloaded, said."""
+    from reconciler.providers.download import LOCAL  # (httpx is loaded only when downloading)
+
+    if exc.code == LOCAL:
+        ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id, str(exc))
+        ctx.tracker.release(item)
         return
-    engine.emit(Kind.FINISHED, address, item.provider, item.task_id, f"{rel} ({result.bytes} bytes)")
-    engine.manifest.changed()
-    engine.tracker.release(item)
+    item.download_failures += 1
+    if exc.code == "output_lost":  # a one-shot URL was used up (a failure before any GET is transient)
+        why = str(exc)
+        kept = getattr(exc, "kept", None)
+        if kept is not None:
+            where = outputs.quarantine(ctx.config, kept, item.address, item.task_id)
+            why += f" The bytes received are kept in {where}."
+        await _lost(ctx, item, why)
+    elif item.download_failures < DOWNLOAD_TRIES:
+        ctx.emit(Kind.POLL_ERROR, item.address, item.provider, item.task_id,
+                 f"download failed: {exc} (will ask for a fresh URL)")
+        ctx.tracker.reschedule(item, ctx.clock(), delay=DOWNLOAD_RETRY_DELAY)
+    elif isinstance(exc, PermanentError):  # e.g. 403/404/410: the vendor no longer serves it
+        await _lost(ctx, item, f"{exc} (gave up after {DOWNLOAD_TRIES} downloads)")
+    else:
+        ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id,
+                 f"{exc} (gave up after {DOWNLOAD_TRIES} downloads; the render stays finished and not "
+                 "downloaded: run `reconciler refresh` later to fetch it, no new render is needed)")
+        ctx.tracker.release(item)
 
 
-async def _lost(engine: Engine, item: Tracked, why: str) -> None:
-    await engine.db(engine.store.mark_output_lost, item.address, why)
-    engine.emit(Kind.OUTPUT_LOST, item.address, item.provider, item.task_id,
-                f"{why}; the next plan proposes to render it again")
-    engine.manifest.changed()
-    engine.tracker.release(item)
+async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
+    """Publish a file that an earlier download of this task renamed into place before
+    it could be recorded (verified as a video and hashed again). True if adopted."""
+    started = await ctx.db(ctx.store.download_started, item.address)
+    if started is None or started[0] != item.task_id:
+        return False
+    video = await ctx.db(ctx.store.get, item.address)
+    found = await asyncio.to_thread(outputs.adoptable, dest, started[1], video.output_sha256 if video else None)
+    if found is None:
+        return False
+    sha256, size = found
+    ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id,
+             "adopting the file an interrupted download left in place")
+    await _publish(ctx, item, outputs.relative(ctx.config, dest), sha256, size)
+    return True
+
+
+async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int) -> None:
+    try:
+        await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size)
+    except StateError:
+        ctx.tracker.release(item)  # superseded while downloading: its successor will publish
+        return
+    ctx.emit(Kind.FINISHED, item.address, item.provider, item.task_id, f"{rel} ({size} bytes)")
+    ctx.manifest.changed()
+    ctx.tracker.release(item)
+
+
+async def _lost(ctx: RunContext, item: Tracked, why: str) -> None:
+    """The vendor can no longer give this render's output. An older output still
+    published (a replace) stays published: only the new render is recorded failed."""
+    await ctx.db(ctx.store.render_output_lost, item.address, item.task_id, why)
+    ctx.emit(Kind.OUTPUT_LOST, item.address, item.provider, item.task_id,
+             f"{why}; the next plan proposes to render it again")
+    ctx.manifest.changed()
+    ctx.tracker.release(item)

@@ -2,9 +2,10 @@
 
 It takes the state lock, turns intents left pending by a dead writer into
 ``unknown``, asks the vendor once about every unfinished render, downloads the
-outputs of finished ones, checks every published output file (missing, or sha256
-changed -> lost, so the next plan proposes to render it again), and writes state and
-manifest. It never starts a render: it only finds out.
+outputs of finished ones, checks every published output file (missing, sha256 changed
+or not a video: downloaded again while the vendor can give it, else lost, so the next
+plan proposes to render it again), and writes state and manifest. It never starts a
+render: it only finds out.
 """
 
 from __future__ import annotations

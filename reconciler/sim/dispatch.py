@@ -8,8 +8,8 @@ Kept apart from http.py so the rules are in one place and free of sockets:
    ``error``, ``internal``) answers or closes without calling the handler;
 4. otherwise the handler runs (its effects are real: a create makes its task);
 5. the ledger gets one entry for the call, whatever happened;
-6. a fault that strikes after processing (``slow``, ``lost``, ``truncate``) shapes how
-   http.py delivers the reply.
+6. a fault that strikes after processing (``slow``, ``lost``, ``truncate``, ``html``)
+   shapes how http.py delivers the reply (``html`` replaces it with an HTML page, 200).
 """
 
 from __future__ import annotations
@@ -86,6 +86,9 @@ def run(app: SimApp, route: Route, req: Request) -> Outcome:
                 outcome.mode = TRUNCATE
             elif fault.name == "slow":
                 outcome.delay = fault.delay_ms / 1000.0
+            elif fault.name == "html":  # e.g. a proxy's error page, after a one-shot URL was used up
+                task_id = outcome.reply.task_id if outcome.reply else None
+                outcome.reply = Reply(status=200, body=_GARBAGE, content_type="text/html", ok=False, task_id=task_id)
     reply = outcome.reply
     app.store.record(
         vendor=route.vendor, kind=route.kind,

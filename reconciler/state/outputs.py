@@ -6,22 +6,41 @@ in one place (and import nothing heavy: ``plan`` checks them too):
 - A video's file is ``<outputs>/<address>.mp4``; state and manifest record its
   project-relative path. Only such a *managed* path is ever deleted, so a state
   edited by hand cannot make reconciler remove a file elsewhere.
-- ``check_output`` is how ``refresh`` notices a file that is gone or was changed
-  (sha256 differs from the one recorded at download).
-- ``notice_missing`` lets ``plan`` and ``apply`` see a published file that is gone
-  (one ``stat`` each), so a lost output is proposed for a render without a refresh.
+- ``check_output`` is how ``refresh`` notices a file that is gone, was changed
+  (sha256 differs from the one recorded at download) or is not a video (``util.mp4``).
+- ``notice_missing`` lets ``plan`` and ``apply`` see the same without hashing (one
+  ``stat`` and a few box headers each).
+- A published file that is gone or damaged is not a lost output while the vendor can
+  give it again (CONTRACT §3): Xingyun's links can be fetched again, so such a video
+  reads as "finished, output not downloaded" and apply/refresh download it, no new
+  render. Only a one-shot output (Unisound, ``ONE_SHOT``) is lost with its file.
+- A download that was renamed into place by a writer killed before its record is
+  *adopted* (``adoptable``): same file, verified again, recorded.
+- Bytes of a used one-shot URL that are not a video are kept in ``state/quarantine/``.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import hashlib
+import json
+import shutil
 from pathlib import Path
 
+from reconciler.util import mp4
 from reconciler.config import Config
 from reconciler.model import RecordedVideo, Status
 
 SUFFIX = ".mp4"
+# Providers whose output URL serves once (``Capabilities.one_shot_download``), known
+# here without building a client, for readers such as ``plan``: their output cannot
+# be fetched again, so a published file that is gone is lost with it.
+ONE_SHOT = frozenset({"unisound"})
+
+
+def refetchable(provider: str) -> bool:
+    """Whether the vendor can give a finished render's output again (a fresh link)."""
+    return provider not in ONE_SHOT
 
 
 def output_path(config: Config, address: str) -> Path:
@@ -43,26 +62,48 @@ def sha256_of(path: Path) -> str:
 
 
 def check_output(config: Config, video: RecordedVideo) -> str | None:
-    """Why the published output of ``video`` is lost (missing, changed), or None if intact."""
+    """Why the published output of ``video`` is damaged (missing, changed, not a video),
+    or None if intact. A file that exists but cannot be read (a permission) raises
+    OSError: a problem of this machine to fix, not a damaged output."""
     if not video.has_output:
         return None
     path = config.root / video.output_file
     try:
         actual = sha256_of(path)
-    except FileNotFoundError:
+    except (FileNotFoundError, NotADirectoryError):
         return f"{video.output_file} is missing"
-    except OSError as exc:
-        return f"{video.output_file} cannot be read ({exc.strerror or exc})"
     if actual != video.output_sha256:
         return f"{video.output_file} was changed (sha256 {actual[:12]}…, recorded {(video.output_sha256 or '')[:12]}…)"
-    return None
+    return _not_a_video(config, video)
+
+
+def _not_a_video(config: Config, video: RecordedVideo) -> str | None:
+    why = mp4.problem(config.root / video.output_file)  # OSError: for the caller
+    return None if why is None else f"{video.output_file} is not a video ({why})"
+
+
+def fetch_again(video: RecordedVideo) -> bool:
+    """Whether a published output found gone or damaged is downloaded again from the
+    vendor (its current render's output, from a vendor whose links can be re-fetched)
+    rather than lost."""
+    return (refetchable(video.provider) and video.status is Status.FINISHED
+            and video.output_task_id == video.task_id)
+
+
+def as_not_downloaded(video: RecordedVideo, why: str) -> RecordedVideo:
+    """``video`` as "finished, output not downloaded" (in memory): what apply/refresh
+    then fetch again (``engine.to_collect``)."""
+    return dataclasses.replace(video, output_file=None, output_sha256=None, output_bytes=None,
+                               output_task_id=None, error=f"{why}: it is downloaded again from the vendor")
 
 
 def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
-    """``recorded`` with every finished video whose published file is gone (or has another
-    size than recorded) marked lost, in memory only: ``plan`` and ``apply`` then propose
-    to render it again without a ``refresh`` first (CONTRACT §3, "its output is lost").
-    One ``stat`` per file; hashing every output stays with ``refresh`` (``check_output``).
+    """``recorded`` with every finished video whose published file is gone, has another
+    size than recorded or is not a video, in memory only: read as "not downloaded"
+    where the vendor can give it again (``fetch_again``: apply downloads it, no render),
+    else marked lost (``plan`` and ``apply`` propose to render it again without a
+    ``refresh`` first: CONTRACT §3, "its output is lost"). One ``stat`` and a few box
+    headers per file; hashing every output stays with ``refresh`` (``check_output``).
     A video whose newer render is still running or not yet downloaded is left alone."""
     out = recorded
     for address, video in recorded.items():
@@ -70,18 +111,61 @@ def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[s
             continue
         try:
             size = (config.root / video.output_file).stat().st_size
-        except FileNotFoundError:
+            if video.output_bytes is not None and size != video.output_bytes:
+                why = f"{video.output_file} has {size} bytes, recorded {video.output_bytes}"
+            else:
+                why = _not_a_video(config, video)
+                if why is None:
+                    continue
+        except (FileNotFoundError, NotADirectoryError):
             why = f"{video.output_file} is missing"
-        except OSError as exc:
-            why = f"{video.output_file} cannot be read ({exc.strerror or exc})"
-        else:
-            if video.output_bytes is None or size == video.output_bytes:
-                continue
-            why = f"{video.output_file} has {size} bytes, recorded {video.output_bytes}"
+        except OSError:
+            continue  # unreadable here (a permission): a local problem, not a loss; refresh says so
         if out is recorded:
             out = dict(recorded)
-        out[address] = dataclasses.replace(video, output_lost=True, error=f"output lost: {why}")
+        out[address] = (as_not_downloaded(video, why) if fetch_again(video)
+                        else dataclasses.replace(video, output_lost=True, error=f"output lost: {why}"))
     return out
+
+
+def identity(path: Path) -> str | None:
+    """What is at ``path`` now (inode, size, mtime), recorded before a download's GET:
+    a file renamed into place afterwards has another identity. None if nothing is there."""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return json.dumps([st.st_ino, st.st_size, st.st_mtime_ns])
+
+
+def adoptable(path: Path, prior: str | None, published_sha256: str | None) -> tuple[str, int] | None:
+    """(sha256, bytes) of the file at ``path`` if a download renamed it into place after
+    ``prior`` was recorded (a writer killed before recording it) and it is a complete
+    video that is not the output already published; else None (download it)."""
+    now = identity(path)
+    if now is None or now == prior:
+        return None
+    try:
+        if mp4.problem(path) is not None:
+            return None
+        sha = sha256_of(path)
+        size = path.stat().st_size
+    except OSError:
+        return None
+    return None if sha == published_sha256 else (sha, size)
+
+
+def quarantine(config: Config, kept: Path, address: str, task_id: str) -> str:
+    """Move bytes kept aside by a failed one-shot download to ``state/quarantine/`` for a
+    person to inspect; returns where they are (project-relative if inside it)."""
+    folder = config.state_path.parent / "quarantine"
+    target = folder / f"{address.replace('/', '__')}.task-{task_id}.bin"
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        shutil.move(str(kept), target)
+    except OSError:
+        target = kept
+    return config.rel(target)
 
 
 def remove_output(config: Config, address: str, recorded_file: str | None) -> bool:

@@ -38,7 +38,7 @@ from reconciler.util import clock
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
     import sqlite_utils
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
                       "its answer was never recorded")
 
@@ -71,7 +71,14 @@ def _migrate_1(db: sqlite_utils.Database) -> None:
     db["attempts"].create_index(["task_id"])
 
 
-MIGRATIONS = {1: _migrate_1}  # version -> function that brings version-1 up to it
+def _migrate_2(db: sqlite_utils.Database) -> None:
+    """Downloads record their start (which task, what ``dest`` was before the GET), so a
+    file renamed into place by a writer killed before its record is adopted, not lost."""
+    db["videos"].add_column("download_task_id", str)
+    db["videos"].add_column("download_prior", str)
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2}  # version -> function that brings version-1 up to it
 
 
 class StateStore:
@@ -261,9 +268,13 @@ class StateStore:
 
     def record_task(self, address: str, task_id: str, status: Status, *, error: str | None = None,
                     video_url: str | None = None, preview_image_url: str | None = None,
-                    finished_at: str | None = None) -> bool:
+                    finished_at: str | None = None, downloading: bool = False,
+                    download_prior: str | None = None) -> bool:
         """What a poll said about the video's current task. False if the task is no
-        longer the video's current one (superseded): nothing is written then."""
+        longer the video's current one (superseded): nothing is written then. With
+        ``downloading``, the GET of its output starts next: which task, and the identity
+        of the file at the output path now (``download_prior``, None if none), so a file
+        renamed into place by a writer killed before ``record_output`` can be adopted."""
         with self._tx() as db:
             row = db.execute("SELECT task_id, attempt FROM videos WHERE address = ?", [address]).fetchone()
             if not row or row[0] != task_id:
@@ -274,6 +285,8 @@ class StateStore:
                                ("finished_at", finished_at)):
                 if value is not None:
                     fields[key] = value
+            if downloading:
+                fields.update(download_task_id=task_id, download_prior=download_prior)
             db["videos"].update(address, fields)
             self._set_attempt(db, address, row[1], status=status.value, error=error,
                               finished_at=finished_at if status is not Status.RENDERING else None)
@@ -288,10 +301,41 @@ class StateStore:
             db["videos"].update(address, {
                 "status": Status.FINISHED.value, "error": None, "output_file": file, "output_sha256": sha256,
                 "output_bytes": size, "output_fingerprint": row[1], "output_task_id": task_id,
-                "output_lost": 0, "updated_at": now(),
+                "output_lost": 0, "download_task_id": None, "download_prior": None, "updated_at": now(),
             })
             if not db.execute("SELECT finished_at FROM videos WHERE address = ?", [address]).fetchone()[0]:
                 db["videos"].update(address, {"finished_at": now()})
+
+    def download_ended(self, address: str, task_id: str) -> None:
+        """A download of ``task_id`` failed before any rename: nothing to adopt later."""
+        with self._tx(bump=False) as db:  # bookkeeping only: a saved plan stays valid
+            db.execute("UPDATE videos SET download_task_id = NULL, download_prior = NULL "
+                       "WHERE address = ? AND download_task_id = ?", [address, task_id])
+
+    def download_started(self, address: str) -> tuple[str, str | None] | None:
+        """(task id, prior identity) of the last download begun and not recorded, if any."""
+        rows = self._rows("SELECT download_task_id, download_prior FROM videos WHERE address = ?", [address])
+        if not rows or not rows[0]["download_task_id"]:
+            return None
+        return rows[0]["download_task_id"], rows[0]["download_prior"]
+
+    def render_output_lost(self, address: str, task_id: str, reason: str) -> None:
+        """The vendor can no longer give the output of the current task ``task_id``. If
+        an older render's output is still published (a replace), it stays published and
+        the new render is recorded failed (the next plan renders it again); otherwise
+        the output is marked lost."""
+        with self._tx() as db:
+            row = db.execute("SELECT task_id, attempt, output_file, output_task_id FROM videos WHERE address = ?",
+                             [address]).fetchone()
+            if not row or row[0] != task_id:
+                return  # superseded meanwhile
+            if row[2] and row[3] != task_id:
+                db["videos"].update(address, {"status": Status.FAILED.value, "error": reason,
+                                              "download_task_id": None, "download_prior": None, "updated_at": now()})
+                self._set_attempt(db, address, row[1], status=Status.FAILED.value, error=reason)
+                return
+            db["videos"].update(address, {"output_lost": 1, "error": reason, "download_task_id": None,
+                                          "download_prior": None, "updated_at": now()})
 
     def mark_output_lost(self, address: str, reason: str) -> None:
         with self._tx() as db:

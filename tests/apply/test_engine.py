@@ -12,6 +12,7 @@ import httpx
 from tests.fakes import Rig, change, plan, video
 from reconciler.errors import OutcomeUnknownError, PermanentError, TransientError
 from reconciler.model import Action, Status
+from reconciler.sim import media
 
 
 def run(coro):
@@ -310,12 +311,20 @@ def test_finished_but_not_downloaded_is_picked_up(tmp_path):
     assert rig.store.get("a").has_output
 
 
-def test_check_outputs_marks_missing_and_changed_files_lost(tmp_path):
+def test_check_outputs_fetches_damaged_files_again_and_loses_only_one_shot_ones(tmp_path):
+    """Issue 9 §2: a published file missing, changed or not a video is fetched again from a
+    vendor whose links can be fetched again (no new render); a one-shot output is lost."""
     rig = Rig(tmp_path)
-    run(rig.apply(plan(change(Action.CREATE, video("a")), change(Action.CREATE, video("b")),
-                       change(Action.CREATE, video("c")))))
+    run(rig.apply(plan(*(change(Action.CREATE, video(a)) for a in ("a", "b", "c", "d")),
+                       change(Action.CREATE, video("u", "unisound")))))
+    before = rig.store.recorded()
+    html = b"<html>502 Bad Gateway</html>"
     (tmp_path / "outputs/a.mp4").unlink()
     (tmp_path / "outputs/b.mp4").write_bytes(b"edited")
+    (tmp_path / "outputs/c.mp4").write_bytes(html)  # as an old version published it: recorded as is
+    rig.store.record_output("c", before["c"].task_id, "outputs/c.mp4", hashlib.sha256(html).hexdigest(), len(html))
+    (tmp_path / "outputs/u.mp4").unlink()
+    downloads = len(rig.providers["xingyun"].kinds("download"))
     rig.engine = rig.new_engine()
 
     async def check():
@@ -323,19 +332,44 @@ def test_check_outputs_marks_missing_and_changed_files_lost(tmp_path):
         await rig.engine.close()
         return lost
 
-    assert sorted(run(check())) == ["a", "b"]
+    assert run(check()) == ["u"]
     rec = rig.store.recorded()
-    assert rec["a"].output_lost and rec["b"].output_lost and not rec["c"].output_lost
-    assert "missing" in rec["a"].error and "changed" in rec["b"].error
+    for a in ("a", "b", "c", "d"):
+        assert rec[a].has_output and rec[a].task_id == before[a].task_id, a
+        assert hashlib.sha256((tmp_path / f"outputs/{a}.mp4").read_bytes()).hexdigest() == rec[a].output_sha256
+    assert len(rig.providers["xingyun"].kinds("download")) == downloads + 3
+    assert rec["u"].output_lost and "missing" in rec["u"].error
+    assert not rig.providers["xingyun"].kinds("submit")[4:]  # nothing rendered again
+    assert manifest(rig)["a"]["file"] == "outputs/a.mp4" and manifest(rig)["u"]["file"] is None
 
 
-def test_ppt_request_carries_the_deck_path(tmp_path):
-    rig = Rig(tmp_path)
+def _deck_video(tmp_path, data: bytes):
     from dataclasses import replace
 
-    d = replace(video("deck"), ppt_file="decks/a.pptx")
+    (tmp_path / "decks").mkdir(exist_ok=True)
+    (tmp_path / "decks/a.pptx").write_bytes(data)
+    return replace(video("deck"), ppt_file="decks/a.pptx", ppt_sha256=hashlib.sha256(data).hexdigest())
+
+
+def test_ppt_request_uploads_exactly_the_fingerprinted_deck(tmp_path):
+    rig = Rig(tmp_path)
+    d = _deck_video(tmp_path, b"deck v1")
     run(rig.apply(plan(change(Action.CREATE, d))))
-    assert rig.providers["xingyun"].kinds("submit")[0][2] == tmp_path / "decks/a.pptx"
+    assert rig.providers["xingyun"].uploaded == [("a.pptx", b"deck v1")]
+    assert rig.store.get("deck").status is Status.FINISHED
+    assert not list((tmp_path / "state").glob(".deck-*"))  # the private copy is gone
+
+
+def test_a_deck_edited_after_the_specs_were_read_is_not_sent(tmp_path):
+    """Issue 9 §3: never upload bytes other than those in the fingerprint."""
+    rig = Rig(tmp_path)
+    d = _deck_video(tmp_path, b"deck v1")
+    (tmp_path / "decks/a.pptx").write_bytes(b"deck v2, saved during the apply")
+    run(rig.apply(plan(change(Action.CREATE, d))))
+    assert rig.providers["xingyun"].kinds("submit") == []
+    assert rig.store.get("deck") is None and rig.store.attempts() == []  # nothing recorded: not sent
+    assert "changed since the specs were read" in rig.engine.errors["deck"]
+    assert rig.engine.tally.counts() == {"failed": 1}
 
 
 def test_manifest_writes_are_batched(tmp_path, monkeypatch):
@@ -348,3 +382,177 @@ def test_manifest_writes_are_batched(tmp_path, monkeypatch):
     run(rig.apply(plan(*(change(Action.CREATE, video(f"v{i:03d}")) for i in range(60)))))
     assert len(writes) < 20  # 60 videos x 3 manifest-changing events each
     assert len(manifest(rig)) == 60 and all(v["status"] == "finished" for v in manifest(rig).values())
+
+
+def test_change_and_render_functions_are_given_a_context_not_the_engine():
+    """Issue 8: executor and follow receive a RunContext; nothing below the engine imports it."""
+    import ast
+    import inspect
+
+    from reconciler.apply import context, executor, follow
+
+    for module in (context, executor, follow):
+        tree = ast.parse(inspect.getsource(module))
+        imported = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        imported |= {a.name for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
+        assert "reconciler.apply.engine" not in imported, module.__name__
+        names = {a.arg for f in ast.walk(tree) if isinstance(f, ast.AsyncFunctionDef) for a in f.args.args}
+        assert "engine" not in names, module.__name__
+
+
+def _local(message: str = "no space left", provider: str = "xingyun") -> PermanentError:
+    from reconciler.providers.download import LOCAL
+
+    return PermanentError(f"{provider}: download: could not write: {message}. free disk space", provider=provider,
+                          code=LOCAL)
+
+
+def _refresh(rig: Rig):
+    async def go():
+        await rig.engine.track_unfinished()
+        await rig.engine.poll_once()
+        lost = await rig.engine.check_outputs()
+        await rig.engine.close()
+        return lost
+
+    rig.engine = rig.new_engine()
+    return run(go())
+
+
+def test_a_local_write_failure_is_not_a_loss_and_the_next_refresh_downloads_it(tmp_path):
+    """Issue 9 §2: disk full (etc.) is an error to fix; the render stays finished, not
+    downloaded, and is fetched later without a new render, even for a one-shot URL."""
+    rig = Rig(tmp_path)
+    for name in ("xingyun", "unisound"):
+        rig.providers[name].download_errors += [_local(provider=name)] * 5
+    run(rig.apply(plan(change(Action.CREATE, video("x")), change(Action.CREATE, video("u", "unisound")))))
+    for address, name in (("x", "xingyun"), ("u", "unisound")):
+        r = rig.store.get(address)
+        assert r.status is Status.FINISHED and not r.output_lost and not r.has_output, address
+        assert len(rig.providers[name].kinds("download")) == 1  # no quick retries that would count as a loss
+        assert "free disk space" in rig.engine.errors[address]
+    assert manifest(rig)["x"]["status"] == "finished" and manifest(rig)["x"]["file"] is None
+    for name in ("xingyun", "unisound"):
+        rig.providers[name].download_errors.clear()
+    assert _refresh(rig) == []
+    for address in ("x", "u"):
+        assert rig.store.get(address).has_output
+    assert len(rig.providers["xingyun"].kinds("submit")) == 1 and len(rig.providers["unisound"].kinds("submit")) == 1
+
+
+def test_a_replace_whose_new_output_is_lost_keeps_the_old_output_published(tmp_path):
+    """Issue 9 §1: state and manifest keep file, sha256 and bytes of the old verified output."""
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("u", "unisound", "v1")))))
+    old = rig.store.get("u")
+    old_bytes = (tmp_path / "outputs/u.mp4").read_bytes()
+    rig.providers["unisound"].download_errors.append(
+        PermanentError("served once: not an MP4 video", provider="unisound", code="output_lost"))
+    rig.engine = rig.new_engine()
+    run(rig.apply(plan(change(Action.REPLACE, video("u", "unisound", "v2"), old))))
+    r = rig.store.get("u")
+    assert (r.output_file, r.output_sha256, r.output_bytes) == (old.output_file, old.output_sha256, old.output_bytes)
+    assert r.has_output and r.output_task_id == old.task_id and r.task_id != old.task_id
+    entry = manifest(rig)["u"]
+    assert (entry["file"], entry["sha256"], entry["bytes"]) == (old.output_file, old.output_sha256, old.output_bytes)
+    assert (tmp_path / "outputs/u.mp4").read_bytes() == old_bytes
+    from reconciler.planning import planner as planning
+    from reconciler.model import PlanOptions
+
+    again = planning.make_plan({"u": video("u", "unisound", "v2")}, rig.store.recorded(), PlanOptions())
+    assert again.changes[0].action is Action.REPLACE  # the lost new render is proposed again, visibly
+
+
+def test_bytes_of_a_used_one_shot_url_that_are_not_a_video_are_quarantined(tmp_path):
+    rig = Rig(tmp_path)
+    kept = tmp_path / "outputs" / ".u.mp4.x1.rejected"
+    kept.parent.mkdir(parents=True)
+    kept.write_bytes(b"<html>502</html>")
+    error = PermanentError("unisound: download: the single allowed download failed", provider="unisound",
+                           code="output_lost")
+    error.kept = kept
+    rig.providers["unisound"].download_errors.append(error)
+    run(rig.apply(plan(change(Action.CREATE, video("u", "unisound")))))
+    r = rig.store.get("u")
+    assert r.output_lost and "state/quarantine/u.task-" in r.error
+    (quarantined,) = (tmp_path / "state/quarantine").iterdir()
+    assert quarantined.read_bytes() == b"<html>502</html>" and not kept.exists()
+
+
+def test_a_download_renamed_into_place_but_never_recorded_is_adopted(tmp_path):
+    """Issue 9 §2: a crash between the rename and its record costs no download and no render."""
+    from reconciler.state import outputs
+
+    rig = Rig(tmp_path)
+    r = _unfinished(rig, video("u", "unisound"))
+    dest = tmp_path / "outputs/u.mp4"
+    assert rig.store.record_task("u", r.task_id, Status.FINISHED, video_url="http://fake/u.mp4", downloading=True,
+                                 download_prior=outputs.identity(dest))
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    data = media.base_clip() + media.free_box(b"served once")
+    dest.write_bytes(data)  # renamed into place; then the process was killed
+    rig.providers["unisound"].tasks[r.task_id]["polls"] = 5
+    assert _refresh(rig) == []
+    got = rig.store.get("u")
+    assert got.has_output and got.output_sha256 == hashlib.sha256(data).hexdigest()
+    assert rig.providers["unisound"].kinds("download") == []
+
+
+def test_a_file_in_place_that_is_not_what_the_download_wrote_is_not_adopted(tmp_path):
+    from reconciler.state import outputs
+
+    rig = Rig(tmp_path)
+    r = _unfinished(rig, video("x"))
+    dest = tmp_path / "outputs/x.mp4"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    dest.write_bytes(b"<html>not a video</html>")
+    assert rig.store.record_task("x", r.task_id, Status.FINISHED, video_url="http://fake/x.mp4", downloading=True,
+                                 download_prior=outputs.identity(dest))  # killed before the GET
+    assert _refresh(rig) == []
+    assert rig.store.get("x").has_output and len(rig.providers["xingyun"].kinds("download")) == 1
+
+
+def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
+    """Issue 9 §1: same size as recorded (as an old version published it) but not an MP4."""
+    from reconciler.state import outputs
+
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("x")), change(Action.CREATE, video("u", "unisound")))))
+    recorded = rig.store.recorded()
+    for address in ("x", "u"):
+        size = recorded[address].output_bytes
+        (tmp_path / f"outputs/{address}.mp4").write_bytes(b"<html>" + b" " * (size - 6))
+    noticed = outputs.notice_missing(rig.config, recorded)
+    assert noticed["u"].output_lost and "is not a video" in noticed["u"].error
+    assert not noticed["x"].output_lost and noticed["x"].output_file is None  # fetched again, not rendered
+    assert "it starts with an HTML/XML page" in noticed["x"].error
+
+
+def test_a_published_file_this_machine_cannot_read_is_reported_not_lost(tmp_path, monkeypatch):
+    """Issue 9 §2: a permission problem is a local error, not a loss that costs a render."""
+    from reconciler.state import outputs
+
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("u", "unisound")))))
+
+    def denied(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(outputs, "sha256_of", denied)
+    monkeypatch.setattr(outputs.mp4, "problem", denied)
+    assert _refresh(rig) == []
+    assert rig.store.get("u").has_output
+    assert "cannot be read (Permission denied): fix its permissions" in rig.engine.errors["u"]
+    assert outputs.notice_missing(rig.config, rig.store.recorded())["u"].has_output  # plan: no render
+
+
+def test_a_missing_output_whose_link_the_vendor_no_longer_serves_is_lost_after_a_few_tries(tmp_path, monkeypatch):
+    """Fetched again while the link works; a link gone for good (HTTP 404) makes it lost
+    within the same refresh, so the next plan proposes the render (never a silent loop)."""
+    monkeypatch.setattr("reconciler.apply.follow.DOWNLOAD_RETRY_DELAY", 0.01)
+    rig = Rig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("x")))))
+    (tmp_path / "outputs/x.mp4").unlink()
+    rig.providers["xingyun"].download_errors += [PermanentError("HTTP 404: expired", provider="xingyun", code=404)] * 3
+    assert _refresh(rig) == ["x"]
+    assert rig.store.get("x").output_lost and len(rig.providers["xingyun"].kinds("download")) == 4

@@ -19,6 +19,7 @@ from reconciler.state import manifest
 from reconciler.planning import saved_plan
 from reconciler.config import load_config
 from reconciler.model import Status
+from reconciler.sim import media
 from reconciler.state.sqlite import StateStore
 
 LAUNCH = """\
@@ -88,10 +89,11 @@ def record_all_finished(project: Path, only=None) -> None:
             store.attempt_submitted(address, attempt, str(n))
             store.record_task(address, str(n), Status.FINISHED, video_url=f"https://cdn/{n}.mp4",
                               finished_at="2026-01-01T00:05:00+00:00")
-            store.record_output(address, str(n), f"outputs/{address}.mp4", f"sha{n}", 1000 + n)
+            data = media.base_clip() + media.free_box(b"\0" * n)  # a plan notices an output that is not a video
+            store.record_output(address, str(n), f"outputs/{address}.mp4", f"sha{n}", len(data))
             output = project / "outputs" / f"{address}.mp4"  # a plan notices a missing output
             output.parent.mkdir(parents=True, exist_ok=True)
-            output.write_bytes(b"\0" * (1000 + n))
+            output.write_bytes(data)
     finally:
         store.close()
 
@@ -228,7 +230,7 @@ def test_status_json_is_the_manifest_document(project):
     doc = json.loads(result.stdout)
     entry = doc["videos"]["launch/intro"]
     assert entry["status"] == "finished" and entry["file"] == "outputs/launch/intro.mp4"
-    assert entry["spec_file"] == "specs/launch.yaml" and entry["bytes"] == 1102
+    assert entry["spec_file"] == "specs/launch.yaml" and entry["bytes"] == len(media.base_clip()) + 8 + 102
 
 
 def test_plan_sees_a_dead_writers_intent_as_unknown_like_apply_will(project):

@@ -34,20 +34,46 @@ def test_no_wait_then_refresh_converges(project, sim):
     assert "No changes" in project.apply().stdout
 
 
-def test_refresh_detects_missing_and_modified_outputs(project, sim):
-    project.write_specs(xingyun={"xy/a": "a", "xy/b": "b", "xy/c": "c"})
+def test_refresh_fetches_missing_and_modified_outputs_again_and_loses_only_one_shot_ones(project, sim):
+    """Issue 9 §2: a published output deleted or overwritten is fetched again while the
+    vendor can give it (Xingyun links can be fetched again): no paid re-render. Only a
+    one-shot Unisound output is lost with its file, and proposed for a render."""
+    project.write_specs(xingyun={"xy/a": "a", "xy/b": "b", "xy/c": "c"}, unisound={"uni/a": "a"})
     assert project.apply().returncode == 0
+    before = project.recorded()
     (project.root / "outputs/xy/a.mp4").unlink()
     (project.root / "outputs/xy/b.mp4").write_bytes(b"not the rendered video")
+    (project.root / "outputs/uni/a.mp4").unlink()
+    # plan notices without a refresh: what the vendor can give again is no render
+    assert project.plan_actions() == {"xy/a": "noop", "xy/b": "noop", "xy/c": "noop", "uni/a": "replace"}
+    downloads, creates = len(sim.calls("download")), len(sim.calls("create"))
     result = project.run("refresh")
     assert result.returncode == 0, result.stderr
-    assert "2 output(s) lost" in result.stdout and "reconciler plan" in result.stdout
+    assert "1 output(s) lost: uni/a" in result.stdout and "reconciler plan" in result.stdout
     recorded = project.recorded()
-    assert recorded["xy/a"].output_lost and recorded["xy/b"].output_lost and not recorded["xy/c"].output_lost
+    assert recorded["uni/a"].output_lost
+    for address in ("xy/a", "xy/b", "xy/c"):
+        assert recorded[address].has_output and recorded[address].task_id == before[address].task_id
+    assert len(sim.calls("download")) == downloads + 2 and len(sim.calls("create")) == creates
     manifest = project.manifest()["videos"]
-    assert manifest["xy/a"]["file"] is None and manifest["xy/c"]["file"] == "outputs/xy/c.mp4"
-    assert project.plan_actions() == {"xy/a": "replace", "xy/b": "replace", "xy/c": "noop"}
+    assert manifest["uni/a"]["file"] is None and manifest["xy/a"]["file"] == "outputs/xy/a.mp4"
+    assert project.plan_actions() == {"xy/a": "noop", "xy/b": "noop", "xy/c": "noop", "uni/a": "replace"}
     again = project.apply()
     assert again.returncode == 0, again.stdout + again.stderr
-    assert "2 replaced" in again.stdout
+    assert "1 replaced" in again.stdout
+    assert_consistent(project)
+    lost_fp = frozenset(e["fingerprint"] for e in sim.calls("create") if e["task_id"] == before["uni/a"].task_id)
+    assert_no_duplicate_renders(project, rerendered=lost_fp)
+
+
+def test_apply_downloads_a_deleted_xingyun_output_again_without_a_render(project, sim):
+    project.write_specs(xingyun={"xy/a": "a"})
+    assert project.apply().returncode == 0
+    (project.root / "outputs/xy/a.mp4").unlink()
+    (change,) = project.plan_json()["changes"]
+    assert change["action"] == "noop" and "not downloaded yet" in change["reason"], change
+    creates = len(sim.calls("create"))
+    again = project.apply()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(sim.calls("create")) == creates
     assert_consistent(project)

@@ -11,9 +11,11 @@ import pytest
 from tests.providers.helpers import Script, make_unisound, make_xingyun
 
 from reconciler.errors import PermanentError, TransientError
+from reconciler.providers import download
+from reconciler.sim import media
 
 pytestmark = pytest.mark.anyio
-VIDEO = bytes(range(256)) * 1000  # 256 kB: several chunks
+VIDEO = media.base_clip() + media.free_box(bytes(range(256)) * 1000)  # a real MP4, 256 kB: several chunks
 URL = "https://oss.test/out/video.mp4?Signature=abc"
 
 
@@ -121,6 +123,68 @@ async def test_unwritable_destination_is_permanent(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     script = Script(video())
-    with pytest.raises(PermanentError, match="cannot create a file"):
+    with pytest.raises(PermanentError, match="file where a folder must be; move it away") as info:
         await make_xingyun(script).download(URL, blocker / "v.mp4")
+    assert info.value.code == download.LOCAL and "no new render is needed" in str(info.value)
     assert script.requests == []
+
+
+HTML = b"<html><head><title>502 Bad Gateway</title></head><body>proxy error</body></html>\n"
+
+
+async def test_an_html_page_served_with_200_is_not_published_and_is_fetched_again(tmp_path):
+    """Issue 9 §1: checked for what it is, not only its length (Content-Length matches)."""
+    dest = tmp_path / "v.mp4"
+    dest.write_bytes(VIDEO)  # the old verified output of a replace
+    script = Script(video(HTML), video(VIDEO[:-1000]), video(VIDEO + b"x"))
+    with pytest.raises(TransientError, match="is not an MP4 video"):
+        await make_xingyun(script, attempts=3).download(URL, dest)
+    assert len(script.requests) == 3  # retried (with backoff) while the URL can be fetched again
+    assert dest.read_bytes() == VIDEO and leftovers(tmp_path) == ["v.mp4"]
+    script = Script(video(HTML), video())
+    result = await make_xingyun(script).download(URL, tmp_path / "w.mp4")
+    assert result.sha256 == hashlib.sha256(VIDEO).hexdigest() and len(script.requests) == 2
+
+
+async def test_a_one_shot_body_that_is_not_a_video_is_kept_aside_and_reported_lost(tmp_path):
+    dest = tmp_path / "u.mp4"
+    script = Script(video(HTML), video())
+    with pytest.raises(PermanentError, match="output is lost") as info:
+        await make_unisound(script).download(URL, dest)
+    assert info.value.code == "output_lost" and "is not an MP4 video" in str(info.value)
+    assert len(script.requests) == 1
+    assert not dest.exists()
+    kept = info.value.kept
+    assert kept is not None and kept.read_bytes() == HTML and kept.parent == tmp_path
+
+
+@pytest.mark.parametrize("blocked", ["folder", "file_in_path", "no_space"])
+async def test_a_local_problem_before_the_one_shot_get_leaves_the_url_unused(tmp_path, monkeypatch, blocked):
+    """Issue 9 §2: a local error before the single GET is not a loss: nothing is sent."""
+    dest = tmp_path / "outputs" / "uni" / "a.mp4"
+    if blocked == "folder":
+        dest.mkdir(parents=True)
+        expected = "a folder is where the video must go"
+    elif blocked == "file_in_path":
+        dest.parent.parent.mkdir()
+        dest.parent.write_text("in the way")
+        expected = "is a file where a folder must be"
+    else:
+        monkeypatch.setattr(download.shutil, "disk_usage", lambda path: type("U", (), {"free": 10 << 20})())
+        expected = "only 10 MiB free"
+    script = Script(video())
+    with pytest.raises(PermanentError, match=expected) as info:
+        await make_unisound(script).download(URL, dest)
+    assert info.value.code == download.LOCAL and "output is lost" not in str(info.value)
+    assert script.requests == []  # the one-shot URL is still unused
+
+
+async def test_disk_full_while_writing_a_refetchable_video_is_a_local_error(tmp_path, monkeypatch):
+    def full(fd, offset, size):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(download.os, "posix_fallocate", full)
+    dest = tmp_path / "v.mp4"
+    with pytest.raises(PermanentError, match="free disk space") as info:
+        await make_xingyun(Script(video())).download(URL, dest)
+    assert info.value.code == download.LOCAL and leftovers(tmp_path) == []

@@ -1,0 +1,53 @@
+"""What carrying out a change and following a render may use: a small explicit context.
+
+Why a module of its own: ``executor`` (one change) and ``follow`` (one render
+followed) used to take the whole ``Engine`` and reach into a dozen of its attributes,
+so data flowed up and down between three modules that could only be read together.
+The engine now builds one ``RunContext`` with exactly the services those functions
+need and passes it down; nothing below the engine imports the engine, and what a
+function hands back to the engine (the action it carried out) is its return value.
+
+    ctx.db(store.method, ...)   a state write or read, on the engine's state thread
+    ctx.emit(kind, address...)  the event sink (progress, errors, tallies)
+    ctx.tracker / ctx.track()   the unfinished renders being followed
+    ctx.providers[name]         the vendor clients
+    ctx.manifest.changed()      the manifest follows the state
+    ctx.clock()                 monotonic seconds (injected in tests)
+    ctx.lock(address)           held while a change or a poll+download works on it
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Awaitable, Callable
+
+from reconciler.model import Status
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reconciler.apply.schedule import Tracker
+    from reconciler.config import Config
+    from reconciler.providers.base import Provider
+    from reconciler.state.manifest_writer import ManifestWriter
+    from reconciler.state.sqlite import StateStore
+
+
+@dataclass(frozen=True)
+class RunContext:
+    config: Config  # paths: outputs, decks, state folder
+    store: StateStore  # its methods are passed to ``db``; read directly only when on the state thread
+    db: Callable[..., Awaitable[Any]]
+    emit: Callable[..., None]  # (kind: Kind, address, provider="", task_id=None, detail="")
+    tracker: Tracker
+    providers: Mapping[str, Provider]
+    manifest: ManifestWriter
+    clock: Callable[[], float]
+    holder: str  # who writes the intents ("apply (pid 123)")
+    lock: Callable[[str], asyncio.Lock]
+    wake: Callable[[], None]  # tell the engine's wait loop that the tracker changed
+
+    def track(self, address: str, provider: str, task_id: str) -> None:
+        """Follow a render whose create was just answered (recorded as rendering)."""
+        self.tracker.add(address, provider, task_id, self.clock(), recorded=Status.RENDERING)
+        self.wake()
