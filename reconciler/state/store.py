@@ -28,7 +28,6 @@ import os
 import re
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping, Protocol
-from urllib.parse import urlsplit
 
 from reconciler.errors import ConfigError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
@@ -131,11 +130,12 @@ class StateBackend(Protocol):
     def open(self, *, readonly: bool = False) -> Store: ...
 
 
-@dataclasses.dataclass(frozen=True)
 class SqliteBackend:
-    """A state in one SQLite file (the default ``state/reconciler.db``)."""
+    """A state in one SQLite file (the default ``state/reconciler.db``). A plain class:
+    a dataclass would cost ``plan`` ~3 ms of start-up for one field."""
 
-    path: Path
+    def __init__(self, path: Path):
+        self.path = path
 
     def lock(self) -> WriterLock:
         from reconciler.state.lock import StateLock
@@ -203,6 +203,8 @@ def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]
 
 def _redacted(url: str) -> str:
     """``url`` without a password or query (the environment's URL may carry one)."""
+    from urllib.parse import urlsplit
+
     try:
         parts = urlsplit(url)
         netloc = parts.netloc
