@@ -30,13 +30,13 @@ if TYPE_CHECKING:  # pragma: no cover
     from reconciler.config import Config
     from reconciler.providers.base import Provider
     from reconciler.state.manifest_writer import ManifestWriter
-    from reconciler.state.sqlite import StateStore
+    from reconciler.state.store import Store
 
 
 @dataclass(frozen=True)
 class RunContext:
     config: Config  # paths: outputs, decks, state folder
-    store: StateStore  # its methods are passed to ``db``; read directly only when on the state thread
+    store: Store  # its methods are passed to ``db``; read directly only when on the state thread
     db: Callable[..., Awaitable[Any]]
     emit: Callable[..., None]  # (kind: Kind, address, provider="", task_id=None, detail="")
     tracker: Tracker

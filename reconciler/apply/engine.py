@@ -21,7 +21,7 @@ when ``stop`` is set (then it lets the calls in flight finish). Concurrency: a c
 takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one of
 ``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
 per-vendor limit (``providers.http``), which is what bounds polls and downloads.
-The state is written only through ``StateStore``, each outcome the moment it happens
+The state is written only through the ``Store``, each outcome the moment it happens
 (``executor`` for creates, ``follow`` for polls and downloads, each given a
 ``context.RunContext``, never the engine), on one thread of its own; the manifest
 follows through ``manifest_writer.ManifestWriter``. Progress goes to ``hooks``:
@@ -48,7 +48,7 @@ from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
 from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status
 from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
-from reconciler.state.sqlite import StateStore
+from reconciler.state.store import Store
 from reconciler.util.aio import first_of
 
 
@@ -94,7 +94,7 @@ class ProviderSet(Mapping):
 class Engine:
     """Executes plans and follows renders for one state, on the running event loop."""
 
-    def __init__(self, config: Config, store: StateStore, providers: Mapping[str, Provider],
+    def __init__(self, config: Config, store: Store, providers: Mapping[str, Provider],
                  hooks: Hooks | None = None, parallelism: int | None = None, *, holder: str = "apply",
                  schedule: PollSchedule | None = None, clock: Callable[[], float] = time.monotonic):
         self.config = config
@@ -127,7 +127,7 @@ class Engine:
             lock=self.lock, wake=self._wakeup)
 
     async def db(self, fn: Callable, *args, **kwargs):
-        """``fn(*args, **kwargs)`` (a StateStore method) on the state thread; its result."""
+        """``fn(*args, **kwargs)`` (a ``Store`` method) on the state thread; its result."""
         call = functools.partial(fn, *args, **kwargs)
         return await asyncio.get_running_loop().run_in_executor(self._db, call)
 

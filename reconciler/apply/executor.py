@@ -11,7 +11,7 @@ each paid call is spelled out here and nowhere else (ARCHITECTURE habit 9):
    ``attempt_not_sent`` (the request certainly never left this machine).
 
 A crash between 1 and 3 leaves the intent ``pending``; the next lock holder turns it
-into ``unknown`` (``StateStore.recover``), so a render is never silently paid twice.
+into ``unknown`` (``Store.recover``), so a render is never silently paid twice.
 
 A replace starts the new render first and only then cancels the old unfinished one
 (Xingyun) or abandons it (Unisound has no cancel API); the old output stays published

@@ -26,13 +26,13 @@ from pathlib import Path
 
 from reconciler.state import outputs
 from reconciler.planning import saved_plan, view
-from reconciler.state import sqlite
 from reconciler.planning import planner
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
 from reconciler.errors import ReconcilerError
 from reconciler.apply.events import make_hooks
 from reconciler.model import Action, PlanOptions
-from reconciler.state.sqlite import StateLock, StateStore
+from reconciler.state import store as state_store
+from reconciler.state.store import Store, WriterLock
 
 PROMPT = "Do you want to perform these actions? Only 'yes' will be accepted: "
 OK_STATES = {"finished", "updated", "deleted"}
@@ -45,7 +45,7 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
 
     config = project.config()
     out = Console()
-    lock = StateLock(config.state_path).acquire("apply")
+    lock = state_store.writer_lock(config).acquire("apply")
     store = None
     try:
         report_takeover(lock)
@@ -71,14 +71,14 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
         lock.release()
 
 
-def report_takeover(lock: StateLock) -> None:
+def report_takeover(lock: WriterLock) -> None:
     holder = lock.taken_over
     if holder is not None:
         print(f"Note: took over the lock left by pid {holder.pid} ({holder.command} on {holder.host}, "
               f"since {holder.since}), which is no longer running.", file=sys.stderr)
 
 
-def _providers_needed(plan, store: StateStore, *, wait: bool, scope: set[str] | None) -> set[str]:
+def _providers_needed(plan, store: Store, *, wait: bool, scope: set[str] | None) -> set[str]:
     needed = {c.provider for c in plan.changes if c.action not in (Action.NOOP, Action.UPDATE)}
     if wait:
         needed |= {v.provider for v in store.recorded().values()
@@ -99,7 +99,7 @@ def _fresh_plan(config, variables, options, hooks, parallelism):
     load = loader.load_specs(config, variables)
     desired = load.desired()
     specwarn.report(config, load)
-    store = StateStore(config.state_path)
+    store = state_store.open_store(config)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
     recorded = outputs.notice_missing(config, store.recorded())
@@ -115,12 +115,12 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
     load = loader.load_specs(config, saved.variables)
     desired = load.desired()
     # we hold the lock: intents left pending are a dead writer's, read as unknown (as `plan` did)
-    recorded, generation = sqlite.read_recorded(config.state_path, recovered=True)
+    recorded, generation = state_store.read_recorded(config, recovered=True)
     recorded = outputs.notice_missing(config, recorded)
     plan = planner.make_plan(desired, recorded, saved.options)
     saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)
-    store = StateStore(config.state_path)
+    store = state_store.open_store(config)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()  # makes real what the plan already assumed
     return store, engine, plan, saved.options

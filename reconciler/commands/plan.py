@@ -14,10 +14,9 @@ from pathlib import Path
 from reconciler.commands import specwarn
 from reconciler.state import outputs
 from reconciler.planning import saved_plan, view
-from reconciler.state import sqlite
 from reconciler.planning import planner
 from reconciler.model import PlanOptions
-from reconciler.state.sqlite import StateLock
+from reconciler.state import store as state_store
 
 
 def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
@@ -25,12 +24,12 @@ def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exi
     from reconciler.specs import loader  # the heaviest import; only after arguments parsed
 
     config = project.config()
+    state = state_store.backend(config)  # an unusable `state` setting fails before anything is written
     load = loader.load_specs(config, variables)
     desired = load.desired()
     specwarn.report(config, load)
     # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
-    recorded, generation = sqlite.read_recorded(config.state_path,
-                                               recovered=not StateLock(config.state_path).held())
+    recorded, generation = state_store.read_recorded(config, recovered=not state.lock().held())
     recorded = outputs.notice_missing(config, recorded)
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)

@@ -17,7 +17,8 @@ from reconciler.commands.apply import check_credentials, report_takeover
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
 from reconciler.apply.events import make_hooks
 from reconciler.model import Status
-from reconciler.state.sqlite import StateLock, StateStore
+from reconciler.state import store as state_store
+from reconciler.state.store import Store
 
 
 def run(project) -> int:
@@ -25,10 +26,10 @@ def run(project) -> int:
 
     config = project.config()
     out = Console()
-    lock = StateLock(config.state_path).acquire("refresh")
+    lock = state_store.writer_lock(config).acquire("refresh")
     try:
         report_takeover(lock)
-        store = StateStore(config.state_path)
+        store = state_store.open_store(config)
         try:
             check_credentials(config, {v.provider for v in store.recorded().values() if to_collect(v)})
             hooks = make_hooks()
@@ -53,7 +54,7 @@ async def _refresh(engine: Engine, hooks) -> list[str]:
         await engine.close()
 
 
-def _summarize(out, engine: Engine, store: StateStore, lost: list[str]) -> None:
+def _summarize(out, engine: Engine, store: Store, lost: list[str]) -> None:
     counts = engine.tally.counts()
     recorded = store.recorded()
     by_status = Counter(v.status for v in recorded.values())

@@ -13,7 +13,7 @@ from collections import Counter
 
 from reconciler.state import manifest
 from reconciler.model import RecordedVideo, Status
-from reconciler.state.sqlite import StateStore
+from reconciler.state import store as state_store
 
 _STATUS_STYLE = {
     Status.PENDING: "cyan", Status.RENDERING: "cyan", Status.FINISHED: "green",
@@ -23,7 +23,7 @@ _STATUS_STYLE = {
 
 def run(project, as_json: bool) -> int:
     config = project.config()
-    store = StateStore.open_readonly(config.state_path)
+    store = state_store.open_store(config, readonly=True)
     try:
         recorded = store.recorded()
     finally:

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import sys
 
+from reconciler.state import store as state_store
+
 
 def run(project, variables: dict[str, str]) -> int:
     from reconciler.commands import specwarn
     from reconciler.specs import loader
 
     config = project.config()
+    state_store.backend(config)  # a `state` setting this version cannot serve is a config error here too
     load = loader.load_specs(config, variables)
     desired = load.desired()
     specwarn.report(config, load)

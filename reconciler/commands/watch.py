@@ -30,15 +30,15 @@ def run(project, interval: float, log_format: str, allow_mass_delete: bool, vari
 
 def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str]) -> int:
     from reconciler.apply.engine import Engine, ProviderSet
-    from reconciler.state.sqlite import StateLock, StateStore
+    from reconciler.state import store as state_store
     from reconciler.watch.daemon import Daemon
 
     config = project.config()
-    lock = StateLock(config.state_path).acquire("watch")
+    lock = state_store.writer_lock(config).acquire("watch")
     try:
         if lock.taken_over is not None:
             log.warning("start", f"took over the lock left by {lock.taken_over.describe()}, which is no longer running")
-        store = StateStore(config.state_path)
+        store = state_store.open_store(config)
         try:
             hooks = LogHooks(log)
             engine = Engine(config, store, ProviderSet(config), hooks, holder="watch")

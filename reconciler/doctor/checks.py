@@ -45,11 +45,13 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
 
     from reconciler.config import load_config
     from reconciler.doctor import vendors as doctor_vendors
+    from reconciler.state import store as state_store
 
     env = os.environ if env is None else env
     now = now or clock.utc_now()
     try:
         config = load_config(root)
+        state_store.backend(config, env)  # a `state` this version cannot serve
     except ReconcilerError as exc:
         return [Check("config", ERROR, str(exc), "Fix reconciler.yaml at the line named above.")]
     checks = [Check("config", OK, f"{config.rel(config.root / 'reconciler.yaml')} read"
@@ -98,13 +100,13 @@ def _specs(config) -> tuple[Check, set[str]]:
 
 
 def _state(config):
-    from reconciler.state.sqlite import StateStore
+    from reconciler.state import store as state_store
 
     rel = config.rel(config.state_path)
     if not config.state_path.exists():
         return Check("state", OK, f"no state yet ({rel} is created by the first apply)"), {}
     try:
-        store = StateStore.open_readonly(config.state_path)
+        store = state_store.open_store(config, readonly=True)
         try:
             recorded = store.recorded()
         finally:
@@ -115,9 +117,9 @@ def _state(config):
 
 
 def _lock(config) -> Check:
-    from reconciler.state.lock import StateLock
+    from reconciler.state import store as state_store
 
-    lock = StateLock(config.state_path)
+    lock = state_store.writer_lock(config)
     if not lock.held():
         return Check("lock", OK, "free: apply, refresh and watch can take it")
     holder = lock.holder()

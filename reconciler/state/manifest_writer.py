@@ -17,7 +17,7 @@ from pathlib import Path
 
 from reconciler.state import manifest
 from reconciler.util.crashpoint import crash_point
-from reconciler.state.sqlite import StateStore
+from reconciler.state.store import Store
 
 
 class ManifestWriter:
@@ -29,7 +29,7 @@ class ManifestWriter:
     JSON of 10,000 videos; without one (or outside an event loop) it all runs in the
     caller's thread."""
 
-    def __init__(self, path: Path, store: StateStore, *, interval: float = 0.5,
+    def __init__(self, path: Path, store: Store, *, interval: float = 0.5,
                  executor: Executor | None = None):
         self.path = path
         self.store = store

@@ -1,4 +1,5 @@
-"""The state store: what was rendered from which spec. The only module that knows SQL.
+"""The SQLite state store (``state.store.Store``): what was rendered from which spec.
+The only module that knows SQL.
 
 One SQLite file (WAL mode) holds three tables:
 
@@ -16,13 +17,12 @@ One SQLite file (WAL mode) holds three tables:
 
 Readers (plan, status, validate) never create or modify the file: a missing state
 reads as empty. Every write is one short ``BEGIN IMMEDIATE`` transaction.
-Mutual exclusion between writers (apply, refresh, watch) is ``statelock.StateLock``
-(re-exported here).
+Mutual exclusion between writers (apply, refresh, watch) is ``state.lock.StateLock``
+(re-exported here); ``state.store.SqliteBackend`` pairs the two.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import sqlite3
 import threading
@@ -33,14 +33,13 @@ from typing import TYPE_CHECKING, Iterator
 from reconciler.errors import StateError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
+from reconciler.state.store import INTERRUPTED_CREATE
 from reconciler.util import clock
 
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
     import sqlite_utils
 
 SCHEMA_VERSION = 2
-INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
-                      "its answer was never recorded")
 
 _VIDEO_COLUMNS = {
     "address": str, "provider": str, "fingerprint": str, "request": str, "spec_file": str,
@@ -180,6 +179,12 @@ class StateStore:
         rows = self._rows("SELECT value FROM meta WHERE key = 'generation'")
         row = (rows[0]["value"],) if rows else None
         return int(row[0]) if row else 0
+
+    def schema_version(self) -> int:
+        if self._conn is None:
+            return 0
+        with self._mutex:
+            return self._version()
 
     def recorded(self) -> dict[str, RecordedVideo]:
         if self._conn is None or "videos" not in self._tables():
@@ -387,25 +392,6 @@ class StateStore:
         fields["updated_at"] = now()
         sets = ", ".join(f"{k} = ?" for k in fields)
         db.execute(f"UPDATE videos SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])
-
-
-def read_recorded(path: Path, *, recovered: bool) -> tuple[dict[str, RecordedVideo], int]:
-    """The recorded videos and the generation, read-only (nothing is created). With
-    ``recovered``, intents left pending read as ``unknown`` (``as_recovered``): what a
-    planner sees when no live writer owns them."""
-    store = StateStore.open_readonly(path)
-    try:
-        recorded, generation = store.recorded(), store.generation()
-    finally:
-        store.close()
-    return (as_recovered(recorded) if recovered else recorded), generation
-
-
-def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
-    """What ``recover`` would make of ``recorded``, in memory: for a reader (``plan``)
-    when no writer holds the lock, so its plan matches the one ``apply`` will make."""
-    return {a: dataclasses.replace(v, status=Status.UNKNOWN, error=INTERRUPTED_CREATE)
-            if v.status is Status.PENDING else v for a, v in recorded.items()}
 
 
 def _to_recorded(row: dict) -> RecordedVideo:

@@ -1,24 +1,24 @@
 """The daemon's in-memory copy of the recorded state, refreshed row by row.
 
-Why: reading every row of the state DB (``StateStore.recorded``) costs about 40 µs a
+Why: reading every row of the state DB (``Store.recorded``) costs about 40 µs a
 video, 0.4 s for 10,000, and the daemon plans on every save. But only this process
 writes the state while it holds the lock, and every write the engine makes is
 reported as an event naming the video. So the daemon reads everything once, marks
 the addresses its engine reports on as dirty, and re-reads just those rows
-(``StateStore.get``) before the next plan. A full read now and then (the periodic
+(``Store.get``) before the next plan. A full read now and then (the periodic
 re-check, or when many rows are dirty) heals anything an event did not cover.
 """
 
 from __future__ import annotations
 
 from reconciler.model import RecordedVideo
-from reconciler.state.sqlite import StateStore
+from reconciler.state.store import Store
 
 FULL_READ_ABOVE = 500  # dirty rows beyond which one full read is cheaper
 
 
 class RecordedCache:
-    def __init__(self, store: StateStore):
+    def __init__(self, store: Store):
         self.store = store
         self.videos: dict[str, RecordedVideo] = {}
         self.dirty: set[str] = set()

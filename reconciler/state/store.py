@@ -1,0 +1,244 @@
+"""The state store seam: what the layers above may ask of a state, whatever keeps it.
+
+Why a module of its own: the planner's inputs, the engine, the daemon and the commands
+need a dozen operations on the state (read the recorded videos and the generation,
+write an intent before a paid create and its answer after, record a poll, a
+download, a failure, a delete, turn a dead writer's intents into ``unknown``), and
+one writer at a time. Today one implementation keeps them (SQLite,
+``state/sqlite.py`` + ``state/lock.py``); a PostgreSQL one comes next (CONTRACT §8,
+``state: postgresql://...``). So:
+
+- ``Store`` and ``WriterLock`` name exactly those operations (typing Protocols);
+- ``backend(config)`` is the one place that chooses an implementation by the
+  ``state`` setting (or ``RECONCILER_STATE_URL``); commands and the engine go
+  through ``writer_lock`` / ``open_store`` / ``read_recorded`` and never name SQLite;
+- ``tests/state/test_store_contract.py`` is the behaviour every backend must pass.
+
+Order of use by a writer (apply, refresh, watch): ``writer_lock(config).acquire(cmd)``
+first, then ``open_store(config)``: opening a writer store may upgrade its schema,
+which only the lock holder may do. Readers (plan, status) use ``read_recorded`` or
+``open_store(config, readonly=True)``: they never create or change anything, and a
+missing state reads as empty.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import re
+from pathlib import Path
+from typing import TYPE_CHECKING, Mapping, Protocol
+
+from reconciler.errors import ConfigError
+from reconciler.model import DesiredVideo, RecordedVideo, Status
+
+if TYPE_CHECKING:
+    from reconciler.config import Config
+    from reconciler.state.lock import LockHolder
+
+STATE_URL_VAR = "RECONCILER_STATE_URL"  # CONTRACT §8: overrides `state` in reconciler.yaml
+INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
+                      "its answer was never recorded")
+_URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+
+
+class WriterLock(Protocol):
+    """The exclusive right to change one state (one apply, refresh or watch at a time)."""
+
+    taken_over: LockHolder | None  # set by ``acquire`` when a dead holder's lock was taken over
+
+    def acquire(self, command: str) -> WriterLock:
+        """Take the lock or fail at once with ``LockHeldError`` naming the holder."""
+
+    def held(self) -> bool:
+        """Whether a live writer holds it now (a probe that creates nothing)."""
+
+    def holder(self) -> LockHolder | None:
+        """Who holds it now (None when free): a probe that creates nothing."""
+
+    def release(self) -> None: ...
+
+
+class Store(Protocol):
+    """One state: the latest attempt and published output of every video, the history
+    of paid calls, and a generation counter. Each write is its own transaction, durable
+    when the call returns; a write on a read-only store raises ``StateError``."""
+
+    # -- reads ----------------------------------------------------------------------
+
+    def recorded(self) -> dict[str, RecordedVideo]:
+        """Every recorded video by address (a snapshot: the manifest is rendered from it)."""
+
+    def get(self, address: str) -> RecordedVideo | None: ...
+
+    def generation(self) -> int:
+        """Bumped by every write that changes a row (not by opening, nor by an empty
+        ``recover``): a saved plan made at another generation is stale."""
+
+    def schema_version(self) -> int:
+        """The schema the state is written in; 0 for a state never written."""
+
+    def attempts(self, address: str | None = None) -> list[dict]:
+        """The history of paid calls, oldest first. Keys every backend keeps:
+        ``address, attempt, provider, fingerprint, task_id, status, error, holder,
+        intent_at, submitted_at, finished_at, outcome``."""
+
+    # -- writes -------------------------------------------------------------------------
+
+    def begin_attempt(self, desired: DesiredVideo, holder: str) -> int:
+        """The intent, written *before* a paid create. Returns the attempt number."""
+
+    def attempt_submitted(self, address: str, attempt: int, task_id: str) -> None:
+        """The create's answer: the render exists and is paid for."""
+
+    def attempt_failed(self, address: str, attempt: int, error: str, *, status: Status = Status.FAILED) -> None:
+        """A definite refusal, or (``status=UNKNOWN``) a create whose answer never came."""
+
+    def attempt_not_sent(self, address: str, attempt: int, error: str) -> None:
+        """The create certainly never left: forget the intent, put the video back."""
+
+    def record_task(self, address: str, task_id: str, status: Status, *, error: str | None = None,
+                    video_url: str | None = None, preview_image_url: str | None = None,
+                    finished_at: str | None = None, downloading: bool = False,
+                    download_prior: str | None = None) -> bool:
+        """What a poll said. False (and the video untouched) if the task is superseded.
+        ``downloading`` records, in the same write, that this task's download starts and
+        what was at the output path before it (``download_prior``), so a file renamed into
+        place by a writer killed before ``record_output`` can be adopted."""
+
+    def download_started(self, address: str) -> tuple[str, str | None] | None:
+        """(task id, prior identity) of the last download begun and not recorded, if any."""
+
+    def download_ended(self, address: str, task_id: str) -> None:
+        """A download of ``task_id`` failed before any rename: nothing to adopt later."""
+
+    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int) -> None:
+        """The current task's output is downloaded and verified: publish it."""
+
+    def mark_output_lost(self, address: str, reason: str) -> None: ...
+
+    def render_output_lost(self, address: str, task_id: str, reason: str) -> None:
+        """The vendor can no longer give the output of the current task: an older output
+        still published (a replace) stays published and the new render is recorded
+        failed; otherwise the output is marked lost."""
+
+    def update_metadata(self, address: str, *, labels: dict[str, str], prevent_destroy: bool,
+                        spec_file: str) -> None: ...
+
+    def record_superseded(self, address: str, task_id: str, outcome: str) -> None:
+        """An old task left behind by a replace or delete: ``cancelled`` or ``abandoned``."""
+
+    def remove(self, address: str) -> None:
+        """Forget a deleted video; its history stays."""
+
+    def recover(self) -> list[str]:
+        """Turn intents a dead writer left pending into ``unknown`` (lock holder only)."""
+
+    def close(self) -> None: ...
+
+
+class StateBackend(Protocol):
+    """Where one state lives: gives its writer lock and opens it."""
+
+    def lock(self) -> WriterLock: ...
+
+    def open(self, *, readonly: bool = False) -> Store: ...
+
+
+class SqliteBackend:
+    """A state in one SQLite file (the default ``state/reconciler.db``). A plain class:
+    a dataclass would cost ``plan`` ~3 ms of start-up for one field."""
+
+    def __init__(self, path: Path):
+        self.path = path
+
+    def lock(self) -> WriterLock:
+        from reconciler.state.lock import StateLock
+
+        return StateLock(self.path)
+
+    def open(self, *, readonly: bool = False) -> Store:
+        from reconciler.state.sqlite import StateStore
+
+        return StateStore(self.path, readonly=readonly)
+
+
+def backend(config: Config, env: Mapping[str, str] | None = None) -> StateBackend:
+    """The backend the ``state`` setting names (``RECONCILER_STATE_URL`` beats it).
+
+    Cheap and without I/O, so a command can call it before anything else: a setting
+    this version cannot serve fails here, before any file or lock is created."""
+    env = os.environ if env is None else env
+    url = env.get(STATE_URL_VAR)
+    if url:
+        where = f"{STATE_URL_VAR} (environment)"
+        setting = url
+    else:
+        where = f"{_config_line(config)}: state"
+        setting = config.file.state
+    if not _URL.match(setting):
+        if url:
+            raise ConfigError(f"{where}: expected a postgresql:// URL, got {_redacted(setting)!r}; "
+                              f"unset it to use `state:` of reconciler.yaml")
+        return SqliteBackend(config.state_path)
+    scheme = setting.split(":", 1)[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        raise ConfigError(f"{where}: a PostgreSQL state ({_redacted(setting)}) is not supported by this version "
+                          f"of reconciler yet; use a SQLite file such as `state: state/reconciler.db`")
+    raise ConfigError(f"{where}: unknown state backend {scheme!r} in {_redacted(setting)}; use a file path "
+                      f"(SQLite, e.g. state/reconciler.db)")
+
+
+def writer_lock(config: Config) -> WriterLock:
+    return backend(config).lock()
+
+
+def open_store(config: Config, *, readonly: bool = False) -> Store:
+    return backend(config).open(readonly=readonly)
+
+
+def read_recorded(config: Config, *, recovered: bool) -> tuple[dict[str, RecordedVideo], int]:
+    """The recorded videos and the generation, read-only (nothing is created). With
+    ``recovered``, intents left pending read as ``unknown`` (``as_recovered``): what a
+    planner sees when no live writer owns them."""
+    store = open_store(config, readonly=True)
+    try:
+        recorded, generation = store.recorded(), store.generation()
+    finally:
+        store.close()
+    return (as_recovered(recorded) if recovered else recorded), generation
+
+
+def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
+    """What ``Store.recover`` would make of ``recorded``, in memory: for a reader
+    (``plan``) when no writer holds the lock, so its plan matches the one ``apply`` makes."""
+    return {a: dataclasses.replace(v, status=Status.UNKNOWN, error=INTERRUPTED_CREATE)
+            if v.status is Status.PENDING else v for a, v in recorded.items()}
+
+
+def _redacted(url: str) -> str:
+    """``url`` without a password or query (the environment's URL may carry one)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        netloc = parts.netloc
+        if parts.password is not None:
+            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
+        return parts._replace(netloc=netloc, query="", fragment="").geturl()  # libpq takes ?password= too
+    except ValueError:
+        return url.split("://", 1)[0] + "://***"
+
+
+def _config_line(config: Config) -> str:
+    """``reconciler.yaml:N`` of the top-level ``state:`` key (only for an error message)."""
+    from reconciler.config import CONFIG_NAME
+
+    try:
+        lines = (config.root / CONFIG_NAME).read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return CONFIG_NAME
+    for number, line in enumerate(lines, 1):
+        if re.match(r"state\s*:", line):
+            return f"{CONFIG_NAME}:{number}"
+    return CONFIG_NAME

@@ -1,0 +1,328 @@
+"""The contract of a state store: what every backend must do, whatever keeps the state.
+
+Each test drives a backend only through ``reconciler.state.store`` (the factory, the
+``Store`` and ``WriterLock`` protocols), never through SQL, so a new backend (the
+PostgreSQL store of CONTRACT §8) joins by adding one entry to ``BACKENDS``: a function
+that points a project at a fresh, empty state of that backend, and one that makes that
+state claim a newer schema. Today the list holds SQLite alone.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Callable
+
+import pytest
+
+from reconciler.config import Config, load_config
+from reconciler.errors import LockHeldError, StateError
+from reconciler.model import DesiredVideo, Status
+from reconciler.state import manifest
+from reconciler.state import store as state_store
+from reconciler.state.store import Store
+
+
+@dataclass
+class Backend:
+    """How the suite reaches one kind of backend."""
+
+    prepare: Callable[[Path, pytest.MonkeyPatch], None]  # make the project at root use a fresh state
+    claim_newer_schema: Callable[[Config], None]  # make the state say it was written by a newer reconciler
+
+
+def _sqlite_prepare(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv(state_store.STATE_URL_VAR, raising=False)  # the default: state/reconciler.db
+
+
+def _sqlite_newer_schema(config: Config) -> None:
+    with sqlite3.connect(config.state_path) as conn:
+        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'schema_version'")
+    conn.close()
+
+
+BACKENDS = {"sqlite": Backend(_sqlite_prepare, _sqlite_newer_schema)}
+
+
+class Harness:
+    """A project whose state is one backend's; opens stores through the factory and
+    closes whatever a test left open."""
+
+    def __init__(self, root: Path, backend: Backend):
+        self.root = root
+        self.backend = backend
+        self.config = load_config(root)
+        self._open: list[Store] = []
+
+    def open(self, *, readonly: bool = False) -> Store:
+        store = state_store.open_store(self.config, readonly=readonly)
+        self._open.append(store)
+        return store
+
+    def lock(self):
+        return state_store.writer_lock(self.config)
+
+    def close_all(self) -> None:
+        for store in self._open:
+            store.close()
+
+
+@pytest.fixture(params=sorted(BACKENDS))
+def store_factory(request, tmp_path, monkeypatch):
+    root = tmp_path / "project"
+    root.mkdir()
+    backend = BACKENDS[request.param]
+    backend.prepare(root, monkeypatch)
+    harness = Harness(root, backend)
+    yield harness
+    harness.close_all()
+
+
+@pytest.fixture
+def store(store_factory) -> Store:
+    return store_factory.open()
+
+
+def video(address="launch/intro", fingerprint="fp1", **kw) -> DesiredVideo:
+    return DesiredVideo(address=address, provider=kw.pop("provider", "xingyun"), request={"look_name": "A"},
+                        fingerprint=fingerprint, spec_file=kw.pop("spec_file", "specs/launch.yaml"), **kw)
+
+
+def finish(store: Store, v: DesiredVideo, task: str) -> None:
+    """A whole successful render of ``v``: intent, answer, finished poll, download."""
+    attempt = store.begin_attempt(v, holder="test")
+    store.attempt_submitted(v.address, attempt, task)
+    store.record_task(v.address, task, Status.FINISHED, video_url=f"https://cdn/{task}.mp4",
+                      finished_at="2026-01-01T00:00:00+00:00")
+    store.record_output(v.address, task, f"outputs/{v.address}.mp4", "sha-" + task, 100)
+
+
+# -- intents and answers -------------------------------------------------------------------
+
+
+def test_an_intent_is_recorded_before_the_call_and_the_answer_after_it(store):
+    attempt = store.begin_attempt(video(labels={"owner": "support"}), holder="apply (pid 1)")
+    rec = store.get("launch/intro")
+    assert attempt == 1
+    assert rec.status is Status.PENDING and rec.task_id is None and rec.attempt == 1
+    assert rec.request == {"look_name": "A"} and rec.labels == {"owner": "support"}
+    [row] = store.attempts("launch/intro")
+    assert row["status"] == "pending" and row["holder"] == "apply (pid 1)" and row["intent_at"]
+    store.attempt_submitted("launch/intro", attempt, "135")
+    rec = store.get("launch/intro")
+    assert rec.status is Status.RENDERING and rec.task_id == "135" and rec.submitted_at
+    [row] = store.attempts("launch/intro")
+    assert (row["status"], row["task_id"]) == ("rendering", "135")
+
+
+def test_a_refused_create_and_a_lost_answer_are_recorded_as_such(store):
+    refused = store.begin_attempt(video("a"), holder="t")
+    store.attempt_failed("a", refused, "30005 create failed")
+    lost = store.begin_attempt(video("b"), holder="t")
+    store.attempt_failed("b", lost, "timed out after sending", status=Status.UNKNOWN)
+    assert (store.get("a").status, store.get("a").error) == (Status.FAILED, "30005 create failed")
+    assert store.get("b").status is Status.UNKNOWN
+    assert [r["status"] for r in store.attempts()] == ["failed", "unknown"]
+
+
+def test_a_create_that_never_left_is_forgotten(store):
+    attempt = store.begin_attempt(video(), holder="t")
+    store.attempt_not_sent("launch/intro", attempt, "connection refused")
+    assert store.recorded() == {}
+    assert store.attempts("launch/intro")[0]["status"] == "not_sent"
+
+
+def test_a_retry_that_never_left_puts_the_previous_render_back(store):
+    finish(store, video(), "135")
+    before = store.get("launch/intro")
+    attempt = store.begin_attempt(replace(video(fingerprint="fp2"), request={"look_name": "B"}), holder="t")
+    assert store.get("launch/intro").status is Status.PENDING
+    store.attempt_not_sent("launch/intro", attempt, "connection refused")
+    assert store.get("launch/intro") == before and before.has_output
+
+
+def test_the_poll_of_a_superseded_task_changes_nothing_on_the_video(store):
+    finish(store, video(), "old")
+    attempt = store.begin_attempt(video(fingerprint="fp2"), holder="t")
+    store.attempt_submitted("launch/intro", attempt, "new")
+    before = store.get("launch/intro")
+    assert store.record_task("launch/intro", "old", Status.CANCELLED, error="late answer") is False
+    assert store.get("launch/intro") == before
+    store.record_superseded("launch/intro", "old", "cancelled")
+    old = next(a for a in store.attempts("launch/intro") if a["task_id"] == "old")
+    assert (old["status"], old["outcome"]) == ("cancelled", "cancelled")
+
+
+def test_a_replace_keeps_the_old_output_published_until_the_new_one_lands(store):
+    finish(store, video(), "old")
+    attempt = store.begin_attempt(video(fingerprint="fp2"), holder="t")
+    store.attempt_submitted("launch/intro", attempt, "new")
+    rec = store.get("launch/intro")
+    assert (rec.task_id, rec.fingerprint, rec.output_task_id, rec.output_fingerprint) == ("new", "fp2", "old", "fp1")
+    with pytest.raises(StateError):
+        store.record_output("launch/intro", "old", "outputs/x.mp4", "s", 1)  # not the current task
+    assert store.record_task("launch/intro", "new", Status.FINISHED) is True
+    store.record_output("launch/intro", "new", "outputs/launch/intro.mp4", "sha-new", 200)
+    rec = store.get("launch/intro")
+    assert (rec.status, rec.output_task_id, rec.output_sha256, rec.output_bytes) == (
+        Status.FINISHED, "new", "sha-new", 200)
+    assert rec.finished_at  # filled in when the vendor gave no time
+
+
+def test_a_lost_output_is_no_longer_published(store):
+    finish(store, video(), "1")
+    store.mark_output_lost("launch/intro", "one-shot download failed")
+    rec = store.get("launch/intro")
+    assert rec.output_lost and not rec.has_output and rec.error == "one-shot download failed"
+
+
+def test_metadata_updates_and_a_delete_keeps_the_history(store):
+    finish(store, video(), "1")
+    store.update_metadata("launch/intro", labels={"owner": "sales"}, prevent_destroy=True, spec_file="specs/b.yaml")
+    rec = store.get("launch/intro")
+    assert (rec.labels, rec.prevent_destroy, rec.spec_file, rec.task_id) == (
+        {"owner": "sales"}, True, "specs/b.yaml", "1")
+    store.remove("launch/intro")
+    assert store.recorded() == {} and store.get("launch/intro") is None
+    [row] = store.attempts("launch/intro")
+    assert (row["task_id"], row["status"], row["outcome"]) == ("1", "finished", "deleted")
+
+
+# -- generation and schema -------------------------------------------------------------------
+
+
+def test_the_generation_counts_writes_but_not_opens_or_reads(store_factory, store):
+    assert store.generation() == 0
+    finish(store, video(), "1")
+    after = store.generation()
+    assert after == 4  # intent, answer, poll, output
+    assert store.recover() == [] and store.generation() == after  # nothing to recover: no change
+    store.close()
+    assert store_factory.open().generation() == after
+    recorded, generation = state_store.read_recorded(store_factory.config, recovered=True)
+    assert generation == after and set(recorded) == {"launch/intro"}
+
+
+def test_the_schema_version_is_kept_and_a_newer_one_is_refused(store_factory, store):
+    version = store.schema_version()
+    assert version >= 1
+    store.close()
+    assert store_factory.open(readonly=True).schema_version() == version
+    store_factory.close_all()
+    store_factory.backend.claim_newer_schema(store_factory.config)
+    with pytest.raises(StateError, match="newer reconciler"):
+        store_factory.open(readonly=True)
+    with pytest.raises(StateError, match="newer reconciler"):
+        store_factory.open()
+
+
+def test_reading_a_missing_state_creates_nothing(store_factory):
+    reader = store_factory.open(readonly=True)
+    assert reader.recorded() == {} and reader.generation() == 0 and reader.get("x") is None
+    assert reader.schema_version() == 0 and reader.attempts() == []
+    assert state_store.read_recorded(store_factory.config, recovered=True) == ({}, 0)
+    assert not store_factory.lock().held()
+    assert list(store_factory.root.iterdir()) == []
+
+
+def test_a_read_only_store_refuses_writes(store_factory, store):
+    finish(store, video(), "1")
+    reader = store_factory.open(readonly=True)
+    with pytest.raises(StateError):
+        reader.begin_attempt(video("other"), holder="t")
+    assert set(store.recorded()) == {"launch/intro"}
+
+
+# -- a dead writer's intents ----------------------------------------------------------------------
+
+
+def test_a_dead_writers_intent_reads_as_unknown_and_recover_makes_it_so(store_factory, store):
+    store.begin_attempt(video(), holder="apply (pid 999)")
+    generation = store.generation()
+    store.close()  # the writer dies between intent and answer
+    as_planned, _ = state_store.read_recorded(store_factory.config, recovered=True)
+    as_is, _ = state_store.read_recorded(store_factory.config, recovered=False)
+    assert as_planned["launch/intro"].status is Status.UNKNOWN and "paid for" in as_planned["launch/intro"].error
+    assert as_is["launch/intro"].status is Status.PENDING  # reading changed nothing
+    other = store_factory.open()
+    assert other.generation() == generation
+    assert other.recover() == ["launch/intro"]
+    assert other.get("launch/intro") == as_planned["launch/intro"]  # what plan showed is what apply gets
+    assert other.attempts("launch/intro")[0]["status"] == "unknown"
+    assert other.recover() == []  # once
+
+
+# -- the manifest snapshot -------------------------------------------------------------------------
+
+
+def test_a_reader_sees_every_committed_write_and_the_manifest_shows_the_published_output(store_factory, store):
+    finish(store, video(), "old")
+    attempt = store.begin_attempt(video(fingerprint="fp2"), holder="t")
+    store.attempt_submitted("launch/intro", attempt, "new")  # a replace under way; the writer stays open
+    reader = store_factory.open(readonly=True)
+    assert reader.recorded() == store.recorded() and reader.generation() == store.generation()
+    entry = json.loads(manifest.render_manifest(reader.recorded()))["videos"]["launch/intro"]
+    assert (entry["file"], entry["sha256"], entry["bytes"]) == ("outputs/launch/intro.mp4", "sha-old", 100)
+    store.record_task("launch/intro", "new", Status.FINISHED)
+    store.record_output("launch/intro", "new", "outputs/launch/intro.mp4", "sha-new", 200)
+    entry = json.loads(manifest.render_manifest(reader.recorded()))["videos"]["launch/intro"]
+    assert (entry["sha256"], entry["bytes"], entry["task_id"], entry["status"]) == ("sha-new", 200, "new", "finished")
+
+
+# -- the writer lock ---------------------------------------------------------------------------------
+
+
+def test_a_second_writer_fails_at_once_naming_the_first(store_factory):
+    first = store_factory.lock().acquire("apply")
+    try:
+        assert store_factory.lock().held()
+        assert store_factory.lock().holder().command == "apply"
+        with pytest.raises(LockHeldError, match=r"pid \d+ .*\(apply, since"):
+            store_factory.lock().acquire("refresh")
+    finally:
+        first.release()
+    assert not store_factory.lock().held() and store_factory.lock().holder() is None
+    again = store_factory.lock().acquire("refresh")  # released cleanly: nothing taken over
+    try:
+        assert again.taken_over is None
+    finally:
+        again.release()
+
+
+HOLDER = textwrap.dedent("""
+    import sys, time
+    from pathlib import Path
+    from reconciler.config import load_config
+    from reconciler.state import store
+    store.writer_lock(load_config(Path(sys.argv[1]))).acquire("watch")
+    print("locked", flush=True)
+    time.sleep(60)
+""")
+
+
+def test_a_dead_writers_lock_is_taken_over_and_its_holder_named(store_factory):
+    child = subprocess.Popen([sys.executable, "-c", HOLDER, str(store_factory.root)], stdout=subprocess.PIPE,
+                             text=True)
+    try:
+        assert child.stdout.readline().strip() == "locked"
+        with pytest.raises(LockHeldError, match=f"pid {child.pid} .*watch"):
+            store_factory.lock().acquire("apply")
+        child.send_signal(signal.SIGKILL)
+        child.wait(timeout=10)
+        lock = store_factory.lock().acquire("apply")
+        try:
+            assert lock.taken_over is not None
+            assert (lock.taken_over.pid, lock.taken_over.command) == (child.pid, "watch")
+        finally:
+            lock.release()
+    finally:
+        if child.poll() is None:
+            child.kill()
+            child.wait()
+        child.stdout.close()
