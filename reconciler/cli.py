@@ -158,6 +158,15 @@ def doctor(ctx, as_json):
 
 
 @cli.command()
+@click.option("--out", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Folder of the page (default: site/).")
+@click.pass_context
+def gallery(ctx, out):
+    """Write a static HTML review page of every video (player, poster, script, history)."""
+    _run(ctx, "gallery", out=out)
+
+
+@cli.command()
 @click.pass_context
 def schema(ctx):
     """Print the JSON Schema of a spec file."""

@@ -168,13 +168,13 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
     for address, v in sorted(recorded.items()):
         if v.status is Status.UNKNOWN:
             unknown.append(address)
-        elif v.unfinished and _age(v.submitted_at, now) > stall_after(config, v.provider):
+        elif v.unfinished and age(v.submitted_at, now) > stall_after(config, v.provider):
             stalled.append(f"{address} ({v.provider} task {v.task_id or '?'}, "
-                           f"{_age(v.submitted_at, now) / 3600:.1f} h)")
+                           f"{age(v.submitted_at, now) / 3600:.1f} h)")
         elif v.status is Status.FINISHED and v.output_task_id != v.task_id and not v.output_lost:
             undownloaded.append(address)
-            if v.provider == "unisound" and _age(v.finished_at, now) > 24 * 3600:
-                expiring.append(f"{address} (finished {_age(v.finished_at, now) / 86400:.1f} days ago)")
+            if v.provider == "unisound" and age(v.finished_at, now) > 24 * 3600:
+                expiring.append(f"{address} (finished {age(v.finished_at, now) / 86400:.1f} days ago)")
     lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(outputs.notice_missing(config, recorded).items())
             if v.output_lost]
     return [
@@ -199,7 +199,8 @@ def _finding(name: str, items: list[str], what: str, fix: str) -> Check:
     return Check(name, WARNING, _listed(f"{len(items)} {what}", items), fix)
 
 
-def _age(iso: str | None, now: dt.datetime) -> float:
+def age(iso: str | None, now: dt.datetime) -> float:
+    """Seconds since the state stamp `iso` (0 when unknown): what counts as stalled or old."""
     if not iso:
         return 0.0
     try:

@@ -192,6 +192,26 @@ def tag_problem(text: str) -> str | None:
     return None
 
 
+def tts_parts(text: str):
+    """``text`` cut at its TTS tags: ``(None, str)`` for plain text, ``(tag, attrs)`` for
+    ``<tag attrs>``, ``("/" + tag, "")`` for ``</tag>``. The one reading of the tag
+    grammar (``_TAG``), for views that show tags (the gallery)."""
+    at = 0
+    for m in _TAG.finditer(text):
+        if m.start() > at:
+            yield None, text[at:m.start()]
+        yield ("/" if m.group(1) else "") + m.group(2), m.group(3).strip()
+        at = m.end()
+    if at < len(text):
+        yield None, text[at:]
+
+
+def sub_alias(attrs: str) -> str | None:
+    """The alias of a ``<sub alias="...">`` tag's attributes (unquoted), or None."""
+    m = _SUB_ATTR.fullmatch(attrs.strip())
+    return m.group(1)[1:-1] if m else None
+
+
 def speech_text(text: str) -> str:
     """The text without its TTS tags (what is roughly spoken)."""
     return _TAG.sub("", text)

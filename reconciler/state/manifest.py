@@ -24,11 +24,11 @@ FORMAT_VERSION = 1
 
 
 def manifest_document(recorded: dict[str, RecordedVideo]) -> dict:
-    videos = {address: _entry(video) for address, video in sorted(recorded.items()) if _submitted(video)}
+    videos = {address: _entry(video) for address, video in sorted(recorded.items()) if in_manifest(video)}
     return {"format_version": FORMAT_VERSION, "videos": videos}
 
 
-def _submitted(video: RecordedVideo) -> bool:
+def in_manifest(video: RecordedVideo) -> bool:
     return not (video.status is Status.PENDING and video.task_id is None and video.output_file is None)
 
 

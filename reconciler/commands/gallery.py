@@ -1,0 +1,64 @@
+"""`reconciler gallery [--out DIR]`: the static review page of every video (CONTRACT §4).
+
+Reads the state read-only (nothing is created or changed there, no lock is taken: a
+running ``watch`` may keep working), makes no network call, and writes only
+``DIR/index.html`` and ``DIR/posters/``. Its imports (Jinja, the gallery package,
+imageio-ffmpeg) happen here only, so no other command pays for them.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections import Counter
+from pathlib import Path
+
+from reconciler.errors import ReconcilerError
+
+DEFAULT_OUT = "site"
+
+
+def run(project, out: Path | None) -> int:
+    from reconciler.gallery import cards, page, posters
+    from reconciler.state.sqlite import StateStore
+    from reconciler.util import clock
+
+    config = project.config()
+    out_dir = config.root / (out if out is not None else Path(DEFAULT_OUT))
+    if out_dir.exists() and not out_dir.is_dir():
+        raise ReconcilerError(f"{config.rel(out_dir)}: is a file, not a folder; choose another --out")
+    store = StateStore.open_readonly(config.state_path)
+    try:
+        recorded, attempts = store.recorded(), store.attempts()
+    finally:
+        store.close()
+    now = clock.utc_now()
+    made = cards.build_cards(config, recorded, attempts, out_dir.resolve(), now)
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        ffmpeg, why_not = posters.find_ffmpeg()
+        local = {c.sha256: c.local_file for c in made if c.src_kind == "local" and c.sha256}
+        cut = posters.make_posters(ffmpeg, out_dir, local) if ffmpeg else {}
+        made = cards.with_posters(made, cut)
+        html = page.render(made, title=config.root.resolve().name or "reconciler", generated=cards.when(
+            now.isoformat(timespec="seconds")), state_name=config.rel(config.state_path),
+            outputs_name=config.rel(config.outputs_dir) + "/", poster_note="no posters: " + why_not if why_not else "")
+        index = page.write(out_dir, html)
+    except OSError as exc:
+        raise ReconcilerError(f"{config.rel(out_dir)}: cannot write the page ({exc.strerror or exc}); "
+                              "check the folder's permissions and free space, or choose another --out") from None
+    if why_not:
+        print(f"Note: {why_not}.", file=sys.stderr)
+    print(_summary(config.rel(index), made, len(cut)))
+    print(f"Open {index.resolve().as_uri()}")
+    return 0
+
+
+def _summary(where: str, made: list, posters_made: int) -> str:
+    from reconciler.gallery.cards import ATTENTION
+
+    counts = Counter(c.status for c in made)
+    look = [f"{counts[s]} {s}" for s in ATTENTION if counts[s]]
+    text = f"Wrote {where}: {len(made)} video{'' if len(made) == 1 else 's'}"
+    if look:
+        text += f", {sum(counts[s] for s in ATTENTION)} need a look ({', '.join(look)})"
+    return text + f"; {posters_made} poster{'' if posters_made == 1 else 's'}."
