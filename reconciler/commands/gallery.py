@@ -48,7 +48,7 @@ def run(project, out: Path | None) -> int:
                               "check the folder's permissions and free space, or choose another --out") from None
     if why_not:
         print(f"Note: {why_not}.", file=sys.stderr)
-    print(_summary(config.rel(index), made, len(cut)))
+    print(_summary(config.rel(index), made, sum(1 for c in made if c.poster)))
     print(f"Open {index.resolve().as_uri()}")
     return 0
 

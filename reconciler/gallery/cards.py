@@ -148,14 +148,15 @@ def object_url(s3_url: str) -> str:
 def _note(video: RecordedVideo, status: str, kind: str) -> str:
     previous = video.has_output and video.output_task_id and video.output_task_id != video.task_id
     if status == "failed":
-        text = f"The last render failed: {video.error or 'no reason given'}."
+        text = f"The last render failed: {_sentence(video.error or 'no reason given')}"
     elif status == "unknown":
         text = ("A create was sent but its answer never arrived; it may have been paid. It is rendered "
                 f"again only on purpose: reconciler apply --replace {video.address}.")
     elif status == "stalled":
         text = f"Unfinished since {when(video.submitted_at)}; ask the vendor about task {video.task_id or '?'}."
     elif status == "lost":
-        text = f"The output is lost ({video.error or 'missing'}); the next plan renders it again."
+        text = (f"The output is lost ({(video.error or 'missing').removeprefix('output lost: ')}). `reconciler refresh` "
+                "fetches it again while the vendor's link works; otherwise the next plan renders it again.")
     elif status in ("rendering", "pending"):
         text = "Rendering."
     elif status == "cancelled":
@@ -191,16 +192,21 @@ def _history(rows: list[dict]) -> list[Attempt]:
             why = "rendered again: output lost, or --replace"
         paid = "paid" if row["task_id"] else "maybe paid" if row["status"] in ("unknown", "pending") else "not paid"
         out.append(Attempt(
-            number=row["attempt"], when=when(row["submitted_at"] or row["intent_at"]), status=row["status"],
+            number=row["attempt"], when=when(row["submitted_at"] or row["intent_at"], zone=False), status=row["status"],
             task_id=row["task_id"] or "", paid=paid, why=why, outcome=row["outcome"] or "",
             error=row["error"] or ""))
         previous = row
     return out
 
 
-def when(iso: str | None) -> str:
+def when(iso: str | None, *, zone: bool = True) -> str:
     """``2026-01-01T00:05:00+00:00`` as ``2026-01-01 00:05 UTC`` (state times are UTC)."""
     if not iso:
         return ""
-    return iso.replace("T", " ")[:16] + " UTC"
+    return iso.replace("T", " ")[:16] + (" UTC" if zone else "")
+
+
+def _sentence(text: str) -> str:
+    text = text.strip()
+    return text if text.endswith((".", "!", "?")) else text + "."
 

@@ -1,0 +1,59 @@
+"""A project whose state is written straight through the store (no simulator): fast
+gallery tests of every status a card can show."""
+
+from __future__ import annotations
+
+import hashlib
+import shutil
+from pathlib import Path
+
+from reconciler.model import DesiredVideo, Status
+from reconciler.state.sqlite import StateStore
+
+BASE_MP4 = Path(__file__).resolve().parents[2] / "reconciler/sim/base.mp4"
+
+
+def desired(address: str, text: str, provider: str = "unisound", labels: dict | None = None) -> DesiredVideo:
+    if provider == "unisound":
+        request = {"text": text, "speech_param": {"vcn": "xuanxuan-plus"}, "video_param": {"template": "t"}, "type": 2}
+    else:
+        request = {"look_name": "l", "tts_vcn_name": "v", "studio_name": "s", "segment": [{"text": text}]}
+    return DesiredVideo(address=address, provider=provider, request=request,
+                        fingerprint=hashlib.sha256(f"{provider}{text}".encode()).hexdigest(),
+                        spec_file=f"specs/{provider}.yaml", labels=labels or {})
+
+
+class StateBuilder:
+    def __init__(self, root: Path):
+        self.root = root
+        self.store = StateStore(root / "state/reconciler.db")
+        self._task = 100
+
+    def finished(self, video: DesiredVideo, *, with_file: bool = True) -> None:
+        task = self.submitted(video)
+        self.store.record_task(video.address, task, Status.FINISHED, finished_at="2026-11-25T10:00:00+00:00",
+                               video_url=f"https://vendor.example.com/{task}.mp4")
+        if with_file:
+            path = self.root / "outputs" / f"{video.address}.mp4"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(BASE_MP4, path)
+            data = path.read_bytes()
+            self.store.record_output(video.address, task, f"outputs/{video.address}.mp4",
+                                     hashlib.sha256(data).hexdigest(), len(data))
+
+    def submitted(self, video: DesiredVideo) -> str:
+        attempt = self.store.begin_attempt(video, "test")
+        self._task += 1
+        self.store.attempt_submitted(video.address, attempt, str(self._task))
+        return str(self._task)
+
+    def failed(self, video: DesiredVideo, error: str) -> None:
+        attempt = self.store.begin_attempt(video, "test")
+        self.store.attempt_failed(video.address, attempt, error)
+
+    def unknown(self, video: DesiredVideo) -> None:
+        attempt = self.store.begin_attempt(video, "test")
+        self.store.attempt_failed(video.address, attempt, "answer lost", status=Status.UNKNOWN)
+
+    def close(self) -> None:
+        self.store.close()
