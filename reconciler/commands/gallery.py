@@ -60,5 +60,6 @@ def _summary(where: str, made: list, posters_made: int) -> str:
     look = [f"{counts[s]} {s}" for s in ATTENTION if counts[s]]
     text = f"Wrote {where}: {len(made)} video{'' if len(made) == 1 else 's'}"
     if look:
-        text += f", {sum(counts[s] for s in ATTENTION)} need a look ({', '.join(look)})"
+        n = sum(counts[s] for s in ATTENTION)
+        text += f", {n} need{'s' if n == 1 else ''} a look ({', '.join(look)})"
     return text + f"; {posters_made} poster{'' if posters_made == 1 else 's'}."

@@ -2,7 +2,7 @@
 
 Why a module of its own: a script is user text that goes into HTML, so this is the one
 place where it is escaped, and the one place that knows how each Unisound TTS tag looks
-on the page (a pause as a visible marker, a number or phone reading as a labelled span,
+on the page (a pause as a visible ``PAUSE 300 ms`` marker, a number or phone reading as a labelled span,
 a substitution as ``mmHg → 毫米汞柱``). The tag grammar itself is read from
 ``specs.schema.tts_parts``: anything that is not a known tag is text, so a script that
 holds ``<script>`` or ``<img onerror=...>`` shows those characters and runs nothing.
@@ -41,7 +41,7 @@ def tts_html(text: str) -> Markup:
             out.append("</span>")
         elif tag == "mute":
             in_mute += 1
-            out.append('<span class="tts tts-mute" title="a pause (milliseconds)">⏸ ')
+            out.append('<span class="tts tts-mute" title="a pause (milliseconds)"><span class="tts-k">pause</span>')
         else:
             label, title = TAG_LABELS.get(tag, (tag, tag))
             if tag == "sub":
