@@ -26,6 +26,10 @@ from reconciler.gallery import cards as cards_mod
 from reconciler.util import atomic
 
 INDEX = "index.html"
+# Up to this many local players load their metadata (duration, first frame) with the page;
+# above it they load on play, so a page of thousands of videos opens at once (posters
+# still show what each one looks like).
+EAGER_PLAYERS = 100
 
 
 def render(cards: list[cards_mod.Card], *, title: str, generated: str, state_name: str, outputs_name: str,
@@ -37,6 +41,7 @@ def render(cards: list[cards_mod.Card], *, title: str, generated: str, state_nam
     return env.get_template("page.html.j2").render(
         cards=cards, title=title, generated=generated, state_name=state_name, outputs_name=outputs_name,
         poster_note=poster_note, nonce=secrets.token_urlsafe(16), statuses=cards_mod.ORDER,
+        eager=sum(c.src_kind == "local" for c in cards) <= EAGER_PLAYERS,
         counts=[(s, counts[s]) for s in cards_mod.ORDER if counts[s]],
         labels=sorted({label for c in cards for label in c.labels}),
         providers=[(p, model.display_name(p)) for p in providers],
