@@ -162,7 +162,8 @@ def _note(video: RecordedVideo, status: str, kind: str) -> str:
     elif status == "cancelled":
         text = "The render was cancelled."
     elif kind == "vendor":
-        text = "Not downloaded here: playing the vendor's link, which expires."
+        text = ("Not downloaded here; `reconciler refresh` downloads it again. Until then the vendor's "
+                "link plays it (it expires).")
     elif not kind and video.status is Status.FINISHED:
         text = "Finished; not downloaded yet (reconciler refresh downloads it)."
     else:

@@ -123,26 +123,28 @@ def test_gallery_page_in_headless_chromium(project, sim, browser):
     (specs / "unisound.yaml").write_text(UNISOUND)
     first = project.apply()
     assert first.returncode == 0, first.stdout + first.stderr
-    # now: one create refused (failed), one whose answer is lost (unknown), one file deleted (lost)
+    # now: one create refused (failed), one whose answer is lost (unknown), a Unisound file deleted
+    # (lost: its link worked once), a Xingyun file deleted (not lost: the vendor's link plays it)
     (specs / "xingyun.yaml").write_text(XINGYUN + MORE_XINGYUN)
     (specs / "unisound.yaml").write_text(UNISOUND + MORE_UNISOUND)
     sim.faults({"unisound_quota": 0, "queue": {"xingyun.create": ["lost"]}})
     second = project.apply()
     assert second.returncode == 1, second.stdout + second.stderr
     (project.root / "outputs/xy/agenda.mp4").unlink()
+    (project.root / "outputs/uni/q1.mp4").unlink()
     state_before = (project.root / "state/reconciler.db").read_bytes()
     calls_before = len(sim.ledger())
 
     result = project.run("gallery")
     assert result.returncode == 0, result.stderr
-    assert "Wrote site/index.html: 7 videos, 3 need a look (1 failed, 1 unknown, 1 lost); 4 posters." in result.stdout
+    assert "Wrote site/index.html: 7 videos, 3 need a look (1 failed, 1 unknown, 1 lost); 3 posters." in result.stdout
     assert len(sim.ledger()) == calls_before  # no network
     assert (project.root / "state/reconciler.db").read_bytes() == state_before
     index = project.root / "site/index.html"
 
     browser.get(index.as_uri())
     players = browser.execute_async_script(METADATA)
-    assert sorted(p["card"] for p in players) == ["uni/q1", "uni/q2", "uni/xss", "xy/intro"]
+    assert sorted(p["card"] for p in players) == ["uni/q2", "uni/xss", "xy/intro"]
     for p in players:
         assert p["readyState"] >= 1 and p["duration"] > 0, p
     assert all(width > 0 for width in browser.execute_async_script(POSTERS))
@@ -162,6 +164,8 @@ def test_gallery_page_in_headless_chromium(project, sim, browser):
     assert browser.find_element("css selector", "#v-uni\\/q1 .tts-value").get_attribute("textContent") == "number110"
     assert "--replace xy/answer-lost" in browser.find_element("id", "v-xy/answer-lost").text
     assert "quota" in browser.find_element("id", "v-uni/refused").text
+    agenda = browser.find_element("id", "v-xy/agenda")
+    assert "not downloaded here" in agenda.text and agenda.get_attribute("data-status") == "finished"
 
     # filters: status, label, provider, and the link that keeps them
     from selenium.webdriver.support.ui import Select
@@ -170,7 +174,7 @@ def test_gallery_page_in_headless_chromium(project, sim, browser):
     status.select_by_value("failed")
     assert _visible(browser) == ["uni/refused"]
     status.select_by_value("attention")
-    assert _visible(browser) == ["uni/refused", "xy/answer-lost", "xy/agenda"]
+    assert _visible(browser) == ["uni/refused", "xy/answer-lost", "uni/q1"]
     assert browser.find_element("id", "shown").text == "3 of 7 shown"
     status.select_by_value("")
     label.select_by_value("owner=support")
@@ -180,7 +184,7 @@ def test_gallery_page_in_headless_chromium(project, sim, browser):
     assert _visible(browser) == ["xy/answer-lost", "xy/agenda", "xy/intro"]
     assert browser.current_url.endswith("#provider=xingyun")
     browser.get(index.as_uri() + "#provider=unisound&status=finished")
-    assert _visible(browser) == ["uni/q1", "uni/q2", "uni/xss"]
+    assert _visible(browser) == ["uni/q2", "uni/xss"]
     browser.get(index.as_uri())
     browser.execute_async_script(METADATA)
 
