@@ -19,14 +19,14 @@ DEFAULT_OUT = "site"
 
 def run(project, out: Path | None) -> int:
     from reconciler.gallery import cards, page, posters
-    from reconciler.state.sqlite import StateStore
+    from reconciler.state import store as state_store
     from reconciler.util import clock
 
     config = project.config()
     out_dir = config.root / (out if out is not None else Path(DEFAULT_OUT))
     if out_dir.exists() and not out_dir.is_dir():
         raise ReconcilerError(f"{config.rel(out_dir)}: is a file, not a folder; choose another --out")
-    store = StateStore.open_readonly(config.state_path)
+    store = state_store.open_store(config, readonly=True)
     try:
         recorded, attempts = store.recorded(), store.attempts()
     finally:

@@ -8,7 +8,8 @@ import shutil
 from pathlib import Path
 
 from reconciler.model import DesiredVideo, Status
-from reconciler.state.sqlite import StateStore
+from reconciler.config import load_config
+from reconciler.state import store as state_store
 
 BASE_MP4 = Path(__file__).resolve().parents[2] / "reconciler/sim/base.mp4"
 
@@ -26,7 +27,7 @@ def desired(address: str, text: str, provider: str = "unisound", labels: dict | 
 class StateBuilder:
     def __init__(self, root: Path):
         self.root = root
-        self.store = StateStore(root / "state/reconciler.db")
+        self.store = state_store.open_store(load_config(root))  # tests only: no writer lock taken
         self._task = 100
 
     def finished(self, video: DesiredVideo, *, with_file: bool = True) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from reconciler.config import load_config
 from reconciler.gallery import cards
-from reconciler.state.sqlite import StateStore
+from reconciler.state import store as state_store
 from tests.gallery.support import StateBuilder, desired
 
 RECONCILER = str(Path(sys.executable).with_name("reconciler"))
@@ -95,7 +95,7 @@ def test_stalled_renders_and_why_each_render_was_paid(tmp_path):
     root = tmp_path / "proj"
     make_project(root)
     config = load_config(root)
-    store = StateStore.open_readonly(config.state_path)
+    store = state_store.open_store(config, readonly=True)
     recorded, attempts = store.recorded(), store.attempts()
     store.close()
     later = dt.datetime.now(dt.timezone.utc) + dt.timedelta(hours=2)
