@@ -116,7 +116,7 @@ Promise.all(urls.map(u => new Promise(ok => {
 """
 
 
-def test_gallery_page_in_headless_chromium(project, sim, browser):
+def test_gallery_page_in_headless_chromium(browser, project, sim):  # browser first: skip before the sim starts
     specs = project.root / "specs"
     specs.mkdir()
     (specs / "xingyun.yaml").write_text(XINGYUN)
