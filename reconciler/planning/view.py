@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+from json.encoder import encode_basestring as _string  # C, as dumps(ensure_ascii=False)
 from typing import TYPE_CHECKING
 
 from reconciler import model
@@ -54,14 +55,33 @@ def plan_to_json(plan: Plan) -> dict:
 
 def plan_json_text(plan: Plan) -> str:
     """``plan_to_json`` as text: one change per line. Readable and diffable like
-    ``indent=2``, but written by json's C encoder (``indent`` forces the pure-Python
-    one, ~50 ms for 10,000 changes)."""
-    doc = plan_to_json(plan)
+    ``indent=2``, and byte for byte what ``json.dumps(..., ensure_ascii=False)`` makes
+    of each change, but each line is put together from json's C string encoder
+    (``json.dumps`` per change costs ~12 µs in its Python wrapper: 0.1 s for 10,000)."""
+    changes = ",\n    ".join(map(_change_line, sorted(plan.changes, key=_address)))
     dump = functools.partial(json.dumps, ensure_ascii=False)
-    changes = ",\n    ".join(dump(c) for c in doc["changes"])
-    rest = "".join(f',\n  "{k}": {dump(v)}' for k, v in doc.items() if k not in ("format_version", "changes"))
+    rest = {"summary": plan.summary, "estimate": {"renders": plan.renders, "tts_chars": plan.tts_chars}}
+    tail = "".join(f',\n  "{k}": {dump(v)}' for k, v in rest.items())
     body = f"[\n    {changes}\n  ]" if changes else "[]"
-    return f'{{\n  "format_version": {doc["format_version"]},\n  "changes": {body}{rest}\n}}\n'
+    return f'{{\n  "format_version": {FORMAT_VERSION},\n  "changes": {body}{tail}\n}}\n'
+
+
+def _address(change: Change) -> str:
+    return change.address
+
+
+def _change_line(change: Change) -> str:
+    """``json.dumps(change_to_json(change), ensure_ascii=False)``, faster: the keys are
+    fixed, so only the values go through the encoder."""
+    if type(change.file) not in (str, type(None)) or not all(
+            type(v) is str for v in (change.address, change.provider, change.reason)):
+        return json.dumps(change_to_json(change), ensure_ascii=False)  # never in practice; stays exact
+    line = (f'{{"address": {_string(change.address)}, "action": {_string(change.action.value)}, '
+            f'"provider": {_string(change.provider)}, "reason": {_string(change.reason)}, '
+            f'"file": {"null" if change.file is None else _string(change.file)}')
+    if change.details:
+        line += f', "details": {json.dumps(list(change.details), ensure_ascii=False)}'
+    return line + "}"
 
 
 def summary_line(plan: Plan) -> str:

@@ -111,3 +111,18 @@ def test_json_text_is_the_same_document_one_change_per_line():
     assert len(change_lines) == len(plan.changes)
     empty = planner.make_plan({}, {}, PlanOptions())
     assert json.loads(view.plan_json_text(empty))["changes"] == []
+
+
+def test_json_text_lines_are_exactly_what_json_dumps_writes():
+    """Each change line is byte for byte json.dumps of the change (ensure_ascii=False), so
+    scripts that diff or grep plan files see the same text as before, whatever the text holds."""
+    odd = 'quote " backslash \\ tab \t newline \n bell \x07 中文 emoji 🎬 \u2028'
+    d = {f"a/{odd}": desired(f"a/{odd}", "f2", "unisound", {"text": odd}, spec_file=f"specs/{odd}.yaml"),
+         "b": desired("b", "f1", "unisound", {"text": "x\ny"})}
+    r = {"b": recorded("b", "f0", "unisound", request={"text": "x\nz"}), "gone": recorded("gone", spec_file="")}
+    plan = planner.make_plan(d, r, PlanOptions(allow_mass_delete=True))
+    assert any(c.details for c in plan.changes) and any(c.file is None for c in plan.changes)
+    text = view.plan_json_text(plan)
+    lines = [line.strip().rstrip(",") for line in text.split("\n") if line.strip().startswith('{"address"')]
+    assert lines == [json.dumps(view.change_to_json(c), ensure_ascii=False) for c in plan.changes]
+    assert json.loads(text) == view.plan_to_json(plan)
