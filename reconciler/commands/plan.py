@@ -13,7 +13,7 @@ from pathlib import Path
 
 from reconciler.commands import specwarn
 from reconciler.state import outputs
-from reconciler.planning import saved_plan, view
+from reconciler.planning import view
 from reconciler.planning import planner
 from reconciler.model import PlanOptions
 from reconciler.state import store as state_store
@@ -35,6 +35,8 @@ def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exi
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
     plan = planner.make_plan(desired, recorded, options)
     if out is not None:
+        from reconciler.planning import saved_plan  # only for --out: atomic writes, json, tempfile
+
         out = out if out.is_absolute() else config.root / out
         saved_plan.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,
                            state_generation=generation, config_digest=config.digest())

@@ -53,6 +53,8 @@ class SpecCache:
         if not self.enabled:
             return
         try:
+            import tempfile  # only on a miss: a warm run does not pay for it
+
             if not self.directory.is_dir():
                 self._create()
             # Not fsynced: an entry torn by a power cut fails its checksum, a quiet miss.
