@@ -10,6 +10,7 @@ except the ``request`` dict, which is exactly the body the vendor will receive.
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass, field
 from enum import StrEnum
 
@@ -202,7 +203,7 @@ class Plan:
     changes: tuple[Change, ...]  # one per address in specs or state, sorted by address
 
     def count(self, action: Action) -> int:
-        return sum(1 for c in self.changes if c.action is action)
+        return operator.countOf(map(_action_of, self.changes), action)  # in C: 10,000 changes, 5 times
 
     @property
     def summary(self) -> dict[str, int]:
@@ -224,3 +225,6 @@ class Plan:
             for c in self.changes
             if c.action in (Action.CREATE, Action.REPLACE) and c.desired is not None
         )
+
+
+_action_of = operator.attrgetter("action")

@@ -17,10 +17,17 @@ from reconciler.planning import view
 from reconciler.planning import planner
 from reconciler.model import PlanOptions
 from reconciler.state import store as state_store
+from reconciler.util import gcpause
 
 
 def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
         allow_mass_delete: bool, variables: dict[str, str]) -> int:
+    with gcpause.paused():  # a short process building ~10^5 acyclic objects
+        return _run(project, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, variables)
+
+
+def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
+         allow_mass_delete: bool, variables: dict[str, str]) -> int:
     from reconciler.specs import loader  # the heaviest import; only after arguments parsed
 
     config = project.config()

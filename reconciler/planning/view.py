@@ -73,15 +73,18 @@ def _address(change: Change) -> str:
 def _change_line(change: Change) -> str:
     """``json.dumps(change_to_json(change), ensure_ascii=False)``, faster: the keys are
     fixed, so only the values go through the encoder."""
-    if type(change.file) not in (str, type(None)) or not all(
-            type(v) is str for v in (change.address, change.provider, change.reason)):
-        return json.dumps(change_to_json(change), ensure_ascii=False)  # never in practice; stays exact
-    line = (f'{{"address": {_string(change.address)}, "action": {_string(change.action.value)}, '
-            f'"provider": {_string(change.provider)}, "reason": {_string(change.reason)}, '
-            f'"file": {"null" if change.file is None else _string(change.file)}')
+    try:
+        line = (f'{{"address": {_string(change.address)}, "action": {_ACTIONS[change.action]}, '
+                f'"provider": {_string(change.provider)}, "reason": {_string(change.reason)}, '
+                f'"file": {"null" if change.file is None else _string(change.file)}')
+    except (TypeError, KeyError):  # a value that is not a string (never in practice): stay exact
+        return json.dumps(change_to_json(change), ensure_ascii=False)
     if change.details:
         line += f', "details": {json.dumps(list(change.details), ensure_ascii=False)}'
     return line + "}"
+
+
+_ACTIONS = {action: _string(action.value) for action in Action}
 
 
 def summary_line(plan: Plan) -> str:
