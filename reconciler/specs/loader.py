@@ -214,8 +214,9 @@ class _Loader:
         if template:
             if self.variables.diagnostics:
                 return _failed(rel, 0, "template not rendered: fix the errors in the vars files first")
+            plain = templating.substitute(text, self.variables.values)  # no Jinja needed: same text
             try:
-                text = templating.render(self.env, text, rel, self.variables.values)
+                text = plain if plain is not None else templating.render(self.env, text, rel, self.variables.values)
             except templating.TemplateFailure as exc:
                 return _failed(rel, exc.line, exc.message)
         doc = _Document(rel, text, template)

@@ -207,6 +207,18 @@ def test_templates_see_vars_files_and_var_overrides(tmp_path):
     assert load(root).desired()["cities/beijing"].request["video_name"] == "星云 beijing"
 
 
+def test_plain_templates_load_the_same_with_or_without_jinja(tmp_path, monkeypatch):
+    """``{{ name }}`` templates skip Jinja (templating.substitute); the videos, lines and
+    digest must be exactly those Jinja's rendering gives."""
+    plain = XY + '  a/one:\n    look_name: "{{ look }}"\n    segment: [{text: "{{ brand }}你好 {{brand}}"}]\n'
+    root = write(tmp_path, {"specs/a.yaml.j2": plain, "vars.yaml": "look: AM054\nbrand: 星云\n"})
+    fast = load(root)
+    monkeypatch.setattr(templating, "substitute", lambda source, variables: None)
+    slow = load(root)
+    assert fast.desired() == slow.desired() and fast.digest == slow.digest
+    assert fast.desired()["a/one"].request["segment"] == [{"text": "星云你好 星云"}]
+
+
 def test_later_vars_files_win(tmp_path):
     root = write(tmp_path, {"specs/a.yaml.j2": TEMPLATE, "reconciler.yaml": "vars: [base.yaml, local.yaml]\n",
                             "base.yaml": "brand: 星云\ncities: [beijing]\n", "local.yaml": "brand: 本地\n"})
