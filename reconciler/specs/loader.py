@@ -31,6 +31,7 @@ from reconciler.errors import Diagnostic, SpecErrors
 from reconciler.specs.fingerprint import fingerprint
 from reconciler.model import DesiredVideo
 from reconciler.specs.cache import CACHE_DIR, FORMAT, SpecCache
+from reconciler.specs.memo import SpecMemo
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 _TOP_KEYS = ("defaults", "videos")
@@ -68,17 +69,25 @@ class _FileResult:
     decks: list[tuple] = field(default_factory=list)  # (ppt_file as written, deck rel, sha256)
 
 
-def load_specs(config: Config, variables: dict[str, str] | None = None, *, use_cache: bool = True) -> SpecLoad:
-    """Load every spec file of the project; problems are collected, not raised."""
+def load_specs(config: Config, variables: dict[str, str] | None = None, *, use_cache: bool = True,
+               memo: SpecMemo | None = None) -> SpecLoad:
+    """Load every spec file of the project; problems are collected, not raised.
+    ``memo`` (a long-running process's): files it vouches for are not read again."""
     with gcpause.paused():  # ~10^5 acyclic objects: generation scans would cost ~15%
-        return _load_specs(config, variables, use_cache)
+        if memo is None:
+            return _load_specs(config, variables, use_cache, None)
+        memo.begin()
+        load = _load_specs(config, variables, use_cache, memo)
+        memo.finish()
+        return load
 
 
-def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: bool) -> SpecLoad:
+def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: bool,
+                memo: SpecMemo | None) -> SpecLoad:
     files = discover(config.specs_dir)
     vars_files = [(_rel(config, p), p) for p in config.vars_files]
     loader = _Loader(config, templating.load_variables(vars_files, dict(variables or {})),
-                     SpecCache(config.state_dir / CACHE_DIR, enabled=use_cache))
+                     SpecCache(config.state_dir / CACHE_DIR, enabled=use_cache), memo)
     load = SpecLoad(spec_files=files, errors=list(loader.variables.diagnostics))
     digest = hashlib.sha256(f"{loader.salt}\0{loader.variables.digest}\0".encode())
     rels = [_rel(config, p) for p in files]
@@ -161,15 +170,23 @@ def _code_sources() -> list[Path]:
 class _Loader:
     """Loads one file at a time, sharing the variables, Jinja env, cache and PPT hashes."""
 
-    def __init__(self, config: Config, variables: templating.Variables, cache: SpecCache):
+    def __init__(self, config: Config, variables: templating.Variables, cache: SpecCache,
+                 memo: SpecMemo | None = None):
         self.config = config
         self.variables = variables
         self.cache = cache
+        self.memo = memo
         self.salt = hashlib.sha256(f"{_code_digest()}\0{config.digest()}".encode()).hexdigest()
         self.ppt_hashes: dict[Path, str] = {}
         self._env = None
 
     def load_file(self, path: Path, rel: str) -> _FileResult:
+        if self.memo is None:
+            return self._read_file(path, rel)
+        context = (self.salt, rel, self.variables.digest if templating.is_template(path) else None)
+        return self.memo.load(str(path), context, lambda: self._read_file(path, rel), _memorable)
+
+    def _read_file(self, path: Path, rel: str) -> _FileResult:
         try:
             raw = path.read_bytes()
         except OSError as exc:
@@ -201,7 +218,7 @@ class _Loader:
                 target, problem = self.ppt_target(path, raw_ppt)
                 if problem or _rel(self.config, target) != ppt_rel or self.ppt_sha(target) != sha:
                     return None
-            return _FileResult(videos=_videos_from_rows(rows, rel))
+            return _FileResult(videos=_videos_from_rows(rows, rel), decks=list(decks))
         except (ValueError, TypeError, IndexError, OSError):
             return None
 
@@ -310,6 +327,10 @@ def _videos_from_rows(rows, rel: str) -> list[DesiredVideo]:
         fields["spec_file"] = rel
         out.append(video)
     return out
+
+
+def _memorable(result: _FileResult) -> bool:
+    return not result.diagnostics and not result.decks
 
 
 def _failed(rel: str, line: int, message: str) -> _FileResult:

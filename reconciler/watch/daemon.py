@@ -9,7 +9,9 @@ little latency, healed at the latest by the next ``interval`` tick.
 
 Three tasks share one event loop and one ``Engine``:
 
-- the **file watcher** (``watch_files``) pokes the reconcile loop;
+- the **file watcher** (``watch_files``) pokes the reconcile loop with the paths its
+  events named: only those, and files whose stat changed, are read again
+  (``specs.memo``; the periodic full re-check reads everything);
 - the **reconcile loop** runs reconcile-once after a short debounce, one at a time
   (two overlapping plans could both create the same video), and also on the timer,
   when a transient failure's backoff or a deferred delete comes due, and when a
@@ -38,6 +40,7 @@ from pathlib import Path
 from reconciler import config as config_mod
 from reconciler.planning import planner
 from reconciler.specs import loader
+from reconciler.specs.memo import SpecMemo
 from reconciler.watch import policy
 from reconciler.watch.desired import LastGood
 from reconciler.apply.engine import Engine
@@ -64,6 +67,7 @@ class Daemon:
         self.interval, self.allow_mass_delete, self.clock = interval, allow_mass_delete, clock
         self.recorded = RecordedCache(engine.store)
         self.lastgood = LastGood()
+        self.memo = SpecMemo()  # spec files not read again until an event or their stat says so
         self.report = CycleReport(log)
         self.policy = policy.Policy()
         self.stop = asyncio.Event()
@@ -105,8 +109,13 @@ class Daemon:
         for task in self._tasks:
             task.cancel()
 
-    def poke(self) -> None:
-        """Look again soon (a file event)."""
+    def poke(self, paths: set[str] | None = None) -> None:
+        """Look again soon (a file event). ``paths``: what the events named, read again
+        for sure; None: anything may have changed (every spec file is read again)."""
+        if paths is None:
+            self.memo.forget()
+        else:
+            self.memo.changed(paths)
         self._poke.set()
 
     def on_event(self, event) -> None:
@@ -160,6 +169,7 @@ class Daemon:
     async def reconcile_once(self, *, full: bool = False) -> None:
         """Specs -> desired (last good where broken) -> plan -> held back -> execute."""
         if full:
+            self.memo.forget()  # the periodic re-check trusts nothing remembered
             self.recorded.invalidate()
             await self.engine.track_unfinished()
             self._work.set()
@@ -167,7 +177,7 @@ class Daemon:
         config = self._reload_config()
         if config is None or self._waiting_for_git() or self._specs_missing(config):
             return
-        load = await asyncio.to_thread(loader.load_specs, config, self.variables)
+        load = await asyncio.to_thread(loader.load_specs, config, self.variables, memo=self.memo)
         loaded = time.perf_counter()
         if self.stop.is_set():
             return

@@ -92,10 +92,12 @@ class Targets:
 
 
 class FileWatcher:
-    """Runs the watchers for the current ``Targets`` and calls ``on_change()`` for each
-    relevant batch of events; ``retarget`` swaps the targets (restarting if needed)."""
+    """Runs the watchers for the current ``Targets`` and calls ``on_change(paths)`` for
+    each relevant batch of events, with the paths they named, or ``on_change(None)``
+    when events may have been missed (a restart); ``retarget`` swaps the targets."""
 
-    def __init__(self, targets: Targets, on_change: Callable[[], None], on_error: Callable[[str], None]):
+    def __init__(self, targets: Targets, on_change: Callable[[set[str] | None], None],
+                 on_error: Callable[[str], None]):
         self.targets = targets
         self._on_change = on_change
         self._on_error = on_error
@@ -131,15 +133,15 @@ class FileWatcher:
                 pause = RESTART.delay(self._failures - 1)
                 await first_of(stop, self._restart, timeout=pause)
             if not stop.is_set():
-                self._on_change()  # events may have been missed while restarting
+                self._on_change(None)  # events may have been missed while restarting
 
     async def _watch(self, paths: tuple[str, ...], recursive: bool, halt: asyncio.Event) -> None:
         try:
-            async for _ in watchfiles.awatch(*paths, watch_filter=self._filter, recursive=recursive,
+            async for changes in watchfiles.awatch(*paths, watch_filter=self._filter, recursive=recursive,
                                              stop_event=halt, step=STEP_MS, debounce=DEBOUNCE_MS,
                                              ignore_permission_denied=True):
                 self._failures = 0
-                self._on_change()
+                self._on_change({path for _, path in changes})
         except Exception as exc:  # a folder vanished under the watcher, too many inotify watches, ...
             self._on_error(f"file watcher on {', '.join(paths)} stopped: {exc}; trying again in a while "
                            "(the periodic re-check still runs)")
