@@ -38,6 +38,7 @@ class SpecMemo:
         self._next: dict[str, tuple] = {}  # the entries seen by the load in progress
         self._marked: set[str] = set()  # paths named by events since the last load began
         self._stale: set[str] = set()  # the marks the load in progress honours
+        self._listing: list[str] = []  # the spec files of the last load
 
     def changed(self, paths: Iterable[str]) -> None:
         """File events named ``paths``: read them again on the next load."""
@@ -59,6 +60,12 @@ class SpecMemo:
         """The load is complete: keep only the files it saw."""
         with self._lock:
             self._entries, self._next, self._stale = self._next, {}, set()
+
+    def listing_changed(self, rels: list[str]) -> bool:
+        """True if the spec files are not those of the last load (then the spec cache
+        is pruned; 10,000 unchanged files need no pruning every cycle)."""
+        changed, self._listing = rels != self._listing, rels
+        return changed
 
     def load(self, path: str, context: tuple, read: Callable[[], Result], keep: Callable[[Result], bool]) -> Result:
         """The remembered result for ``path`` if still good, else ``read()`` (kept when

@@ -86,7 +86,7 @@ class LastGood:
             for v in file_videos:
                 videos[v.address] = v
                 held.discard(v.address)
-        self.files = {f: list(v) for f, v in clean.items()} | {f: self.files[f] for f in stale}
+        self.files = clean | {f: self.files[f] for f in stale}  # the loader's lists: never changed after
         return Resolved(videos, frozenset(held), broken, frozenset(stale), tuple(general))
 
 
