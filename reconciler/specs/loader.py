@@ -84,13 +84,16 @@ def load_specs(config: Config, variables: dict[str, str] | None = None, *, use_c
 
 def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: bool,
                 memo: SpecMemo | None) -> SpecLoad:
-    files = discover(config.specs_dir)
+    if memo is None:
+        files = discover(config.specs_dir)
+        rels = _rels(config, files)
+    else:  # the Path objects and relative names of the last load, for the files still there
+        files, rels = memo.paths(_walk(config.specs_dir), lambda new: _rels(config, new))
     vars_files = [(_rel(config, p), p) for p in config.vars_files]
     loader = _Loader(config, templating.load_variables(vars_files, dict(variables or {})),
                      SpecCache(config.state_dir / CACHE_DIR, enabled=use_cache), memo)
     load = SpecLoad(spec_files=files, errors=list(loader.variables.diagnostics))
     digest = hashlib.sha256(f"{loader.salt}\0{loader.variables.digest}\0".encode())
-    rels = _rels(config, files)
     for path, rel in zip(files, rels):
         result = loader.load_file(path, rel)
         digest.update(f"{rel}\0{result.key}\0".encode())
@@ -110,15 +113,21 @@ def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: boo
 
 def discover(specs_dir: Path) -> list[Path]:
     """Spec files under ``specs_dir``, recursively, sorted; hidden files and dirs skipped."""
+    return [Path(full) for full in _walk(specs_dir)]
+
+
+def _walk(specs_dir: Path) -> list[str]:
+    """``discover`` as strings, sorted by the posix path under ``specs_dir``, computed by
+    string (pathlib's ``relative_to`` per file cost ~50 ms for 10,000 files)."""
     top = os.fspath(specs_dir)
-    found = []  # (posix path under specs_dir: the sort key, path)
+    found = []  # (posix path under specs_dir: the sort key, full path)
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
-        folder, sub = Path(dirpath), dirpath[len(top):].lstrip(os.sep).replace(os.sep, "/")
-        found += [(f"{sub}/{n}" if sub else n, folder / n) for n in filenames
+        sub = dirpath[len(top):].lstrip(os.sep).replace(os.sep, "/")
+        found += [(f"{sub}/{n}" if sub else n, os.path.join(dirpath, n)) for n in filenames
                   if n.endswith(SPEC_SUFFIXES) and not n.startswith(".")]
-    found.sort(key=_first)  # by string: pathlib's relative_to per file cost ~50 ms for 10,000
-    return [path for _, path in found]
+    found.sort(key=_first)
+    return [full for _, full in found]
 
 
 def duplicates(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic]:

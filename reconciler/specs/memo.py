@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import os
 import threading
+from pathlib import Path
 from typing import Callable, Iterable, TypeVar
 
 Result = TypeVar("Result")
@@ -39,6 +40,7 @@ class SpecMemo:
         self._marked: set[str] = set()  # paths named by events since the last load began
         self._stale: set[str] = set()  # the marks the load in progress honours
         self._listing: list[str] = []  # the spec files of the last load
+        self._paths: dict[str, tuple[Path, str]] = {}  # full path -> (Path, project-relative name)
 
     def changed(self, paths: Iterable[str]) -> None:
         """File events named ``paths``: read them again on the next load."""
@@ -60,6 +62,18 @@ class SpecMemo:
         """The load is complete: keep only the files it saw."""
         with self._lock:
             self._entries, self._next, self._stale = self._next, {}, set()
+
+    def paths(self, found: list[str], relate: Callable[[list[Path]], list[str]]) -> tuple[list[Path], list[str]]:
+        """The Path and project-relative name (``relate``) of each file ``found``, those
+        of the last load reused: building 10,000 Paths every cycle costs ~40 ms."""
+        known = self._paths
+        new = [full for full in found if full not in known]
+        if new:
+            made = [Path(full) for full in new]
+            known.update(zip(new, zip(made, relate(made))))
+        pairs = [known[full] for full in found]
+        self._paths = dict(zip(found, pairs))
+        return [path for path, _ in pairs], [rel for _, rel in pairs]
 
     def listing_changed(self, rels: list[str]) -> bool:
         """True if the spec files are not those of the last load (then the spec cache
