@@ -39,6 +39,8 @@ class SpecMemo:
         self._next: dict[str, tuple] = {}  # the entries seen by the load in progress
         self._marked: set[str] = set()  # paths named by events since the last load began
         self._stale: set[str] = set()  # the marks the load in progress honours
+        self._forgotten = 0  # how many times ``forget`` was called
+        self._began_at = 0  # ... when the load in progress began
         self._listing: list[str] = []  # the spec files of the last load
         self._paths: dict[str, tuple[Path, str]] = {}  # full path -> (Path, project-relative name)
 
@@ -48,20 +50,24 @@ class SpecMemo:
             self._marked.update(os.path.normpath(p) for p in paths)
 
     def forget(self) -> None:
-        """Read every file again on the next load."""
+        """Read every file again on the next load (also when a load is under way)."""
         with self._lock:
             self._entries = {}
+            self._forgotten += 1
 
     def begin(self) -> None:
         """A load starts: it honours the marks made so far."""
         with self._lock:
             self._stale, self._marked = self._marked, set()
             self._next = {}
+            self._began_at = self._forgotten
 
     def finish(self) -> None:
-        """The load is complete: keep only the files it saw."""
+        """The load is complete: keep only the files it saw, unless ``forget`` was
+        called meanwhile (then the next load reads everything)."""
         with self._lock:
-            self._entries, self._next, self._stale = self._next, {}, set()
+            kept = self._next if self._began_at == self._forgotten else {}
+            self._entries, self._next, self._stale = kept, {}, set()
 
     def paths(self, found: list[str], relate: Callable[[list[Path]], list[str]]) -> tuple[list[Path], list[str]]:
         """The Path and project-relative name (``relate``) of each file ``found``, those

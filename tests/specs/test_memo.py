@@ -111,3 +111,25 @@ def test_a_removed_file_takes_its_videos_with_it_and_a_broken_one_is_reported(tm
     load = memo_load(root, memo)
     assert "specs/b.yaml.j2" in load.errors_by_file
     assert "specs/b.yaml.j2" in memo_load(root, memo).errors_by_file  # read again, not remembered
+
+
+def test_forget_during_a_load_is_not_undone_when_the_load_finishes(tmp_path, reads, monkeypatch):
+    """A watcher restart mid-load (events may have been lost) must make the next load
+    read everything, even though the load under way remembered what it read."""
+    root = write(tmp_path, FILES)
+    memo = SpecMemo()
+    memo_load(root, memo)
+    real = loader._Loader._read_file
+
+    def forgetting(self, path, rel):  # the daemon's loop thread, while the worker loads
+        memo.forget()
+        return real(self, path, rel)
+
+    memo.changed([str(root / "specs" / "a.yaml")])
+    monkeypatch.setattr(loader._Loader, "_read_file", forgetting)
+    memo_load(root, memo)
+    monkeypatch.setattr(loader._Loader, "_read_file", real)
+    seen = []
+    monkeypatch.setattr(loader._Loader, "_read_file", lambda self, p, r: seen.append(r) or real(self, p, r))
+    memo_load(root, memo)
+    assert sorted(seen) == ["specs/a.yaml", "specs/b.yaml.j2", "specs/c.yaml"]
