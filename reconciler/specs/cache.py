@@ -20,7 +20,6 @@ import marshal
 import os
 from pathlib import Path
 
-from reconciler.util import atomic
 
 MAGIC = b"RSPC"
 FORMAT = 1
@@ -53,7 +52,7 @@ class SpecCache:
         if not self.enabled:
             return
         try:
-            import tempfile  # only on a miss: a warm run does not pay for it
+            from reconciler.util import atomic  # only on a miss: a warm run skips tempfile & co
 
             if not self.directory.is_dir():
                 self._create()
