@@ -124,7 +124,8 @@ def _walk(specs_dir: Path) -> list[str]:
     for dirpath, dirnames, filenames in os.walk(top):
         dirnames[:] = [d for d in dirnames if not d.startswith(".")]
         sub = dirpath[len(top):].lstrip(os.sep).replace(os.sep, "/")
-        found += [(f"{sub}/{n}" if sub else n, os.path.join(dirpath, n)) for n in filenames
+        folder = dirpath if dirpath.endswith(os.sep) else dirpath + os.sep  # os.path.join, inlined
+        found += [(f"{sub}/{n}" if sub else n, folder + n) for n in filenames
                   if n.endswith(SPEC_SUFFIXES) and not n.startswith(".")]
     found.sort(key=_first)
     return [full for _, full in found]
@@ -209,7 +210,8 @@ class _Loader:
     def load_file(self, path: Path, rel: str) -> _FileResult:
         if self.memo is None:
             return self._read_file(path, rel)
-        context = (self.salt, rel, self.variables.digest if templating.is_template(path) else None)
+        template = rel.endswith(templating.TEMPLATE_SUFFIXES)  # is_template, without pathlib
+        context = (self.salt, rel, self.variables.digest if template else None)
         return self.memo.load(str(path), context, lambda: self._read_file(path, rel), _memorable)
 
     def _read_file(self, path: Path, rel: str) -> _FileResult:
