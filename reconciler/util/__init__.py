@@ -1,2 +1,3 @@
 """Mechanisms with no domain knowledge: YAML with marks, atomic files, backoff, clock,
-asyncio helpers, the --debug log. One of each: use these before writing another."""
+asyncio helpers, the --debug log, pausing the garbage collector. One of each: use these
+before writing another."""
