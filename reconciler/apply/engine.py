@@ -164,8 +164,8 @@ class Engine:
         for address in addresses:
             video = self.store.get(address)
             self.emit(Kind.RECOVERED, address, video.provider if video else "", detail=(
-                "an earlier run stopped while its create was in flight: it may have been paid for; "
-                "the next plan proposes to render it again"))
+                "an earlier run stopped while its create was in flight: it may have been paid for, so it is "
+                f"not sent again; to render it again on purpose: reconciler apply --replace {address}"))
         if addresses:
             self.manifest.changed()
         return addresses

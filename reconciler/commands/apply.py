@@ -206,8 +206,9 @@ def summarize(out, engine: Engine, elapsed: float, *, interrupted: int | None, n
     out.print(f"[bold]{title}:[/bold] {line} ({elapsed:.1f}s).", highlight=False, soft_wrap=True)
     _list(out, "Failed:", failed, engine.errors)
     if unknown:
-        _list(out, "Unknown: the create was sent but its answer never arrived. It may have been paid for; "
-                   "the next plan will propose to render it again:", unknown, engine.errors)
+        _list(out, "Unknown: the create was sent but its answer never arrived. It may have been paid for, so "
+                   "it is not sent again; to render one again on purpose, run "
+                   "`reconciler apply --replace ADDRESS`:", unknown, engine.errors)
     if interrupted:
         out.print(f"{len(running)} render(s) may still be running at the vendors. State and manifest are saved. "
                   "Run `reconciler refresh` later to collect finished outputs, or `reconciler apply` to carry "
