@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Awaitable, Callable
 
-from reconciler.apply import decks, executor, follow
+from reconciler.apply import decks, executor, follow, overdue
 from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs
 from reconciler.config import Config
@@ -55,6 +55,7 @@ from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status
 from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
 from reconciler.state.store import Store
+from reconciler.util import clock as wall_clock
 from reconciler.util.aio import first_of
 
 
@@ -203,11 +204,15 @@ class Engine:
         for video in recorded.values():
             if not to_collect(video) or (addresses is not None and video.address not in addresses):
                 continue
+            warning = overdue.download_warning(video, wall_clock.utc_now().timestamp())
+            if warning:
+                self.emit(Kind.WARNING, video.address, video.provider, video.task_id, warning)
             known = self.tracker.get(video.address)
             if known is not None and known.task_id == video.task_id:
                 continue
             self.tracker.add(video.address, video.provider, video.task_id, self.clock(), immediate=True,
-                             recorded=video.status)
+                             recorded=video.status,
+                             stall_in=overdue.stall_remaining(video, self.config, wall_clock.utc_now().timestamp()))
             self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
                       "render in progress, found in state" if video.status is Status.RENDERING
                       else video.error if video.output_file is None and video.error
@@ -273,8 +278,8 @@ class Engine:
         while not stop.is_set() and not self.halted:
             for item in self.tracker.take_due(self.clock()):
                 self._spawn(self._poll(item))
-            if not len(self.tracker) and not self._executing and not self._inflight:
-                break
+            if not self.tracker.active() and not self._executing and not self._inflight:
+                break  # stalled renders are not waited for (see poller): refresh and watch follow them
             due = self.tracker.next_due()
             self._wake.clear()
             await first_of(stop, self._wake, timeout=None if due is None else max(0.0, due - self.clock()))
@@ -291,6 +296,10 @@ class Engine:
         ``wait`` from ending); a local OS error (disk, permissions) halts the engine."""
         try:
             await follow.poll(self.context, item)
+            if item.stalled and not item.stall_reported and self.tracker.get(item.address) is item:
+                item.stall_reported = True
+                self.emit(Kind.STALLED, item.address, item.provider, item.task_id, overdue.stalled_message(
+                    item.address, item.provider, overdue.stall_after(self.config, item.provider)))
         except Exception as exc:  # noqa: BLE001 - reported here; the render stays as recorded
             self.tracker.release(item)
             self.emit(Kind.ERROR, item.address, item.provider, item.task_id,

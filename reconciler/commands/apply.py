@@ -201,6 +201,7 @@ def summarize(out, engine: Engine, elapsed: float, *, interrupted: int | None, n
     failed = sorted(a for a, s in states.items() if s in ("failed", "cancelled"))
     unknown = sorted(a for a, s in states.items() if s == "unknown")
     running = sorted(a for a, s in states.items() if s in ("submitting", "rendering", "downloading"))
+    stalled = sorted(a for a, s in states.items() if s == "stalled")
     out.print()
     title = ("Stopped" if engine.halted else "Interrupted" if interrupted else "Submitted" if no_wait
              else "Apply complete")
@@ -210,6 +211,9 @@ def summarize(out, engine: Engine, elapsed: float, *, interrupted: int | None, n
         _list(out, "Unknown: the create was sent but its answer never arrived. It may have been paid for, so "
                    "it is not sent again; to render one again on purpose, run "
                    "`reconciler apply --replace ADDRESS`:", unknown, engine.errors)
+    if stalled:
+        _list(out, "Stalled: still rendering long past the usual time; not waited for (`reconciler refresh` "
+                   "or `reconciler watch` keep following them):", stalled, engine.errors)
     if engine.halted:
         _halted(out, engine, running)
         return 1

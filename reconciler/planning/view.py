@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import model
 from reconciler.model import Action, Change, Plan
+from reconciler.planning import planner
 
 if TYPE_CHECKING:  # rich is imported only when text is drawn: `plan --json` skips it
     from rich.console import Console
