@@ -39,6 +39,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import io
+import json
 import os
 import random
 import re
@@ -74,6 +75,7 @@ class Figures:
     kills: int = 0
     paid_beyond_one_unasked: int = 0
     rerenders_of_vendor_lost_outputs: int = 0
+    rerenders_after_dropped_one_shot: int = 0
     outputs_lost_vendor_could_give: int = 0
     mismatches: int = 0
     hangs: int = 0
@@ -97,6 +99,8 @@ class Figures:
             f"hangs: {self.hangs}, tracebacks: {self.tracebacks}, runs not converged: {self.not_converged}"
             "   (target 0)",
             f"visible re-renders of outputs the vendor could no longer give: {self.rerenders_of_vendor_lost_outputs}",
+            "visible re-renders after a one-shot download whose connection dropped (used or not, nobody can "
+            f"know): {self.rerenders_after_dropped_one_shot}",
             f"creates of unknown outcome left for a person (never re-sent): {self.unknown_left_for_a_person}",
         ]
 
@@ -203,6 +207,7 @@ class Run:
     env: dict[str, str]
     figures: Figures
     log: list[str] = field(default_factory=list)
+    transcript: list[str] = field(default_factory=list)  # every command's output, shown for a failed run
 
     def cli(self, *args: str, timeout: float = COMMAND_TIMEOUT, **extra: str) -> subprocess.CompletedProcess | None:
         env = {**self.env, **extra}
@@ -214,6 +219,7 @@ class Run:
             return None
         self.check_output(args, result.stdout + result.stderr)
         self.log.append(f"reconciler {' '.join(args)} -> {result.returncode}")
+        self.transcript.append(f"$ reconciler {' '.join(args)}  # -> {result.returncode}\n{result.stdout}{result.stderr}")
         return result
 
     def start(self, *args: str, **extra: str) -> subprocess.Popen:
@@ -239,6 +245,7 @@ class Run:
             proc.kill()
             self.problem("hang", f"`reconciler {' '.join(args)}` ran past {COMMAND_TIMEOUT:g}s")
         out, err = proc.communicate()
+        self.transcript.append(f"$ reconciler {' '.join(args)}  # -> {proc.returncode}\n{out}{err}")
         if proc.returncode == -signal.SIGKILL:
             self.figures.kills += 1
         else:
@@ -291,10 +298,13 @@ def run_once(index: int, seed: int, workdir: Path, sim: Sim, env: dict[str, str]
                    kill_after, stop_after=None if kill_after else rng.uniform(2.0, 6.0))
 
     recover(run)
+    problems = len(figures.problems)
     judge(run, videos)
     figures.runs += 1
     if verbose:
         print(f"run {index:3d}: {videos} videos, {described}: " + "; ".join(run.log), flush=True)
+        if len(figures.problems) > problems:
+            print(f"--- run {index} faults: {json.dumps(faults)}\n" + "\n".join(run.transcript), flush=True)
     shutil.rmtree(root, ignore_errors=True)
 
 
@@ -332,16 +342,23 @@ def judge(run: Run, videos: int) -> None:
     for entry in ledger:
         if entry["kind"] == "create" and entry["ok"]:
             paid[entry["fingerprint"]].append(entry)
+    downloads: dict[str, list[dict]] = defaultdict(list)
+    for entry in ledger:
+        if entry["kind"] == "download" and entry["task_id"]:
+            downloads[entry["task_id"]].append(entry)
     for fp, creates in paid.items():
-        # a re-render is visible and planned when an earlier task's one-shot link was used up
-        used = sum(1 for c in creates[:-1] if c["vendor"] == "unisound"
-                   and tasks.get(("unisound", c["task_id"]), {}).get("downloads", 0) > 0)
-        extra = len(creates) - 1 - used
-        figures.rerenders_of_vendor_lost_outputs += min(used, len(creates) - 1)
-        if extra > 0:
-            figures.paid_beyond_one_unasked += extra
-            run.figures.problems.append(f"run {run.index}: paid twice: fingerprint {fp[:12]}: "
-                                        f"{[(c['vendor'], c['task_id'], c['fault']) for c in creates]}")
+        for earlier in creates[:-1]:  # each create followed by another of the same request
+            why = _rerender_cause(earlier, tasks, downloads)
+            if why == "link used":
+                figures.rerenders_of_vendor_lost_outputs += 1
+            elif why == "dropped one-shot":
+                figures.rerenders_after_dropped_one_shot += 1
+            else:
+                figures.paid_beyond_one_unasked += 1
+                figures.problems.append(
+                    f"run {run.index}: paid twice: {earlier['vendor']} task {earlier['task_id']} of fingerprint "
+                    f"{fp[:12]} rendered again; its downloads: "
+                    f"{[(d['ok'], d['fault'], d['http_status']) for d in downloads[earlier['task_id']]]}")
 
     for address, video in recorded.items():
         if video.output_lost:
@@ -364,6 +381,20 @@ def judge(run: Run, videos: int) -> None:
     unanswered = sum(1 for a in attempts if a["status"] == "unknown")
     if unanswered < sum(1 for v in recorded.values() if v.status.value == "unknown"):
         run.problem("mismatch", "an unknown video without an unknown attempt")
+
+
+def _rerender_cause(create: dict, tasks: dict, downloads: dict[str, list[dict]]) -> str:
+    """Why a render was paid for again: "link used" (a Unisound one-shot link the vendor
+    served: it cannot give it again), "dropped one-shot" (the connection of the single
+    allowed Unisound download dropped after the request went out: the client cannot know
+    whether the link was used, and VENDOR-NOTES forbid a second GET), or "" (avoidable)."""
+    if create["vendor"] != "unisound":
+        return ""
+    if tasks.get(("unisound", create["task_id"]), {}).get("downloads", 0) > 0:
+        return "link used"
+    if any(d["fault"] == "drop" for d in downloads[create["task_id"]]):
+        return "dropped one-shot"
+    return ""
 
 
 def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
@@ -419,12 +450,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--runs", type=int, default=100)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("-v", "--verbose", action="store_true")
+    parser.add_argument("--only", type=int, help="run only this run index (to look at one failure)")
     args = parser.parse_args(argv)
     workdir = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
     sim = Sim.start(workdir / "sim")
     started = time.monotonic()
     try:
-        figures = campaign(args.runs, args.seed, sim, project_env(sim.url), workdir, args.verbose)
+        if args.only is not None:
+            figures = Figures()
+            run_once(args.only, args.seed, workdir, sim, project_env(sim.url), figures, verbose=True)
+        else:
+            figures = campaign(args.runs, args.seed, sim, project_env(sim.url), workdir, args.verbose)
     finally:
         sim.stop()
         shutil.rmtree(workdir, ignore_errors=True)

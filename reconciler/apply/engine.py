@@ -134,6 +134,7 @@ class Engine:
             providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
             lock=self.lock, wake=self._wakeup)
         self.halted: str | None = None  # why this engine stopped taking new work (see halt)
+        self.on_halt: Callable[[str], None] | None = None  # e.g. the daemon stops
 
     async def db(self, fn: Callable, *args, **kwargs):
         """``fn(*args, **kwargs)`` (a ``Store`` method) on the state thread; its result.
@@ -150,6 +151,8 @@ class Engine:
         calls in flight finish. The first reason is kept in ``halted``."""
         if self.halted is None:
             self.halted = str(why)
+            if self.on_halt is not None:
+                self.on_halt(self.halted)
         self._wakeup()
 
     def lock(self, address: str) -> asyncio.Lock:

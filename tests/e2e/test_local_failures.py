@@ -78,3 +78,17 @@ def test_manifest_path_a_folder_stops_the_apply_within_seconds(project, sim):
     assert recorded and all(v.task_id for v in recorded.values() if v.status.value == "rendering")  # kept
     blocked.rmdir()
     _converges_without_paying_twice(project, sim)
+
+
+def test_watch_stops_with_exit_1_when_the_manifest_cannot_be_written(project, sim):
+    _specs(project)
+    (project.root / "state/manifest.json").mkdir(parents=True)
+    watch = project.start("watch", "--log-format", "json")
+    try:
+        out, err = watch.communicate(timeout=30)
+    finally:
+        if watch.poll() is None:
+            watch.kill()
+    assert watch.returncode == 1, err
+    assert "could not write the manifest" in err and "Traceback" not in err
+    assert len([c for c in sim.calls("create") if c["ok"]]) < VIDEOS
