@@ -451,7 +451,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("-v", "--verbose", action="store_true")
     parser.add_argument("--only", type=int, help="run only this run index (to look at one failure)")
+    parser.add_argument("--reconciler", help="the reconciler command to try (default: this venv's)")
     args = parser.parse_args(argv)
+    if args.reconciler:
+        global RECONCILER
+        RECONCILER = args.reconciler
     workdir = Path(tempfile.mkdtemp(prefix="fault-campaign-"))
     sim = Sim.start(workdir / "sim")
     started = time.monotonic()
