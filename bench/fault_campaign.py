@@ -31,7 +31,7 @@ no person asks for anything in a campaign. Then the figures:
 
 Target: zero paid duplicates, zero avoidable losses, zero mismatches, zero hangs and
 tracebacks. Exit status 0 only then. A small seeded version runs in the test suite
-(tests/e2e/test_e2e_fault_campaign.py).
+(tests/e2e/test_fault_campaign.py).
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ from pathlib import Path
 
 import httpx
 
-from reconciler import manifest as manifest_mod
+from reconciler.state import manifest as manifest_mod
 from reconciler.sim import media
-from reconciler.state import StateStore
+from reconciler.state.sqlite import StateStore
 
 RECONCILER = str(Path(sys.executable).with_name("reconciler"))
 CRASH_POINTS = ("after_intent", "after_submit", "after_poll", "after_download", "before_manifest")

@@ -9,7 +9,7 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from e2e_support import SECRETS
+from tests.e2e.support import SECRETS
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "fault_campaign.py"
 
