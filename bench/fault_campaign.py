@@ -346,9 +346,15 @@ def judge(run: Run, videos: int) -> None:
     for entry in ledger:
         if entry["kind"] == "download" and entry["task_id"]:
             downloads[entry["task_id"]].append(entry)
+    # a dropped connection never reaches the handler, so the ledger cannot say whose link it was
+    dropped_one_shots = sum(1 for e in ledger if e["kind"] == "download" and e["vendor"] == "unisound"
+                            and e["fault"] == "drop")
     for fp, creates in paid.items():
         for earlier in creates[:-1]:  # each create followed by another of the same request
-            why = _rerender_cause(earlier, tasks, downloads)
+            why = _rerender_cause(earlier, tasks)
+            if why == "link unused" and dropped_one_shots > 0:
+                dropped_one_shots -= 1
+                why = "dropped one-shot"
             if why == "link used":
                 figures.rerenders_of_vendor_lost_outputs += 1
             elif why == "dropped one-shot":
@@ -383,18 +389,17 @@ def judge(run: Run, videos: int) -> None:
         run.problem("mismatch", "an unknown video without an unknown attempt")
 
 
-def _rerender_cause(create: dict, tasks: dict, downloads: dict[str, list[dict]]) -> str:
+def _rerender_cause(create: dict, tasks: dict) -> str:
     """Why a render was paid for again: "link used" (a Unisound one-shot link the vendor
-    served: it cannot give it again), "dropped one-shot" (the connection of the single
-    allowed Unisound download dropped after the request went out: the client cannot know
-    whether the link was used, and VENDOR-NOTES forbid a second GET), or "" (avoidable)."""
+    served: it cannot give it again), "link unused" (a Unisound link never served: only
+    excusable when its single allowed download dropped after the request went out, as
+    the client cannot know whether the link was used and VENDOR-NOTES forbid a second
+    GET), or "" (a Xingyun render, whose output can always be fetched again)."""
     if create["vendor"] != "unisound":
         return ""
     if tasks.get(("unisound", create["task_id"]), {}).get("downloads", 0) > 0:
         return "link used"
-    if any(d["fault"] == "drop" for d in downloads[create["task_id"]]):
-        return "dropped one-shot"
-    return ""
+    return "link unused"
 
 
 def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
