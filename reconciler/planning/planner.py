@@ -13,7 +13,9 @@ For an address in both, the first matching rule wins:
                                          it again on purpose (never re-sent otherwise)
     last render failed          replace
     last render cancelled       replace
-    output lost                 replace
+    output lost                 replace  only once its latest render has finished: the flag
+                                         outlives the re-render it caused, which must not be
+                                         paid again while it runs (or its create is unknown)
     labels / prevent_destroy / spec file differ   update (no render)
     otherwise                   noop
 
@@ -126,7 +128,7 @@ def _replace_cause(d: DesiredVideo, r: RecordedVideo, options: PlanOptions) -> t
         return f"last render failed: {r.error or 'no error given'}", ()
     if r.status is Status.CANCELLED:
         return "last render was cancelled", ()
-    if r.output_lost:
+    if r.output_lost and r.status is Status.FINISHED:  # not while a new render of it runs or may run
         why = r.error or "the downloaded file is gone"
         return (why if why.startswith("output lost") else f"output lost: {why}"), ()
     return None
