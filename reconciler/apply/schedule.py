@@ -106,7 +106,7 @@ class Tracker:
             return  # superseded or removed while it was being polled
         if delay is None and now >= item.stall_at:
             item.stalled = True
-            delay = self.schedule.stalled_interval * (1 + self.schedule.jitter * (2 * self.schedule.rand() - 1))
+            delay = backoff.jittered(self.schedule.stalled_interval, self.schedule.jitter, self.schedule.rand)
         item.due = now + (self.schedule.interval(item.polls) if delay is None else delay)
         self._push(item)
 
