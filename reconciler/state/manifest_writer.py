@@ -71,7 +71,7 @@ class ManifestWriter:
 
     def _written(self, _future) -> None:
         self._writing = None
-        if self.error is not None:
+        if isinstance(self.error, OSError):  # the file could not be written (not a run torn down)
             if self.on_error is not None:
                 self.on_error(str(self._failure(self.error)))
             return  # not retried every interval: the final aflush tries once more and raises
