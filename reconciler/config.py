@@ -36,6 +36,7 @@ class ProviderSettings:
     concurrency: int | None = None  # None: the provider's default
     timeout: float = 30.0  # seconds, every call
     auth: UnisoundAuth | None = None  # unisound only: where its auth values go (auth_in, auth_names)
+    stall_after: float = 3600.0  # seconds unfinished after which a render is reported stalled
 
 
 @dataclass(frozen=True)
@@ -103,13 +104,16 @@ def _check_mapping(problems: _Problems, loc: tuple, value, allowed: set[str]) ->
 def _check_provider(problems: _Problems, name: str, value, default: ProviderSettings) -> ProviderSettings:
     loc = ("providers", name)
     auth_keys = {"auth_in", "auth_names"} if default.auth is not None else set()
-    data = _check_mapping(problems, loc, value, {"endpoint", "concurrency", "timeout"} | auth_keys)
+    data = _check_mapping(problems, loc, value, {"endpoint", "concurrency", "timeout", "stall_after"} | auth_keys)
     endpoint = _check_value(problems, loc + ("endpoint",), data.get("endpoint", default.endpoint), "str")
     concurrency = _check_value(problems, loc + ("concurrency",), data.get("concurrency"), "int", 1, 100, True)
     timeout = _check_value(problems, loc + ("timeout",), data.get("timeout", default.timeout), "number", 0.1, 600)
+    stall = _check_value(problems, loc + ("stall_after",), data.get("stall_after", default.stall_after), "number",
+                         0.1, 30 * 86400)
     auth = _check_auth(problems, loc, data, default.auth) if auth_keys else None
     return ProviderSettings(endpoint=endpoint or default.endpoint, concurrency=concurrency,
-                            timeout=float(timeout or default.timeout), auth=auth)
+                            timeout=float(timeout or default.timeout), auth=auth,
+                            stall_after=float(stall or default.stall_after))
 
 
 def _check_auth(problems: _Problems, loc: tuple, data: dict, default: UnisoundAuth) -> UnisoundAuth:

@@ -10,7 +10,9 @@ Messages say what happened *and what to do next*. No message may contain a secre
     ├── PlanError              the plan is refused (prevent_destroy, mass delete, bad target)
     ├── StalePlanError         a saved plan no longer matches specs, vars or state
     ├── StateError             the state DB is unreadable / too new
-    │   └── LockHeldError      another apply/refresh/watch holds the state lock
+    │   ├── LockHeldError      another apply/refresh/watch holds the state lock
+    │   └── StateWriteError    a write to the state DB failed (disk full, permissions): stop
+    ├── ManifestError          the manifest file could not be written: stop
     └── ProviderError          raised by reconciler.providers only, mapped once at the boundary
         ├── TransientError     safe to retry (429/5xx, vendor "internal error", connect failures)
         ├── PermanentError     retrying cannot help (auth, bad params, quota, text too long, PPT)
@@ -68,6 +70,15 @@ class StateError(ReconcilerError):
 
 class LockHeldError(StateError):
     pass
+
+
+class StateWriteError(StateError):
+    """A local failure writing the state (disk full, read-only, permissions): a run
+    stops taking new work, keeps what it recorded, and exits 1 saying what to fix."""
+
+
+class ManifestError(ReconcilerError):
+    """The manifest file could not be written (its path is a folder, no space, ...)."""
 
 
 class ProviderError(ReconcilerError):

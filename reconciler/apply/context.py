@@ -23,6 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
+from reconciler.apply import overdue
 from reconciler.model import Status
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -49,5 +50,6 @@ class RunContext:
 
     def track(self, address: str, provider: str, task_id: str) -> None:
         """Follow a render whose create was just answered (recorded as rendering)."""
-        self.tracker.add(address, provider, task_id, self.clock(), recorded=Status.RENDERING)
+        self.tracker.add(address, provider, task_id, self.clock(), recorded=Status.RENDERING,
+                         stall_in=overdue.stall_after(self.config, provider))
         self.wake()

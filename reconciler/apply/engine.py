@@ -26,6 +26,12 @@ The state is written only through the ``Store``, each outcome the moment it happ
 ``context.RunContext``, never the engine), on one thread of its own; the manifest
 follows through ``manifest_writer.ManifestWriter``. Progress goes to ``hooks``:
 library code never prints.
+
+A local write that fails (the state DB on a full disk, a manifest path that is a
+folder) ``halt``s the engine: no new change starts, ``wait`` stops following renders,
+the calls in flight finish and are recorded where they can be, and ``halted`` says
+why, for the command to print and exit 1. What was recorded before is kept; an intent
+whose answer could not be written reads as ``unknown`` next time, never re-sent.
 """
 
 from __future__ import annotations
@@ -39,16 +45,17 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Awaitable, Callable
 
-from reconciler.apply import decks, executor, follow
+from reconciler.apply import decks, executor, follow, overdue
 from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs
 from reconciler.config import Config
-from reconciler.errors import ReconcilerError
+from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
 from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
 from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status
 from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
 from reconciler.state.store import Store
+from reconciler.util import clock as wall_clock
 from reconciler.util.aio import first_of
 
 
@@ -109,7 +116,8 @@ class Engine:
         # order, so the event loop keeps calling vendors meanwhile. The manifest is
         # written on the same thread, so it always reads a state between two writes.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-state")
-        self.manifest = manifest_writer.ManifestWriter(config.manifest_path, store, executor=self._db)
+        self.manifest = manifest_writer.ManifestWriter(config.manifest_path, store, executor=self._db,
+                                                       on_error=self.halt)
         self.tally = Tally()  # latest display state per address
         self.errors: dict[str, str] = {}  # address -> why it failed / is unknown
         self.actions: dict[str, Action] = {}  # address -> the change carried out
@@ -125,11 +133,27 @@ class Engine:
             config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
             providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
             lock=self.lock, wake=self._wakeup)
+        self.halted: str | None = None  # why this engine stopped taking new work (see halt)
+        self.on_halt: Callable[[str], None] | None = None  # e.g. the daemon stops
 
     async def db(self, fn: Callable, *args, **kwargs):
-        """``fn(*args, **kwargs)`` (a ``Store`` method) on the state thread; its result."""
+        """``fn(*args, **kwargs)`` (a ``Store`` method) on the state thread; its result.
+        A write that fails locally halts the engine (and is raised)."""
         call = functools.partial(fn, *args, **kwargs)
-        return await asyncio.get_running_loop().run_in_executor(self._db, call)
+        try:
+            return await asyncio.get_running_loop().run_in_executor(self._db, call)
+        except StateWriteError as exc:
+            self.halt(str(exc))
+            raise
+
+    def halt(self, why: str | BaseException) -> None:
+        """A local write failed: start no new change, stop following renders, let the
+        calls in flight finish. The first reason is kept in ``halted``."""
+        if self.halted is None:
+            self.halted = str(why)
+            if self.on_halt is not None:
+                self.on_halt(self.halted)
+        self._wakeup()
 
     def lock(self, address: str) -> asyncio.Lock:
         """Held while a change or a poll+download works on ``address``, so a delete or a
@@ -164,8 +188,8 @@ class Engine:
         for address in addresses:
             video = self.store.get(address)
             self.emit(Kind.RECOVERED, address, video.provider if video else "", detail=(
-                "an earlier run stopped while its create was in flight: it may have been paid for; "
-                "the next plan proposes to render it again"))
+                "an earlier run stopped while its create was in flight: it may have been paid for, so it is "
+                f"not sent again; to render it again on purpose: reconciler apply --replace {address}"))
         if addresses:
             self.manifest.changed()
         return addresses
@@ -183,11 +207,15 @@ class Engine:
         for video in recorded.values():
             if not to_collect(video) or (addresses is not None and video.address not in addresses):
                 continue
+            warning = overdue.download_warning(video, wall_clock.utc_now().timestamp())
+            if warning:
+                self.emit(Kind.WARNING, video.address, video.provider, video.task_id, warning)
             known = self.tracker.get(video.address)
             if known is not None and known.task_id == video.task_id:
                 continue
             self.tracker.add(video.address, video.provider, video.task_id, self.clock(), immediate=True,
-                             recorded=video.status)
+                             recorded=video.status,
+                             stall_in=overdue.stall_remaining(video, self.config, wall_clock.utc_now().timestamp()))
             self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
                       "render in progress, found in state" if video.status is Status.RENDERING
                       else video.error if video.output_file is None and video.error
@@ -233,7 +261,7 @@ class Engine:
             self.emit(Kind.ERROR, change.address, change.provider, detail=str(exc))
             return
         async with vendor_slot, self._slots:
-            if stop.is_set():
+            if stop.is_set() or self.halted:
                 self.emit(Kind.SKIPPED, change.address, change.provider, detail=f"{change.action.value} not started")
                 return
             try:
@@ -250,11 +278,11 @@ class Engine:
         """Poll tracked renders (downloading each output as it finishes) until none is
         left and no ``execute`` runs, or ``stop`` is set; calls in flight are let finish."""
         stop = stop or asyncio.Event()
-        while not stop.is_set():
+        while not stop.is_set() and not self.halted:
             for item in self.tracker.take_due(self.clock()):
-                self._spawn(follow.poll(self.context, item))
-            if not len(self.tracker) and not self._executing and not self._inflight:
-                break
+                self._spawn(self._poll(item))
+            if not self.tracker.active() and not self._executing and not self._inflight:
+                break  # stalled renders are not waited for (see poller): refresh and watch follow them
             due = self.tracker.next_due()
             self._wake.clear()
             await first_of(stop, self._wake, timeout=None if due is None else max(0.0, due - self.clock()))
@@ -263,7 +291,25 @@ class Engine:
     async def poll_once(self) -> None:
         """Poll every tracked render once (refresh), downloading finished outputs."""
         items = self.tracker.take_due(self.clock(), everything=True)
-        await asyncio.gather(*(follow.poll(self.context, item) for item in items))
+        await asyncio.gather(*(self._poll(item) for item in items))
+
+    async def _poll(self, item) -> None:
+        """``follow.poll``, and an error it did not expect reported, not left as "Task
+        exception was never retrieved" with the render marked busy for ever (which kept
+        ``wait`` from ending); a local OS error (disk, permissions) halts the engine."""
+        try:
+            await follow.poll(self.context, item)
+            if item.stalled and not item.stall_reported and self.tracker.get(item.address) is item:
+                item.stall_reported = True
+                self.emit(Kind.STALLED, item.address, item.provider, item.task_id, overdue.stalled_message(
+                    item.address, item.provider, overdue.stall_after(self.config, item.provider)))
+        except Exception as exc:  # noqa: BLE001 - reported here; the render stays as recorded
+            self.tracker.release(item)
+            self.emit(Kind.ERROR, item.address, item.provider, item.task_id,
+                      f"{type(exc).__name__}: {exc} (still recorded as before: run `reconciler refresh` "
+                      "once this is fixed)")
+            if isinstance(exc, OSError):
+                self.halt(f"{exc}: free disk space or fix the path, then run `reconciler refresh`")
 
     async def check_outputs(self) -> list[str]:
         """Check every published output (hashed on the state thread, off the event loop).
@@ -303,7 +349,7 @@ class Engine:
                 return
             if attempt:
                 await asyncio.sleep(follow.DOWNLOAD_RETRY_DELAY)
-            await asyncio.gather(*(follow.poll(self.context, item) for item in pending))
+            await asyncio.gather(*(self._poll(item) for item in pending))
 
     def _damaged_outputs(self) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
         """(damaged outputs, outputs this machine cannot read), each with why."""
@@ -341,9 +387,12 @@ class Engine:
             task.cancel()
 
     async def close(self) -> None:
-        """Write the manifest one last time and close the providers this engine built."""
+        """Write the manifest one last time and close the providers this engine built.
+        A manifest that cannot be written halts (``halted`` says why), it does not raise."""
         try:
             await self.manifest.aflush()
+        except ManifestError as exc:
+            self.halt(str(exc))
         finally:
             self._db.shutdown(wait=True)
             built = self.providers.built() if isinstance(self.providers, ProviderSet) else self.providers.values()

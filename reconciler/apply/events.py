@@ -32,6 +32,8 @@ class Kind(StrEnum):
     REJECTED = "rejected"  # failed: the vendor refused the create
     UNKNOWN = "unknown"  # unknown: the create's answer never arrived
     STATE = "state"  # rendering: the vendor reports a new state word
+    STALLED = "stalled"  # stalled: still unfinished past stall_after; polled rarely, not waited for
+    WARNING = "warning"  # (unchanged): needs a person soon (a finished output not downloaded for a day)
     POLL_ERROR = "poll_error"  # (unchanged): a status call failed; polled again later
     DOWNLOADING = "downloading"  # downloading: the render finished
     FINISHED = "finished"  # finished: the output is downloaded and verified
@@ -76,6 +78,8 @@ ABOUT: dict[Kind, About] = {
     Kind.REJECTED: About("failed", True, "error", failing=True),
     Kind.UNKNOWN: About("unknown", True, "error", failing=True),
     Kind.STATE: About("rendering", progress=True),
+    Kind.STALLED: About("stalled", True, "warning", failing=True, repeats="task"),
+    Kind.WARNING: About(None, level="warning", repeats="task"),
     Kind.POLL_ERROR: About(None, level="warning", repeats="task"),
     Kind.DOWNLOADING: About("downloading", progress=True),
     Kind.FINISHED: About("finished", True, progress=True),
@@ -91,7 +95,7 @@ ABOUT: dict[Kind, About] = {
     Kind.ERROR: About("failed", True, "error", failing=True, repeats="detail", retry=True),
 }
 FINAL = frozenset(a.state for a in ABOUT.values() if a.final and a.state)
-ORDER = ("submitting", "rendering", "downloading", "finished", "updated", "deleted",
+ORDER = ("submitting", "rendering", "stalled", "downloading", "finished", "updated", "deleted",
          "failed", "unknown", "cancelled", "skipped")
 
 
@@ -182,7 +186,7 @@ class PlainHooks:
         self.stream.flush()
 
 
-_STYLE = {"finished": "green", "failed": "red", "unknown": "red", "cancelled": "yellow",
+_STYLE = {"finished": "green", "failed": "red", "unknown": "red", "cancelled": "yellow", "stalled": "yellow",
           "deleted": "red", "updated": "yellow", "skipped": "yellow"}
 
 

@@ -8,6 +8,11 @@ the first poll comes ``first`` seconds after submit, each next interval is
 ``factor`` times the last, capped at ``cap``, each with +/-``jitter`` so thousands of
 renders submitted together spread apart instead of polling in lockstep.
 
+A render unfinished past its deadline (``stall_at``, from the vendor's
+``stall_after``; see ``overdue``) is *stalled*: from then on it is polled every
+``stalled_interval`` seconds, and ``active()`` no longer counts it, so ``apply``
+stops waiting for it instead of polling it for ever in silence.
+
 The tracker is what the engine's single event loop polls from: one entry per
 address (its current task), kept in a heap by due time, so ten thousand renders
 cost one timer, not a thread or a task each.
@@ -29,6 +34,7 @@ class PollSchedule:
     factor: float = 2.0  # growth of the interval after each poll: 2, 6, 14, 30, 60, 90 ... s
     cap: float = 30.0  # the longest interval
     jitter: float = 0.1  # +/- this share of each interval
+    stalled_interval: float = 600.0  # between polls of a stalled render (overdue.STALLED_POLL_INTERVAL)
     rand: Callable[[], float] = field(default=random.random, repr=False, compare=False)
 
     def interval(self, polls: int) -> float:
@@ -47,6 +53,9 @@ class Tracked:
     recorded: str | None = None  # the status the state DB holds for this task, if known
     download_failures: int = 0
     busy: bool = False  # being polled right now
+    stall_at: float = float("inf")  # monotonic time after which the render counts as stalled
+    stalled: bool = False  # polled past stall_at and still unfinished
+    stall_reported: bool = False
 
 
 class Tracker:
@@ -68,13 +77,16 @@ class Tracker:
         return self._items.get(address)
 
     def add(self, address: str, provider: str, task_id: str, now: float, *, immediate: bool = False,
-            recorded: str | None = None) -> Tracked:
+            recorded: str | None = None, stall_in: float | None = None) -> Tracked:
         """Watch ``task_id`` as ``address``'s render (replacing any older task);
-        ``recorded``: the status the state DB holds for it."""
+        ``recorded``: the status the state DB holds for it; ``stall_in``: seconds until
+        it counts as stalled if still unfinished (None: never)."""
         known = self._items.get(address)
         if known is not None and known.task_id == task_id:
             return known
         item = Tracked(address, provider, task_id, recorded=recorded)
+        if stall_in is not None:
+            item.stall_at = now + stall_in
         item.due = now if immediate else now + self.schedule.interval(0)
         self._items[address] = item
         self._push(item)
@@ -87,12 +99,20 @@ class Tracker:
             del self._items[address]
 
     def reschedule(self, item: Tracked, now: float, *, delay: float | None = None) -> None:
-        """Poll ``item`` again later: after the schedule's next interval, or ``delay``."""
+        """Poll ``item`` again later: after the schedule's next interval, or ``delay``;
+        past its ``stall_at`` it is marked stalled and polled every ``stalled_interval``."""
         item.busy = False
         if self._items.get(item.address) is not item:
             return  # superseded or removed while it was being polled
+        if delay is None and now >= item.stall_at:
+            item.stalled = True
+            delay = backoff.jittered(self.schedule.stalled_interval, self.schedule.jitter, self.schedule.rand)
         item.due = now + (self.schedule.interval(item.polls) if delay is None else delay)
         self._push(item)
+
+    def active(self) -> int:
+        """How many tracked renders are not stalled (what ``apply`` waits for)."""
+        return sum(1 for item in self._items.values() if not item.stalled)
 
     def release(self, item: Tracked) -> None:
         """``item`` is done (finished, failed, ...): forget it."""

@@ -201,13 +201,22 @@ def summarize(out, engine: Engine, elapsed: float, *, interrupted: int | None, n
     failed = sorted(a for a, s in states.items() if s in ("failed", "cancelled"))
     unknown = sorted(a for a, s in states.items() if s == "unknown")
     running = sorted(a for a, s in states.items() if s in ("submitting", "rendering", "downloading"))
+    stalled = sorted(a for a, s in states.items() if s == "stalled")
     out.print()
-    title = "Interrupted" if interrupted else "Submitted" if no_wait else "Apply complete"
+    title = ("Stopped" if engine.halted else "Interrupted" if interrupted else "Submitted" if no_wait
+             else "Apply complete")
     out.print(f"[bold]{title}:[/bold] {line} ({elapsed:.1f}s).", highlight=False, soft_wrap=True)
     _list(out, "Failed:", failed, engine.errors)
     if unknown:
-        _list(out, "Unknown: the create was sent but its answer never arrived. It may have been paid for; "
-                   "the next plan will propose to render it again:", unknown, engine.errors)
+        _list(out, "Unknown: the create was sent but its answer never arrived. It may have been paid for, so "
+                   "it is not sent again; to render one again on purpose, run "
+                   "`reconciler apply --replace ADDRESS`:", unknown, engine.errors)
+    if stalled:
+        _list(out, "Stalled: still rendering long past the usual time; not waited for (`reconciler refresh` "
+                   "or `reconciler watch` keep following them):", stalled, engine.errors)
+    if engine.halted:
+        _halted(out, engine, running)
+        return 1
     if interrupted:
         out.print(f"{len(running)} render(s) may still be running at the vendors. State and manifest are saved. "
                   "Run `reconciler refresh` later to collect finished outputs, or `reconciler apply` to carry "
@@ -220,6 +229,18 @@ def summarize(out, engine: Engine, elapsed: float, *, interrupted: int | None, n
                       soft_wrap=True)
         return 0 if all(s in SUBMITTED_OK for s in states.values()) else 1
     return 0 if all(s in OK_STATES for s in states.values()) else 1
+
+
+def _halted(out, engine: Engine, running: list[str]) -> None:
+    """A local write failed mid-run (state disk full, manifest path blocked): say what
+    and what next. Renders already started keep running at the vendors."""
+    from rich.text import Text
+
+    out.print(Text(f"Stopped: {engine.halted}", style="bold red"), soft_wrap=True)
+    out.print("No new work was started after this. What was recorded before is kept"
+              + (f"; {len(running)} render(s) may still be running at the vendors" if running else "")
+              + ". Once it is fixed, run `reconciler refresh` (then `reconciler apply` for the rest).",
+              highlight=False, soft_wrap=True)
 
 
 def _list(out, title: str, addresses: list[str], errors: dict[str, str]) -> None:

@@ -6,6 +6,12 @@ outputs of finished ones, checks every published output file (missing, sha256 ch
 or not a video: downloaded again while the vendor can give it, else lost, so the next
 plan proposes to render it again), and writes state and manifest. It never starts a
 render: it only finds out.
+
+It says what needs a person: renders stalled past ``stall_after``, finished Unisound
+outputs not downloaded a day after they finished (their link dies after 3 days), and
+creates whose outcome is unknown (with the command that renders them again). It exits
+1 when it could not find out: a vendor that could not be reached or refused the
+credentials for an unfinished render, or a local write that failed.
 """
 
 from __future__ import annotations
@@ -15,10 +21,34 @@ from collections import Counter
 
 from reconciler.commands.apply import check_credentials, report_takeover
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
-from reconciler.apply.events import make_hooks
+from reconciler.apply.events import Kind, make_hooks
 from reconciler.model import Status
 from reconciler.state import store as state_store
 from reconciler.state.store import Store
+
+_UNANSWERED = {Kind.POLL_ERROR, Kind.ERROR}  # the vendor was not reached, or refused the call
+
+
+class _LastEvent:
+    """The command's hooks, plus the last event seen per address (what refresh found out)."""
+
+    def __init__(self, inner):
+        self.inner = inner
+        self.last: dict[str, object] = {}
+        self.warnings: dict[str, str] = {}
+
+    def start(self) -> None:
+        self.inner.start()
+
+    def close(self) -> None:
+        self.inner.close()
+
+    def event(self, event) -> None:
+        if event.kind is Kind.WARNING:
+            self.warnings[event.address] = event.detail
+        else:
+            self.last[event.address] = event
+        self.inner.event(event)
 
 
 def run(project) -> int:
@@ -32,15 +62,14 @@ def run(project) -> int:
         store = state_store.open_store(config)
         try:
             check_credentials(config, {v.provider for v in store.recorded().values() if to_collect(v)})
-            hooks = make_hooks()
+            hooks = _LastEvent(make_hooks())
             engine = Engine(config, store, ProviderSet(config), hooks, holder="refresh")
             lost = asyncio.run(_refresh(engine, hooks))
-            _summarize(out, engine, store, lost)
+            return _summarize(out, engine, store, hooks, lost)
         finally:
             store.close()
     finally:
         lock.release()
-    return 0
 
 
 async def _refresh(engine: Engine, hooks) -> list[str]:
@@ -54,7 +83,10 @@ async def _refresh(engine: Engine, hooks) -> list[str]:
         await engine.close()
 
 
-def _summarize(out, engine: Engine, store: Store, lost: list[str]) -> None:
+def _summarize(out, engine: Engine, store: Store, hooks: _LastEvent, lost: list[str]) -> int:
+    """Print what refresh found; return the exit code."""
+    from rich.text import Text
+
     counts = engine.tally.counts()
     recorded = store.recorded()
     by_status = Counter(v.status for v in recorded.values())
@@ -66,10 +98,33 @@ def _summarize(out, engine: Engine, store: Store, lost: list[str]) -> None:
                   highlight=False)
     if lost:
         out.print(f"{len(lost)} output(s) lost: {', '.join(lost)}.", highlight=False)
-    needs = [a for a, v in recorded.items() if v.status in (Status.FAILED, Status.CANCELLED, Status.UNKNOWN)
-             or v.output_lost]
+    unanswered = {a: e.detail for a, e in hooks.last.items() if e.kind in _UNANSWERED}
+    _section(out, "Not refreshed (a vendor call failed; still recorded as before):", unanswered)
+    stalled = {a: e.detail for a, e in hooks.last.items() if e.kind is Kind.STALLED}
+    _section(out, "Stalled (not rendered again unless you ask):", stalled)
+    _section(out, "Warning:", hooks.warnings)
+    unknown = sorted(a for a, v in recorded.items() if v.status is Status.UNKNOWN)
+    if unknown:
+        out.print(Text(f"{len(unknown)} create(s) have an unknown outcome (sent, answer lost: maybe paid for); "
+                       "they are not sent again. To render one again on purpose:", style="yellow"), soft_wrap=True)
+        for address in unknown:
+            out.print(f"  reconciler apply --replace {address}", highlight=False, soft_wrap=True)
+    needs = [a for a, v in recorded.items() if v.status in (Status.FAILED, Status.CANCELLED) or v.output_lost]
     if needs:
         out.print(f"{len(needs)} video(s) need a new render: run `reconciler plan` to see them, "
                   "then `reconciler apply`.", highlight=False)
-    elif any(v.unfinished for v in recorded.values()):
+    elif any(v.unfinished for v in recorded.values()) and not unanswered:
         out.print("Some renders are still running: run `reconciler refresh` again later.", highlight=False)
+    if engine.halted:
+        out.print(Text(f"Stopped: {engine.halted}", style="bold red"), soft_wrap=True)
+    return 1 if unanswered or engine.halted else 0
+
+
+def _section(out, title: str, items: dict[str, str]) -> None:
+    if not items:
+        return
+    from rich.text import Text
+
+    out.print(Text(title, style="bold yellow"), soft_wrap=True)
+    for address, detail in sorted(items.items()):
+        out.print(Text(f"  {address}: {detail}"), soft_wrap=True)

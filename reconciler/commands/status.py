@@ -2,18 +2,25 @@
 
 Reads the state DB read-only (a missing one reads as empty and is not created).
 ``--json`` prints the manifest document (CONTRACT §6) for the current state, the same
-bytes ``apply`` would write to ``state/manifest.json``.
+bytes ``apply`` would write to ``state/manifest.json``, except that a render stalled
+past its vendor's ``stall_after`` also carries ``"stalled": true`` (its ``status``
+stays ``rendering``: the contract fixes the status words), and a finished output
+whose link is about to expire carries ``"warning"`` (see ``overdue``). These depend on
+the clock, so they are never written to the manifest file.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from collections import Counter
 
+from reconciler.apply import overdue
 from reconciler.state import manifest
 from reconciler.model import RecordedVideo, Status
 from reconciler.state import store as state_store
+from reconciler.util import clock
 
 _STATUS_STYLE = {
     Status.PENDING: "cyan", Status.RENDERING: "cyan", Status.FINISHED: "green",
@@ -28,8 +35,11 @@ def run(project, as_json: bool) -> int:
         recorded = store.recorded()
     finally:
         store.close()
+    now = clock.utc_now().timestamp()
+    stalled = {a for a, v in recorded.items() if overdue.is_stalled(v, config, now)}
+    warnings = {a: w for a, v in recorded.items() if (w := overdue.download_warning(v, now))}
     if as_json:
-        sys.stdout.write(manifest.render_manifest(recorded))
+        sys.stdout.write(_json(recorded, stalled, warnings))
         sys.stdout.flush()
         return 0
     from rich.console import Console
@@ -41,14 +51,45 @@ def run(project, as_json: bool) -> int:
         console.print(f"No videos recorded in {config.rel(config.state_path)} yet. "
                       "Run `reconciler plan` to see what `reconciler apply` would render.")
         return 0
-    console.print(_table(recorded, wide=console.width >= 120))
+    console.print(_table(recorded, stalled, wide=console.width >= 120))
     counts = Counter(v.status for v in recorded.values())
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
+    if stalled:
+        parts.append(f"{len(stalled)} of them stalled")
     console.print(f"{len(recorded)} video{'s' if len(recorded) != 1 else ''}: " + ", ".join(parts) + ".")
+    _attention(console, recorded, config, now, stalled, warnings)
     return 0
 
 
-def _table(recorded: dict[str, RecordedVideo], *, wide: bool):
+def _json(recorded: dict[str, RecordedVideo], stalled: set[str], warnings: dict[str, str]) -> str:
+    if not stalled and not warnings:
+        return manifest.render_manifest(recorded)
+    doc = manifest.manifest_document(recorded)
+    for address, entry in doc["videos"].items():
+        if address in stalled:
+            entry["stalled"] = True
+        if address in warnings:
+            entry["warning"] = warnings[address]
+    return json.dumps(doc, indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+
+
+def _attention(console, recorded, config, now: float, stalled: set[str], warnings: dict[str, str]) -> None:
+    """Below the table: what needs a person, each with what to do."""
+    from rich.text import Text
+
+    for address in sorted(stalled):
+        console.print(Text(f"Stalled: {address}: {overdue.describe_stall(recorded[address], config, now)}",
+                           style="yellow"), soft_wrap=True)
+    for address, warning in sorted(warnings.items()):
+        console.print(Text(f"Warning: {address}: {warning}", style="yellow"), soft_wrap=True)
+    unknown = sorted(a for a, v in recorded.items() if v.status is Status.UNKNOWN)
+    for address in unknown:
+        console.print(Text(f"Outcome unknown: {address}: the create was sent but its answer never arrived (it may "
+                           f"be rendering, and paid for); to render it again on purpose: "
+                           f"reconciler apply --replace {address}", style="magenta"), soft_wrap=True)
+
+
+def _table(recorded: dict[str, RecordedVideo], stalled: set[str], *, wide: bool):
     """One row per video. A narrow terminal drops the provider and time columns
     rather than folding every cell into a column of letters."""
     from rich import box
@@ -65,7 +106,8 @@ def _table(recorded: dict[str, RecordedVideo], *, wide: bool):
         output = f"{v.output_file} (lost)" if v.output_lost else (v.output_file or "-")
         cells = {
             "address": Text(address), "provider": v.provider,
-            "status": Text(v.status.value, style=_STATUS_STYLE[v.status]), "task": v.task_id or "-",
+            "status": (Text(f"{v.status.value} (stalled)", style="yellow") if address in stalled
+                       else Text(v.status.value, style=_STATUS_STYLE[v.status])), "task": v.task_id or "-",
             "output": Text(output), "updated": _short_time(v.finished_at or v.submitted_at),
             "error": Text(v.error or ""),
         }

@@ -6,7 +6,8 @@ one ``Engine`` whose events are logged as lines on stderr (text, or JSON for a l
 collector); run ``reconciler.watch.daemon.Daemon``; on the first signal stop taking new work
 and let the calls in flight finish, on a second abandon them; then write the
 manifest a last time, close the state and release the lock. Exit 0 after a clean
-stop, 1 when it cannot start (config, lock).
+stop, 1 when it cannot start (config, lock) or a local write failed (the state's disk
+full, the manifest path blocked: the daemon stops at once, saying why).
 """
 
 from __future__ import annotations
@@ -49,6 +50,9 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
             store.close()
     finally:
         lock.release()
+    if engine.halted:
+        log.error("stop", f"stopped: {engine.halted}; the lock is released")
+        return 1
     log.info("stop", "stopped; state and manifest are written, the lock is released")
     return 0
 
@@ -68,6 +72,11 @@ async def _serve(daemon, engine, hooks: LogHooks, log: EventLog) -> None:
             log.warning("signal", f"{name} again: abandoning the calls in flight")
             daemon.abort()
 
+    def on_halt(why: str) -> None:  # a local write failed (state disk full, manifest blocked)
+        log.error("error", f"stopping: {why}")
+        stop.set()
+
+    engine.on_halt = on_halt
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:

@@ -8,17 +8,25 @@ address in specs or state gets exactly one ``Change``, sorted by address; the
 For an address in both, the first matching rule wins:
 
     --replace ADDR              replace  "forced by --replace"
-    status unknown              replace  the earlier create got no answer
     fingerprint differs         replace  names the changed request fields (+ script diff)
+    status unknown              noop     "outcome unknown", with the command that renders
+                                         it again on purpose (never re-sent otherwise)
     last render failed          replace
     last render cancelled       replace
-    output lost                 replace
+    output lost                 replace  only once its latest render has finished: the flag
+                                         outlives the re-render it caused, which must not be
+                                         paid again while it runs (or its create is unknown)
     labels / prevent_destroy / spec file differ   update (no render)
     otherwise                   noop
 
 Then the safety checks refuse the plan (``PlanError``): targets or --replace naming
 nothing, a mass delete (an empty or mis-checked-out specs folder looks exactly like
 "delete everything"), and any delete/replace of a ``prevent_destroy`` video.
+A create whose outcome is ``unknown`` (sent, answer lost) may be rendering and paid
+for; sending the same request again could pay twice, so only a person asks for it
+(``--replace ADDR``, CONTRACT §3). A changed fingerprint is not a re-send: the specs
+now ask for another video, which is rendered (the reason says the unanswered create
+may have been paid for too).
 The wording of request differences (which fields, a short script diff) is at the
 bottom of this module, next to the rules that use it.
 """
@@ -126,16 +134,13 @@ def _settled(d: DesiredVideo, r: RecordedVideo, options: PlanOptions) -> bool:
 def _replace_cause(d: DesiredVideo, r: RecordedVideo, options: PlanOptions) -> tuple[str, tuple[str, ...]] | None:
     if d.address in options.replace:
         return "forced by --replace", ()
-    if r.status is Status.UNKNOWN:
-        return (f"the earlier create (attempt {r.attempt}) got no answer: it may be rendering and already "
-                "paid for, and this renders it again"), ()
     if d.fingerprint != r.fingerprint:
         return describe_render_change(d, r)
     if r.status is Status.FAILED:
         return f"last render failed: {r.error or 'no error given'}", ()
     if r.status is Status.CANCELLED:
         return "last render was cancelled", ()
-    if r.output_lost:
+    if r.output_lost and r.status is Status.FINISHED:  # not while a new render of it runs or may run
         why = r.error or "the downloaded file is gone"
         return (why if why.startswith("output lost") else f"output lost: {why}"), ()
     return None
@@ -182,7 +187,22 @@ def _labels_diff(old: dict[str, str], new: dict[str, str]) -> str:
     return ", ".join(f"{k} {old.get(k, '(none)')} → {new.get(k, '(none)')}" for k in keys)
 
 
+def outcome_unknown(change: Change) -> bool:
+    """A noop held back because its last create's outcome is unknown (CONTRACT §3)."""
+    r = change.recorded
+    return change.action is Action.NOOP and r is not None and r.status is Status.UNKNOWN and change.desired is not None
+
+
+def replace_command(address: str) -> str:
+    """The command that renders ``address`` again on purpose."""
+    return f"reconciler apply --replace {address}"
+
+
 def _noop_reason(r: RecordedVideo) -> str:
+    if r.status is Status.UNKNOWN:
+        return (f"outcome unknown: the create (attempt {r.attempt}) was sent but its answer never arrived; "
+                "it may be rendering and already paid for, so it is not sent again. "
+                f"To render it again on purpose: {replace_command(r.address)}")
     if r.unfinished:
         return f"render in progress (task {r.task_id})" if r.task_id else "render not yet sent"
     if r.status is Status.FINISHED and (r.output_file is None or r.output_fingerprint not in (None, r.fingerprint)):

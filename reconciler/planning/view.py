@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from reconciler import model
 from reconciler.model import Action, Change, Plan
+from reconciler.planning import planner
 
 if TYPE_CHECKING:  # rich is imported only when text is drawn: `plan --json` skips it
     from rich.console import Console
@@ -97,8 +98,14 @@ def print_plan(plan: Plan, console: Console) -> None:
     """Terraform-like output: one block per change (noops omitted), then the summary."""
     from rich.text import Text
 
+    unknown = [c for c in plan.changes if planner.outcome_unknown(c)]
     if not plan.has_changes:
-        console.print(Text("No changes. Your renders match the specs.", style="bold green"), soft_wrap=True)
+        if unknown:
+            console.print(Text("No changes. Nothing will be rendered; some creates have an unknown outcome:",
+                               style="bold yellow"), soft_wrap=True)
+            console.print(_unknown_note(unknown), soft_wrap=True)
+        else:
+            console.print(Text("No changes. Your renders match the specs.", style="bold green"), soft_wrap=True)
         return
     console.print("reconciler will perform the following actions:")
     console.print()
@@ -111,6 +118,8 @@ def print_plan(plan: Plan, console: Console) -> None:
     abandoned = [c for c in plan.changes if _abandons(c)]
     if abandoned:
         console.print(Text(_abandon_note(abandoned), style="yellow"))
+    if unknown:
+        console.print(_unknown_note(unknown), soft_wrap=True)
     # one line each, never wrapped: scripts grep for them
     console.print(Text(summary_line(plan), style="bold"), soft_wrap=True)
     console.print(f"Estimated cost: {_count(plan.renders, 'render')}, {_count(plan.tts_chars, 'TTS character')}.",
@@ -129,6 +138,21 @@ def _abandon_note(changes: list[Change]) -> str:
     n = len(changes)
     return (f"Note: {n} unfinished render{'s' if n != 1 else ''} ({', '.join(names)}) will be abandoned, "
             f"not cancelled: {' and '.join(vendors)} {'has' if len(vendors) == 1 else 'have'} no cancel API.")
+
+
+def _unknown_note(changes: list[Change]) -> Text:
+    """The creates whose outcome is unknown: never re-sent by this plan, each with the
+    command that renders it again on purpose (CONTRACT §3). Listed in full: each may be
+    a paid render nobody sees yet, and the commands are meant to be copied."""
+    from rich.text import Text
+
+    n = len(changes)
+    note = Text(f"Outcome unknown ({n} video{'s' if n != 1 else ''}): the create was sent but its answer never "
+                "arrived, so it may be rendering and already paid for. It is not sent again; check the "
+                "vendor's console, then render it again on purpose with:\n", style="yellow")
+    for change in changes:
+        note.append(f"  {planner.replace_command(change.address)}\n")
+    return note
 
 
 def _count(n: int, noun: str) -> str:

@@ -70,7 +70,8 @@ def lost_answer(call: Call, what: str) -> ProviderError:
     if call.create:
         return OutcomeUnknownError(
             f"{call.prefix()}: {what}; the vendor may or may not have started a paid render. "
-            "It was NOT re-sent. Check the vendor console; the next plan will offer to render it again.",
+            "It was NOT re-sent, and is not sent again unless you ask (`reconciler apply --replace ADDRESS`): "
+            "check the vendor console first.",
             provider=call.provider,
         )
     return TransientError(f"{call.prefix()}: {what}; try again later.", provider=call.provider)

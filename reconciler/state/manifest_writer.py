@@ -6,6 +6,10 @@ manifest must never fall behind the state by more than the event in flight. So
 ``changed()`` schedules one write within ``interval`` (longer when a write is
 expensive), on the engine's state thread (so it reads a state between two writes),
 and ``aflush()`` makes the last write of a run.
+
+A write that fails (the path is a folder, no space left) is not retried in a loop:
+``on_error`` is told at once (the engine halts: no new work), and the final
+``aflush`` raises ``ManifestError`` with what to fix.
 """
 
 from __future__ import annotations
@@ -15,6 +19,9 @@ import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 
+from typing import Callable
+
+from reconciler.errors import ManifestError
 from reconciler.state import manifest
 from reconciler.util.crashpoint import crash_point
 from reconciler.state.store import Store
@@ -30,8 +37,9 @@ class ManifestWriter:
     caller's thread."""
 
     def __init__(self, path: Path, store: Store, *, interval: float = 0.5,
-                 executor: Executor | None = None):
+                 executor: Executor | None = None, on_error: Callable[[str], None] | None = None):
         self.path = path
+        self.on_error = on_error
         self.store = store
         self.interval = interval
         self.executor = executor
@@ -63,8 +71,16 @@ class ManifestWriter:
 
     def _written(self, _future) -> None:
         self._writing = None
+        if isinstance(self.error, OSError):  # the file could not be written (not a run torn down)
+            if self.on_error is not None:
+                self.on_error(str(self._failure(self.error)))
+            return  # not retried every interval: the final aflush tries once more and raises
         if self._dirty:
             self.changed()
+
+    def _failure(self, exc: Exception) -> ManifestError:
+        return ManifestError(f"could not write the manifest {self.path} ({exc}); the state is saved: fix the path "
+                             "or free disk space, then run `reconciler refresh` to write it")
 
     async def _write_in_background(self, loop: asyncio.AbstractEventLoop) -> None:
         try:
@@ -97,7 +113,10 @@ class ManifestWriter:
             self._timer.cancel()
             self._timer = None
         if self._dirty or force or self.error is not None:
-            self._write()
+            try:
+                self._write()
+            except OSError as exc:
+                raise self._failure(exc) from None
 
     async def aflush(self, *, force: bool = True) -> None:
         """The final write of a run: wait for a background write, then write if needed
@@ -112,4 +131,7 @@ class ManifestWriter:
             self._timer.cancel()
             self._timer = None
         if self._dirty or force or self.error is not None:
-            await asyncio.get_running_loop().run_in_executor(self.executor, self._write)
+            try:
+                await asyncio.get_running_loop().run_in_executor(self.executor, self._write)
+            except OSError as exc:
+                raise self._failure(exc) from None

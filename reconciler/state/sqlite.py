@@ -30,7 +30,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
-from reconciler.errors import StateError
+from reconciler.errors import StateError, StateWriteError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
 from reconciler.state.store import INTERRUPTED_CREATE
@@ -160,16 +160,23 @@ class StateStore:
             raise StateError("internal: write on a read-only state")
         with self._mutex:
             conn = self._db.conn
-            conn.execute("BEGIN IMMEDIATE")
             try:
-                before = conn.total_changes
-                yield self._db
-                if bump and conn.total_changes != before:
-                    conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
-                conn.execute("COMMIT")
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
+                conn.execute("BEGIN IMMEDIATE")
+                try:
+                    before = conn.total_changes
+                    yield self._db
+                    if bump and conn.total_changes != before:
+                        conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+                    conn.execute("COMMIT")
+                except BaseException:
+                    if conn.in_transaction:  # SQLite rolls back by itself on some errors (disk full)
+                        conn.execute("ROLLBACK")
+                    raise
+            except sqlite3.OperationalError as exc:  # disk full, read-only, I/O error, locked
+                raise StateWriteError(
+                    f"{self.path}: could not write the state database ({exc}). Free disk space or fix the "
+                    f"permissions of {self.path.parent}, then run `reconciler refresh`; everything recorded "
+                    "before this is kept") from None
 
     # -- reads ------------------------------------------------------------------
 

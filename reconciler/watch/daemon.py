@@ -194,6 +194,7 @@ class Daemon:
             self.log.once(("refused", str(exc)), "plan_refused", f"nothing done: {exc}", level="error")
             return
         self.log.forget_topic("refused")  # accepted again: a later refusal is news
+        self.report.outcome_unknown(plan)
         plan, skips = self.policy.restrain(plan, resolved.held, self.clock())
         for skip in skips:
             self.report.skip(skip)

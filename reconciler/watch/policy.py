@@ -7,12 +7,14 @@ this module narrows it, for the daemon only, by turning such changes into ``noop
 
 - **held** videos (their spec file has been broken since the daemon started, see
   ``desired_cache``): no change of any kind until the file is valid again;
-- a **replace whose only cause is the last attempt** (it ``failed``, was
-  ``cancelled``, or its create got no answer, ``unknown``) while the fingerprint is
-  the one that attempt was made for. Rendering the same request again would most
-  likely fail the same way (or, for ``unknown``, pay twice), so the daemon logs it
-  once per (address, fingerprint) and waits for the user: an edit that changes the
-  fingerprint, or ``reconciler apply`` (which shows the plan and asks);
+- a **replace whose only cause is the last attempt** (it ``failed`` or was
+  ``cancelled``) while the fingerprint is the one that attempt was made for.
+  Rendering the same request again would most likely fail the same way, so the
+  daemon logs it once per (address, fingerprint) and waits for the user: an edit
+  that changes the fingerprint, or ``reconciler apply`` (which shows the plan and
+  asks). A create whose outcome is ``unknown`` is already a noop in the plan
+  (CONTRACT §3: only ``--replace`` sends it again, and the daemon has none); it is
+  listed here too, so that no plan however made can have the daemon pay twice;
 - a create or replace whose last try failed **transiently** (the create never left
   this machine, the vendor was unreachable, credentials missing) until its backoff
   (exponential, per address, jittered) comes due; then it is tried again;
@@ -158,7 +160,9 @@ ASK = "change the spec, or run `reconciler apply` (with watch stopped) to render
 
 
 def _why_not_again(r) -> str:
-    what = {Status.FAILED: "its last render failed", Status.CANCELLED: "its last render was cancelled",
-            Status.UNKNOWN: "its last create got no answer (it may be rendering, and paid for)"}[r.status]
-    detail = f" ({r.error})" if r.error and r.status is not Status.UNKNOWN else ""
+    if r.status is Status.UNKNOWN:
+        return ("its last create got no answer (it may be rendering, and paid for); watch never sends it again: "
+                f"to render it again on purpose, run `reconciler apply --replace {r.address}` (with watch stopped)")
+    what = {Status.FAILED: "its last render failed", Status.CANCELLED: "its last render was cancelled"}[r.status]
+    detail = f" ({r.error})" if r.error else ""
     return f"{what}{detail}; watch does not render the same request again: {ASK}"

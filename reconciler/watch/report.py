@@ -10,6 +10,7 @@ change (and "valid again" when it is fixed), a held-back replace once per
 
 from __future__ import annotations
 
+from reconciler.planning import planner
 from reconciler.watch.desired import Resolved
 from reconciler.watch.eventlog import EventLog
 from reconciler.model import Action, Plan
@@ -51,6 +52,15 @@ class CycleReport:
         status = c.recorded.status.value if c.recorded else None
         key = ("skip", c.address, c.desired.fingerprint if c.desired else "", status)
         self.log.once(key, "skip", f"not rendered again: {skip.why}", level="warning", address=c.address)
+
+    def outcome_unknown(self, plan: Plan) -> None:
+        """Creates whose outcome is unknown: never re-sent by the daemon (CONTRACT §3);
+        said once per attempt, with the command a person runs to render it again."""
+        for c in plan.changes:
+            if planner.outcome_unknown(c):
+                key = ("unknown", c.address, c.recorded.attempt)
+                self.log.once(key, "unknown", f"not sent again: {c.reason}", level="warning", address=c.address,
+                              command=planner.replace_command(c.address))
 
     def plan(self, plan: Plan, **timings: int) -> None:
         """A summary line (with how long loading and planning took), then one line per

@@ -157,7 +157,8 @@ def test_a_sim_process_on_loopback_needs_no_credentials(tmp_path):
 
 def test_a_plan_saved_after_a_crash_is_applied_as_planned(project):
     """A dead writer's intent reads as unknown in `plan --out` and in `apply FILE` alike,
-    so the saved plan is not refused as stale, and the video is rendered again."""
+    so the saved plan is not refused as stale; the unknown create is not sent again
+    (CONTRACT §3) until a person asks with --replace."""
     from reconciler.specs import loader
     from reconciler.config import load_config
     from reconciler.state.sqlite import StateStore
@@ -170,8 +171,12 @@ def test_a_plan_saved_after_a_crash_is_applied_as_planned(project):
         store.close()
     saved = run(project, "plan", "--out", "after-crash.plan")
     assert saved.returncode == 0, saved.stderr
-    assert "no answer" in saved.stdout
+    assert "Outcome unknown" in saved.stdout and "reconciler apply --replace faq/q1" in saved.stdout
     applied = run(project, "apply", "after-crash.plan")
-    assert applied.returncode == 0, applied.stderr
+    assert "stale" not in applied.stderr and "Unknown:" in applied.stdout, applied.stdout + applied.stderr
+    videos = json.loads((project / "state" / "manifest.json").read_text())["videos"]
+    assert videos["faq/q1"]["status"] == "unknown" and videos["faq/q2"]["status"] == "finished"
+    on_purpose = run(project, "apply", "--auto-approve", "--replace", "faq/q1")
+    assert on_purpose.returncode == 0, on_purpose.stdout + on_purpose.stderr
     videos = json.loads((project / "state" / "manifest.json").read_text())["videos"]
     assert videos["faq/q1"]["status"] == "finished"

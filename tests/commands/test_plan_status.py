@@ -241,7 +241,8 @@ def test_plan_sees_a_dead_writers_intent_as_unknown_like_apply_will(project):
     finally:
         store.close()
     change = {c["address"]: c for c in json.loads(run(project, "plan", "--json").stdout)["changes"]}["faq/q1"]
-    assert change["action"] == "replace" and "no answer" in change["reason"]
+    assert change["action"] == "noop" and "outcome unknown" in change["reason"]
+    assert "reconciler apply --replace faq/q1" in change["reason"]
 
     from reconciler.state.sqlite import StateLock
 
