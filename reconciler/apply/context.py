@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from reconciler.apply import overdue
+from reconciler.state import overdue
 from reconciler.model import Status
 
 if TYPE_CHECKING:  # pragma: no cover

@@ -45,7 +45,8 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Awaitable, Callable
 
-from reconciler.apply import decks, executor, follow, overdue
+from reconciler.apply import decks, executor, follow
+from reconciler.state import overdue
 from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs
 from reconciler.config import Config

@@ -16,7 +16,7 @@ import os
 import sys
 from collections import Counter
 
-from reconciler.apply import overdue
+from reconciler.state import overdue
 from reconciler.state import manifest
 from reconciler.model import RecordedVideo, Status
 from reconciler.state import store as state_store

@@ -22,7 +22,6 @@ from reconciler.errors import ReconcilerError
 from reconciler.util import clock
 
 OK, WARNING, ERROR = "ok", "warning", "error"
-DEFAULT_STALL_AFTER = 3600.0  # seconds
 UNISOUND_LINK_DAYS = 3  # "视频下载地址3天有效"
 SHOWN = 5  # problems listed per check before "and N more"
 
@@ -151,30 +150,22 @@ def _needs_vendor(video) -> bool:
     return video.unfinished or (video.status is Status.FINISHED and not video.has_output and not video.output_lost)
 
 
-def stall_after(config, provider: str) -> float:
-    """Seconds after which an unfinished render counts as stalled.
-
-    Choice: the provider's ``stall_after`` setting where the config has one, else 3600 s
-    (renders take minutes; an hour unfinished is worth a look)."""
-    value = getattr(config.provider_settings(provider), "stall_after", None)
-    return float(value) if value else DEFAULT_STALL_AFTER
-
-
 def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
-    from reconciler.state import outputs
     from reconciler.model import Status
+    from reconciler.state import outputs, overdue
 
     unknown, stalled, undownloaded, expiring = [], [], [], []
+    epoch = now.timestamp()
     for address, v in sorted(recorded.items()):
         if v.status is Status.UNKNOWN:
             unknown.append(address)
-        elif v.unfinished and age(v.submitted_at, now) > stall_after(config, v.provider):
+        elif overdue.is_stalled(v, config, epoch):
             stalled.append(f"{address} ({v.provider} task {v.task_id or '?'}, "
-                           f"{age(v.submitted_at, now) / 3600:.1f} h)")
+                           f"{overdue.age(v.submitted_at, epoch) / 3600:.1f} h)")
         elif v.status is Status.FINISHED and v.output_task_id != v.task_id and not v.output_lost:
             undownloaded.append(address)
-            if v.provider == "unisound" and age(v.finished_at, now) > 24 * 3600:
-                expiring.append(f"{address} (finished {age(v.finished_at, now) / 86400:.1f} days ago)")
+            if overdue.download_warning(v, epoch):
+                expiring.append(f"{address} (finished {overdue.age(v.finished_at, epoch) / 86400:.1f} days ago)")
     lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(outputs.notice_missing(config, recorded).items())
             if v.output_lost]
     return [
@@ -197,19 +188,6 @@ def _finding(name: str, items: list[str], what: str, fix: str) -> Check:
     if not items:
         return Check(name, OK, "none")
     return Check(name, WARNING, _listed(f"{len(items)} {what}", items), fix)
-
-
-def age(iso: str | None, now: dt.datetime) -> float:
-    """Seconds since the state stamp `iso` (0 when unknown): what counts as stalled or old."""
-    if not iso:
-        return 0.0
-    try:
-        when = dt.datetime.fromisoformat(iso)
-    except ValueError:
-        return 0.0
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=dt.timezone.utc)
-    return (now - when).total_seconds()
 
 
 def _listed(head: str, items) -> str:

@@ -8,7 +8,7 @@ from, so it always matches the video beside it.
 
 Videos are those of the manifest (``state.manifest``: every video ever submitted).
 Each gets a *display status*: its recorded status, except ``stalled`` (unfinished for
-longer than ``doctor.checks.stall_after``) and ``lost`` (its output is gone: recorded
+past its vendor's ``stall_after``: ``state.overdue``) and ``lost`` (its output is gone: recorded
 lost, or the local file is missing or has another size). Failed, unknown, stalled and
 lost videos come first.
 """
@@ -25,10 +25,9 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from reconciler import model
-from reconciler.doctor import checks
 from reconciler.gallery import script
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import manifest, outputs
+from reconciler.state import manifest, outputs, overdue
 
 ATTENTION = ("failed", "unknown", "stalled", "lost")  # shown first, in this order
 ORDER = (*ATTENTION, "rendering", "pending", "cancelled", "finished")
@@ -93,7 +92,7 @@ def with_posters(cards: list[Card], posters: dict[str, str]) -> list[Card]:
 def display_status(config, video: RecordedVideo, now: dt.datetime) -> str:
     if video.status in (Status.FAILED, Status.UNKNOWN):
         return video.status.value
-    if video.unfinished and checks.age(video.submitted_at, now) > checks.stall_after(config, video.provider):
+    if overdue.is_stalled(video, config, now.timestamp()):
         return "stalled"
     if video.output_lost:
         return "lost"

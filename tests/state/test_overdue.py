@@ -6,7 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reconciler.apply import overdue
+from reconciler.state import overdue
 from reconciler.config import load_config
 from reconciler.model import RecordedVideo, Status
 from reconciler.apply.schedule import PollSchedule, Tracker
