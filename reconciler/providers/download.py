@@ -4,9 +4,10 @@ Why a module of its own: an output is what the user paid for, and a Unisound out
 may be fetched exactly once. So the bytes are streamed into a temporary file beside
 ``dest`` (same filesystem, so the final ``os.replace`` is atomic), hashed while they
 arrive, checked against ``Content-Length``, fsynced, renamed, and the directory is
-fsynced (``util/atomic.Replacement``, the one atomic write). Before the rename the file must be an MP4 (``util.mp4``: an ``ftyp`` box
-first, boxes that tile the file, a ``moov``), not only the announced length: a proxy's
-HTML error page served with 200 is never published. On any failure the temporary
+fsynced (``util/atomic.Replacement``, the one atomic write). Before the rename the
+file must be an MP4 (``util.mp4``: an ``ftyp`` box first, boxes that tile the file, a
+``moov``), not only the announced length: a proxy's HTML error page served with 200 is
+never published. On any failure the temporary
 file is removed and ``dest`` is untouched: a reader sees the old file or the complete
 new one, never a partial one.
 
@@ -14,12 +15,13 @@ A problem of this machine (a full disk, a file or folder in the way, a permissio
 a ``PermanentError`` with ``code=LOCAL`` whose message says what to fix: it is never
 an output lost, and the render stays finished and not yet downloaded.
 
-A one-shot URL gets exactly one GET: no HEAD, no retry, no second look. Before it,
-``prepare`` checks that the bytes have somewhere to go, so a local problem never uses
-the URL up. If that one GET fails the output is lost, and the error says a re-render
-is needed (``code="output_lost"``; bytes that are not a video are kept aside as
-``.rejected``, the path in ``error.kept``). Only a connection that never opened is
-tried again: no GET left, so the URL is still unused. Other URLs may be retried on
+A one-shot URL is never probed: no HEAD, and no GET after one that succeeded. Before
+each GET, ``prepare`` checks that the bytes have somewhere to go, so a local problem
+never uses the URL up. A GET that failed is tried again (another GET cannot make a
+used link worse, and may save a paid render: see ``_download_one_shot``); when the
+server says the link is gone, or the tries run out, the output is lost and the error
+says a re-render is needed (``code="output_lost"``; bytes that were not a video are
+kept aside as ``.rejected``, the path in ``error.kept``). Other URLs are retried on
 transient failures, a body that is not a video included.
 """
 
@@ -52,8 +54,9 @@ NOT_A_VIDEO = "not_a_video"  # ``code`` of a complete body that is not an MP4
 async def download(http: VendorHTTP, url: str, dest: Path, *, one_shot: bool) -> DownloadResult:
     """Fetch ``url`` into ``dest``; see the module docstring for the guarantees."""
     call = Call(http.provider, "download")
-    fetch = _fetch_one_shot if one_shot else _fetch_again
-    return await retry.retrying(lambda: fetch(http, url, dest, call), http.policy, call.prefix())
+    if one_shot:
+        return await _download_one_shot(http, url, dest, call)
+    return await retry.retrying(lambda: _fetch_again(http, url, dest, call), http.policy, call.prefix())
 
 
 async def _fetch_again(http: VendorHTTP, url: str, dest: Path, call: Call) -> DownloadResult:
@@ -62,35 +65,80 @@ async def _fetch_again(http: VendorHTTP, url: str, dest: Path, call: Call) -> Do
     return await _fetch(http, url, dest, out, call, one_shot=False)
 
 
-async def _fetch_one_shot(http: VendorHTTP, url: str, dest: Path, call: Call) -> DownloadResult:
-    """The single GET of a one-shot URL.
+async def _download_one_shot(http: VendorHTTP, url: str, dest: Path, call: Call) -> DownloadResult:
+    """The download of a one-shot URL.
 
-    Before it, ``prepare`` makes sure the bytes have somewhere to go (the folder, the
-    temporary file, ``ONE_SHOT_RESERVE`` bytes free): a local problem found then is a
-    ``LOCAL`` error and the URL is still unused. Choice: only a connection that failed
-    before the GET left this machine (``errors_map.BEFORE_SEND``) stays a retryable
-    ``TransientError``: the server saw nothing, so the URL is unused. Any other failure
-    used the URL up: the output is lost (bytes that are not a video are kept aside)."""
-    out = prepare(dest, call, reserve=ONE_SHOT_RESERVE)
+    Before each GET, ``prepare`` makes sure the bytes have somewhere to go (the folder,
+    the temporary file, ``ONE_SHOT_RESERVE`` bytes free): a local problem found then is
+    a ``LOCAL`` error and the URL is still unused.
+
+    Choice: a GET that *succeeded* is never followed by another (no probe, no second look
+    "to check"). But after a GET that failed (the file server answered 5xx, cut the body
+    short, or sent bytes that are not a video) the output is either still to be had or
+    already gone: one more GET cannot make that worse, while giving up at once would pay
+    for a new render because of a file server's passing error. So those failures are
+    tried again like any download (the rejected bytes kept aside); the output is lost
+    only when the server says the link is gone (403/404/410...) or the tries run out.
+    A connection that never opened stays a ``TransientError`` for later: the server saw
+    nothing, so the URL is unused."""
+    kept: list[Path] = []
+    failures: list[str] = []
+
+    async def once() -> DownloadResult:
+        out = prepare(dest, call, reserve=ONE_SHOT_RESERVE)
+        try:
+            return await _fetch(http, url, dest, out, call, one_shot=True)
+        except ProviderError as exc:
+            _keep_first(kept, getattr(exc, "kept", None))
+            failures.append(_reason(call, exc))
+            raise
+
     try:
-        return await _fetch(http, url, dest, out, call, one_shot=True)
+        result = await retry.retrying(once, http.policy, call.prefix())
     except TransientError as exc:
         if isinstance(exc.__cause__, errors_map.BEFORE_SEND):
+            _drop(kept)  # the output is not lost: nothing to inspect
             raise
-        raise _lost(call, exc) from exc
+        raise _lost(call, failures, kept) from exc
     except ProviderError as exc:
-        raise _lost(call, exc) from exc
+        if exc.code == LOCAL:
+            _drop(kept)
+            raise  # this machine's problem: the link may well be unused
+        raise _lost(call, failures, kept) from exc
+    _drop(kept)  # the video came after all
+    return result
 
 
-def _lost(call: Call, exc: ProviderError) -> PermanentError:
-    reason = re.split(r";|\. ", str(exc).removeprefix(f"{call.prefix()}: "), maxsplit=1)[0].rstrip(".")
+def _drop(kept: list[Path]) -> None:
+    for path in kept:
+        path.unlink(missing_ok=True)
+
+
+def _keep_first(kept: list[Path], path: Path | None) -> None:
+    """Keep the first rejected body for inspection; later ones of the same link are dropped."""
+    if path is None:
+        return
+    if kept:
+        path.unlink(missing_ok=True)
+    else:
+        kept.append(path)
+
+
+def _reason(call: Call, exc: ProviderError) -> str:
+    return re.split(r";|\. ", str(exc).removeprefix(f"{call.prefix()}: "), maxsplit=1)[0].rstrip(".")
+
+
+def _lost(call: Call, failures: list[str], kept: list[Path]) -> PermanentError:
+    """The output of a one-shot URL is lost: say what the first GET got and, if it
+    differs, what the last one did (a used link's answer)."""
+    reason = failures[0] if len(failures) < 2 or failures[-1] == failures[0] else f"{failures[0]}; then {failures[-1]}"
     lost = PermanentError(
-        f"{call.prefix()}: the single allowed download of the video failed ({reason}). "
+        f"{call.prefix()}: the one-shot download of the video failed ({reason}). "
         "The vendor serves this URL only once, so the output is lost: a re-render is needed "
         "(the next plan proposes it).",
         provider=call.provider, code="output_lost",
     )
-    lost.kept = getattr(exc, "kept", None)  # bytes kept aside for inspection, if any
+    lost.kept = kept[0] if kept else None  # bytes kept aside for inspection, if any
     return lost
 
 
@@ -116,19 +164,19 @@ async def _fetch(http: VendorHTTP, url: str, dest: Path, out: atomic.Replacement
 
 
 def _not_a_video(tmp: Path, why: str, call: Call, *, one_shot: bool) -> ProviderError:
-    """A complete body that is not an MP4 (an HTML error page served with 200...). A
-    re-fetchable URL is tried again; the bytes of a one-shot URL are kept aside
-    (``.rejected`` beside the output) for inspection before the output is reported lost."""
-    message = f"{call.prefix()}: the file server's answer is not an MP4 video ({why})"
-    if not one_shot:
-        return TransientError(message + "; try again.", provider=call.provider, code=NOT_A_VIDEO)
-    kept = tmp.with_suffix(".rejected")
-    try:
-        os.replace(tmp, kept)
-    except OSError:
-        kept = None
-    error = PermanentError(message + ".", provider=call.provider, code=NOT_A_VIDEO)
-    error.kept = kept
+    """A complete body that is not an MP4 (an HTML error page served with 200...): tried
+    again. The bytes got from a one-shot URL are kept aside (``.rejected`` beside the
+    output) for inspection, in case the output turns out lost."""
+    error = TransientError(f"{call.prefix()}: the file server's answer is not an MP4 video ({why}); try again.",
+                           provider=call.provider, code=NOT_A_VIDEO)
+    error.kept = None
+    if one_shot:
+        kept = tmp.with_suffix(".rejected")
+        try:
+            os.replace(tmp, kept)
+            error.kept = kept
+        except OSError:
+            pass
     return error
 
 

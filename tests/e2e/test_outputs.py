@@ -39,7 +39,7 @@ def test_a_used_one_shot_url_that_served_an_html_page_is_lost_with_the_bytes_kep
     entry = project.manifest()["videos"]["uni/a"]
     assert entry["file"] is None and "not an MP4 video" in entry["error"]
     assert project.plan_actions() == {"uni/a": "replace"}
-    assert len(sim.calls("download")) == 1  # the one GET the URL allows, no second
+    assert len(sim.calls("download")) == 2  # the page, then the GET that hears the link is used: no more
 
 
 def test_a_replace_whose_new_download_fails_keeps_the_old_output_published(project, sim):

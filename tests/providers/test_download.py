@@ -93,21 +93,48 @@ async def test_one_shot_download_is_fetched_exactly_once(tmp_path):
     assert [r.method for r in script.requests] == ["GET"]
 
 
-@pytest.mark.parametrize("failure, reason", [
-    (httpx.Response(503), "(the file server answered HTTP 503)"),
-    (httpx.Response(410), "(the file server answered HTTP 410: the video URL has expired or is gone)"),
-    (httpx.ReadTimeout, "(the connection failed after the request was sent (ReadTimeout))"),
-    (httpx.RemoteProtocolError, "(the connection failed after the request was sent (RemoteProtocolError))"),
-    (video(VIDEO[:10], **{"Content-Length": "99999"}), "(the video was cut short (10 of 99999 bytes))"),
-])
-async def test_one_shot_failure_is_lost_output_never_retried(tmp_path, failure, reason):
+ONE_SHOT_FAILURES = [
+    httpx.Response(503), httpx.ReadTimeout, httpx.RemoteProtocolError,
+    video(VIDEO[:10], **{"Content-Length": "99999"}),
+]
+
+
+@pytest.mark.parametrize("failure", ONE_SHOT_FAILURES)
+async def test_one_shot_get_that_failed_is_tried_again_while_the_link_serves(tmp_path, failure):
+    """A file server's passing error must not cost a paid render: after a failed GET the
+    link is either used (the next GET says so) or still good (the next GET gets the video)."""
     dest = tmp_path / "u.mp4"
     script = Script(failure, video())
+    result = await make_unisound(script).download(URL, dest)
+    assert result.sha256 == hashlib.sha256(VIDEO).hexdigest() and dest.read_bytes() == VIDEO
+    assert len(script.requests) == 2
+    assert leftovers(tmp_path) == ["u.mp4"]
+
+
+@pytest.mark.parametrize("failure", ONE_SHOT_FAILURES)
+async def test_one_shot_link_gone_after_a_failed_get_is_lost_output(tmp_path, failure):
+    dest = tmp_path / "u.mp4"
+    script = Script(failure, httpx.Response(410))
     with pytest.raises(PermanentError, match="output is lost: a re-render is needed") as info:
         await make_unisound(script).download(URL, dest)
-    assert info.value.code == "output_lost" and reason in str(info.value)
-    assert len(script.requests) == 1  # no retry, no probe
+    assert info.value.code == "output_lost"
+    assert "; then the file server answered HTTP 410: the video URL has expired or is gone)" in str(info.value)
+    assert len(script.requests) == 2  # the failed GET, then the one that says the link is used
     assert leftovers(tmp_path) == []
+
+
+async def test_one_shot_link_gone_at_once_is_lost_output_without_a_second_get(tmp_path):
+    script = Script(httpx.Response(410), video())
+    with pytest.raises(PermanentError, match="output is lost") as info:
+        await make_unisound(script).download(URL, tmp_path / "u.mp4")
+    assert info.value.code == "output_lost" and len(script.requests) == 1
+
+
+async def test_one_shot_failing_every_try_is_lost_output(tmp_path):
+    script = Script(httpx.Response(503))
+    with pytest.raises(PermanentError, match="output is lost") as info:
+        await make_unisound(script, attempts=3).download(URL, tmp_path / "u.mp4")
+    assert info.value.code == "output_lost" and len(script.requests) == 3
 
 
 async def test_one_shot_connection_that_never_opened_is_tried_again(tmp_path):
@@ -148,14 +175,23 @@ async def test_an_html_page_served_with_200_is_not_published_and_is_fetched_agai
 
 async def test_a_one_shot_body_that_is_not_a_video_is_kept_aside_and_reported_lost(tmp_path):
     dest = tmp_path / "u.mp4"
-    script = Script(video(HTML), video())
+    script = Script(video(HTML), httpx.Response(410))  # the page used the link up
     with pytest.raises(PermanentError, match="output is lost") as info:
         await make_unisound(script).download(URL, dest)
-    assert info.value.code == "output_lost" and "is not an MP4 video" in str(info.value)
-    assert len(script.requests) == 1
+    assert info.value.code == "output_lost"
+    assert len(script.requests) == 2  # the page, then the answer that the link is gone
     assert not dest.exists()
     kept = info.value.kept
     assert kept is not None and kept.read_bytes() == HTML and kept.parent == tmp_path
+    assert leftovers(tmp_path) == [kept.name]
+
+
+async def test_a_one_shot_body_that_is_not_a_video_while_the_link_still_serves_is_fetched_again(tmp_path):
+    dest = tmp_path / "u.mp4"
+    script = Script(video(HTML), video())
+    result = await make_unisound(script).download(URL, dest)
+    assert dest.read_bytes() == VIDEO and result.bytes == len(VIDEO)
+    assert leftovers(tmp_path) == ["u.mp4"]  # nothing kept aside once the video came
 
 
 @pytest.mark.parametrize("blocked", ["folder", "file_in_path", "no_space"])
