@@ -58,7 +58,11 @@ def save_plan(path: Path, plan: Plan, *, options: PlanOptions, variables: dict[s
     }
     data = (json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     _refuse_secrets(data)
-    atomic.atomic_write_bytes(Path(path), data)
+    try:
+        atomic.atomic_write_bytes(Path(path), data)
+    except OSError as exc:  # a read-only folder, a full disk, a folder in the way
+        raise ReconcilerError(f"plan --out {path}: cannot write the plan file: {exc.strerror or exc}. "
+                              "Nothing was written.") from None
 
 
 def check_out_path(config, path: Path) -> None:

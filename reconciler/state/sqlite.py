@@ -113,16 +113,30 @@ class StateStore:
             self.close()
             raise
 
-    def _connect(self) -> None:
+    def _connect(self, *, immutable: bool = False) -> None:
         path, readonly = self.path, self.readonly
-        uri = path.resolve().as_uri() + "?mode=ro" if readonly else str(path)  # as_uri: "#", "?" in paths
+        uri = str(path)
+        if readonly:  # as_uri: "#", "?" in paths
+            uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
         conn = sqlite3.connect(uri, uri=readonly, timeout=5.0, isolation_level=None, check_same_thread=False)
-        conn.execute("PRAGMA busy_timeout = 5000")
-        conn.row_factory = sqlite3.Row
         self._conn = conn
+        conn.row_factory = sqlite3.Row
         if readonly:
+            try:
+                conn.execute("PRAGMA busy_timeout = 5000")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the first read opens the WAL
+            except sqlite3.OperationalError:
+                if immutable or not _readonly_folder_without_wal(path):
+                    raise
+                # a read-only state folder (chmod, a read-only mount): SQLite cannot create the
+                # WAL index beside the file, but with no WAL file every committed row is in the
+                # file itself and no writer can be running, so reading it as immutable is exact
+                self.close()
+                self._connect(immutable=True)
+                return
             self._check_version()
             return
+        conn.execute("PRAGMA busy_timeout = 5000")
         import sqlite_utils
 
         self._db = sqlite_utils.Database(conn)
@@ -449,6 +463,18 @@ _ROW_TYPES = {
     "output_bytes": (int, type(None)), "output_fingerprint": _TEXT, "output_task_id": _TEXT,
     "output_lost": (int, type(None)),
 }
+
+
+def _readonly_folder_without_wal(path: Path) -> bool:
+    """The state folder cannot be written and no WAL file (with rows not yet in the main
+    file) lies beside the state."""
+    try:
+        wal = os.stat(f"{path}-wal").st_size
+    except FileNotFoundError:
+        wal = 0
+    except OSError:
+        return False
+    return wal == 0 and not os.access(path.parent, os.W_OK)  # EROFS says no to root as well
 
 
 def _exists(path: Path) -> bool:
