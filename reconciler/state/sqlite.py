@@ -179,6 +179,8 @@ class StateStore:
         if missing:
             raise StateError(f"{self.path}: the state is damaged: table {', '.join(missing)} is missing; "
                              "restore it from a backup (nothing was changed)")
+        if version:
+            self.generation()  # a number, or a StateError naming it
         problem = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
         if problem != "ok":
             raise StateError(f"{self.path}: the state is damaged ({problem}); restore it from a backup")
