@@ -200,8 +200,17 @@ def test_the_lock_path_being_a_folder_is_an_error(project):
     assert snapshot(project) == before
 
 
-def test_a_new_state_is_never_left_as_a_zero_byte_file(project):
-    """A writer builds a new state under a temporary name and renames it whole."""
+def test_a_new_state_is_never_left_as_a_zero_byte_file(project, monkeypatch):
+    """A writer builds a new state under a temporary name and renames it whole: one that
+    dies while building it leaves no ``reconciler.db`` (which would then read as broken)."""
+    def dies(self, *args, **kwargs):
+        raise KeyboardInterrupt("killed while creating the schema")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(StateStore, "_migrate", dies)
+        with pytest.raises(KeyboardInterrupt):
+            StateStore(project / "state" / "reconciler.db")
+    assert not (project / "state" / "reconciler.db").exists()
     store = StateStore(project / "state" / "reconciler.db")
     store.close()
     assert sorted(p.name for p in (project / "state").iterdir()) == ["reconciler.db"]
