@@ -211,8 +211,11 @@ def collisions(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic
         by_file.setdefault((video.address + _OUTPUT_SUFFIX).casefold(), []).append(i)
     pairs = set()
     for same in by_file.values():
-        pairs |= {(i, j, "case") for i in same for j in same if videos[i].address < videos[j].address}
+        if len(same) > 1:
+            pairs |= {(i, j, "case") for i in same for j in same if videos[i].address < videos[j].address}
     for j, video in enumerate(videos):
+        if _OUTPUT_SUFFIX not in video.address.casefold().rpartition("/")[0]:
+            continue  # only a folder named like an output file can be one
         parts = video.address.casefold().split("/")
         for n in range(1, len(parts)):
             pairs |= {(i, j, "folder") for i in by_file.get("/".join(parts[:n]), ())}
