@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 from reconciler import config as config_mod
-from reconciler import yamlio
+from reconciler.util import yamlio
 from reconciler.config import load_config
 from reconciler.errors import ConfigError
 
@@ -66,7 +66,7 @@ def test_config_is_parsed_once_by_yamlio(tmp_path, monkeypatch):
 
 def test_provider_keys_come_from_one_table(tmp_path, monkeypatch):
     message = error_of(write(tmp_path, "providers:\n  unisound:\n    concurrency: 3\n    colour: blue\n"))
-    known = sorted({**config_mod.PROVIDER_KEYS, **config_mod.PROVIDER_ONLY_KEYS["unisound"]})
+    known = sorted(set(config_mod.PROVIDER_KEYS) | set(config_mod.PROVIDER_ONLY_KEYS["unisound"]))
     assert message == f"reconciler.yaml:4: providers.unisound.colour: unknown key (known: {', '.join(known)})"
     config = load_config(write(tmp_path, "providers:\n  unisound: {concurrency: 3, timeout: 5}\n"))
     assert config.provider_settings("unisound").concurrency == 3

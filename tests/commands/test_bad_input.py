@@ -21,13 +21,13 @@ import pytest
 
 from reconciler.config import load_config
 from reconciler.model import Status
-from reconciler.state import StateStore
+from reconciler.state.sqlite import StateStore
 
 SPEC = """\
 defaults:
   provider: unisound
   speech_param: {vcn: xuanxuan-plus}
-  video_param: {template: yadi_01}
+  video_param: {template: yadi_01, background: 1}
 videos:
   faq/q1:
     text: 你好
@@ -75,12 +75,12 @@ def assert_clean_failure(result: subprocess.CompletedProcess, *parts: str) -> No
 
 def recorded_state(project: Path, finished: bool = True) -> Path:
     """A state in which both videos of SPEC rendered; returns the DB path."""
-    from reconciler import specs
+    from reconciler.specs import loader
 
     config = load_config(project)
     store = StateStore(config.state_path)
     try:
-        for n, (address, video) in enumerate(sorted(specs.load_specs(config, {}).desired().items()), start=1):
+        for n, (address, video) in enumerate(sorted(loader.load_specs(config, {}).desired().items()), start=1):
             attempt = store.begin_attempt(video, holder="test")
             store.attempt_submitted(address, attempt, str(n))
             if finished:

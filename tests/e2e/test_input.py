@@ -3,7 +3,7 @@ and changes nothing; and an ``outputs/`` that is a symlink keeps relative paths.
 
 from __future__ import annotations
 
-from e2e_support import assert_consistent
+from tests.e2e.support import assert_consistent
 
 
 def test_outputs_folder_as_a_symlink_keeps_relative_paths(project, sim, tmp_path):
