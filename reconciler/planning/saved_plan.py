@@ -19,6 +19,7 @@ would destroy the record of every paid render.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
