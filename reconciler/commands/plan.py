@@ -35,9 +35,10 @@ def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_ex
     state = state_store.backend(config)  # an unusable `state` setting fails before anything is written
     if out is not None:
         from reconciler.planning import saved_plan  # only for --out: atomic writes, json, tempfile
+        from reconciler.specs import cache
 
         out = out if out.is_absolute() else config.root / out
-        saved_plan.check_out_path(config, out)
+        saved_plan.check_out_path(config, out, spec_cache=config.state_dir / cache.CACHE_DIR)
     load = loader.load_specs(config, variables)
     desired = load.desired()
     specwarn.report(config, load)

@@ -66,12 +66,11 @@ def save_plan(path: Path, plan: Plan, *, options: PlanOptions, variables: dict[s
                               "Nothing was written.") from None
 
 
-def check_out_path(config, path: Path) -> None:
+def check_out_path(config, path: Path, *, spec_cache: Path) -> None:
     """Refuse a ``plan --out`` path the tool manages: the state DB and its lock, WAL and
     journal files, the manifest, reconciler.yaml, the vars files, or anything under the
-    outputs, specs or spec-cache folders (symlinks resolved)."""
+    outputs, specs or ``spec_cache`` folders (symlinks resolved)."""
     from reconciler.config import CONFIG_NAME
-    from reconciler.specs.cache import CACHE_DIR
 
     target = os.path.realpath(path)
     state = str(config.state_path)
@@ -80,7 +79,7 @@ def check_out_path(config, path: Path) -> None:
              str(config.manifest_path): "the manifest", str(config.root / CONFIG_NAME): "the project config",
              **{str(p): "a vars file" for p in config.vars_files}}
     folders = {str(config.outputs_dir): "the outputs folder", str(config.specs_dir): "the specs folder",
-               str(config.state_dir / CACHE_DIR): "the spec cache"}
+               str(spec_cache): "the spec cache"}
     what = next((name for f, name in files.items() if os.path.realpath(f) == target), None)
     for folder, name in folders.items():
         real = os.path.realpath(folder)
