@@ -1,7 +1,7 @@
 """`reconciler plan`: load specs and state (read-only), plan, and show or save the plan.
 
 Planning never writes anything but the ``--out`` file (never one the tool manages:
-``planfile.check_out_path``, checked before anything is read): the state DB is
+``saved_plan.check_out_path``, checked before anything is read): the state DB is
 opened read-only and a missing one reads as empty (it is not created). The JSON document
 goes to stdout alone; notes about a saved file go to stderr in ``--json`` mode so
 stdout stays parseable.
