@@ -1,7 +1,11 @@
 """Project configuration: ``reconciler.yaml`` plus the environment (CONTRACT §1).
 
-The file is optional and every key has a default. Unknown keys are errors that name
-the file and line. Credentials and endpoint overrides come from the environment only
+The file is optional and every key has a default. It is parsed once, by the spec
+loader's ``yamlio`` (YAML 1.2 scalars: ``on`` stays a string; duplicate keys and
+alias bombs are errors), and checked by hand against the tables below; unknown keys,
+wrong types, non-finite numbers and bytes that are not UTF-8 are errors that name the
+file and line. Per-provider keys are declared once, in ``PROVIDER_KEYS`` (and
+``PROVIDER_ONLY_KEYS``). Credentials and endpoint overrides come from the environment only
 (environment beats the file); they are read by ``credentials()`` at the moment a
 provider is built, and never stored on the Config object, so a Config can be logged,
 hashed into a plan file or cached without carrying a secret.
@@ -13,14 +17,14 @@ import dataclasses
 import hashlib
 import ipaddress
 import json
+import math
 import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
-import yaml
-
+from reconciler.util import readfile, yamlio
 from reconciler.errors import ConfigError
 from reconciler.model import AUTH_KEYS, AUTH_PLACES, VENDORS, Credentials, UnisoundAuth
 
@@ -37,6 +41,30 @@ class ProviderSettings:
     timeout: float = 30.0  # seconds, every call
     auth: UnisoundAuth | None = None  # unisound only: where its auth values go (auth_in, auth_names)
     stall_after: float = 3600.0  # seconds unfinished after which a render is reported stalled
+
+
+@dataclass(frozen=True)
+class Key:
+    """How one setting is checked: its kind (``str``, ``int``, ``number``), its range,
+    and whether ``null`` is allowed (then it means "the default")."""
+
+    kind: str
+    lo: float | None = None
+    hi: float | None = None
+    optional: bool = False
+
+
+# The scalar keys of every ``providers.<vendor>``: add a key here *and* as a
+# ProviderSettings field (same name, same default); ``_check_provider`` does the rest.
+PROVIDER_KEYS: dict[str, Key] = {
+    "endpoint": Key("str"),
+    "concurrency": Key("int", 1, 100, optional=True),
+    "timeout": Key("number", 0.1, 600),
+    "stall_after": Key("number", 0.1, 30 * 86400),  # seconds unfinished before a render is reported stalled
+}
+# Keys only one vendor has, with structured values checked by their own function
+# (Unisound's auth settings: ``_check_auth``).
+PROVIDER_ONLY_KEYS: dict[str, tuple[str, ...]] = {"xingyun": (), "unisound": ("auth_in", "auth_names")}
 
 
 @dataclass(frozen=True)
@@ -85,6 +113,9 @@ def _check_value(problems: _Problems, loc: tuple, value, kind: str, lo=None, hi=
         problems.add(loc, {"str": "must be a non-empty string", "int": "must be a whole number",
                            "number": "must be a number"}[kind])
         return None
+    if isinstance(value, float) and not math.isfinite(value):
+        problems.add(loc, f"must be a finite number, got {value}")
+        return None
     if (lo is not None and value < lo) or (hi is not None and value > hi):
         problems.add(loc, f"must be between {lo} and {hi}")
         return None
@@ -102,18 +133,21 @@ def _check_mapping(problems: _Problems, loc: tuple, value, allowed: set[str]) ->
 
 
 def _check_provider(problems: _Problems, name: str, value, default: ProviderSettings) -> ProviderSettings:
+    """``providers.<name>`` checked against PROVIDER_KEYS (and the vendor's own keys)."""
     loc = ("providers", name)
-    auth_keys = {"auth_in", "auth_names"} if default.auth is not None else set()
-    data = _check_mapping(problems, loc, value, {"endpoint", "concurrency", "timeout", "stall_after"} | auth_keys)
-    endpoint = _check_value(problems, loc + ("endpoint",), data.get("endpoint", default.endpoint), "str")
-    concurrency = _check_value(problems, loc + ("concurrency",), data.get("concurrency"), "int", 1, 100, True)
-    timeout = _check_value(problems, loc + ("timeout",), data.get("timeout", default.timeout), "number", 0.1, 600)
-    stall = _check_value(problems, loc + ("stall_after",), data.get("stall_after", default.stall_after), "number",
-                         0.1, 30 * 86400)
-    auth = _check_auth(problems, loc, data, default.auth) if auth_keys else None
-    return ProviderSettings(endpoint=endpoint or default.endpoint, concurrency=concurrency,
-                            timeout=float(timeout or default.timeout), auth=auth,
-                            stall_after=float(stall or default.stall_after))
+    only = PROVIDER_ONLY_KEYS.get(name, ())
+    data = _check_mapping(problems, loc, value, set(PROVIDER_KEYS) | set(only))
+    fields = {}
+    for key, rule in PROVIDER_KEYS.items():
+        fallback = getattr(default, key)
+        checked = _check_value(problems, loc + (key,), data.get(key, fallback), rule.kind, rule.lo, rule.hi,
+                               rule.optional)
+        if checked is None:
+            checked = fallback
+        fields[key] = float(checked) if rule.kind == "number" and checked is not None else checked
+    if default.auth is not None:  # unisound: auth_in, auth_names
+        fields["auth"] = _check_auth(problems, loc, data, default.auth)
+    return ProviderSettings(**fields)
 
 
 def _check_auth(problems: _Problems, loc: tuple, data: dict, default: UnisoundAuth) -> UnisoundAuth:
@@ -193,9 +227,13 @@ class Config:
         return getattr(self.file.providers, provider, None) or ProviderSettings(VENDORS[provider].default_endpoint)
 
     def rel(self, path: Path) -> str:
-        """Project-relative posix path (for messages, state and manifest)."""
+        """Project-relative posix path (for messages, state and manifest).
+
+        Lexical: symlinks are not resolved, so an ``outputs/`` that is a symlink to
+        another disk still records ``outputs/<address>.mp4``, not an absolute path."""
+        path = Path(os.path.normpath(os.path.join(self.root, path)))
         try:
-            return path.resolve().relative_to(self.root).as_posix()
+            return path.relative_to(self.root).as_posix()
         except ValueError:
             return path.as_posix()
 
@@ -250,23 +288,9 @@ def is_loopback(endpoint: str) -> bool:
         return False
 
 
-def _line_of(node: yaml.Node | None, loc: tuple) -> int:
-    """Best line (1-based) for a setting's location (a key path) inside a composed YAML node."""
-    line = node.start_mark.line + 1 if node is not None else 1
-    for part in loc:
-        if isinstance(node, yaml.MappingNode):
-            for k, v in node.value:
-                if k.value == part:
-                    line, node = k.start_mark.line + 1, v
-                    break
-            else:
-                return line
-        elif isinstance(node, yaml.SequenceNode) and isinstance(part, int) and part < len(node.value):
-            node = node.value[part]
-            line = node.start_mark.line + 1
-        else:
-            return line
-    return line
+def _line_of(node, loc: tuple) -> int:
+    """Best line (1-based) for a setting's location (a key path) in the composed YAML."""
+    return max(yamlio.locate(node, loc)[0], 1)
 
 
 def _is_default_vars(name: str) -> bool:
@@ -275,25 +299,36 @@ def _is_default_vars(name: str) -> bool:
     return Path(name) in {Path(d) for d in DEFAULT_VARS}
 
 
+def _read_file(path: Path) -> tuple[dict, object]:
+    """The settings of reconciler.yaml ({} when there is none) and its YAML node tree."""
+    try:
+        raw = readfile.read_regular(path)
+    except FileNotFoundError:
+        return {}, None
+    except OSError as exc:
+        raise ConfigError(f"{CONFIG_NAME}: cannot read: {readfile.why(exc)}") from None
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"{CONFIG_NAME}:{line}: not valid UTF-8 (byte {exc.start}); save it as UTF-8") from None
+    try:
+        data, node = yamlio.load(text)
+    except yamlio.YamlError as exc:
+        raise ConfigError(f"{CONFIG_NAME}:{max(exc.line, 1)}: {exc.message}") from None
+    if data is None:
+        return {}, node
+    if not isinstance(data, dict):
+        raise ConfigError(f"{CONFIG_NAME}:1: expected a mapping of settings")
+    return data, node
+
+
 def load_config(root: Path) -> Config:
     """Read ``root/reconciler.yaml`` (optional) and return the effective Config."""
     root = root.resolve()
     if not root.is_dir():
         raise ConfigError(f"{root}: no such project directory")
-    path = root / CONFIG_NAME
-    data: dict = {}
-    node = None
-    if path.exists():
-        text = path.read_text(encoding="utf-8")
-        try:
-            node = yaml.compose(text, Loader=yaml.SafeLoader)
-            data = yaml.safe_load(text) or {}
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = mark.line + 1 if mark else 1
-            raise ConfigError(f"{CONFIG_NAME}:{line}: invalid YAML: {getattr(exc, 'problem', exc)}") from None
-        if not isinstance(data, dict):
-            raise ConfigError(f"{CONFIG_NAME}:1: expected a mapping of settings")
+    data, node = _read_file(root / CONFIG_NAME)
     file, problems = _check_file(data)
     if problems:
         located = sorted((_line_of(node, loc), ".".join(map(str, loc)) or "(top)", msg) for loc, msg in problems)

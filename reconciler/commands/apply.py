@@ -43,6 +43,9 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
         targets, replace, allow_mass_delete: bool, variables: dict[str, str]) -> int:
     from rich.console import Console
 
+    if plan_file is not None:
+        refuse_plan_options(plan_file, targets=targets, replace=replace, variables=variables,
+                            allow_mass_delete=allow_mass_delete)
     config = project.config()
     out = Console()
     lock = state_store.writer_lock(config).acquire("apply")
@@ -69,6 +72,18 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
         if store is not None:
             store.close()
         lock.release()
+
+
+def refuse_plan_options(plan_file: Path, *, targets, replace, variables, allow_mass_delete: bool) -> None:
+    """A saved plan carries its own options and variables: planning options given with
+    FILE would be ignored, so they are refused before anything is read or locked."""
+    given = [flag for flag, value in (("--target", targets), ("--replace", replace), ("--var", variables),
+                                      ("--allow-mass-delete", allow_mass_delete)) if value]
+    if given:
+        raise ReconcilerError(
+            f"apply {plan_file}: {', '.join(given)} cannot be used with a saved plan, which carries its own "
+            f"options and variables (they would be ignored). Nothing was changed. Give them to "
+            f"`reconciler plan ... --out {plan_file}` instead, then run `reconciler apply {plan_file}`.")
 
 
 def report_takeover(lock: WriterLock) -> None:

@@ -1,7 +1,8 @@
 """`reconciler plan`: load specs and state (read-only), plan, and show or save the plan.
 
-Planning never writes anything but the ``--out`` file: the state DB is opened
-read-only and a missing one reads as empty (it is not created). The JSON document
+Planning never writes anything but the ``--out`` file (never one the tool manages:
+``saved_plan.check_out_path``, checked before anything is read): the state DB is
+opened read-only and a missing one reads as empty (it is not created). The JSON document
 goes to stdout alone; notes about a saved file go to stderr in ``--json`` mode so
 stdout stays parseable.
 """
@@ -32,6 +33,12 @@ def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_ex
 
     config = project.config()
     state = state_store.backend(config)  # an unusable `state` setting fails before anything is written
+    if out is not None:
+        from reconciler.planning import saved_plan  # only for --out: atomic writes, json, tempfile
+        from reconciler.specs import cache
+
+        out = out if out.is_absolute() else config.root / out
+        saved_plan.check_out_path(config, out, spec_cache=config.state_dir / cache.CACHE_DIR)
     load = loader.load_specs(config, variables)
     desired = load.desired()
     specwarn.report(config, load)
@@ -42,9 +49,6 @@ def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_ex
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
     plan = planner.make_plan(desired, recorded, options)
     if out is not None:
-        from reconciler.planning import saved_plan  # only for --out: atomic writes, json, tempfile
-
-        out = out if out.is_absolute() else config.root / out
         saved_plan.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,
                            state_generation=generation, config_digest=config.digest())
     if as_json:

@@ -11,12 +11,15 @@ replans from the same options and variables and calls ``check_fresh``, which ref
 The file is JSON with a ``kind`` marker so a foreign or corrupt file gets a clear
 message, written atomically. It never holds a secret: credentials live only in the
 environment, and ``save_plan`` refuses to write bytes that contain one (for
-instance a secret passed by mistake as ``--var``).
+instance a secret passed by mistake as ``--var``). Nor does it ever overwrite a file
+the tool manages or reads (``check_out_path``): ``plan --out state/reconciler.db``
+would destroy the record of every paid render.
 """
 
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -56,7 +59,36 @@ def save_plan(path: Path, plan: Plan, *, options: PlanOptions, variables: dict[s
     }
     data = (json.dumps(doc, indent=2, ensure_ascii=False, sort_keys=True) + "\n").encode("utf-8")
     _refuse_secrets(data)
-    atomic.atomic_write_bytes(Path(path), data)
+    try:
+        atomic.atomic_write_bytes(Path(path), data)
+    except OSError as exc:  # a read-only folder, a full disk, a folder in the way
+        raise ReconcilerError(f"plan --out {path}: cannot write the plan file: {exc.strerror or exc}. "
+                              "Nothing was written.") from None
+
+
+def check_out_path(config, path: Path, *, spec_cache: Path) -> None:
+    """Refuse a ``plan --out`` path the tool manages: the state DB and its lock, WAL and
+    journal files, the manifest, reconciler.yaml, the vars files, or anything under the
+    outputs, specs or ``spec_cache`` folders (symlinks resolved)."""
+    from reconciler.config import CONFIG_NAME
+
+    target = os.path.realpath(path)
+    state = str(config.state_path)
+    files = {state: "the state database", **{state + s: "a file of the state database"
+                                             for s in ("-wal", "-shm", "-journal", ".lock")},
+             str(config.manifest_path): "the manifest", str(config.root / CONFIG_NAME): "the project config",
+             **{str(p): "a vars file" for p in config.vars_files}}
+    folders = {str(config.outputs_dir): "the outputs folder", str(config.specs_dir): "the specs folder",
+               str(spec_cache): "the spec cache"}
+    what = next((name for f, name in files.items() if os.path.realpath(f) == target), None)
+    for folder, name in folders.items():
+        real = os.path.realpath(folder)
+        if what is None and (target == real or target.startswith(real.rstrip(os.sep) + os.sep)):
+            what = f"inside {name}"
+    if what is not None:
+        raise ReconcilerError(f"plan --out {path}: refusing to write the plan there: it is {what}, which "
+                              "reconciler manages. Save the plan elsewhere, e.g. `--out plan.json`. "
+                              "Nothing was written.")
 
 
 def _refuse_secrets(data: bytes) -> None:

@@ -15,17 +15,16 @@ where unset), and the Unisound auth placement of ``reconciler.yaml``, so
 from __future__ import annotations
 
 import atexit
-import os
 import threading
 from pathlib import Path
 from typing import TYPE_CHECKING, Mapping
 
+from reconciler.errors import ConfigError
 from reconciler.model import VENDORS
 
 if TYPE_CHECKING:  # pragma: no cover - config imports providers.base: no cycle at runtime
     from reconciler.config import Config
 
-ENV_RENDER = "RECONCILER_SIM_RENDER_SECONDS"
 
 _lock = threading.Lock()
 _servers: dict[Path, object] = {}
@@ -53,12 +52,15 @@ def _start(config: Config, env: Mapping[str, str] | None):
             creds = config.credentials(vendor, env)
             credentials[vendor] = {"app_id": creds.app_id, "secret": creds.secret}
     auth = config.provider_settings("unisound").auth
-    return sim.start_in_thread(
-        state_dir=config.state_dir,
-        render_seconds=float(os.environ.get(ENV_RENDER, "3")),
-        credentials=credentials,
-        faults={"unisound_auth": {"in": auth.place, "names": auth.names()}},
-    )
+    try:
+        return sim.start_in_thread(
+            state_dir=config.state_dir,
+            render_seconds=3.0,  # RECONCILER_SIM_RENDER_SECONDS, where set, beats it (sim/settings.py)
+            credentials=credentials,
+            faults={"unisound_auth": {"in": auth.place, "names": auth.names()}},
+        )
+    except ValueError as exc:  # a malformed RECONCILER_SIM_* setting (sim/settings.py names it)
+        raise ConfigError(f"endpoint: sim: {exc}") from None
 
 
 def stop_all() -> None:

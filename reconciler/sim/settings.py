@@ -17,6 +17,7 @@ Secrets live in ``Credentials`` whose repr hides them; nothing here logs.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,25 +60,46 @@ def resolve_credentials(override: Mapping | None = None, env: Mapping[str, str] 
 
 
 def env_config(env: Mapping[str, str] | None = None) -> dict:
-    """The fault configuration the environment asks for ({} when none)."""
+    """The fault configuration the environment asks for ({} when none). A malformed
+    setting is a ValueError whose message names the variable (or file) and the problem."""
     env = os.environ if env is None else env
     config: dict = {}
+    source = ENV_FAULTS
     raw = (env.get(ENV_FAULTS) or "").strip()
     if raw:
+        source = ENV_FAULTS
         if raw.startswith("@"):
-            raw = Path(raw[1:]).read_text(encoding="utf-8")
+            source = f"{ENV_FAULTS} file {raw[1:]}"
+            try:
+                raw = Path(raw[1:]).read_text(encoding="utf-8")
+            except (OSError, UnicodeDecodeError) as exc:
+                raise ValueError(f"{source}: cannot read it: {getattr(exc, 'strerror', None) or exc}") from None
         try:
-            config.update(json.loads(raw))
-        except (json.JSONDecodeError, TypeError) as exc:
-            raise ValueError(f"{ENV_FAULTS} is not a JSON object: {exc}") from None
+            loaded = json.loads(raw, parse_constant=_no_constant)
+        except (ValueError, TypeError) as exc:
+            raise ValueError(f"{source} is not valid JSON: {exc}") from None
+        if not isinstance(loaded, dict):
+            raise ValueError(f"{source} must be a JSON object, got {type(loaded).__name__}")
+        config.update(loaded)
     for name, key in ((ENV_LATENCY, "latency_ms"), (ENV_RENDER, "render_seconds")):
         value = (env.get(name) or "").strip()
         if value:
             try:
-                config[key] = float(value)
+                number = float(value)
             except ValueError:
                 raise ValueError(f"{name} must be a number, got {value!r}") from None
-    return validate_config(config)
+            if not math.isfinite(number) or number < 0:
+                raise ValueError(f"{name} must be a finite number of at least 0, got {value!r}")
+            config[key] = number
+    try:
+        FaultPlan(validate_config(config))  # the queue and probability tables too, now rather than at start
+        return config
+    except ValueError as exc:
+        raise ValueError(f"{source if raw else 'the simulator settings from the environment'}: {exc}") from None
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number JSON allows")
 
 
 @dataclass

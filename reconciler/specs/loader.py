@@ -5,7 +5,14 @@ structure (only ``defaults`` and ``videos``) -> addresses -> merge defaults -> p
 (all videos of the file at once) -> PPT path and hash checks -> request bodies and
 fingerprints. Problems are collected, never raised one by one, so a user sees every
 mistake of every file in one run; a file with any problem contributes no videos.
-Cross-file problems (a duplicate address) are checked over the files that loaded.
+Cross-file problems (a duplicate address, output paths that collide) are checked over
+the files that loaded.
+
+Discovery follows a symlinked folder under ``specs/`` when it resolves inside the
+project and refuses it (an error) when it leads outside: it is never silently
+skipped, which would make its videos look deleted. Files are read with
+``readfile`` (a FIFO named ``a.yaml`` is an error, not a hang). Bad input writes
+nothing: the spec cache is written (and pruned) only after a load without errors.
 
 Speed: the happy path is one libyaml parse plus one pydantic call per file, and a warm
 run (``reconciler.specs.cache``) reads bytes, hashes them and loads plain tuples without
@@ -25,7 +32,7 @@ from pathlib import Path
 
 from reconciler import __version__
 from reconciler.specs import templating
-from reconciler.util import gcpause, yamlio
+from reconciler.util import gcpause, readfile, yamlio
 from reconciler.config import CONFIG_NAME, DEFAULT_VARS, Config
 from reconciler.errors import Diagnostic, SpecErrors
 from reconciler.specs.fingerprint import fingerprint
@@ -34,6 +41,7 @@ from reconciler.specs.cache import CACHE_DIR, FORMAT, SpecCache
 from reconciler.specs.memo import SpecMemo
 
 SPEC_SUFFIXES = (".yaml", ".yml", ".yaml.j2", ".yml.j2")
+_OUTPUT_SUFFIX = ".mp4"  # outputs/<address>.mp4 (CONTRACT §2)
 _TOP_KEYS = ("defaults", "videos")
 
 
@@ -84,15 +92,16 @@ def load_specs(config: Config, variables: dict[str, str] | None = None, *, use_c
 
 def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: bool,
                 memo: SpecMemo | None) -> SpecLoad:
+    walked, found_problems = _walk(config)
     if memo is None:
-        files = discover(config.specs_dir)
+        files = [Path(full) for full in walked]
         rels = _rels(config, files)
     else:  # the Path objects and relative names of the last load, for the files still there
-        files, rels = memo.paths(_walk(config.specs_dir), lambda new: _rels(config, new))
+        files, rels = memo.paths(walked, lambda new: _rels(config, new))
     vars_files = [(_rel(config, p), p) for p in config.vars_files]
     loader = _Loader(config, templating.load_variables(vars_files, dict(variables or {})),
                      SpecCache(config.state_dir / CACHE_DIR, enabled=use_cache), memo)
-    load = SpecLoad(spec_files=files, errors=list(loader.variables.diagnostics))
+    load = SpecLoad(spec_files=files, errors=list(loader.variables.diagnostics) + found_problems)
     digest = hashlib.sha256(f"{loader.salt}\0{loader.variables.digest}\0".encode())
     for path, rel in zip(files, rels):
         result = loader.load_file(path, rel)
@@ -103,32 +112,70 @@ def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: boo
             load.videos_by_file[rel] = result.videos
     for deck, sha in sorted((_rel(config, t), sha) for t, sha in loader.ppt_hashes.items()):
         digest.update(f"{deck}\0{sha}\0".encode())
-    load.errors += duplicates(load.videos_by_file)
+    load.errors += duplicates(load.videos_by_file) + collisions(load.videos_by_file)
     load.watched_files = _watched(config, files, loader.ppt_hashes)
     load.digest = digest.hexdigest()
-    if memo is None or memo.listing_changed(rels):
+    listing_changed = memo is None or memo.listing_changed(rels)
+    if load.all_errors():
+        return load  # bad input writes nothing, not even the cache of the good files
+    loader.flush_cache()
+    if listing_changed:
         loader.cache.prune(rels)
     return load
 
 
-def discover(specs_dir: Path) -> list[Path]:
-    """Spec files under ``specs_dir``, recursively, sorted; hidden files and dirs skipped."""
-    return [Path(full) for full in _walk(specs_dir)]
+def discover(config: Config) -> list[Path]:
+    """Spec files under the specs folder, recursively, sorted; hidden files and dirs skipped."""
+    return [Path(full) for full in _walk(config)[0]]
 
 
-def _walk(specs_dir: Path) -> list[str]:
-    """``discover`` as strings, sorted by the posix path under ``specs_dir``, computed by
-    string (pathlib's ``relative_to`` per file cost ~50 ms for 10,000 files)."""
-    top = os.fspath(specs_dir)
-    found = []  # (posix path under specs_dir: the sort key, full path)
-    for dirpath, dirnames, filenames in os.walk(top):
-        dirnames[:] = [d for d in dirnames if not d.startswith(".")]
+def _walk(config: Config) -> tuple[list[str], list[Diagnostic]]:
+    """``discover`` as strings, sorted by the posix path under the specs folder (computed
+    by string: pathlib's ``relative_to`` per file cost ~50 ms for 10,000 files), and the
+    problems met. A symlinked folder is followed when it resolves inside the project
+    (each real folder once, so a link loop ends) and is an error when it leads outside:
+    never skipped in silence, which would make its videos look deleted."""
+    top = os.fspath(config.specs_dir)
+    root = os.fspath(config.root)
+    found, problems, seen = [], [], {os.path.realpath(top)}  # found: (posix path under specs: the sort key, full)
+    for dirpath, dirnames, filenames in os.walk(top, followlinks=True, onerror=lambda exc: _unreadable(
+            config, exc, problems)):
+        kept = []
+        for d in dirnames:
+            if d.startswith("."):
+                continue
+            full = os.path.join(dirpath, d)
+            if os.path.islink(full):
+                real = os.path.realpath(full)
+                if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
+                    problems.append(Diagnostic(_rel(config, Path(full)), 0, "", (
+                        f"a symlink that leads outside the project ({real}); specs must lie inside the "
+                        "project: move them in, or remove the link")))
+                    continue
+                if real in seen:
+                    continue
+                seen.add(real)
+            kept.append(d)
+        dirnames[:] = kept
         sub = dirpath[len(top):].lstrip(os.sep).replace(os.sep, "/")
         folder = dirpath if dirpath.endswith(os.sep) else dirpath + os.sep  # os.path.join, inlined
-        found += [(f"{sub}/{n}" if sub else n, folder + n) for n in filenames
-                  if n.endswith(SPEC_SUFFIXES) and not n.startswith(".")]
+        for n in filenames:
+            if not n.endswith(SPEC_SUFFIXES) or n.startswith("."):
+                continue
+            if os.path.islink(folder + n) and not os.path.realpath(folder + n).startswith(root.rstrip(os.sep) + os.sep):
+                problems.append(Diagnostic(_rel(config, Path(folder + n)), 0, "", (
+                    f"a symlink that leads outside the project ({os.path.realpath(folder + n)}); specs must lie "
+                    "inside the project: move them in, or remove the link")))
+                continue
+            found.append((f"{sub}/{n}" if sub else n, folder + n))
     found.sort(key=_first)
-    return [full for _, full in found]
+    return [full for _, full in found], problems
+
+
+def _unreadable(config: Config, exc: OSError, problems: list[Diagnostic]) -> None:
+    if not isinstance(exc, FileNotFoundError):  # no specs folder: no specs (validate says so)
+        where = _rel(config, Path(exc.filename)) if exc.filename else config.file.specs
+        problems.append(Diagnostic(where, 0, "", f"cannot read the folder: {readfile.why(exc)}"))
 
 
 def duplicates(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic]:
@@ -152,6 +199,37 @@ def _all_distinct(videos_by_file: dict[str, list[DesiredVideo]]) -> bool:
     """The common case, checked in C: no address is defined twice."""
     total = sum(map(len, videos_by_file.values()))
     return len({v.address for videos in videos_by_file.values() for v in videos}) == total
+
+
+def collisions(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic]:
+    """Addresses whose output files collide (CONTRACT §2): one's file would have to be a
+    folder of the other's (``c`` and ``c.mp4/x``), or they differ only in letter case
+    (one file on a case-insensitive disk). Reported at each place, naming the other."""
+    videos = sorted((v for vs in videos_by_file.values() for v in vs), key=lambda v: v.address)
+    by_file: dict[str, list[int]] = {}  # casefolded output file -> indexes into videos
+    for i, video in enumerate(videos):
+        by_file.setdefault((video.address + _OUTPUT_SUFFIX).casefold(), []).append(i)
+    pairs = set()
+    for same in by_file.values():
+        if len(same) > 1:
+            pairs |= {(i, j, "case") for i in same for j in same if videos[i].address < videos[j].address}
+    for j, video in enumerate(videos):
+        if _OUTPUT_SUFFIX not in video.address.casefold().rpartition("/")[0]:
+            continue  # only a folder named like an output file can be one
+        parts = video.address.casefold().split("/")
+        for n in range(1, len(parts)):
+            pairs |= {(i, j, "folder") for i in by_file.get("/".join(parts[:n]), ())}
+    out = []
+    for i, j, kind in sorted(pairs):
+        a, b = videos[i], videos[j]
+        if kind == "case":
+            why = "the two differ only in letter case, so their output files are one file on a case-insensitive disk"
+        else:
+            why = f"{a.address}{_OUTPUT_SUFFIX} would have to be both the output file of {a.address} and a folder of {b.address}'s"
+        for here, there in ((a, b), (b, a)):
+            out.append(Diagnostic(here.spec_file, here.line, f"videos.{here.address}",
+                                  f"output path collides with {there.address} ({there.spec_file}:{there.line}): {why}"))
+    return out
 
 
 def _watched(config: Config, files: list[Path], ppts: dict[Path, str]) -> set[Path]:
@@ -206,6 +284,12 @@ class _Loader:
         self.salt = hashlib.sha256(f"{_code_digest()}\0{config.digest()}".encode()).hexdigest()
         self.ppt_hashes: dict[Path, str] = {}
         self._env = None
+        self._pending: list[tuple] = []  # cache entries to write once the whole load is good
+
+    def flush_cache(self) -> None:
+        for entry in self._pending:
+            self.cache.put(*entry)
+        self._pending.clear()
 
     def load_file(self, path: Path, rel: str) -> _FileResult:
         if self.memo is None:
@@ -216,16 +300,16 @@ class _Loader:
 
     def _read_file(self, path: Path, rel: str) -> _FileResult:
         try:
-            raw = path.read_bytes()
+            raw = readfile.read_regular(path)
         except OSError as exc:
-            return _FileResult(diagnostics=[Diagnostic(rel, 0, "", f"cannot read spec file: {exc.strerror}")])
+            return _FileResult(diagnostics=[Diagnostic(rel, 0, "", f"cannot read spec file: {readfile.why(exc)}")])
         template = templating.is_template(path)
         key = self._key(rel, raw, template)
         result = self._cached(path, rel, key)
         if result is None:
             result = self._parse(path, rel, raw, template)
             if not result.diagnostics:
-                self.cache.put(rel, key, _payload(result.videos, result.decks))
+                self._pending.append((rel, key, _payload(result.videos, result.decks)))
         result.key = key
         return result
 
@@ -383,8 +467,24 @@ def _merged_videos(doc: "_Document", data) -> dict[str, dict]:
     if not isinstance(videos, dict):
         doc.error(("videos",), "videos", "must be a mapping of addresses to videos")
         return {}
-    return {address: merge(defaults, body) for address, body in videos.items()
-            if _check_entry(doc, address, body)}
+    merged = {address: merge(defaults, body) for address, body in videos.items() if _check_entry(doc, address, body)}
+    return merged if _bounded(doc, defaults, merged) else {}
+
+
+def _bounded(doc: "_Document", defaults: dict, merged: dict[str, dict]) -> bool:
+    """Whether the merged videos stay within what the file could spell out: an aliased
+    structure in ``defaults`` is validated once per video, so a small file with aliases
+    (or a big ``defaults`` under many videos) could otherwise cost hours."""
+    limit = len(doc.text) + yamlio.MAX_ALIAS_EXPANSION
+    memo: dict = {}
+    if "*" not in doc.text and len(merged) * yamlio.expanded_size(defaults, memo) <= limit:
+        return True  # no alias, and the defaults are small enough to be copied under every video
+    total = sum(yamlio.expanded_size(video, memo) for video in merged.values())
+    if total <= limit:
+        return True
+    doc.error(("defaults",), "defaults", f"merged under the videos, defaults and aliases expand to {total:,} values "
+                                         f"(more than {limit:,}); write the videos out or use fewer aliases")
+    return False
 
 
 def _or_empty(value):

@@ -4,7 +4,9 @@ An ``flock`` on a sidecar file (``reconciler.db.lock``), released by the kernel 
 its holder dies (even by ``kill -9``), with the holder's pid/host/command/since
 written inside, so a second writer fails at once naming it, and a takeover of a dead
 holder's lock can be reported. Readers may ``held()``-probe it without creating
-anything (``plan`` does, to read a dead writer's intents as apply will).
+anything (``plan`` does, to read a dead writer's intents as apply will). A lock path
+that is not a regular file (a folder someone made there) is a ``StateError`` for
+writers and readers alike, not a traceback and not "unlocked".
 """
 
 from __future__ import annotations
@@ -13,10 +15,11 @@ import fcntl
 import json
 import os
 import socket
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.errors import LockHeldError
+from reconciler.errors import LockHeldError, StateError
 from reconciler.util import clock
 
 
@@ -43,8 +46,14 @@ class StateLock:
         self.taken_over: LockHolder | None = None
 
     def acquire(self, command: str) -> "StateLock":
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_CLOEXEC", 0), 0o644)
+        except OSError as exc:
+            raise self._unusable(exc) from None
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            os.close(fd)
+            raise self._unusable(None)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
@@ -65,10 +74,14 @@ class StateLock:
     def held(self) -> bool:
         """Whether a live process holds the lock now (a read-only probe: creates nothing)."""
         try:
-            fd = os.open(self.path, os.O_RDONLY)
+            fd = os.open(self.path, os.O_RDONLY | os.O_NONBLOCK | getattr(os, "O_CLOEXEC", 0))
         except FileNotFoundError:
             return False
+        except OSError as exc:
+            raise self._unusable(exc) from None
         try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                raise self._unusable(None)
             fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
             fcntl.flock(fd, fcntl.LOCK_UN)
             return False
@@ -89,6 +102,11 @@ class StateLock:
             return _read_holder(fd)
         finally:
             os.close(fd)
+
+    def _unusable(self, exc: OSError | None) -> StateError:
+        why = (exc.strerror or str(exc)) if exc is not None else "it is not a regular file (a folder?)"
+        return StateError(f"{self.path}: cannot use the state lock file: {why}; remove or fix what is at that "
+                          "path (it must be a file reconciler may create and write)")
 
     def release(self) -> None:
         if self._fd is None:

@@ -17,6 +17,15 @@ One SQLite file (WAL mode) holds three tables:
 
 Readers (plan, status, validate) never create or modify the file: a missing state
 reads as empty. Every write is one short ``BEGIN IMMEDIATE`` transaction.
+
+A state that exists but is not whole never reads as empty, since an empty state
+means "render everything again": a zero-byte file, a folder, a file that is not
+SQLite, a truncated one, a reconciler schema with a table missing, or a row edited
+by hand into a value that does not parse (a status word that does not exist, text
+where a number belongs) are each a ``StateError`` naming the file (and the row and
+column), before anything is written. A writer creates a new state whole: built
+under a temporary name and renamed into place, so a crash never leaves a
+zero-byte ``reconciler.db`` behind.
 Mutual exclusion between writers (apply, refresh, watch) is ``state.lock.StateLock``
 (re-exported here); ``state.store.SqliteBackend`` pairs the two.
 """
@@ -24,6 +33,7 @@ Mutual exclusion between writers (apply, refresh, watch) is ``state.lock.StateLo
 from __future__ import annotations
 
 import json
+import os
 import sqlite3
 import threading
 from contextlib import contextmanager
@@ -89,27 +99,51 @@ class StateStore:
         self._mutex = threading.RLock()  # one connection, shared by the engine's state thread and readers
         self._conn: sqlite3.Connection | None = None  # every read goes through it
         self._db: sqlite_utils.Database | None = None  # writers only
-        if readonly and not path.exists():
-            return  # a missing state reads as empty; nothing is created
-        if not readonly:
-            path.parent.mkdir(parents=True, exist_ok=True)
+        if not _exists(path):
+            if readonly:
+                return  # a missing state reads as empty; nothing is created
+            _create(path)
+        _check_file(path)
         try:
-            uri = path.resolve().as_uri() + "?mode=ro" if readonly else str(path)  # as_uri: "#", "?" in paths
-            conn = sqlite3.connect(uri, uri=readonly, timeout=5.0, isolation_level=None, check_same_thread=False)
-            conn.execute("PRAGMA busy_timeout = 5000")
-            conn.row_factory = sqlite3.Row
-            self._conn = conn
-            if not readonly:
-                import sqlite_utils
-
-                self._db = sqlite_utils.Database(conn)
-                self._db.enable_wal()
-                conn.execute("PRAGMA synchronous = FULL")
-                self._migrate()
-            else:
-                self._check_version()
+            self._connect()
         except sqlite3.DatabaseError as exc:
-            raise StateError(f"{path}: cannot read the state database ({exc}); restore it from a backup") from None
+            self.close()
+            raise _unreadable(path, exc) from None
+        except BaseException:
+            self.close()
+            raise
+
+    def _connect(self, *, immutable: bool = False) -> None:
+        path, readonly = self.path, self.readonly
+        uri = str(path)
+        if readonly:  # as_uri: "#", "?" in paths
+            uri = path.resolve().as_uri() + ("?mode=ro&immutable=1" if immutable else "?mode=ro")
+        conn = sqlite3.connect(uri, uri=readonly, timeout=5.0, isolation_level=None, check_same_thread=False)
+        self._conn = conn
+        conn.row_factory = sqlite3.Row
+        if readonly:
+            try:
+                conn.execute("PRAGMA busy_timeout = 5000")
+                conn.execute("SELECT count(*) FROM sqlite_master").fetchone()  # the first read opens the WAL
+            except sqlite3.OperationalError:
+                if immutable or not _readonly_folder_without_wal(path):
+                    raise
+                # a read-only state folder (chmod, a read-only mount): SQLite cannot create the
+                # WAL index beside the file, but with no WAL file every committed row is in the
+                # file itself and no writer can be running, so reading it as immutable is exact
+                self.close()
+                self._connect(immutable=True)
+                return
+            self._check_version()
+            return
+        conn.execute("PRAGMA busy_timeout = 5000")
+        import sqlite_utils
+
+        self._db = sqlite_utils.Database(conn)
+        self._check_version(writer=True)  # before the first write: a broken state is left as it is
+        self._db.enable_wal()
+        conn.execute("PRAGMA synchronous = FULL")
+        self._migrate()
 
     @classmethod
     def open_readonly(cls, path: Path) -> "StateStore":
@@ -126,16 +160,30 @@ class StateStore:
         if "meta" not in self._tables():
             return 0
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
-        return int(row[0]) if row else 0
+        return _meta_int(self.path, "schema_version", row[0]) if row else 0
 
-    def _check_version(self) -> None:
-        version = self._version()
+    def _check_version(self, *, writer: bool = False) -> None:
+        """Refuse a state this code cannot read whole: too new, not ours, tables missing,
+        or pages SQLite finds damaged (``quick_check``: one pass over the file)."""
+        version, tables = self._version(), self._tables()
         if version > SCHEMA_VERSION:
             raise StateError(
                 f"{self.path}: written by a newer reconciler (schema {version}, this one knows {SCHEMA_VERSION}); upgrade"
             )
-        if 0 < version < SCHEMA_VERSION or (version == 0 and self._tables()):
+        if version == 0 and tables - {"meta"}:
+            raise StateError(f"{self.path}: not a reconciler state (it holds the tables {', '.join(sorted(tables))}); "
+                             "point `state:` in reconciler.yaml at the right file, or restore it from a backup")
+        if 0 < version < SCHEMA_VERSION and not writer:
             raise StateError(f"{self.path}: schema {version} is old; run `reconciler refresh` to upgrade it")
+        missing = sorted(_REQUIRED_TABLES - tables) if version == SCHEMA_VERSION else []
+        if missing:
+            raise StateError(f"{self.path}: the state is damaged: table {', '.join(missing)} is missing; "
+                             "restore it from a backup (nothing was changed)")
+        if version:
+            self.generation()  # a number, or a StateError naming it
+        problem = self._conn.execute("PRAGMA quick_check(1)").fetchone()[0]
+        if problem != "ok":
+            raise StateError(f"{self.path}: the state is damaged ({problem}); restore it from a backup")
 
     def _migrate(self) -> None:
         assert self._db is not None
@@ -184,8 +232,7 @@ class StateStore:
         if self._conn is None:
             return 0
         rows = self._rows("SELECT value FROM meta WHERE key = 'generation'")
-        row = (rows[0]["value"],) if rows else None
-        return int(row[0]) if row else 0
+        return _meta_int(self.path, "generation", rows[0]["value"]) if rows else 0
 
     def schema_version(self) -> int:
         if self._conn is None:
@@ -197,13 +244,13 @@ class StateStore:
         if self._conn is None or "videos" not in self._tables():
             return {}
         rows = self._rows("SELECT * FROM videos ORDER BY address")
-        return {row["address"]: _to_recorded(row) for row in rows}
+        return {row["address"]: _to_recorded(row, self.path) for row in rows}
 
     def get(self, address: str) -> RecordedVideo | None:
         if self._conn is None:
             return None
         rows = self._rows("SELECT * FROM videos WHERE address = ?", [address])
-        return _to_recorded(rows[0]) if rows else None
+        return _to_recorded(rows[0], self.path) if rows else None
 
     def attempts(self, address: str | None = None) -> list[dict]:
         if self._conn is None or "attempts" not in self._tables():
@@ -214,11 +261,17 @@ class StateStore:
 
     def _rows(self, sql: str, params=()) -> list[dict]:
         with self._mutex:  # never read another thread's transaction half-way
-            return [dict(row) for row in self._conn.execute(sql, params)]
+            try:
+                return [dict(row) for row in self._conn.execute(sql, params)]
+            except sqlite3.DatabaseError as exc:  # a page damaged after the open, a column gone
+                raise _unreadable(self.path, exc) from None
 
     def _tables(self) -> set[str]:
         with self._mutex:
-            return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            try:
+                return {r[0] for r in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+            except sqlite3.DatabaseError as exc:
+                raise _unreadable(self.path, exc) from None
 
     # -- writes (each its own transaction) ----------------------------------------
 
@@ -401,12 +454,110 @@ class StateStore:
         db.execute(f"UPDATE videos SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])
 
 
-def _to_recorded(row: dict) -> RecordedVideo:
+_REQUIRED_TABLES = {"meta", "videos", "attempts"}
+_TEXT = (str, type(None))
+# Columns of a video row and the Python types a sound row holds in them (None: NULL).
+_ROW_TYPES = {
+    "address": (str,), "provider": (str,), "fingerprint": (str,), "status": (str,), "spec_file": _TEXT,
+    "request": _TEXT, "labels": _TEXT, "prevent_destroy": (int, type(None)), "task_id": _TEXT,
+    "attempt": (int, type(None)), "error": _TEXT, "submitted_at": _TEXT, "finished_at": _TEXT,
+    "video_url": _TEXT, "preview_image_url": _TEXT, "output_file": _TEXT, "output_sha256": _TEXT,
+    "output_bytes": (int, type(None)), "output_fingerprint": _TEXT, "output_task_id": _TEXT,
+    "output_lost": (int, type(None)),
+}
+
+
+def _readonly_folder_without_wal(path: Path) -> bool:
+    """The state folder cannot be written and no WAL file (with rows not yet in the main
+    file) lies beside the state."""
+    try:
+        wal = os.stat(f"{path}-wal").st_size
+    except FileNotFoundError:
+        wal = 0
+    except OSError:
+        return False
+    return wal == 0 and not os.access(path.parent, os.W_OK)  # EROFS says no to root as well
+
+
+def _exists(path: Path) -> bool:
+    return path.exists() or path.is_symlink()
+
+
+def _check_file(path: Path) -> None:
+    """Refuse what cannot be a state before SQLite opens it (it would read a zero-byte
+    file as an empty database, and a writer would then fill it with an empty schema)."""
+    try:
+        st = path.stat()
+    except OSError as exc:
+        raise StateError(f"{path}: cannot open the state: {exc.strerror or exc}") from None
+    if not os.path.isfile(path):
+        raise StateError(f"{path}: the state path is not a file (a folder?); point `state:` in "
+                         "reconciler.yaml at the state database, or move what is there")
+    if st.st_size == 0:
+        raise StateError(f"{path}: the state database is empty (0 bytes), so what was rendered is unknown; "
+                         "restore it from a backup. Nothing was changed. (Only if no video was ever rendered "
+                         "with it, delete the file to start a new state.)")
+
+
+def _create(path: Path) -> None:
+    """A new, empty state, created whole: schema built under a temporary name, then renamed."""
+    from reconciler.util import atomic
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
+    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
+        leftover.unlink(missing_ok=True)
+    fresh = StateStore.__new__(StateStore)
+    fresh.path, fresh.readonly, fresh._mutex, fresh._conn, fresh._db = tmp, False, threading.RLock(), None, None
+    try:
+        fresh._connect()
+    finally:
+        fresh.close()
+    os.replace(tmp, path)
+    atomic.fsync_dir(path.parent)
+
+
+def _unreadable(path: Path, exc: Exception) -> StateError:
+    return StateError(f"{path}: cannot read the state database ({exc}); restore it from a backup")
+
+
+def _meta_int(path: Path, key: str, value) -> int:
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise StateError(f"{path}: the state is damaged: meta {key} is {value!r}, not a number; "
+                         "restore it from a backup") from None
+
+
+def _to_recorded(row: dict, path: Path) -> RecordedVideo:
+    """A video row as data; StateError naming the row and column for a value edited into
+    something that does not parse (never a traceback, never a silent default)."""
+    address = row.get("address")
+
+    def bad(column: str, why: str) -> StateError:
+        return StateError(f"{path}: the state is damaged: video {address!r}, column {column}: {why}; "
+                          "fix the row or restore the state from a backup (nothing was changed)")
+
+    for column, types in _ROW_TYPES.items():
+        if not isinstance(row.get(column), types) or isinstance(row.get(column), bool):
+            raise bad(column, f"{row.get(column)!r} is not {'a number' if int in types else 'text'}")
+    try:
+        status = Status(row["status"])
+    except ValueError:
+        raise bad("status", f"{row['status']!r} is not one of {', '.join(s.value for s in Status)}") from None
+    parsed = {}
+    for column, kind in (("request", dict), ("labels", dict)):
+        try:
+            value = json.loads(row[column]) if row[column] else None
+        except ValueError:
+            raise bad(column, "not valid JSON") from None
+        if value is not None and not isinstance(value, kind):
+            raise bad(column, "not a JSON object")
+        parsed[column] = value
     return RecordedVideo(
         address=row["address"], provider=row["provider"], fingerprint=row["fingerprint"],
-        status=Status(row["status"]), spec_file=row["spec_file"] or "",
-        request=json.loads(row["request"]) if row["request"] else None,
-        labels=json.loads(row["labels"]) if row["labels"] else {},
+        status=status, spec_file=row["spec_file"] or "",
+        request=parsed["request"], labels=parsed["labels"] or {},
         prevent_destroy=bool(row["prevent_destroy"]), task_id=row["task_id"], attempt=row["attempt"] or 0,
         error=row["error"], submitted_at=row["submitted_at"], finished_at=row["finished_at"],
         video_url=row["video_url"], preview_image_url=row["preview_image_url"], output_file=row["output_file"],

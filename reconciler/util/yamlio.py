@@ -17,7 +17,15 @@ every scalar, and PyYAML's constructor is a generic generator-driven machine. He
 tags (str, int, float, bool, null, map, seq) in one recursive pass: together about
 twice as fast as ``yaml.load(..., Loader=CSafeLoader)``. Anything unusual (a merge key
 ``<<``, an explicit tag, a duplicate or unhashable key) falls back to PyYAML's own
-constructor on the same node tree, which is the authority on those cases.
+constructor on the same node tree, which is the authority on those cases. A PyYAML
+built without libyaml (no ``CSafeLoader``) gets the same rules on the pure-Python
+``SafeLoader``: slower, never a crash.
+
+Aliases are bounded (``MAX_ALIAS_EXPANSION``): a 1 KB "billion laughs" document, or
+one that doubles itself through merge keys ``<<: [*a, *a]``, is refused before any
+of it is constructed, with the line of the innermost node that grows too big. The
+data built here shares aliased objects; ``expanded_size`` counts what a consumer
+that walks it (pydantic, a merge, a hash) would see, for callers that multiply it.
 """
 
 from __future__ import annotations
@@ -43,8 +51,12 @@ class YamlError(Exception):
         self.message = message
 
 
-class Loader(yaml.CSafeLoader):
-    """CSafeLoader with YAML 1.2 core-schema scalars and duplicate-key errors."""
+MAX_ALIAS_EXPANSION = 1_000_000  # nodes an alias-expanded document may hold beyond its length in characters
+_BASE_LOADER = getattr(yaml, "CSafeLoader", None) or yaml.SafeLoader  # PyYAML without libyaml: pure Python
+
+
+class Loader(_BASE_LOADER):
+    """CSafeLoader (or SafeLoader) with YAML 1.2 core-schema scalars and duplicate-key errors."""
 
     yaml_implicit_resolvers: dict = {}
 
@@ -147,6 +159,54 @@ def _build(node: Node, memo: dict):
     return mapping
 
 
+class _TooBig(Exception):
+    def __init__(self, node: Node):
+        self.node = node
+
+
+def _expanded_nodes(node: Node, memo: dict, limit: int) -> int:
+    """Nodes of ``node`` with every alias (and merge key) expanded; _TooBig past ``limit``."""
+    if node.__class__ is ScalarNode:
+        return 1
+    done = memo.get(id(node))
+    if done is not None:
+        return done
+    if node.__class__ is SequenceNode:
+        total = 1 + sum(_expanded_nodes(item, memo, limit) for item in node.value)
+    else:
+        total = 1 + sum(_expanded_nodes(k, memo, limit) + _expanded_nodes(v, memo, limit) for k, v in node.value)
+    if total > limit:
+        raise _TooBig(node)
+    memo[id(node)] = total
+    return total
+
+
+def _check_aliases(text: str, node: Node) -> None:
+    """Refuse a document whose aliases expand it far beyond its own size."""
+    if "*" not in text:
+        return  # no alias: the tree is no bigger than the text
+    limit = len(text) + MAX_ALIAS_EXPANSION
+    try:
+        _expanded_nodes(node, {}, limit)
+    except _TooBig as exc:
+        raise YamlError(exc.node.start_mark.line + 1,
+                        f"aliases expand this document to more than {limit:,} values "
+                        "(an alias bomb?); write the data out or use fewer nested aliases") from None
+
+
+def expanded_size(value: Any, memo: dict) -> int:
+    """Values in ``value`` counted as a walk sees them: shared (aliased) objects once per
+    use. ``memo`` (by id) keeps it linear in the distinct objects."""
+    if not isinstance(value, (dict, list)):
+        return 1
+    done = memo.get(id(value))
+    if done is None:
+        items = value.values() if isinstance(value, dict) else value
+        done = memo[id(value)] = 1 + len(value) + sum(expanded_size(v, memo) for v in items
+                                                      if isinstance(v, (dict, list)))
+    return done
+
+
 def load(text: str) -> tuple[Any, Node | None]:
     """Parse one YAML document; return ``(data, root_node)``. Raises YamlError."""
     loader = Loader(text)
@@ -154,6 +214,7 @@ def load(text: str) -> tuple[Any, Node | None]:
         node = loader.get_single_node()
         if node is None:
             return None, None
+        _check_aliases(text, node)
         try:
             return _build(node, {}), node
         except _Fallback:

@@ -25,6 +25,9 @@ UNI = """defaults:
   video_param: {template: yadi_01, background: 1}
 videos:
 """
+BOMB = 'bomb:\n  a0: &a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol, lol]\n  a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n  a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\n  a3: &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]\n  a4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3]\n  a5: &a5 [*a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4, *a4]\n  a6: &a6 [*a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5, *a5]\n  a7: &a7 [*a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6, *a6]\n  a8: &a8 [*a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7, *a7]\n'
+MERGE = 'bomb:\n  m0: &m0 {k0: 1}\n  m1: &m1 {<<: [*m0, *m0], k1: 1}\n  m2: &m2 {<<: [*m1, *m1], k2: 1}\n  m3: &m3 {<<: [*m2, *m2], k3: 1}\n  m4: &m4 {<<: [*m3, *m3], k4: 1}\n  m5: &m5 {<<: [*m4, *m4], k5: 1}\n  m6: &m6 {<<: [*m5, *m5], k6: 1}\n  m7: &m7 {<<: [*m6, *m6], k7: 1}\n  m8: &m8 {<<: [*m7, *m7], k8: 1}\n  m9: &m9 {<<: [*m8, *m8], k9: 1}\n  m10: &m10 {<<: [*m9, *m9], k10: 1}\n  m11: &m11 {<<: [*m10, *m10], k11: 1}\n  m12: &m12 {<<: [*m11, *m11], k12: 1}\n  m13: &m13 {<<: [*m12, *m12], k13: 1}\n  m14: &m14 {<<: [*m13, *m13], k14: 1}\n  m15: &m15 {<<: [*m14, *m14], k15: 1}\n  m16: &m16 {<<: [*m15, *m15], k16: 1}\n  m17: &m17 {<<: [*m16, *m16], k17: 1}\n  m18: &m18 {<<: [*m17, *m17], k18: 1}\n  m19: &m19 {<<: [*m18, *m18], k19: 1}\n  m20: &m20 {<<: [*m19, *m19], k20: 1}\n  m21: &m21 {<<: [*m20, *m20], k21: 1}\n  m22: &m22 {<<: [*m21, *m21], k22: 1}\n  m23: &m23 {<<: [*m22, *m22], k23: 1}\n  m24: &m24 {<<: [*m23, *m23], k24: 1}\n  m25: &m25 {<<: [*m24, *m24], k25: 1}\n  m26: &m26 {<<: [*m25, *m25], k26: 1}\n  m27: &m27 {<<: [*m26, *m26], k27: 1}\n  m28: &m28 {<<: [*m27, *m27], k28: 1}\n  m29: &m29 {<<: [*m28, *m28], k29: 1}\n  m30: &m30 {<<: [*m29, *m29], k30: 1}\n  m31: &m31 {<<: [*m30, *m30], k31: 1}\n  m32: &m32 {<<: [*m31, *m31], k32: 1}\n  m33: &m33 {<<: [*m32, *m32], k33: 1}\n  m34: &m34 {<<: [*m33, *m33], k34: 1}\n  m35: &m35 {<<: [*m34, *m34], k35: 1}\n  m36: &m36 {<<: [*m35, *m35], k36: 1}\n  m37: &m37 {<<: [*m36, *m36], k37: 1}\n  m38: &m38 {<<: [*m37, *m37], k38: 1}\n  m39: &m39 {<<: [*m38, *m38], k39: 1}\n'
+ANCHORS = 'x-anchors:\n  a0: &a0 [x, x, x, x, x, x, x, x, x, x]\n  a1: &a1 [*a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0, *a0]\n  a2: &a2 [*a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1, *a1]\n  a3: &a3 [*a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2, *a2]\n  a4: &a4 [*a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3, *a3]\n'
 PPTX = b"PK\x03\x04 not really a deck, but bytes to hash\n"
 
 CASES = {
@@ -95,6 +98,35 @@ CASES = {
                              ["specs/a.yaml:8: videos.a/one.sub_title:", "specs/b/b.yaml:7: videos.b/one.text:",
                               "specs/b/b.yaml:10: videos.b/two.speech_param.pitch:", "specs/c.yaml.j2:8:", "specs/d.yaml:2:",
                               "5 errors in specs"]),
+ # issue 9 section 5: bad input of every kind fails with file:line and changes nothing
+ "output_paths_collide_file_and_folder": ({"specs/a.yaml": XY + "  c:\n    segment: [{text: 你好}]\n",
+                                           "specs/b.yaml": XY + "  c.mp4/x:\n    segment: [{text: 再见}]\n"},
+                                          ["specs/a.yaml:7: videos.c: output path collides with c.mp4/x (specs/b.yaml:7)",
+                                           "specs/b.yaml:7: videos.c.mp4/x: output path collides with c (specs/a.yaml:7)"]),
+ "output_paths_differ_only_in_case": ({"specs/a.yaml": XY + "  launch/Intro:\n    segment: [{text: 你好}]\n  launch/intro:\n    segment: [{text: 再见}]\n"},
+                                      ["specs/a.yaml:7: videos.launch/Intro: output path collides with launch/intro (specs/a.yaml:9)",
+                                       "differ only in letter case"]),
+ "yaml_alias_bomb": ({"specs/a.yaml": BOMB + XY + "  a/one:\n    segment: [{text: 你好}]\n"}, ["specs/a.yaml:", "alias bomb"]),
+ "yaml_merge_key_bomb": ({"specs/a.yaml": MERGE + XY + "  a/one:\n    segment: [{text: 你好}]\n"}, ["specs/a.yaml:", "alias bomb"]),
+ "defaults_merge_bomb": ({"specs/a.yaml": ANCHORS + XY.replace("videos:\n", "  segment: *a4\nvideos:\n")
+                          + "".join(f"  a/v{i}:\n    video_name: v{i}\n" for i in range(20))},
+                         ["specs/a.yaml:7: defaults: merged under the videos, defaults and aliases expand to"]),
+ "jinja_nested_loops": ({"specs/a.yaml.j2": XY + "{% for i in range(100000) %}\n{% for j in range(100000) %}\n{% endfor %}\n{% endfor %}\n"},
+                        ["specs/a.yaml.j2:8:", "template does too much work"]),
+ "jinja_doubling_string": ({"specs/a.yaml.j2": XY + "{% set ns = namespace(s='ab') %}\n{% for i in range(64) %}\n{% set ns.s = ns.s ~ ns.s %}\n{% endfor %}\n"},
+                           ["specs/a.yaml.j2:9:", "template does too much work"]),
+ "jinja_macro_calls_itself_twice": ({"specs/a.yaml.j2": "{% macro f(n) %}{% if n %}{{ f(n - 1) }}{{ f(n - 1) }}{% endif %}{% endmacro %}\n" + XY + "{{ f(60) }}\n"},
+                                    ["specs/a.yaml.j2:1:", "template does too much work"]),
+ "config_not_utf8": ({"reconciler.yaml": "specs: specs\nparallelism: 4\n".encode() + "# 注释\n".encode("gbk"), "specs/a.yaml": XY + "  a/one:\n    segment: [{text: 你好}]\n"},
+                     ["reconciler.yaml:3:", "not valid UTF-8"]),
+ "config_duplicate_key": ({"reconciler.yaml": "specs: specs\nparallelism: 4\nparallelism: 8\n", "specs/a.yaml": XY + "  a/one:\n    segment: [{text: 你好}]\n"},
+                          ["reconciler.yaml:3:", "duplicate key 'parallelism'"]),
+ "config_not_a_finite_number": ({"reconciler.yaml": "max_delete_share: .nan\nproviders:\n  xingyun: {timeout: .inf}\n", "specs/a.yaml": XY + "  a/one:\n    segment: [{text: 你好}]\n"},
+                                ["reconciler.yaml:1: max_delete_share: must be a finite number", "reconciler.yaml:3: providers.xingyun.timeout: must be a finite number"]),
+ "config_alias_bomb": ({"reconciler.yaml": BOMB.replace("bomb:", "labels:"), "specs/a.yaml": XY + "  a/one:\n    segment: [{text: 你好}]\n"},
+                       ["reconciler.yaml:", "alias bomb"]),
+ "vars_not_utf8": ({"vars.yaml": "brand: 星云\n".encode() + "title: 标题\n".encode("gbk"), "specs/a.yaml.j2": XY + "  a/one:\n    video_name: \"{{ brand }}\"\n    segment: [{text: 你好}]\n"},
+                   ["vars.yaml:2:", "not valid UTF-8"]),
 }
 
 
