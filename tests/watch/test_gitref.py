@@ -136,3 +136,24 @@ def test_a_missing_ref_or_no_repository_is_a_clear_error(repo):
         assert f"--git-ref {ref}" in done.stderr and "Traceback" not in done.stderr
     assert "not inside a git repository" in no_repo.stderr
     assert project.sim.ledger() == [] and project.manifest() == {}
+
+
+def test_a_deck_is_uploaded_as_committed_not_as_in_the_working_tree(project):
+    from tests.e2e.support import tiny_pptx
+
+    git(project, "init", "-q", "-b", "main")
+    (project.root / ".gitignore").write_text("state/\noutputs/\n", encoding="utf-8")
+    (project.root / "decks").mkdir()
+    (project.root / "decks/deck.pptx").write_bytes(tiny_pptx("As committed"))
+    (project.root / "specs/deck.yaml").write_text(
+        "defaults:\n  provider: xingyun\n  look_name: AM054_Jap_9021_new\n  tts_vcn_name: XMOV_HN_TTS__236\n"
+        "  studio_name: youling_2d_v\nvideos:\n  g/deck:\n    ppt_file: ../decks/deck.pptx\n", encoding="utf-8")
+    commit(project, "a deck video")
+    (project.root / "decks/deck.pptx").write_bytes(tiny_pptx("Being edited, not committed"))
+    w = project.watch("--git-ref", "main", "--interval", "60")
+    # the create is sent (the deck read is the committed one, whose sha256 was planned) and finishes
+    wait_until(lambda: project.finished("g/deck"), what="the deck video rendered")
+    assert len(project.calls("create")) == 1
+    snapshots = sorted(p.name for p in (project.root / "state/git-ref").iterdir())
+    assert snapshots == sorted([git(project, "rev-parse", "main"), "current"])  # only the current one kept
+    assert w.stop() == 0
