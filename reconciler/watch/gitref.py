@@ -112,11 +112,16 @@ class GitRef:
 
     def _materialise(self, commit: str, target: Path) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
-        tar = self._git("archive", "--format=tar", f"{commit}:{self.prefix}" if self.prefix else commit, binary=True)
+        tree = f"{commit}:{self.prefix}" if self.prefix else commit
+        tar = self._git("archive", "--format=tar", tree, binary=True)
         tmp = Path(tempfile.mkdtemp(prefix=".tmp-", dir=self.folder))
         try:
-            with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
-                archive.extractall(tmp, filter="data")  # no links out, no absolute paths
+            try:
+                with tarfile.open(fileobj=io.BytesIO(tar), mode="r:") as archive:
+                    archive.extractall(tmp, filter=_inside)
+            except tarfile.ReadError as exc:
+                if self._git("ls-tree", tree).strip():  # an empty tree is an empty tar, not an error
+                    raise GitError(f"git archive {tree[:12]}: unreadable output ({exc})") from None
             os.replace(tmp, target)
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
@@ -160,6 +165,16 @@ class GitRef:
             await asyncio.gather(one(flat, False), *([one(recursive, True)] if recursive else []))
         except Exception as exc:  # noqa: BLE001 - the poll still runs
             on_error(f"watching git refs stopped: {exc}; still polling `git rev-parse` every {POLL:g}s")
+
+
+def _inside(member: tarfile.TarInfo, dest: str) -> tarfile.TarInfo | None:
+    """tarfile's ``data`` filter, skipping (not failing on) a member it refuses: a
+    committed link pointing out of the project is left out, and a spec naming it gets
+    the usual "file not found" error."""
+    try:
+        return tarfile.data_filter(member, dest)
+    except tarfile.FilterError:
+        return None
 
 
 def _ref_files(change: watchfiles.Change, path: str) -> bool:
