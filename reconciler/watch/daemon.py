@@ -11,7 +11,9 @@ Three tasks share one event loop and one ``Engine``:
 
 - the **file watcher** (``watch_files``) pokes the reconcile loop with the paths its
   events named: only those, and files whose stat changed, are read again
-  (``specs.memo``; the periodic full re-check reads everything);
+  (``specs.memo``; the periodic full re-check reads everything). With ``--git-ref
+  REF`` (``gitref``) the working tree is not watched at all: the inputs are REF's
+  committed tree, and the ref watcher pokes when REF moves;
 - the **reconcile loop** runs reconcile-once after a short debounce, one at a time
   (two overlapping plans could both create the same video), and also on the timer,
   when a transient failure's backoff or a deferred delete comes due, and when a
