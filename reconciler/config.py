@@ -192,6 +192,13 @@ class Config:
     root: Path  # absolute project root
     file: ConfigFile
     vars_files: tuple[Path, ...]  # absolute; only existing ones when they are the default
+    # Where the inputs the specs name (decks) are read at apply time: the project root,
+    # or under `watch --git-ref` the snapshot of the committed tree (watch/gitref.py).
+    inputs_root: Path | None = None
+
+    @property
+    def inputs(self) -> Path:
+        return self.inputs_root or self.root
 
     @property
     def specs_dir(self) -> Path:

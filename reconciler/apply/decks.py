@@ -41,7 +41,7 @@ def snapshot(config: Config, desired: DesiredVideo) -> Iterator[Path | None]:
     if not desired.ppt_file:
         yield None
         return
-    source = config.root / desired.ppt_file
+    source = config.inputs / desired.ppt_file
     try:
         data = source.read_bytes()
     except OSError as exc:

@@ -20,21 +20,29 @@ from reconciler.errors import ReconcilerError
 from reconciler.watch.eventlog import EventLog, LogHooks
 
 
-def run(project, interval: float, log_format: str, allow_mass_delete: bool, variables: dict[str, str]) -> int:
+def run(project, interval: float, log_format: str, allow_mass_delete: bool, variables: dict[str, str],
+        git_ref: str | None = None) -> int:
     log = EventLog(sys.stderr, log_format)
     try:
-        return _run(project, log, interval, allow_mass_delete, variables)
+        return _run(project, log, interval, allow_mass_delete, variables, git_ref)
     except ReconcilerError as exc:
         log.error("error", f"{exc}")
         return 1
 
 
-def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str]) -> int:
+def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str],
+         git_ref: str | None) -> int:
+    import dataclasses
+
     from reconciler.apply.engine import Engine, ProviderSet
     from reconciler.state import store as state_store
     from reconciler.watch.daemon import Daemon
+    from reconciler.watch.gitref import GitRef
 
     config = project.config()
+    # --git-ref: REF must name a commit now (else exit 1); the specs, vars, config and
+    # decks then come from its tree, state, manifest and outputs stay in the project.
+    source = GitRef(config.root, git_ref, config.state_dir) if git_ref else None
     lock = state_store.writer_lock(config).acquire("watch")
     try:
         if lock.taken_over is not None:
@@ -42,8 +50,10 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
         store = state_store.open_store(config)
         try:
             hooks = LogHooks(log)
-            engine = Engine(config, store, ProviderSet(config), hooks, holder="watch")
-            daemon = Daemon(config, variables, engine, log, interval=interval, allow_mass_delete=allow_mass_delete)
+            engine_config = config if source is None else dataclasses.replace(config, inputs_root=source.current)
+            engine = Engine(engine_config, store, ProviderSet(config), hooks, holder="watch")
+            daemon = Daemon(config, variables, engine, log, interval=interval, allow_mass_delete=allow_mass_delete,
+                            git_ref=source)
             hooks.listener = daemon.on_event
             asyncio.run(_serve(daemon, engine, hooks, log))
         finally:

@@ -11,7 +11,9 @@ Three tasks share one event loop and one ``Engine``:
 
 - the **file watcher** (``watch_files``) pokes the reconcile loop with the paths its
   events named: only those, and files whose stat changed, are read again
-  (``specs.memo``; the periodic full re-check reads everything);
+  (``specs.memo``; the periodic full re-check reads everything). With ``--git-ref
+  REF`` (``gitref``) the working tree is not watched at all: the inputs are REF's
+  committed tree, and the ref watcher pokes when REF moves;
 - the **reconcile loop** runs reconcile-once after a short debounce, one at a time
   (two overlapping plans could both create the same video), and also on the timer,
   when a transient failure's backoff or a deferred delete comes due, and when a
@@ -49,6 +51,7 @@ from reconciler.watch.eventlog import EventLog
 from reconciler.apply.events import Kind
 from reconciler.model import Action, PlanOptions
 from reconciler.watch.files import FileWatcher, Targets
+from reconciler.watch.gitref import GitError, GitRef
 from reconciler.watch.recorded import RecordedCache
 from reconciler.watch.report import CycleReport
 from reconciler.util.aio import first_of
@@ -62,7 +65,8 @@ ENGINE_KEYS = ("state", "manifest", "outputs", "parallelism", "providers")  # fi
 
 class Daemon:
     def __init__(self, config: config_mod.Config, variables: dict[str, str], engine: Engine, log: EventLog, *,
-                 interval: float = 180.0, allow_mass_delete: bool = False, clock=time.monotonic):
+                 interval: float = 180.0, allow_mass_delete: bool = False, clock=time.monotonic,
+                 git_ref: GitRef | None = None):
         self.config, self.variables, self.engine, self.log = config, dict(variables), engine, log
         self.interval, self.allow_mass_delete, self.clock = interval, allow_mass_delete, clock
         self.recorded = RecordedCache(engine.store)
@@ -77,7 +81,8 @@ class Daemon:
         self._executing: dict[str, str] = {}  # address -> fingerprint of a create/replace in execute
         self._retry_at: float | None = None
         self._failed: str | None = None  # the unexpected error of the last cycle, logged once
-        self._git_dir = git_dir(config.root)
+        self.git_ref = git_ref  # None: the working tree; else the tree committed at REF (watch/gitref.py)
+        self._git_dir = git_dir(config.root) if git_ref is None else None  # index.lock: working tree only
         self._watched = {config.root / config_mod.CONFIG_NAME, *config.vars_files}
         self.files = FileWatcher(self._targets(config), self.poke,
                                  lambda msg: log.warning("watch_error", msg))
@@ -87,11 +92,14 @@ class Daemon:
     async def run(self, stop: asyncio.Event) -> None:
         """Recover, then watch and reconcile until ``stop`` is set; then wind down."""
         self.stop = stop
-        self.log.info("start", f"watching {self.config.rel(self.config.specs_dir)}/ (full re-check every "
-                               f"{self.interval:g}s)", state=self.config.rel(self.config.state_path))
+        where = f"{self.config.rel(self.config.specs_dir)}/" if self.git_ref is None else \
+            f"{self.git_ref.ref} (committed, not the working tree)"
+        self.log.info("start", f"watching {where} (full re-check every {self.interval:g}s)",
+                      state=self.config.rel(self.config.state_path))
         await self.engine.track_unfinished()  # dead writers' intents -> unknown; renders -> tracked
-        self._tasks = [asyncio.create_task(c) for c in (self._poll_loop(), self._reconcile_loop(),
-                                                        self.files.run(stop))]
+        watcher = self.files.run(stop) if self.git_ref is None else \
+            self.git_ref.run(stop, lambda: self.poke(set()), lambda msg: self.log.warning("watch_error", msg))
+        self._tasks = [asyncio.create_task(c) for c in (self._poll_loop(), self._reconcile_loop(), watcher)]
         self.poke()
         await stop.wait()
         self.log.info("stop", "stopping: no new work; letting the calls in flight finish")
@@ -174,7 +182,8 @@ class Daemon:
             await self.engine.track_unfinished()
             self._work.set()
         started = time.perf_counter()
-        config = self._reload_config()
+        root = self.config.root if self.git_ref is None else await self._snapshot()
+        config = None if root is None else self._reload_config(root)
         if config is None or self._waiting_for_git() or self._specs_missing(config):
             return
         load = await asyncio.to_thread(loader.load_specs, config, self.variables, memo=self.memo)
@@ -215,13 +224,31 @@ class Daemon:
         own = (self.engine.config.state_dir, self.engine.config.outputs_dir)
         return Targets(config.specs_dir, self._watched, ignore=own)
 
-    def _reload_config(self) -> config_mod.Config | None:
+    async def _snapshot(self) -> Path | None:
+        """The project as committed at REF now (materialised when REF moved); None
+        (logged once) while REF cannot be read: nothing planned, nothing deleted."""
+        try:
+            root, moved = await asyncio.to_thread(self.git_ref.snapshot)
+        except (GitError, OSError) as exc:
+            self.log.once(("git_ref_error", str(exc)), "git_ref_error", f"{exc}; nothing planned until it can be "
+                          "read", level="error")
+            return None
+        self.log.forget_topic("git_ref_error")
+        if moved:
+            self.memo.forget()  # new paths anyway; nothing from the last commit's folder is trusted
+            described = await asyncio.to_thread(self.git_ref.describe, self.git_ref.commit)
+            self.log.info("git_ref", f"{self.git_ref.ref} is at {described}",
+                          commit=self.git_ref.commit)
+        return root
+
+    def _reload_config(self, root: Path) -> config_mod.Config | None:
         """reconciler.yaml as it is now; None (logged once) while it is broken."""
         try:
-            new = config_mod.load_config(self.config.root)
+            new = config_mod.load_config(root)
         except ConfigError as exc:
-            self.log.once(("config_error", str(exc)), "config_error", f"{exc}; nothing planned until it is fixed",
-                          level="error")
+            at = "" if self.git_ref is None else f"{self.git_ref.ref} at {(self.git_ref.commit or '')[:12]}: "
+            self.log.once(("config_error", str(exc)), "config_error",
+                          f"{at}{exc}; nothing planned until it is fixed", level="error")
             return None
         self.log.forget_topic("config_error")
         fixed = [k for k in ENGINE_KEYS if getattr(new.file, k) != getattr(self.engine.config.file, k)]
