@@ -4,7 +4,8 @@ Each test drives a backend only through ``reconciler.state.store`` (the factory,
 ``Store`` and ``WriterLock`` protocols), never through SQL, so a new backend (the
 PostgreSQL store of CONTRACT §8) joins by adding one entry to ``BACKENDS``: a function
 that points a project at a fresh, empty state of that backend, and one that makes that
-state claim a newer schema. Today the list holds SQLite alone.
+state claim a newer schema. It holds SQLite and PostgreSQL (a real server the suite
+starts itself, ``tests/pgserver.py``; each test gets a database of its own).
 """
 
 from __future__ import annotations
@@ -47,7 +48,23 @@ def _sqlite_newer_schema(config: Config) -> None:
     conn.close()
 
 
-BACKENDS = {"sqlite": Backend(_sqlite_prepare, _sqlite_newer_schema)}
+def _postgres_prepare(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import pgserver
+
+    monkeypatch.setenv(state_store.STATE_URL_VAR, pgserver.fresh_database())  # schema `reconciler` of a new DB
+    monkeypatch.setenv("RECONCILER_TEST_LEASE_SECONDS", "3")  # a dead holder's lease expires quickly
+
+
+def _postgres_newer_schema(config: Config) -> None:
+    import psycopg
+
+    with psycopg.connect(state_store.backend(config).url, autocommit=True) as conn:
+        conn.execute(f"UPDATE {config.file.state_schema}.meta SET value = (value::int + 1)::text "
+                     f"WHERE key = 'schema_version'")
+
+
+BACKENDS = {"sqlite": Backend(_sqlite_prepare, _sqlite_newer_schema),
+            "postgresql": Backend(_postgres_prepare, _postgres_newer_schema)}
 
 
 class Harness:
@@ -75,6 +92,8 @@ class Harness:
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store_factory(request, tmp_path, monkeypatch):
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_server")
     root = tmp_path / "project"
     root.mkdir()
     backend = BACKENDS[request.param]
@@ -315,7 +334,7 @@ def test_a_dead_writers_lock_is_taken_over_and_its_holder_named(store_factory):
             store_factory.lock().acquire("apply")
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
-        lock = store_factory.lock().acquire("apply")
+        lock = _acquire_within(store_factory, "apply", seconds=30)  # SQLite: at once; a lease: when it expires
         try:
             assert lock.taken_over is not None
             assert (lock.taken_over.pid, lock.taken_over.command) == (child.pid, "watch")
@@ -326,3 +345,17 @@ def test_a_dead_writers_lock_is_taken_over_and_its_holder_named(store_factory):
             child.kill()
             child.wait()
         child.stdout.close()
+
+
+def _acquire_within(store_factory, command: str, seconds: float):
+    """Take the lock, retrying while a dead holder's lease runs out (CONTRACT §8: 30 s)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return store_factory.lock().acquire(command)
+        except LockHeldError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)
