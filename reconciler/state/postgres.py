@@ -87,11 +87,14 @@ def lease_seconds() -> float:
 
 def connect(url: str, schema: str):
     """A connection in autocommit (each write is its own explicit transaction), with
-    the project's schema first on the search path and timeouts on connect and statements."""
+    the project's schema first on the search path and timeouts on connect and statements.
+    No server-side prepared statements (``prepare_threshold=None``) and no session
+    state beyond the startup options: a pooler in transaction mode may hand each
+    transaction to another server connection."""
     import psycopg
 
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT,
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None,
                                options=f"-c search_path={schema} -c statement_timeout={STATEMENT_TIMEOUT_MS}")
     except psycopg.Error as exc:
         raise StateError(f"cannot reach the PostgreSQL state {redacted(url)}: {_first_line(exc)}") from None
@@ -253,6 +256,7 @@ class PostgresStore:
         self._mutex = threading.RLock()
         self._conn = connect(url, schema)
         self._exists = False
+        self._lease = None if readonly else _HELD.get((url, schema))  # the lease this writer works under
         try:
             if readonly:
                 self._exists = _table_exists(self._conn, schema, "meta")
@@ -309,7 +313,7 @@ class PostgresStore:
             raise StateError("internal: write on a read-only state")
         with self._mutex, self._conn.transaction():
             cur = _CountingCursor(self._conn.cursor())
-            token = _HELD.get((self.url, self.schema))
+            token = self._lease
             if token is not None:
                 row = cur.cur.execute("SELECT 1 FROM lease WHERE name = 'writer' AND token = %s "
                                       "AND expires_at > now() + make_interval(secs => %s)", [token, margin]).fetchone()

@@ -213,6 +213,49 @@ def test_metadata_updates_and_a_delete_keeps_the_history(store):
     assert (row["task_id"], row["status"], row["outcome"]) == ("1", "finished", "deleted")
 
 
+# -- downloads (issue 9: adoption of a file renamed into place before its record) -----------------
+
+
+def rendered(store: Store, fingerprint: str, task: str, address: str = "a") -> None:
+    attempt = store.begin_attempt(video(address, fingerprint, provider="unisound"), holder="test")
+    store.attempt_submitted(address, attempt, task)
+
+
+def test_the_download_of_the_current_task_is_recorded_until_its_output_is(store):
+    rendered(store, "fp1", "t1")
+    prior = json.dumps([1, 2, 3])
+    assert store.record_task("a", "t1", Status.FINISHED, video_url="u", downloading=True, download_prior=prior)
+    assert store.download_started("a") == ("t1", prior)
+    generation = store.generation()
+    store.download_ended("a", "t1")
+    assert store.download_started("a") is None and store.generation() == generation  # bookkeeping only
+    store.record_task("a", "t1", Status.FINISHED, downloading=True, download_prior=None)
+    store.record_output("a", "t1", "outputs/a.mp4", "sha", 10)
+    assert store.download_started("a") is None
+
+
+def test_a_lost_new_render_keeps_the_old_output_published(store):
+    rendered(store, "fp1", "t1")
+    store.record_output("a", "t1", "outputs/a.mp4", "sha1", 10)
+    rendered(store, "fp2", "t2")
+    store.record_task("a", "t2", Status.FINISHED, downloading=True)
+    store.render_output_lost("a", "t2", "the single allowed download failed")
+    r = store.get("a")
+    assert r.has_output and (r.output_file, r.output_sha256, r.output_bytes) == ("outputs/a.mp4", "sha1", 10)
+    assert r.status is Status.FAILED and r.task_id == "t2" and "single allowed" in r.error
+    assert [a["status"] for a in store.attempts("a")] == ["rendering", "failed"]
+    store.render_output_lost("a", "t1", "stale")  # not the current task: nothing written
+    assert store.get("a") == r
+
+
+def test_a_lost_first_render_is_an_output_lost(store):
+    rendered(store, "fp1", "t1")
+    store.record_task("a", "t1", Status.FINISHED, downloading=True)
+    store.render_output_lost("a", "t1", "gone")
+    r = store.get("a")
+    assert r.output_lost and not r.has_output and r.status is Status.FINISHED
+
+
 # -- generation and schema -------------------------------------------------------------------
 
 
