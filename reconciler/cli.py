@@ -130,12 +130,14 @@ def refresh(ctx):
 @click.option("--interval", type=click.FloatRange(min=0.1), default=180.0, show_default=True,
               help="Seconds between full re-checks.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--standby", is_flag=True,
+              help="If another writer holds the state, wait as a standby and take over when it stops or dies.")
 @mass_delete_option
 @var_option
 @click.pass_context
-def watch(ctx, interval, log_format, allow_mass_delete, vars_):
+def watch(ctx, interval, log_format, standby, allow_mass_delete, vars_):
     """Keep renders in line with the specs until stopped (SIGINT/SIGTERM)."""
-    _run(ctx, "watch", interval=interval, log_format=log_format,
+    _run(ctx, "watch", interval=interval, log_format=log_format, standby=standby,
          allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_))
 
 

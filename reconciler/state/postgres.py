@@ -74,7 +74,11 @@ def _migrate_2(cur) -> None:
     cur.execute("ALTER TABLE videos ADD COLUMN download_task_id text, ADD COLUMN download_prior text")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2}  # the same versions as the SQLite store
+def _migrate_3(cur) -> None:
+    cur.execute("ALTER TABLE videos ADD COLUMN output_place text")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}  # the same versions as the SQLite store
 
 
 def lease_seconds() -> float:
@@ -146,6 +150,7 @@ class PostgresLease:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self.lost = threading.Event()  # set when a renewal found the lease gone
+        self.on_lost = None  # called (from the renewal thread) when it is
 
     def _where(self) -> str:
         return f"{redacted(self.url)} (schema {self.schema})"
@@ -191,6 +196,8 @@ class PostgresLease:
                 if row is None:
                     self.lost.set()
                     _HELD.pop((self.url, self.schema), None)
+                    if self.on_lost is not None:
+                        self.on_lost()
                     return
             except Exception:  # noqa: BLE001 - a failed renewal is retried; expiry decides
                 if conn is not None:
@@ -436,7 +443,8 @@ class PostgresStore:
                             finished_at=finished_at if status is not Status.RENDERING else None)
             return True
 
-    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int) -> None:
+    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
+                      place: str | None = None) -> None:
         with self._tx() as cur:
             row = cur.one("SELECT task_id, fingerprint, finished_at FROM videos WHERE address = %s", [address])
             if not row or row[0] != task_id:
@@ -444,8 +452,8 @@ class PostgresStore:
             cur.update_video(address, {
                 "status": Status.FINISHED.value, "error": None, "output_file": file, "output_sha256": sha256,
                 "output_bytes": size, "output_fingerprint": row[1], "output_task_id": task_id,
-                "output_lost": 0, "download_task_id": None, "download_prior": None, "updated_at": now(),
-                **({} if row[2] else {"finished_at": now()}),
+                "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
+                "updated_at": now(), **({} if row[2] else {"finished_at": now()}),
             })
 
     def download_ended(self, address: str, task_id: str) -> None:

@@ -112,8 +112,10 @@ class Store(Protocol):
     def download_ended(self, address: str, task_id: str) -> None:
         """A download of ``task_id`` failed before any rename: nothing to adopt later."""
 
-    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int) -> None:
-        """The current task's output is downloaded and verified: publish it."""
+    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
+                      place: str | None = None) -> None:
+        """The current task's output is downloaded and verified: publish it. ``place``
+        (``outputs.this_place``) is the checkout that holds the file (CONTRACT §8)."""
 
     def mark_output_lost(self, address: str, reason: str) -> None: ...
 
