@@ -179,7 +179,7 @@ def adoptable(path: Path, prior: str | None, published_sha256: str | None) -> tu
 def quarantine(config: Config, kept: Path, address: str, task_id: str) -> str:
     """Move bytes kept aside by a failed one-shot download to ``state/quarantine/`` for a
     person to inspect; returns where they are (project-relative if inside it)."""
-    folder = config.state_path.parent / "quarantine"
+    folder = config.state_dir / "quarantine"
     target = folder / f"{address.replace('/', '__')}.task-{task_id}.bin"
     try:
         folder.mkdir(parents=True, exist_ok=True)

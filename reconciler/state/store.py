@@ -214,6 +214,13 @@ def backend(config: Config, env: Mapping[str, str] | None = None) -> StateBacken
                       f"(SQLite, e.g. state/reconciler.db) or a postgresql:// URL")
 
 
+def describe(config: Config) -> str:
+    """Where the state is, for messages: the project-relative file, or the database URL
+    without its password and the schema."""
+    found = backend(config)
+    return config.rel(found.path) if isinstance(found, SqliteBackend) else found.describe()
+
+
 def writer_lock(config: Config) -> WriterLock:
     return backend(config).lock()
 

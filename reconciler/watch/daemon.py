@@ -41,6 +41,7 @@ from reconciler import config as config_mod
 from reconciler.planning import planner
 from reconciler.specs import loader
 from reconciler.specs.memo import SpecMemo
+from reconciler.state import store as state_store
 from reconciler.watch import policy
 from reconciler.watch.desired import LastGood
 from reconciler.apply.engine import Engine
@@ -88,7 +89,7 @@ class Daemon:
         """Recover, then watch and reconcile until ``stop`` is set; then wind down."""
         self.stop = stop
         self.log.info("start", f"watching {self.config.rel(self.config.specs_dir)}/ (full re-check every "
-                               f"{self.interval:g}s)", state=self.config.rel(self.config.state_path))
+                               f"{self.interval:g}s)", state=state_store.describe(self.config))
         await self.engine.track_unfinished()  # dead writers' intents -> unknown; renders -> tracked
         self._tasks = [asyncio.create_task(c) for c in (self._poll_loop(), self._reconcile_loop(),
                                                         self.files.run(stop))]
