@@ -141,6 +141,20 @@ def watch(ctx, interval, log_format, standby, allow_mass_delete, vars_):
          allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_))
 
 
+@cli.group()
+def state():
+    """Operations on the whole state."""
+
+
+@state.command()
+@click.option("--to", "to", required=True, metavar="URL",
+              help="The target: a postgresql:// URL (into this project's state_schema) or a SQLite file path.")
+@click.pass_context
+def migrate(ctx, to):
+    """Copy the whole state to another backend (refused if the target holds a state)."""
+    _run(ctx, "migrate", to=to)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)

@@ -390,6 +390,24 @@ class StateStore:
                 self._set_video_if_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
             return [r[0] for r in rows]
 
+    # -- whole-state copy (``state migrate``) ----------------------------------------
+
+    def dump(self) -> dict:
+        """Every row of the state, for a copy to another backend."""
+        if self._conn is None or "videos" not in self._tables():
+            return {"meta": [], "videos": [], "attempts": []}
+        return {"meta": self._rows("SELECT * FROM meta WHERE key <> 'schema_version' ORDER BY key"),
+                "videos": self._rows("SELECT * FROM videos ORDER BY address"),
+                "attempts": self._rows("SELECT * FROM attempts ORDER BY id")}
+
+    def load(self, data: dict) -> None:
+        """Write a whole state dumped from another store into this empty one, in one transaction."""
+        with self._tx(bump=False) as db:
+            db["videos"].insert_all(data["videos"])
+            db["attempts"].insert_all(data["attempts"])
+            for row in data["meta"]:
+                db["meta"].upsert(row, pk="key")
+
     # -- helpers ------------------------------------------------------------------
 
     @staticmethod

@@ -146,6 +146,8 @@ class StateBackend(Protocol):
 
     def open(self, *, readonly: bool = False) -> Store: ...
 
+    def describe(self) -> str: ...
+
 
 class SqliteBackend:
     """A state in one SQLite file (the default ``state/reconciler.db``). A plain class:
@@ -156,6 +158,9 @@ class SqliteBackend:
 
     def describe(self) -> str:
         return str(self.path)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SqliteBackend) and self.path.resolve() == other.path.resolve()
 
     def lock(self) -> WriterLock:
         from reconciler.state.lock import StateLock
@@ -212,6 +217,18 @@ def backend(config: Config, env: Mapping[str, str] | None = None) -> StateBacken
         return PostgresBackend(setting, config.file.state_schema)
     raise ConfigError(f"{where}: unknown state backend {scheme!r} in {_redacted(setting)}; use a file path "
                       f"(SQLite, e.g. state/reconciler.db) or a postgresql:// URL")
+
+
+def target_backend(config: Config, to: str) -> StateBackend:
+    """The backend ``state migrate --to`` names: a postgresql:// URL (into the project's
+    ``state_schema``) or a SQLite file path (relative to the project)."""
+    if not _URL.match(to):
+        return SqliteBackend(config.root / to)
+    scheme = to.split(":", 1)[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        return PostgresBackend(to, config.file.state_schema)
+    raise ConfigError(f"--to: unknown state backend {scheme!r} in {_redacted(to)}; use a postgresql:// URL "
+                      f"or a SQLite file path")
 
 
 def describe(config: Config) -> str:

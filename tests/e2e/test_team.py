@@ -200,3 +200,37 @@ def test_two_projects_in_two_schemas_do_not_see_each_other(tmp_path, sim, pg_url
         holder.communicate(timeout=30)
     assert set(faq.recorded()) == {"faq/q1"} and set(launch.recorded()) == {"launch/intro"}
     assert set(faq.manifest()["videos"]) == {"faq/q1"}
+
+
+def test_state_migrate_copies_a_whole_state_both_ways_and_refuses_a_full_target(tmp_path, sim, pg_url):
+    solo = Project(tmp_path / "solo", sim)  # today's SQLite state of one machine
+    solo.write_specs(xingyun={"xy/a": "一"}, unisound={"uni/q": "你好"})
+    assert solo.apply().returncode == 0
+    db = solo.root / "state/reconciler.db"
+    before = db.read_bytes()
+    history = solo.attempts()
+    moved = solo.run("state", "migrate", "--to", pg_url)
+    assert moved.returncode == 0, moved.stdout + moved.stderr
+    assert "both compared equal" in moved.stdout and "2 video(s)" in moved.stdout
+    assert db.read_bytes() == before  # the source is left as it was
+    team = TeamProject(solo.root, sim, pg_url)  # the same checkout, now pointed at the shared state
+    assert team.recorded() == solo.recorded() and team.attempts() == history
+    creates = len(sim.calls("create"))
+    assert team.plan_actions() == {"uni/q": "noop", "xy/a": "noop"}
+    again = solo.run("state", "migrate", "--to", pg_url)
+    assert again.returncode == 1 and "already holds a state" in again.stderr and "Traceback" not in again.stderr
+    back = team.run("state", "migrate", "--to", "state/back.db")  # and back, from PostgreSQL to a file
+    assert back.returncode == 0, back.stdout + back.stderr
+    assert _file_state(solo, "state/back.db") == solo.recorded()
+    assert len(sim.calls("create")) == creates
+
+
+def _file_state(project: Project, path: str):
+    """The videos recorded in another SQLite file of ``project``'s checkout."""
+    from reconciler.state.sqlite import StateStore
+
+    store = StateStore.open_readonly(project.root / path)
+    try:
+        return store.recorded()
+    finally:
+        store.close()
