@@ -234,3 +234,27 @@ def _file_state(project: Project, path: str):
         return store.recorded()
     finally:
         store.close()
+
+
+def test_a_standby_watch_on_sqlite_waits_for_the_file_lock(project, sim):
+    project.write_specs(xingyun={"xy/a": "一"})
+    leader = project.start("watch", "--interval", "60")
+    standby = None
+    try:
+        read_until(leader.stderr, "watching")
+        refused = project.start("watch")  # without --standby: fails at once, as before
+        assert refused.wait(timeout=30) == 1 and f"locked by pid {leader.pid}" in refused.stderr.read()
+        refused.stderr.close()
+        refused.stdout.close()
+        standby = project.start("watch", "--standby", "--interval", "60")
+        read_until(standby.stderr, f"standby: pid {leader.pid}")
+        leader.send_signal(signal.SIGTERM)
+        assert leader.wait(timeout=30) == 0
+        assert "took the writer role" in read_until(standby.stderr, "watching", timeout=30)
+        standby.send_signal(signal.SIGTERM)
+        standby.communicate(timeout=30)
+        assert standby.returncode == 0
+    finally:
+        _stop(leader)
+        if standby is not None:
+            _stop(standby)
