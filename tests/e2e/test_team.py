@@ -258,3 +258,21 @@ def test_a_standby_watch_on_sqlite_waits_for_the_file_lock(project, sim):
         _stop(leader)
         if standby is not None:
             _stop(standby)
+
+
+def test_a_watch_whose_lease_was_taken_stops_and_says_so(machines, sim):
+    import psycopg
+
+    a, _ = machines
+    a.write_specs(xingyun={"xy/a": "一"})
+    leader = a.start("watch", "--interval", "60")
+    try:
+        read_until(leader.stderr, "watching")
+        with psycopg.connect(a.url, autocommit=True) as conn:  # a partition: the lease ran out, another took it
+            conn.execute("UPDATE reconciler.lease SET token = 'other', pid = 1, host = 'elsewhere', "
+                         "expires_at = now() + interval '1 minute'")
+        _, err = leader.communicate(timeout=30)
+        assert leader.returncode == 1
+        assert "writer lease was lost" in err and "Traceback" not in err
+    finally:
+        _stop(leader)
