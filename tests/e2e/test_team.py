@@ -177,12 +177,14 @@ def test_a_crash_after_the_intent_is_recovered_by_the_next_writer_on_another_mac
     crashed.communicate(timeout=60)
     assert crashed.returncode == KILLED
     assert [v.status.value for v in a.recorded().values()] == ["pending"]  # the intent, in the shared state
+    creates = len(sim.calls("create"))
     again = _apply_once_free(b)
-    assert again.returncode == 0, again.stdout + again.stderr
+    assert again.returncode == 1, again.stdout + again.stderr  # an unknown is reported, never re-sent
     assert f"took over the lock left by pid {crashed.pid}" in again.stdout + again.stderr
     assert "recovered: an earlier run stopped while its create was in flight" in again.stderr
-    assert {k: v.status.value for k, v in b.recorded().items()} == {"xy/a": "finished", "xy/b": "finished"}
-    assert_no_duplicate_renders(b)  # the unknown create was never answered: no answered render twice
+    assert {k: v.status.value for k, v in b.recorded().items()} == {"xy/a": "unknown", "xy/b": "finished"}
+    assert len(sim.calls("create")) == creates + 1  # only xy/b, whose intent was never written
+    assert_no_duplicate_renders(b)
 
 
 def test_two_projects_in_two_schemas_do_not_see_each_other(tmp_path, sim, pg_url):
