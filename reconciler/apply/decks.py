@@ -55,7 +55,7 @@ def snapshot(config: Config, desired: DesiredVideo) -> Iterator[Path | None]:
             "`reconciler apply` again to render the deck as it is now")
     folder = None
     try:
-        folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=config.state_path.parent))
+        folder = Path(tempfile.mkdtemp(prefix=PREFIX, dir=config.state_dir))
         path = folder / source.name
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
         with os.fdopen(fd, "wb") as out:
@@ -63,7 +63,7 @@ def snapshot(config: Config, desired: DesiredVideo) -> Iterator[Path | None]:
     except OSError as exc:
         if folder is not None:
             shutil.rmtree(folder, ignore_errors=True)
-        raise DeckError(f"cannot copy {desired.ppt_file} into {config.rel(config.state_path.parent)}/ for the "
+        raise DeckError(f"cannot copy {desired.ppt_file} into {config.rel(config.state_dir)}/ for the "
                         f"upload ({exc.strerror or exc}): the create was not sent; free disk space or fix "
                         "the permissions, then run `reconciler apply` again") from None
     try:
@@ -74,7 +74,7 @@ def snapshot(config: Config, desired: DesiredVideo) -> Iterator[Path | None]:
 
 def sweep(config: Config) -> None:
     """Remove the deck copies of a writer killed during a create. Only under the lock."""
-    folder = config.state_path.parent
+    folder = config.state_dir
     if folder.is_dir():
         for path in folder.glob(f"{PREFIX}*"):
             shutil.rmtree(path, ignore_errors=True)

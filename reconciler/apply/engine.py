@@ -322,6 +322,12 @@ class Engine:
                       f"{why}: fix its permissions and run `reconciler refresh` again (not counted as lost)")
         lost = []
         for video, why in damaged:
+            place = outputs.kept_elsewhere(self.config, video)
+            if place and not outputs.fetch_again(video) and why.endswith(" is missing"):
+                self.emit(Kind.KEPT_ELSEWHERE, video.address, video.provider, video.output_task_id,
+                          f"{why} here; the output is kept on another machine ({place}) and its one-shot link "
+                          f"is used: nothing is rendered again")
+                continue
             if outputs.fetch_again(video):
                 self.tracker.add(video.address, video.provider, video.task_id, self.clock(), immediate=True,
                                  recorded=video.status)

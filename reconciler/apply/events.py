@@ -40,6 +40,7 @@ class Kind(StrEnum):
     FAILED = "failed"  # failed: the render failed at the vendor
     CANCELLED = "cancelled"  # cancelled: the vendor reports the render cancelled
     OUTPUT_LOST = "output_lost"  # failed: the output cannot be (or is no longer) had
+    KEPT_ELSEWHERE = "kept_elsewhere"  # finished: the output is on another machine of a shared state
     OLD_CANCELLED = "old_cancelled"  # (unchanged): a superseded render was cancelled
     OLD_ABANDONED = "old_abandoned"  # (unchanged): a superseded render was abandoned
     UPDATED = "updated"  # updated: labels / prevent_destroy recorded, no render
@@ -86,6 +87,7 @@ ABOUT: dict[Kind, About] = {
     Kind.FAILED: About("failed", True, "error", failing=True, progress=True),
     Kind.CANCELLED: About("cancelled", True, "warning", failing=True, progress=True),
     Kind.OUTPUT_LOST: About("failed", True, "error", failing=True),
+    Kind.KEPT_ELSEWHERE: About("finished", True, "warning", repeats="detail"),
     Kind.OLD_CANCELLED: About(None),
     Kind.OLD_ABANDONED: About(None, level="warning"),
     Kind.UPDATED: About("updated", True),

@@ -205,7 +205,8 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
 
 async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int) -> None:
     try:
-        await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size)
+        await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size,
+                     outputs.this_place(ctx.config))
     except StateError:
         ctx.tracker.release(item)  # superseded while downloading: its successor will publish
         return
@@ -217,6 +218,13 @@ async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: 
 async def _lost(ctx: RunContext, item: Tracked, why: str) -> None:
     """The vendor can no longer give this render's output. An older output still
     published (a replace) stays published: only the new render is recorded failed."""
+    video = await ctx.db(ctx.store.get, item.address)
+    place = outputs.kept_elsewhere(ctx.config, video) if video and video.output_task_id == item.task_id else None
+    if place is not None:  # another checkout of a shared state has the file: not lost, never paid again
+        ctx.emit(Kind.KEPT_ELSEWHERE, item.address, item.provider, item.task_id,
+                 f"{why}; the output is kept on another machine ({place})")
+        ctx.tracker.release(item)
+        return
     await ctx.db(ctx.store.render_output_lost, item.address, item.task_id, why)
     ctx.emit(Kind.OUTPUT_LOST, item.address, item.provider, item.task_id,
              f"{why}; the next plan proposes to render it again")

@@ -40,7 +40,7 @@ def run(project, out: Path | None) -> int:
         cut = posters.make_posters(ffmpeg, out_dir, local) if ffmpeg else {}
         made = cards.with_posters(made, cut)
         html = page.render(made, title=config.root.resolve().name or "reconciler", generated=cards.when(
-            now.isoformat(timespec="seconds")), state_name=config.rel(config.state_path),
+            now.isoformat(timespec="seconds")), state_name=state_store.describe(config),
             outputs_name=config.rel(config.outputs_dir) + "/", poster_note="no posters: " + why_not if why_not else "")
         index = page.write(out_dir, html)
     except OSError as exc:

@@ -48,7 +48,7 @@ def run(project, as_json: bool) -> int:
     piped = not sys.stdout.isatty() and "COLUMNS" not in os.environ
     console = Console(stderr=False, width=100_000 if piped else None)
     if not recorded:
-        console.print(f"No videos recorded in {config.rel(config.state_path)} yet. "
+        console.print(f"No videos recorded in {state_store.describe(config)} yet. "
                       "Run `reconciler plan` to see what `reconciler apply` would render.")
         return 0
     console.print(_table(recorded, stalled, wide=console.width >= 120))

@@ -6,8 +6,17 @@ one ``Engine`` whose events are logged as lines on stderr (text, or JSON for a l
 collector); run ``reconciler.watch.daemon.Daemon``; on the first signal stop taking new work
 and let the calls in flight finish, on a second abandon them; then write the
 manifest a last time, close the state and release the lock. Exit 0 after a clean
-stop, 1 when it cannot start (config, lock) or a local write failed (the state's disk
-full, the manifest path blocked: the daemon stops at once, saying why).
+stop, 1 when it cannot start (config, lock), a local write failed (the state's disk
+full, the manifest path blocked: the daemon stops at once, saying why) or it loses the
+writer role while running.
+
+``--standby`` (CONTRACT §8): when another writer holds the state, wait instead of
+failing, logging once that this process is a standby and who leads, and try again
+every ``STANDBY_POLL`` seconds; when the role frees (the leader stops, or dies and its
+lock or lease runs out) take it and start as any watch does, with recovery first
+(intents left pending become ``unknown``, unfinished renders are polled, finished
+outputs downloaded). The same command on every machine: one leads. A SIGINT/SIGTERM
+while waiting stops at once.
 """
 
 from __future__ import annotations
@@ -15,23 +24,56 @@ from __future__ import annotations
 import asyncio
 import signal
 import sys
+import threading
 
 from reconciler.errors import ReconcilerError
 from reconciler.watch.eventlog import EventLog, LogHooks
 
 
+STANDBY_POLL = 1.0  # seconds between a standby's tries to take the role
+
+
 def run(project, interval: float, log_format: str, allow_mass_delete: bool, variables: dict[str, str],
-        git_ref: str | None = None) -> int:
+        standby: bool = False, git_ref: str | None = None) -> int:
     log = EventLog(sys.stderr, log_format)
     try:
-        return _run(project, log, interval, allow_mass_delete, variables, git_ref)
+        return _run(project, log, interval, allow_mass_delete, variables, standby, git_ref)
     except ReconcilerError as exc:
         log.error("error", f"{exc}")
         return 1
 
 
+def _take_role(config, log: EventLog, standby: bool):
+    """The writer lock, at once; or, as a standby, once it frees (None: stopped while waiting)."""
+    from reconciler.errors import LockHeldError
+    from reconciler.state import store as state_store
+
+    if not standby:
+        return state_store.writer_lock(config).acquire("watch")
+    stop = threading.Event()
+    previous = {s: signal.signal(s, lambda *_: stop.set()) for s in (signal.SIGINT, signal.SIGTERM)}
+    waiting_on = None
+    try:
+        while True:
+            try:
+                return state_store.writer_lock(config).acquire("watch")
+            except LockHeldError:
+                holder = state_store.writer_lock(config).holder()
+                who = holder.describe() if holder else "another writer"
+                if who != waiting_on:
+                    log.info("standby", f"standby: {who} holds the state; waiting to take over "
+                                        f"(checking every {STANDBY_POLL:g}s)")
+                    waiting_on = who
+            if stop.wait(STANDBY_POLL):
+                log.info("stop", "stopped while a standby; nothing was changed")
+                return None
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str],
-         git_ref: str | None) -> int:
+         standby: bool, git_ref: str | None) -> int:
     import dataclasses
 
     from reconciler.apply.engine import Engine, ProviderSet
@@ -43,7 +85,12 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
     # --git-ref: REF must name a commit now (else exit 1); the specs, vars, config and
     # decks then come from its tree, state, manifest and outputs stay in the project.
     source = GitRef(config.root, git_ref, config.state_dir) if git_ref else None
-    lock = state_store.writer_lock(config).acquire("watch")
+    lock = _take_role(config, log, standby)
+    if lock is None:
+        return 0
+    if standby:
+        log.info("start", "took the writer role: leading now")
+    lost: list[bool] = []
     try:
         if lock.taken_over is not None:
             log.warning("start", f"took over the lock left by {lock.taken_over.describe()}, which is no longer running")
@@ -55,11 +102,14 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
             daemon = Daemon(config, variables, engine, log, interval=interval, allow_mass_delete=allow_mass_delete,
                             git_ref=source)
             hooks.listener = daemon.on_event
-            asyncio.run(_serve(daemon, engine, hooks, log))
+            asyncio.run(_serve(daemon, engine, hooks, log, lock, lost))
         finally:
             store.close()
     finally:
         lock.release()
+    if lost:
+        log.error("stop", "stopped: this process lost the writer role (its lease lapsed); another writer may lead")
+        return 1
     if engine.halted:
         log.error("stop", f"stopped: {engine.halted}; the lock is released")
         return 1
@@ -67,10 +117,19 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
     return 0
 
 
-async def _serve(daemon, engine, hooks: LogHooks, log: EventLog) -> None:
+async def _serve(daemon, engine, hooks: LogHooks, log: EventLog, lock=None, lost: list | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     signals: list[int] = []
+
+    def on_lost() -> None:  # a lease renewal found the role gone: stop taking work (writes are refused anyway)
+        if lost is not None:
+            lost.append(True)
+        log.error("lease", "the writer lease was lost (expired or taken over): stopping")
+        stop.set()
+
+    if hasattr(lock, "on_lost"):
+        lock.on_lost = lambda: loop.call_soon_threadsafe(on_lost)
 
     def on_signal(signum: int) -> None:
         signals.append(signum)

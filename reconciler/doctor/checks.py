@@ -101,8 +101,8 @@ def _specs(config) -> tuple[Check, set[str]]:
 def _state(config):
     from reconciler.state import store as state_store
 
-    rel = config.rel(config.state_path)
-    if not config.state_path.exists():
+    rel = state_store.describe(config)
+    if isinstance(state_store.backend(config), state_store.SqliteBackend) and not config.state_path.exists():
         return Check("state", OK, f"no state yet ({rel} is created by the first apply)"), {}
     try:
         store = state_store.open_store(config, readonly=True)

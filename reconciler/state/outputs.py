@@ -17,6 +17,10 @@ in one place (and import nothing heavy: ``plan`` checks them too):
 - A download that was renamed into place by a writer killed before its record is
   *adopted* (``adoptable``): same file, verified again, recorded.
 - Bytes of a used one-shot URL that are not a video are kept in ``state/quarantine/``.
+- A shared state (CONTRACT §8) records which checkout downloaded each output
+  (``this_place``). A file missing here that another checkout downloaded is not lost
+  (``kept_elsewhere``): fetched again while the vendor's link works, otherwise
+  reported as kept on another machine; it never leads to a paid render.
 """
 
 from __future__ import annotations
@@ -36,6 +40,21 @@ SUFFIX = ".mp4"
 # here without building a client, for readers such as ``plan``: their output cannot
 # be fetched again, so a published file that is gone is lost with it.
 ONE_SHOT = frozenset({"unisound"})
+
+
+def this_place(config: Config) -> str:
+    """This checkout: ``host:/project/root``, recorded with each output it downloads."""
+    import socket
+
+    return f"{socket.gethostname()}:{config.root}"
+
+
+def kept_elsewhere(config: Config, video: RecordedVideo | None) -> str | None:
+    """The checkout holding ``video``'s published output if it is another one than this
+    (so a file missing here is not lost), else None."""
+    if video is None or not video.has_output or not video.output_place:
+        return None
+    return None if video.output_place == this_place(config) else video.output_place
 
 
 def refetchable(provider: str) -> bool:
@@ -119,6 +138,8 @@ def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[s
                     continue
         except (FileNotFoundError, NotADirectoryError):
             why = f"{video.output_file} is missing"
+            if not fetch_again(video) and kept_elsewhere(config, video):
+                continue  # downloaded by another checkout of a shared state: published there, not lost
         except OSError:
             continue  # unreadable here (a permission): a local problem, not a loss; refresh says so
         if out is recorded:
@@ -158,7 +179,7 @@ def adoptable(path: Path, prior: str | None, published_sha256: str | None) -> tu
 def quarantine(config: Config, kept: Path, address: str, task_id: str) -> str:
     """Move bytes kept aside by a failed one-shot download to ``state/quarantine/`` for a
     person to inspect; returns where they are (project-relative if inside it)."""
-    folder = config.state_path.parent / "quarantine"
+    folder = config.state_dir / "quarantine"
     target = folder / f"{address.replace('/', '__')}.task-{task_id}.bin"
     try:
         folder.mkdir(parents=True, exist_ok=True)

