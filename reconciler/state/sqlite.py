@@ -203,7 +203,10 @@ class StateStore:
                 MIGRATIONS[target](db)
             if version != SCHEMA_VERSION:
                 db["meta"].upsert({"key": "schema_version", "value": str(SCHEMA_VERSION)}, pk="key")
-                db["meta"].upsert({"key": "generation", "value": "0"}, pk="key")
+                if version == 0:  # a new state starts counting
+                    db["meta"].upsert({"key": "generation", "value": "0"}, pk="key")
+                else:  # an upgrade keeps counting: a plan saved before it is stale, never fresh again
+                    db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
     @contextmanager
     def _tx(self, *, bump: bool = True) -> Iterator[sqlite_utils.Database]:

@@ -38,5 +38,6 @@ def test_a_schema_1_state_is_migrated_with_its_rows(tmp_path):
     try:
         assert SCHEMA_VERSION >= 2 and store.get("a").status is Status.FINISHED
         assert store.download_started("a") is None
+        assert store.generation() == 4  # an upgrade counts on: a plan saved at 3 is stale, none saved at 0 fresh
     finally:
         store.close()
