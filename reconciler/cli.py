@@ -48,6 +48,9 @@ def _parse_vars(values: tuple[str, ...]) -> dict[str, str]:
 var_option = click.option("--var", "vars_", multiple=True, metavar="KEY=VALUE", help="Set a template variable.")
 target_option = click.option("--target", "targets", multiple=True, metavar="ADDR", help="Limit to this address.")
 replace_option = click.option("--replace", "replace", multiple=True, metavar="ADDR", help="Force a new render.")
+no_cache_option = click.option(
+    "--no-cache", is_flag=True, help="Render even where the render cache holds the output (CONTRACT §11)."
+)
 mass_delete_option = click.option(
     "--allow-mass-delete", is_flag=True, help="Allow a plan that deletes all (or over max_delete_share) videos."
 )
@@ -85,13 +88,14 @@ def validate(ctx, vars_):
 @replace_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @mass_delete_option
+@no_cache_option
 @var_option
 @click.pass_context
-def plan(ctx, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, vars_):
+def plan(ctx, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, no_cache, vars_):
     """Show what apply would change."""
     _run(ctx, "plan", as_json=as_json, out=out, targets=targets, replace=replace,
          detailed_exitcode=detailed_exitcode, allow_mass_delete=allow_mass_delete,
-         variables=_parse_vars(vars_))
+         variables=_parse_vars(vars_), no_cache=no_cache)
 
 
 @cli.command()
@@ -102,13 +106,14 @@ def plan(ctx, as_json, out, targets, replace, detailed_exitcode, allow_mass_dele
 @target_option
 @replace_option
 @mass_delete_option
+@no_cache_option
 @var_option
 @click.pass_context
-def apply(ctx, plan_file, auto_approve, no_wait, parallelism, targets, replace, allow_mass_delete, vars_):
+def apply(ctx, plan_file, auto_approve, no_wait, parallelism, targets, replace, allow_mass_delete, no_cache, vars_):
     """Render what the specs say (a fresh plan, or a saved plan FILE)."""
     _run(ctx, "apply", plan_file=plan_file, auto_approve=auto_approve, no_wait=no_wait,
          parallelism=parallelism, targets=targets, replace=replace,
-         allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_))
+         allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_), no_cache=no_cache)
 
 
 @cli.command()
@@ -183,6 +188,18 @@ def doctor(ctx, as_json):
 def gallery(ctx, out):
     """Write a static HTML review page of every video (player, poster, script, history)."""
     _run(ctx, "gallery", out=out)
+
+
+@cli.group()
+def cache():
+    """The render cache (CONTRACT §11)."""
+
+
+@cache.command("prune")
+@click.pass_context
+def cache_prune(ctx):
+    """Remove cached renders no video uses, unused for longer than cache_keep_days."""
+    _run(ctx, "cache", )
 
 
 @cli.command()

@@ -90,6 +90,7 @@ class ConfigFile:
     outputs: str = "outputs"
     parallelism: int = 8
     max_delete_share: float | None = None
+    cache_keep_days: int = 30  # CONTRACT §11: unused cached renders kept this long
     providers: ProvidersSettings = ProvidersSettings()
 
     def as_dict(self) -> dict:
@@ -188,6 +189,8 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
         vars_ = None
     parallelism = _check_value(problems, ("parallelism",), data.get("parallelism", d.parallelism), "int", 1, 256)
     share = _check_value(problems, ("max_delete_share",), data.get("max_delete_share"), "number", 0, 1, True)
+    keep = _check_value(problems, ("cache_keep_days",), data.get("cache_keep_days", d.cache_keep_days),
+                        "int", 0, 36500)
     pdata = _check_mapping(problems, ("providers",), data.get("providers", {}),
                            {f.name for f in dataclasses.fields(ProvidersSettings)})
     providers = ProvidersSettings(
@@ -197,7 +200,8 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
     file = ConfigFile(**{k: v or getattr(d, k) for k, v in strs.items()}, vars=vars_,
                       state_schema=schema or d.state_schema,
                       parallelism=parallelism or d.parallelism,
-                      max_delete_share=None if share is None else float(share), providers=providers)
+                      max_delete_share=None if share is None else float(share),
+                      cache_keep_days=d.cache_keep_days if keep is None else keep, providers=providers)
     return file, problems
 
 

@@ -185,6 +185,8 @@ class PlanOptions:
     replace: frozenset[str] = frozenset()
     allow_mass_delete: bool = False
     max_delete_share: float | None = None
+    use_cache: bool = True  # False: --no-cache (CONTRACT §11)
+    cached: frozenset[str] = frozenset()  # render fingerprints the render cache holds (CONTRACT §11)
 
 
 @dataclass(frozen=True)
@@ -197,6 +199,12 @@ class Change:
     desired: DesiredVideo | None = None
     recorded: RecordedVideo | None = None
     details: tuple[str, ...] = ()  # extra human lines, e.g. a short script diff
+    from_cache: bool = False  # a create/replace served from the render cache: no render
+
+    @property
+    def renders(self) -> int:
+        """1 if carrying out this change starts a paid render, else 0."""
+        return int(self.action in (Action.CREATE, Action.REPLACE) and not self.from_cache)
 
 
 @dataclass(frozen=True)
@@ -216,15 +224,16 @@ class Plan:
 
     @property
     def renders(self) -> int:
-        """How many paid renders applying this plan will start."""
-        return self.count(Action.CREATE) + self.count(Action.REPLACE)
+        """How many paid renders applying this plan will start (none for one the render
+        cache serves)."""
+        return self.count(Action.CREATE) + self.count(Action.REPLACE) - sum(1 for c in self.changes if c.from_cache)
 
     @property
     def tts_chars(self) -> int:
         return sum(
             c.desired.tts_chars
             for c in self.changes
-            if c.action in (Action.CREATE, Action.REPLACE) and c.desired is not None
+            if c.action in (Action.CREATE, Action.REPLACE) and c.desired is not None and not c.from_cache
         )
 
 

@@ -16,7 +16,9 @@ into ``unknown`` (``Store.recover``), so a render is never silently paid twice.
 A replace starts the new render first and only then cancels the old unfinished one
 (Xingyun) or abandons it (Unisound has no cancel API); the old output stays published
 until the new one is downloaded. A delete cancels/abandons, forgets the video and
-removes its managed output file. An update touches state only. Each function takes
+removes its managed output file (its render-cache entry stays). A create or replace the
+plan marked ``from_cache`` publishes the cached output instead (``from_cache``); a
+damaged entry is dropped and the video rendered, visibly. An update touches state only. Each function takes
 a ``context.RunContext`` (store, providers, tracker, events, manifest), never the
 engine; ``run`` returns the action it carried out, for the engine's summary.
 """
@@ -27,7 +29,7 @@ import asyncio
 from typing import TYPE_CHECKING
 
 from reconciler.apply import decks
-from reconciler.state import outputs
+from reconciler.state import outputs, render_cache
 from reconciler.errors import OutcomeUnknownError, ProviderError
 from reconciler.apply.events import Kind
 from reconciler.util.crashpoint import crash_point
@@ -52,8 +54,14 @@ async def run(ctx: RunContext, change: Change) -> Action | None:
         await delete(ctx, change)
         return Action.DELETE
     if change.action in (Action.CREATE, Action.REPLACE):
-        outcome = await submit(ctx, change.desired, change.action)
         old = change.recorded
+        if change.from_cache:
+            served = await from_cache(ctx, change.desired)
+            if served is not None:
+                if served and old is not None and old.unfinished and old.task_id:
+                    await supersede(ctx, old.address, old.provider, old.task_id)
+                return change.action if served else None
+        outcome = await submit(ctx, change.desired, change.action)
         if outcome != NOT_SENT and old is not None and old.unfinished and old.task_id:
             await supersede(ctx, old.address, old.provider, old.task_id)
         return change.action if outcome == SUBMITTED else None
@@ -77,10 +85,45 @@ async def record_move(ctx: RunContext, change: Change) -> None:
 
 def calls_vendor(change: Change) -> bool:
     """Whether carrying out ``change`` calls its vendor (a create, or a cancel)."""
-    if change.action in (Action.CREATE, Action.REPLACE):
-        return True
     r = change.recorded
+    if change.action in (Action.CREATE, Action.REPLACE):
+        return not change.from_cache or (r is not None and r.unfinished and r.task_id is not None)
     return change.action is Action.DELETE and r is not None and r.unfinished and r.task_id is not None
+
+
+async def from_cache(ctx: RunContext, desired: DesiredVideo) -> bool | None:
+    """Serve ``desired`` from the render cache (CONTRACT §11): verify the entry, put its
+    file at ``outputs/<address>.mp4`` atomically, then record it (state, manifest): no
+    vendor call. True when served; False on a local failure (reported, nothing rendered,
+    nothing recorded: fix it and apply again); None when the entry is gone or damaged
+    (dropped, never served, said so): the caller renders it instead."""
+    address, fingerprint = desired.address, desired.fingerprint
+    entry = (await ctx.db(ctx.store.cache_index)).get(fingerprint)
+    why = "it is no longer cached" if entry is None else await asyncio.to_thread(
+        render_cache.problem, ctx.config, entry)
+    if why is not None:
+        if entry is not None:
+            await ctx.db(ctx.store.cache_drop, fingerprint)
+            await asyncio.to_thread(render_cache.remove, ctx.config, fingerprint)
+        ctx.emit(Kind.WARNING, address, desired.provider,
+                 detail=f"the render cache cannot serve it ({why}; entry dropped): rendering it instead, a paid render")
+        return None
+    dest = outputs.output_path(ctx.config, address)
+    rel = outputs.relative(ctx.config, dest)
+    try:
+        await asyncio.to_thread(render_cache.publish, ctx.config, fingerprint, dest)
+    except OSError as exc:
+        ctx.emit(Kind.ERROR, address, desired.provider,
+                 detail=f"could not put the cached output at {rel} ({exc.strerror or exc}); nothing was rendered "
+                        "or recorded: fix this machine's disk or permissions and apply again")
+        return False
+    crash_point("after_cache_publish")
+    await ctx.db(ctx.store.publish_cached, desired, entry, rel)
+    ctx.tracker.discard(address)
+    ctx.emit(Kind.FINISHED, address, desired.provider, entry.get("task_id"),
+             f"{rel} ({entry['bytes']} bytes) from the render cache: no render")
+    ctx.manifest.changed()
+    return True
 
 
 async def submit(ctx: RunContext, desired: DesiredVideo, action: Action) -> str:

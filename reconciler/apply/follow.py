@@ -9,7 +9,7 @@ has a rule about what must be written before the next step:
 - finished: ``record_task`` (video URL, preview image URL, finish time, and that the
   download starts: what is at the output path before it), then the download into
   ``outputs/<address>.mp4`` through the provider's atomic, verified download, then
-  ``record_output`` with the sha256. A crash in between leaves a finished render
+  ``record_output`` with the sha256, and the output kept in the render cache. A crash in between leaves a finished render
   without an output, which the engine's ``track_unfinished`` picks up again; if the
   file was already renamed into place it is adopted (verified, hashed, recorded);
 - a download that cannot be repeated (Unisound's one-shot URL) or a link the vendor
@@ -29,7 +29,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.state import outputs
+from reconciler.state import outputs, render_cache
 from reconciler.errors import PermanentError, ProviderError, ReconcilerError, StateError
 from reconciler.apply.events import Kind
 from reconciler.util.crashpoint import crash_point
@@ -210,9 +210,26 @@ async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: 
     except StateError:
         ctx.tracker.release(item)  # superseded while downloading: its successor will publish
         return
+    await _keep_in_cache(ctx, item, rel, sha256, size)
     ctx.emit(Kind.FINISHED, item.address, item.provider, item.task_id, f"{rel} ({size} bytes)")
     ctx.manifest.changed()
     ctx.tracker.release(item)
+
+
+async def _keep_in_cache(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int) -> None:
+    """Every verified output is kept in the render cache under its fingerprint (CONTRACT
+    §11). A local failure here costs nothing now (the output is published): said, not fatal."""
+    video = await ctx.db(ctx.store.get, item.address)
+    if video is None or not video.output_fingerprint:
+        return
+    try:
+        await asyncio.to_thread(render_cache.keep, ctx.config, video.output_fingerprint, ctx.config.root / rel)
+    except OSError as exc:
+        ctx.emit(Kind.WARNING, item.address, item.provider, item.task_id,
+                 f"could not keep {rel} in the render cache ({exc.strerror or exc}); it stays published")
+        return
+    await ctx.db(ctx.store.cache_put, video.output_fingerprint, provider=item.provider, task_id=item.task_id,
+                 sha256=sha256, size=size, video_url=video.video_url, preview_image_url=video.preview_image_url)
 
 
 async def _lost(ctx: RunContext, item: Tracked, why: str) -> None:

@@ -18,6 +18,8 @@ The order matters and is the point of this module:
 
 from __future__ import annotations
 
+import dataclasses
+
 import asyncio
 import signal
 import sys
@@ -40,7 +42,7 @@ SUBMITTED_OK = OK_STATES | {"rendering", "downloading"}
 
 
 def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, parallelism: int | None,
-        targets, replace, allow_mass_delete: bool, variables: dict[str, str]) -> int:
+        targets, replace, allow_mass_delete: bool, variables: dict[str, str], no_cache: bool = False) -> int:
     from rich.console import Console
 
     if plan_file is not None:
@@ -57,7 +59,8 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
             store, engine, plan, options = _saved_plan(config, plan_file, hooks, parallelism)
         else:
             options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
-                                  allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
+                                  allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
+                                  use_cache=not no_cache)
             store, engine, plan = _fresh_plan(config, variables, options, hooks, parallelism)
         view.print_plan(plan, out)
         if plan.has_changes and plan_file is None and not auto_approve and not _approved(out):
@@ -94,6 +97,7 @@ def report_takeover(lock: WriterLock) -> None:
 
 
 def _providers_needed(plan, store: Store, *, wait: bool, scope: set[str] | None) -> set[str]:
+    # a change the render cache serves needs its vendor too: a damaged entry falls back to a render
     needed = {c.provider for c in plan.changes if c.action not in (Action.NOOP, Action.UPDATE)}
     if wait:
         needed |= {v.provider for v in store.recorded().values()
@@ -118,6 +122,7 @@ def _fresh_plan(config, variables, options, hooks, parallelism):
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
     recorded = outputs.notice_missing(config, store.recorded())
+    options = dataclasses.replace(options, cached=frozenset(store.cache_index()) if options.use_cache else frozenset())
     return store, engine, planner.make_plan(desired, recorded, options)
 
 
@@ -130,9 +135,10 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
     load = loader.load_specs(config, saved.variables)
     desired = load.desired()
     # we hold the lock: intents left pending are a dead writer's, read as unknown (as `plan` did)
-    recorded, generation = state_store.read_recorded(config, recovered=True)
+    recorded, generation, cached = state_store.read_plan_inputs(config, recovered=True,
+                                                                with_cache=saved.options.use_cache)
     recorded = outputs.notice_missing(config, recorded)
-    plan = planner.make_plan(desired, recorded, saved.options)
+    plan = planner.make_plan(desired, recorded, dataclasses.replace(saved.options, cached=cached))
     saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)
     store = state_store.open_store(config)

@@ -22,13 +22,14 @@ from reconciler.util import gcpause
 
 
 def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
-        allow_mass_delete: bool, variables: dict[str, str]) -> int:
+        allow_mass_delete: bool, variables: dict[str, str], no_cache: bool = False) -> int:
     with gcpause.paused():  # a short process building ~10^5 acyclic objects
-        return _run(project, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, variables)
+        return _run(project, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, variables,
+                    no_cache)
 
 
 def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
-         allow_mass_delete: bool, variables: dict[str, str]) -> int:
+         allow_mass_delete: bool, variables: dict[str, str], no_cache: bool) -> int:
     from reconciler.specs import loader  # the heaviest import; only after arguments parsed
 
     config = project.config()
@@ -43,10 +44,12 @@ def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_ex
     desired = load.desired()
     specwarn.report(config, load)
     # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
-    recorded, generation = state_store.read_recorded(config, recovered=not state.lock().held())
+    recorded, generation, cached = state_store.read_plan_inputs(config, recovered=not state.lock().held(),
+                                                                with_cache=not no_cache)
     recorded = outputs.notice_missing(config, recorded)
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
-                          allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share)
+                          allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
+                          use_cache=not no_cache, cached=cached)
     plan = planner.make_plan(desired, recorded, options)
     if out is not None:
         saved_plan.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,

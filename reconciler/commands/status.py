@@ -33,6 +33,7 @@ def run(project, as_json: bool) -> int:
     store = state_store.open_store(config, readonly=True)
     try:
         recorded = store.recorded()
+        cache_index = {} if as_json else store.cache_index()
     finally:
         store.close()
     now = clock.utc_now().timestamp()
@@ -57,6 +58,7 @@ def run(project, as_json: bool) -> int:
     if stalled:
         parts.append(f"{len(stalled)} of them stalled")
     console.print(f"{len(recorded)} video{'s' if len(recorded) != 1 else ''}: " + ", ".join(parts) + ".")
+    console.print(cache_line(cache_index), soft_wrap=True)
     _attention(console, recorded, config, now, stalled, warnings)
     return 0
 
@@ -120,3 +122,20 @@ def _short_time(iso: str | None) -> str:
     if not iso:
         return "-"
     return iso.replace("T", " ")[:16] + ("Z" if iso.endswith(("+00:00", "Z")) else "")
+
+
+def cache_line(index: dict[str, dict]) -> str:
+    """The render cache's size, for people (CONTRACT §11)."""
+    from reconciler.state import render_cache
+
+    n = len(index)
+    return (f"Render cache: {n} cached render{'s' if n != 1 else ''}, "
+            f"{human_bytes(render_cache.total_bytes(index))} (`reconciler cache prune` removes unused ones).")
+
+
+def human_bytes(size: int) -> str:
+    for unit in ("bytes", "KiB", "MiB", "GiB"):
+        if size < 1024 or unit == "GiB":
+            return f"{size} {unit}" if unit == "bytes" else f"{size:.1f} {unit}"
+        size /= 1024
+    return f"{size} bytes"

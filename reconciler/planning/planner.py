@@ -19,6 +19,10 @@ For an address in both, the first matching rule wins:
     labels / prevent_destroy / spec file differ   update (no render)
     otherwise                   noop
 
+A create or replace whose render fingerprint is in ``options.cached`` (the render
+cache's index, read before planning like the state) is marked ``from_cache``: apply
+publishes the cached output instead of rendering (CONTRACT §11).
+
 Then the safety checks refuse the plan (``PlanError``): targets or --replace naming
 nothing, a mass delete (an empty or mis-checked-out specs folder looks exactly like
 "delete everything"), and any delete/replace of a ``prevent_destroy`` video.
@@ -33,6 +37,7 @@ bottom of this module, next to the rules that use it.
 
 from __future__ import annotations
 
+import dataclasses
 import difflib
 import json
 
@@ -54,6 +59,8 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
         _change(a, desired.get(a), recorded.get(a), options) if a in targeted else _untargeted(a, desired, recorded)
         for a in addresses
     )
+    if options.cached and options.use_cache:
+        changes = tuple(map(lambda c: _from_cache(c, options.cached), changes))
     _check_mass_delete(changes, len(recorded), options)
     _check_prevent_destroy(changes)
     return Plan(changes)
@@ -208,6 +215,17 @@ def _noop_reason(r: RecordedVideo) -> str:
     if r.status is Status.FINISHED and (r.output_file is None or r.output_fingerprint not in (None, r.fingerprint)):
         return f"render finished (task {r.task_id}); its output is not downloaded yet"
     return "up to date"
+
+
+def _from_cache(change: Change, cached: frozenset[str]) -> Change:
+    """A create or replace whose fingerprint the render cache holds is served from it:
+    its output is published, no vendor call (CONTRACT §11)."""
+    if change.action not in (Action.CREATE, Action.REPLACE) or change.desired.fingerprint not in cached:
+        return change
+    return dataclasses.replace(change, reason=change.reason + "; " + FROM_CACHE, from_cache=True)
+
+
+FROM_CACHE = "from the render cache: no render"
 
 
 # -- safety checks --------------------------------------------------------------------

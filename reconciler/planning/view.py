@@ -36,7 +36,7 @@ _SYMBOLS = {
 def change_to_json(change: Change) -> dict:
     entry = {
         "address": change.address, "action": change.action.value, "provider": change.provider,
-        "reason": change.reason, "file": change.file,
+        "reason": change.reason, "file": change.file, "renders": change.renders,
     }
     if change.details:
         entry["details"] = list(change.details)
@@ -77,7 +77,7 @@ def _change_line(change: Change) -> str:
     try:
         line = (f'{{"address": {_string(change.address)}, "action": {_ACTIONS[change.action]}, '
                 f'"provider": {_string(change.provider)}, "reason": {_string(change.reason)}, '
-                f'"file": {"null" if change.file is None else _string(change.file)}')
+                f'"file": {"null" if change.file is None else _string(change.file)}, "renders": {change.renders}')
     except (TypeError, KeyError):  # a value that is not a string (never in practice): stay exact
         return json.dumps(change_to_json(change), ensure_ascii=False)
     if change.details:

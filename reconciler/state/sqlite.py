@@ -12,6 +12,8 @@ One SQLite file (WAL mode) holds three tables:
   loses at most the call in flight, and that call is left as ``pending``, which the
   next lock holder turns into ``unknown`` (``recover``): the create may have been
   sent and paid for, so it is surfaced, never silently re-sent.
+- ``cache``: the render cache's index (CONTRACT §11): a verified output kept under
+  its render fingerprint (file in ``outputs/.cache/``), also after no video uses it.
 - ``meta``: schema version and a generation counter bumped by every write (saved
   plans compare it to refuse a plan made against an older state).
 
@@ -49,7 +51,7 @@ from reconciler.util import clock
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
     import sqlite_utils
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 _VIDEO_COLUMNS = {
     "address": str, "provider": str, "fingerprint": str, "request": str, "spec_file": str,
@@ -93,7 +95,15 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
     db["videos"].add_column("output_place", str)
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}  # version -> function that brings version-1 up to it
+def _migrate_4(db: sqlite_utils.Database) -> None:
+    """The render cache's index (CONTRACT §11): one row per cached render fingerprint;
+    the bytes live in the outputs store (``state/render_cache``)."""
+    db["cache"].create({"fingerprint": str, "provider": str, "task_id": str, "sha256": str, "bytes": int,
+                        "video_url": str, "preview_image_url": str, "created_at": str, "used_at": str},
+                       pk="fingerprint")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # version -> function that brings version-1 up to it
 
 
 class StateStore:
@@ -463,6 +473,58 @@ class StateStore:
             db["attempts"].insert_all(data["attempts"])
             for row in data["meta"]:
                 db["meta"].upsert(row, pk="key")
+
+    # -- the render cache's index ---------------------------------------------------
+
+    def cache_index(self) -> dict[str, dict]:
+        """Every cache entry by fingerprint (keys: fingerprint, provider, task_id, sha256,
+        bytes, video_url, preview_image_url, created_at, used_at)."""
+        if self._conn is None or "cache" not in self._tables():
+            return {}
+        return {row["fingerprint"]: row for row in self._rows("SELECT * FROM cache")}
+
+    def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
+                  video_url: str | None = None, preview_image_url: str | None = None) -> None:
+        """Index a verified output under its fingerprint (replacing an older entry)."""
+        at = now()
+        with self._tx(bump=False) as db:  # the cache is not the state a saved plan was made from
+            db["cache"].upsert({"fingerprint": fingerprint, "provider": provider, "task_id": task_id,
+                                "sha256": sha256, "bytes": size, "video_url": video_url,
+                                "preview_image_url": preview_image_url, "created_at": at, "used_at": at},
+                               pk="fingerprint")
+
+    def cache_used(self, fingerprint: str) -> None:
+        with self._tx(bump=False) as db:
+            db.execute("UPDATE cache SET used_at = ? WHERE fingerprint = ?", [now(), fingerprint])
+
+    def cache_drop(self, fingerprint: str) -> None:
+        with self._tx(bump=False) as db:
+            db.execute("DELETE FROM cache WHERE fingerprint = ?", [fingerprint])
+
+    def publish_cached(self, desired: DesiredVideo, entry: dict, file: str) -> None:
+        """``desired`` is served from the render cache: its output ``file`` is in place,
+        recorded as finished with the cached render's task, no attempt (nothing paid)."""
+        at = now()
+        with self._tx() as db:
+            exists = db.execute("SELECT 1 FROM videos WHERE address = ?", [desired.address]).fetchone()
+            prev = db.execute("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address]).fetchone()
+            fields = {
+                "provider": desired.provider, "fingerprint": desired.fingerprint,
+                "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
+                "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
+                "prevent_destroy": int(desired.prevent_destroy), "status": Status.FINISHED.value,
+                "task_id": entry["task_id"], "attempt": prev[0] or 0, "error": None, "submitted_at": None,
+                "finished_at": at, "video_url": entry.get("video_url"),
+                "preview_image_url": entry.get("preview_image_url"), "output_file": file,
+                "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
+                "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
+                "output_lost": 0, "download_task_id": None, "download_prior": None, "updated_at": at,
+            }
+            if exists:
+                db["videos"].update(desired.address, fields)
+            else:
+                db["videos"].insert({"address": desired.address, **fields})
+            db.execute("UPDATE cache SET used_at = ? WHERE fingerprint = ?", [at, desired.fingerprint])
 
     # -- helpers ------------------------------------------------------------------
 

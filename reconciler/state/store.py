@@ -136,6 +136,22 @@ class Store(Protocol):
     def recover(self) -> list[str]:
         """Turn intents a dead writer left pending into ``unknown`` (lock holder only)."""
 
+    # -- the render cache's index (CONTRACT §11; the bytes: ``state/render_cache``) --------
+
+    def cache_index(self) -> dict[str, dict]:
+        """Every cache entry by render fingerprint (provider, task_id, sha256, bytes,
+        video_url, preview_image_url, created_at, used_at): an input of the plan."""
+
+    def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
+                  video_url: str | None = None, preview_image_url: str | None = None) -> None: ...
+
+    def cache_used(self, fingerprint: str) -> None: ...
+
+    def cache_drop(self, fingerprint: str) -> None: ...
+
+    def publish_cached(self, desired: DesiredVideo, entry: dict, file: str) -> None:
+        """``desired`` served from the cache: its file is in place; record it finished."""
+
     def close(self) -> None: ...
 
 
@@ -256,6 +272,20 @@ def read_recorded(config: Config, *, recovered: bool) -> tuple[dict[str, Recorde
     finally:
         store.close()
     return (as_recovered(recorded) if recovered else recorded), generation
+
+
+def read_plan_inputs(config: Config, *, recovered: bool,
+                     with_cache: bool = True) -> tuple[dict[str, RecordedVideo], int, frozenset[str]]:
+    """``read_recorded`` plus the fingerprints the render cache holds (CONTRACT §11; an
+    empty set ``with_cache=False``): every input of a plan that the state keeps, read
+    through one read-only open."""
+    store = open_store(config, readonly=True)
+    try:
+        recorded, generation = store.recorded(), store.generation()
+        cached = frozenset(store.cache_index()) if with_cache else frozenset()
+    finally:
+        store.close()
+    return (as_recovered(recorded) if recovered else recorded), generation, cached
 
 
 def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:

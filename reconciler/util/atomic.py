@@ -98,3 +98,26 @@ def fsync_dir(directory: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def link_or_copy(src: Path, dest: Path) -> None:
+    """Put the bytes of ``src`` at ``dest`` atomically: a hard link where the filesystem
+    allows one (no bytes copied), else a copy through ``Replacement``. ``dest`` is
+    replaced whole or left as it was."""
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    tmp = dest.parent / f".{dest.name}.{os.getpid()}.link"
+    try:
+        tmp.unlink(missing_ok=True)
+        os.link(src, tmp)
+    except OSError:
+        tmp.unlink(missing_ok=True)
+        with open(src, "rb") as source, Replacement(dest) as out:
+            while chunk := source.read(1 << 20):
+                out.file.write(chunk)
+        return
+    try:
+        os.replace(tmp, dest)
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    fsync_dir(dest.parent)

@@ -197,7 +197,9 @@ class Daemon:
         recorded = self.recorded.snapshot()
         resolved = self.lastgood.resolve(load, recorded)
         self.report.specs(resolved)
-        options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share)
+        cached = frozenset(await asyncio.to_thread(self.engine.store.cache_index))  # the render cache (§11)
+        options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share,
+                              cached=cached)
         try:
             plan = planner.make_plan(resolved.videos, recorded, options)
         except PlanError as exc:

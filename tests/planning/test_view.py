@@ -50,7 +50,7 @@ def test_json_document_has_the_contract_shape():
     assert doc["format_version"] == 1
     assert [c["address"] for c in doc["changes"]] == ["gone", "new", "relabel", "same", "talk"]
     assert doc["changes"][1] == {"address": "new", "action": "create", "provider": "xingyun",
-                                 "reason": "new video", "file": "specs/main.yaml"}
+                                 "reason": "new video", "file": "specs/main.yaml", "renders": 1}
     assert doc["summary"] == {"create": 1, "replace": 1, "update": 1, "delete": 1, "noop": 1}
     assert doc["estimate"] == {"renders": 2, "tts_chars": 21}
     json.dumps(doc)  # serialisable as is

@@ -1,0 +1,41 @@
+"""`reconciler cache prune`: remove cached renders no video uses, unused for longer
+than ``cache_keep_days`` (CONTRACT §11), and say how many and how much space it freed.
+
+A cached render is "used" while a recorded video's current fingerprint or published
+output is that fingerprint; its age is its ``used_at`` (the last time it was kept or
+served). apply never prunes by itself. Holds the writer lock: it changes the index.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from reconciler.commands.status import human_bytes
+from reconciler.state import render_cache
+from reconciler.state import store as state_store
+from reconciler.util import clock
+
+
+def run(project) -> int:
+    config = project.config()
+    lock = state_store.writer_lock(config).acquire("cache prune")
+    try:
+        store = state_store.open_store(config)
+        try:
+            in_use = {fp for v in store.recorded().values() for fp in (v.fingerprint, v.output_fingerprint) if fp}
+            cutoff = (clock.utc_now() - timedelta(days=config.file.cache_keep_days)).isoformat(timespec="seconds")
+            removed = freed = 0
+            for fingerprint, entry in sorted(store.cache_index().items()):
+                if fingerprint in in_use or (entry["used_at"] or "") > cutoff:
+                    continue
+                store.cache_drop(fingerprint)  # the index first: a file without a row is never served
+                render_cache.remove(config, fingerprint)
+                removed += 1
+                freed += entry["bytes"] or 0
+        finally:
+            store.close()
+    finally:
+        lock.release()
+    print(f"Pruned {removed} cached render{'s' if removed != 1 else ''} unused for more than "
+          f"{config.file.cache_keep_days} days; freed {freed} bytes ({human_bytes(freed)}).")
+    return 0
