@@ -105,6 +105,11 @@ def link_or_copy(src: Path, dest: Path) -> None:
     allows one (no bytes copied), else a copy through ``Replacement``. ``dest`` is
     replaced whole or left as it was."""
     dest.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        if os.path.samefile(src, dest):
+            return  # already a link of it (rename would leave the temporary link behind)
+    except FileNotFoundError:
+        pass
     tmp = dest.parent / f".{dest.name}.{os.getpid()}.link"
     try:
         tmp.unlink(missing_ok=True)
@@ -117,7 +122,6 @@ def link_or_copy(src: Path, dest: Path) -> None:
         return
     try:
         os.replace(tmp, dest)
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
+    finally:
+        tmp.unlink(missing_ok=True)  # gone after a rename, unless dest became a link of src meanwhile
     fsync_dir(dest.parent)

@@ -255,7 +255,9 @@ def assert_consistent(project: Project, *, all_finished: bool = True) -> None:
                 video.provider, video.output_task_id), address
             assert len(data) == video.output_bytes
             managed.add(path)
-    on_disk = {p for p in (project.root / "outputs").rglob("*") if p.is_file()} if (project.root / "outputs").exists() else set()
+    outputs = project.root / "outputs"
+    on_disk = {p for p in outputs.rglob("*") if p.is_file() and not p.relative_to(outputs).parts[0] == ".cache"
+               } if outputs.exists() else set()  # the render cache's area (CONTRACT §11) is not published
     assert on_disk == managed, f"stray files: {sorted(map(str, on_disk - managed))}"
 
 
