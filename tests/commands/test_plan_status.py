@@ -115,7 +115,7 @@ def test_plan_json_is_the_contract_document(project):
     assert doc["format_version"] == 1
     assert [c["address"] for c in doc["changes"]] == ADDRESSES
     assert doc["changes"][2] == {"address": "launch/intro", "action": "create", "provider": "xingyun",
-                                 "reason": "new video", "file": "specs/launch.yaml"}
+                                 "reason": "new video", "file": "specs/launch.yaml", "renders": 1}
     assert doc["summary"] == {"create": 3, "replace": 0, "update": 0, "delete": 0, "noop": 0}
     assert doc["estimate"]["renders"] == 3
 
