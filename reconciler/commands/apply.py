@@ -122,7 +122,7 @@ def _fresh_plan(config, variables, options, hooks, parallelism):
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
     recorded = outputs.notice_missing(config, store.recorded())
-    options = dataclasses.replace(options, cached=frozenset(store.cache_index()) if options.use_cache else frozenset())
+    options = dataclasses.replace(options, cached=store.cached_fingerprints() if options.use_cache else frozenset())
     return store, engine, planner.make_plan(desired, recorded, options)
 
 

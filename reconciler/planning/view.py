@@ -77,7 +77,8 @@ def _change_line(change: Change) -> str:
     try:
         line = (f'{{"address": {_string(change.address)}, "action": {_ACTIONS[change.action]}, '
                 f'"provider": {_string(change.provider)}, "reason": {_string(change.reason)}, '
-                f'"file": {"null" if change.file is None else _string(change.file)}, "renders": {change.renders}')
+                f'"file": {"null" if change.file is None else _string(change.file)}'
+                f'{_NO_RENDER if change.from_cache else _RENDERS[change.action]}')
     except (TypeError, KeyError):  # a value that is not a string (never in practice): stay exact
         return json.dumps(change_to_json(change), ensure_ascii=False)
     if change.details:
@@ -86,6 +87,8 @@ def _change_line(change: Change) -> str:
 
 
 _ACTIONS = {action: _string(action.value) for action in Action}
+_RENDERS = {action: f', "renders": {int(action in (Action.CREATE, Action.REPLACE))}' for action in Action}
+_NO_RENDER = ', "renders": 0'  # served from the render cache (CONTRACT §11)
 
 
 def summary_line(plan: Plan) -> str:

@@ -483,6 +483,13 @@ class StateStore:
             return {}
         return {row["fingerprint"]: row for row in self._rows("SELECT * FROM cache")}
 
+    def cached_fingerprints(self) -> frozenset[str]:
+        """The fingerprints the cache holds: all a plan needs (one column, no row dicts)."""
+        if self._conn is None or "cache" not in self._tables():
+            return frozenset()
+        with self._mutex:
+            return frozenset(r[0] for r in self._conn.execute("SELECT fingerprint FROM cache"))
+
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None) -> None:
         """Index a verified output under its fingerprint (replacing an older entry)."""

@@ -142,6 +142,9 @@ class Store(Protocol):
         """Every cache entry by render fingerprint (provider, task_id, sha256, bytes,
         video_url, preview_image_url, created_at, used_at): an input of the plan."""
 
+    def cached_fingerprints(self) -> frozenset[str]:
+        """The fingerprints the cache holds (the plan's input: cheaper than the index)."""
+
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None) -> None: ...
 
@@ -282,7 +285,7 @@ def read_plan_inputs(config: Config, *, recovered: bool,
     store = open_store(config, readonly=True)
     try:
         recorded, generation = store.recorded(), store.generation()
-        cached = frozenset(store.cache_index()) if with_cache else frozenset()
+        cached = store.cached_fingerprints() if with_cache else frozenset()
     finally:
         store.close()
     return (as_recovered(recorded) if recovered else recorded), generation, cached
