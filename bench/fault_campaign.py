@@ -425,7 +425,8 @@ def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
             out.append(f"{address}: {video.output_file} is not what the vendor served for task "
                        f"{video.output_task_id}")
     outputs = root / "outputs"
-    on_disk = {p for p in outputs.rglob("*") if p.is_file()} if outputs.exists() else set()
+    on_disk = {p for p in outputs.rglob("*") if p.is_file() and p.relative_to(outputs).parts[0] != ".cache"
+               } if outputs.exists() else set()  # the render cache's area (CONTRACT §11) is not published
     stray = sorted(str(p.relative_to(root)) for p in on_disk - managed)
     if stray:
         out.append(f"stray files in outputs/: {stray}")
