@@ -118,7 +118,7 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo) -> bool | None:
                         "or recorded: fix this machine's disk or permissions and apply again")
         return False
     crash_point("after_cache_publish")
-    await ctx.db(ctx.store.publish_cached, desired, entry, rel)
+    await ctx.db(ctx.store.publish_cached, desired, entry, rel, outputs.this_place(ctx.config))
     ctx.tracker.discard(address)
     ctx.emit(Kind.FINISHED, address, desired.provider, entry.get("task_id"),
              f"{rel} ({entry['bytes']} bytes) from the render cache: no render")

@@ -78,7 +78,12 @@ def _migrate_3(cur) -> None:
     cur.execute("ALTER TABLE videos ADD COLUMN output_place text")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3}  # the same versions as the SQLite store
+def _migrate_4(cur) -> None:
+    cur.execute("CREATE TABLE cache (fingerprint text PRIMARY KEY, provider text, task_id text, sha256 text, "
+                "bytes bigint, video_url text, preview_image_url text, created_at text, used_at text)")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # the same versions as the SQLite store
 
 
 def lease_seconds() -> float:
@@ -516,7 +521,8 @@ class PostgresStore:
         """Every row of the state, for a copy to another backend."""
         return {"meta": self._rows("SELECT * FROM meta WHERE key <> 'schema_version' ORDER BY key"),
                 "videos": self._rows("SELECT * FROM videos ORDER BY address"),
-                "attempts": self._rows("SELECT * FROM attempts ORDER BY id")}
+                "attempts": self._rows("SELECT * FROM attempts ORDER BY id"),
+                "cache": self._rows("SELECT * FROM cache ORDER BY fingerprint") if self._has_videos() else []}
 
     def load(self, data: dict) -> None:
         """Write a whole state dumped from another store into this empty one, in one transaction."""
@@ -525,10 +531,71 @@ class PostgresStore:
                 cur.insert("videos", row)
             for row in data["attempts"]:
                 cur.insert("attempts", row)
+            for row in data.get("cache", []):
+                cur.insert("cache", row)
             for row in data["meta"]:
                 cur.execute("UPDATE meta SET value = %s WHERE key = %s", [row["value"], row["key"]])
             cur.execute("SELECT setval(pg_get_serial_sequence('attempts', 'id'), "
                         "GREATEST((SELECT MAX(id) FROM attempts), 1))")
+
+
+    # -- the render cache's index (the same operations as the SQLite store) ------------
+
+    def cache_index(self) -> dict[str, dict]:
+        if not self._has_videos():
+            return {}
+        return {row["fingerprint"]: row for row in self._rows("SELECT * FROM cache")}
+
+    def cached_fingerprints(self) -> frozenset[str]:
+        if not self._has_videos():
+            return frozenset()
+        with self._mutex:
+            return frozenset(r[0] for r in self._conn.execute("SELECT fingerprint FROM cache").fetchall())
+
+    def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
+                  video_url: str | None = None, preview_image_url: str | None = None) -> None:
+        at = now()
+        with self._tx(bump=False) as cur:  # the cache is not the state a saved plan was made from
+            cur.execute("INSERT INTO cache VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s) ON CONFLICT (fingerprint) "
+                        "DO UPDATE SET provider = EXCLUDED.provider, task_id = EXCLUDED.task_id, "
+                        "sha256 = EXCLUDED.sha256, bytes = EXCLUDED.bytes, video_url = EXCLUDED.video_url, "
+                        "preview_image_url = EXCLUDED.preview_image_url, created_at = EXCLUDED.created_at, "
+                        "used_at = EXCLUDED.used_at",
+                        [fingerprint, provider, task_id, sha256, size, video_url, preview_image_url, at, at])
+
+    def cache_used(self, fingerprint: str) -> None:
+        with self._tx(bump=False) as cur:
+            cur.execute("UPDATE cache SET used_at = %s WHERE fingerprint = %s", [now(), fingerprint])
+
+    def cache_drop(self, fingerprint: str) -> None:
+        with self._tx(bump=False) as cur:
+            cur.execute("DELETE FROM cache WHERE fingerprint = %s", [fingerprint])
+
+    def publish_cached(self, desired: DesiredVideo, entry: dict, file: str, place: str | None = None) -> None:
+        """``desired`` is served from the render cache: its output ``file`` is in place,
+        recorded as finished with the cached render's task, no attempt (nothing paid)."""
+        at = now()
+        with self._tx() as cur:
+            exists = cur.one("SELECT 1 FROM videos WHERE address = %s FOR UPDATE", [desired.address])
+            prev = cur.one("SELECT MAX(attempt) FROM attempts WHERE address = %s", [desired.address])
+            fields = {
+                "provider": desired.provider, "fingerprint": desired.fingerprint,
+                "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
+                "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
+                "prevent_destroy": int(desired.prevent_destroy), "status": Status.FINISHED.value,
+                "task_id": entry["task_id"], "attempt": prev[0] or 0, "error": None, "submitted_at": None,
+                "finished_at": at, "video_url": entry.get("video_url"),
+                "preview_image_url": entry.get("preview_image_url"), "output_file": file,
+                "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
+                "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
+                "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
+                "updated_at": at,
+            }
+            if exists:
+                cur.update_video(desired.address, fields)
+            else:
+                cur.insert("videos", {"address": desired.address, **fields})
+            cur.execute("UPDATE cache SET used_at = %s WHERE fingerprint = %s", [at, desired.fingerprint])
 
 
 def _HELD_margin() -> float:

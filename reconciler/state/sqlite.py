@@ -461,16 +461,18 @@ class StateStore:
     def dump(self) -> dict:
         """Every row of the state, for a copy to another backend."""
         if self._conn is None or "videos" not in self._tables():
-            return {"meta": [], "videos": [], "attempts": []}
+            return {"meta": [], "videos": [], "attempts": [], "cache": []}
         return {"meta": self._rows("SELECT * FROM meta WHERE key <> 'schema_version' ORDER BY key"),
                 "videos": self._rows("SELECT * FROM videos ORDER BY address"),
-                "attempts": self._rows("SELECT * FROM attempts ORDER BY id")}
+                "attempts": self._rows("SELECT * FROM attempts ORDER BY id"),
+                "cache": self._rows("SELECT * FROM cache ORDER BY fingerprint") if "cache" in self._tables() else []}
 
     def load(self, data: dict) -> None:
         """Write a whole state dumped from another store into this empty one, in one transaction."""
         with self._tx(bump=False) as db:
             db["videos"].insert_all(data["videos"])
             db["attempts"].insert_all(data["attempts"])
+            db["cache"].insert_all(data.get("cache", []))
             for row in data["meta"]:
                 db["meta"].upsert(row, pk="key")
 
@@ -508,7 +510,7 @@ class StateStore:
         with self._tx(bump=False) as db:
             db.execute("DELETE FROM cache WHERE fingerprint = ?", [fingerprint])
 
-    def publish_cached(self, desired: DesiredVideo, entry: dict, file: str) -> None:
+    def publish_cached(self, desired: DesiredVideo, entry: dict, file: str, place: str | None = None) -> None:
         """``desired`` is served from the render cache: its output ``file`` is in place,
         recorded as finished with the cached render's task, no attempt (nothing paid)."""
         at = now()
@@ -525,7 +527,8 @@ class StateStore:
                 "preview_image_url": entry.get("preview_image_url"), "output_file": file,
                 "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
                 "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
-                "output_lost": 0, "download_task_id": None, "download_prior": None, "updated_at": at,
+                "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
+                "updated_at": at,
             }
             if exists:
                 db["videos"].update(desired.address, fields)

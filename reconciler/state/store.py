@@ -152,7 +152,7 @@ class Store(Protocol):
 
     def cache_drop(self, fingerprint: str) -> None: ...
 
-    def publish_cached(self, desired: DesiredVideo, entry: dict, file: str) -> None:
+    def publish_cached(self, desired: DesiredVideo, entry: dict, file: str, place: str | None = None) -> None:
         """``desired`` served from the cache: its file is in place; record it finished."""
 
     def close(self) -> None: ...

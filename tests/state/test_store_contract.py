@@ -402,3 +402,44 @@ def _acquire_within(store_factory, command: str, seconds: float):
             if time.monotonic() > deadline:
                 raise
             time.sleep(0.2)
+
+
+# -- the render cache's index (CONTRACT §11) ---------------------------------------------
+
+
+def test_the_render_cache_index_keeps_entries_after_their_video_is_gone(store):
+    v = video("launch/intro", fingerprint="fp-a")
+    finish(store, v, "7")
+    store.cache_put("fp-a", provider="xingyun", task_id="7", sha256="sha-7", size=100,
+                    video_url="https://cdn/7.mp4")
+    generation = store.generation()
+    assert store.cached_fingerprints() == frozenset({"fp-a"})
+    entry = store.cache_index()["fp-a"]
+    assert (entry["task_id"], entry["sha256"], entry["bytes"], entry["provider"]) == ("7", "sha-7", 100, "xingyun")
+    assert store.generation() == generation  # the cache is not what a saved plan was made from
+    store.remove("launch/intro")
+    assert store.cached_fingerprints() == frozenset({"fp-a"})  # a delete keeps the cached render
+    store.cache_put("fp-a", provider="xingyun", task_id="8", sha256="sha-8", size=120)  # replaced, not doubled
+    assert store.cache_index()["fp-a"]["task_id"] == "8" and len(store.cache_index()) == 1
+    store.cache_drop("fp-a")
+    assert store.cached_fingerprints() == frozenset() and store.cache_index() == {}
+
+
+def test_a_video_served_from_the_cache_is_finished_with_no_paid_attempt(store):
+    store.cache_put("fp-b", provider="unisound", task_id="t-9", sha256="sha-9", size=321)
+    before = store.cache_index()["fp-b"]["used_at"]
+    v = video("faq/q1", fingerprint="fp-b", provider="unisound", spec_file="specs/faq.yaml")
+    generation = store.generation()
+    store.publish_cached(v, store.cache_index()["fp-b"], "outputs/faq/q1.mp4", "host-a:/project")
+    rec = store.get("faq/q1")
+    assert rec.status is Status.FINISHED and rec.task_id == "t-9" and rec.fingerprint == "fp-b"
+    assert (rec.output_file, rec.output_sha256, rec.output_bytes) == ("outputs/faq/q1.mp4", "sha-9", 321)
+    assert rec.output_fingerprint == "fp-b" and not rec.output_lost
+    assert store.attempts("faq/q1") == []  # nothing was paid
+    assert store.generation() > generation
+    assert store.cache_index()["fp-b"]["used_at"] >= before
+
+
+def test_an_empty_or_missing_state_has_an_empty_cache(store_factory):
+    reader = store_factory.open(readonly=True)
+    assert reader.cached_fingerprints() == frozenset() and reader.cache_index() == {}
