@@ -80,6 +80,7 @@ def validate(ctx, vars_):
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (CONTRACT §5).")
+@click.option("--markdown", "as_markdown", is_flag=True, help="The plan as Markdown for a pull-request comment.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for `apply FILE`.")
 @target_option
 @replace_option
@@ -87,9 +88,11 @@ def validate(ctx, vars_):
 @mass_delete_option
 @var_option
 @click.pass_context
-def plan(ctx, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, vars_):
+def plan(ctx, as_json, as_markdown, out, targets, replace, detailed_exitcode, allow_mass_delete, vars_):
     """Show what apply would change."""
-    _run(ctx, "plan", as_json=as_json, out=out, targets=targets, replace=replace,
+    if as_json and as_markdown:
+        raise click.UsageError("--json and --markdown are two renderings of one plan: give one.")
+    _run(ctx, "plan", as_json=as_json, as_markdown=as_markdown, out=out, targets=targets, replace=replace,
          detailed_exitcode=detailed_exitcode, allow_mass_delete=allow_mass_delete,
          variables=_parse_vars(vars_))
 

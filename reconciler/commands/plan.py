@@ -21,13 +21,13 @@ from reconciler.state import store as state_store
 from reconciler.util import gcpause
 
 
-def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
+def run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
         allow_mass_delete: bool, variables: dict[str, str]) -> int:
     with gcpause.paused():  # a short process building ~10^5 acyclic objects
-        return _run(project, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, variables)
+        return _run(project, as_json, as_markdown, out, targets, replace, detailed_exitcode, allow_mass_delete, variables)
 
 
-def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
+def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
          allow_mass_delete: bool, variables: dict[str, str]) -> int:
     from reconciler.specs import loader  # the heaviest import; only after arguments parsed
 
@@ -54,12 +54,17 @@ def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_ex
     if as_json:
         sys.stdout.write(view.plan_json_text(plan))
         sys.stdout.flush()
+    elif as_markdown:
+        from reconciler.planning import markdown  # only for --markdown
+
+        sys.stdout.write(markdown.plan_markdown(plan))
+        sys.stdout.flush()
     else:
         from rich.console import Console
 
         view.print_plan(plan, Console(stderr=False))
     if out is not None:
-        _print_saved(out, config.root, to_stderr=as_json)
+        _print_saved(out, config.root, to_stderr=as_json or as_markdown)
     return 2 if detailed_exitcode and plan.has_changes else 0
 
 
