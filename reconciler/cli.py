@@ -51,6 +51,9 @@ replace_option = click.option("--replace", "replace", multiple=True, metavar="AD
 mass_delete_option = click.option(
     "--allow-mass-delete", is_flag=True, help="Allow a plan that deletes all (or over max_delete_share) videos."
 )
+over_budget_option = click.option(
+    "--allow-over-budget", is_flag=True, help="Allow a plan over `budget:` in reconciler.yaml."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -86,15 +89,17 @@ def validate(ctx, vars_):
 @replace_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @mass_delete_option
+@over_budget_option
 @var_option
 @click.pass_context
-def plan(ctx, as_json, as_markdown, out, targets, replace, detailed_exitcode, allow_mass_delete, vars_):
+def plan(ctx, as_json, as_markdown, out, targets, replace, detailed_exitcode, allow_mass_delete, allow_over_budget,
+         vars_):
     """Show what apply would change."""
     if as_json and as_markdown:
         raise click.UsageError("--json and --markdown are two renderings of one plan: give one.")
     _run(ctx, "plan", as_json=as_json, as_markdown=as_markdown, out=out, targets=targets, replace=replace,
          detailed_exitcode=detailed_exitcode, allow_mass_delete=allow_mass_delete,
-         variables=_parse_vars(vars_))
+         allow_over_budget=allow_over_budget, variables=_parse_vars(vars_))
 
 
 @cli.command()
@@ -105,13 +110,15 @@ def plan(ctx, as_json, as_markdown, out, targets, replace, detailed_exitcode, al
 @target_option
 @replace_option
 @mass_delete_option
+@over_budget_option
 @var_option
 @click.pass_context
-def apply(ctx, plan_file, auto_approve, no_wait, parallelism, targets, replace, allow_mass_delete, vars_):
+def apply(ctx, plan_file, auto_approve, no_wait, parallelism, targets, replace, allow_mass_delete, allow_over_budget,
+          vars_):
     """Render what the specs say (a fresh plan, or a saved plan FILE)."""
     _run(ctx, "apply", plan_file=plan_file, auto_approve=auto_approve, no_wait=no_wait,
          parallelism=parallelism, targets=targets, replace=replace,
-         allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_))
+         allow_mass_delete=allow_mass_delete, allow_over_budget=allow_over_budget, variables=_parse_vars(vars_))
 
 
 @cli.command()

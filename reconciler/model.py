@@ -185,6 +185,7 @@ class PlanOptions:
     replace: frozenset[str] = frozenset()
     allow_mass_delete: bool = False
     max_delete_share: float | None = None
+    allow_over_budget: bool = False  # budget (CONTRACT §10): enforced by planning.budget, not the planner
 
 
 @dataclass(frozen=True)

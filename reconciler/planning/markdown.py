@@ -22,12 +22,13 @@ _ORDER = {Action.REPLACE: 0, Action.DELETE: 1, Action.UPDATE: 2, Action.CREATE: 
 _SIGN = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.UPDATE: "~", Action.DELETE: "-"}
 
 
-def plan_markdown(plan: Plan) -> str:
-    """The whole comment, ending with a newline."""
+def plan_markdown(plan: Plan, cost=None) -> str:
+    """The whole comment, ending with a newline. ``cost`` (``planning.budget.Cost``)
+    adds the budget and the estimate in money when they are configured."""
     shown = sorted((c for c in plan.changes if c.action is not Action.NOOP),
                    key=lambda c: (_ORDER[c.action], c.address))
     out = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
-    out += _estimate(plan)
+    out += _estimate(plan, cost)
     if not shown:
         out += ["No changes. Nothing will be rendered.", ""]
     else:
@@ -45,9 +46,29 @@ def plan_markdown(plan: Plan) -> str:
     return "\n".join(out).rstrip("\n") + "\n"
 
 
-def _estimate(plan: Plan) -> list[str]:
-    return ["| estimate | this plan |", "|---|---:|",
-            f"| renders | {plan.renders} |", f"| TTS characters | {plan.tts_chars:,} |", ""]
+def _estimate(plan: Plan, cost) -> list[str]:
+    b = cost.budget if cost is not None else None
+    if b is None:
+        rows = ["| estimate | this plan |", "|---|---:|",
+                f"| renders | {plan.renders:,} |", f"| TTS characters | {plan.tts_chars:,} |"]
+    else:
+        rows = ["| estimate | this plan | budget |", "|---|---:|---:|",
+                f"| renders | {plan.renders:,} | {_limit(b.max_renders)} |",
+                f"| TTS characters | {plan.tts_chars:,} | {_limit(b.max_tts_chars)} |"]
+    if cost is not None and cost.money:
+        rows.append(f"| price | {cost.money_text} |" + (" |" if b is not None else ""))
+    rows.append("")
+    if b is not None:
+        from reconciler.planning import budget
+
+        over = budget.over_budget(plan, b)
+        if over:  # shown only under --allow-over-budget: otherwise the plan is refused
+            rows += [f"⚠️ **Over budget** (allowed with `--allow-over-budget`): {'; '.join(over)}.", ""]
+    return rows
+
+
+def _limit(value: int | None) -> str:
+    return "—" if value is None else f"{value:,}"
 
 
 def _table(changes: list[Change]) -> list[str]:

@@ -104,6 +104,7 @@ def _options_to_json(options: PlanOptions) -> dict:
     return {
         "targets": sorted(options.targets), "replace": sorted(options.replace),
         "allow_mass_delete": options.allow_mass_delete, "max_delete_share": options.max_delete_share,
+        "allow_over_budget": options.allow_over_budget,
     }
 
 
@@ -144,6 +145,7 @@ def _from_json(doc: dict) -> SavedPlan:
         replace=frozenset(_strings(opts["replace"], "replace")),
         allow_mass_delete=bool(opts["allow_mass_delete"]),
         max_delete_share=None if share is None else float(share),
+        allow_over_budget=bool(opts.get("allow_over_budget", False)),  # absent in files from before budgets
     )
     generation = doc["state_generation"]
     if not isinstance(generation, int):
