@@ -53,6 +53,10 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
     try:
         report_takeover(lock)
         hooks = make_hooks()
+        if config.file.notify:  # imported only when configured
+            from reconciler.apply import notify
+
+            hooks = notify.NotifyingHooks(hooks, notify.Notifier(config.file.notify))
         if plan_file is not None:
             store, engine, plan, options = _saved_plan(config, plan_file, hooks, parallelism)
         else:

@@ -234,10 +234,10 @@ class Daemon:
         text = "; ".join(over)
         if self.log.once(("over_budget", text), "over_budget",
                          f"nothing done: the plan is over budget: {text} (reconciler.yaml)", level="error"):
-            self._notify_budget(text)
+            self.notify_budget(text)
         return True
 
-    def _notify_budget(self, text: str) -> None:
+    def notify_budget(self, text: str) -> None:
         """Hook for the notifier (set by ``run``); nothing by default."""
 
     def _targets(self, config: config_mod.Config) -> Targets:
