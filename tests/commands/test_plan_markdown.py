@@ -47,3 +47,18 @@ def test_markdown_and_json_together_are_refused(project):
     result = run(project, "plan", "--markdown", "--json")
     assert result.returncode != 0
     assert "give one" in result.stderr
+
+
+def test_a_plain_plan_imports_none_of_the_team_features(project):
+    """Without budget, prices, notify or --markdown, `plan` pays nothing for them."""
+    import os
+    import subprocess
+    import sys
+
+    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "reconciler", "-C", str(project), "plan"],
+                            capture_output=True, text=True, timeout=60,
+                            env={**os.environ, "COLUMNS": "200"})
+    assert result.returncode == 0, result.stderr
+    imported = result.stderr
+    for module in ("reconciler.planning.budget", "reconciler.planning.markdown", "reconciler.apply.notify"):
+        assert module not in imported
