@@ -54,6 +54,9 @@ no_cache_option = click.option(
 mass_delete_option = click.option(
     "--allow-mass-delete", is_flag=True, help="Allow a plan that deletes all (or over max_delete_share) videos."
 )
+over_budget_option = click.option(
+    "--allow-over-budget", is_flag=True, help="Allow a plan over `budget:` in reconciler.yaml."
+)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -83,19 +86,24 @@ def validate(ctx, vars_):
 
 @cli.command()
 @click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (CONTRACT §5).")
+@click.option("--markdown", "as_markdown", is_flag=True, help="The plan as Markdown for a pull-request comment.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for `apply FILE`.")
 @target_option
 @replace_option
 @click.option("--detailed-exitcode", is_flag=True, help="Exit 2 when there are changes.")
 @mass_delete_option
 @no_cache_option
+@over_budget_option
 @var_option
 @click.pass_context
-def plan(ctx, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, no_cache, vars_):
+def plan(ctx, as_json, as_markdown, out, targets, replace, detailed_exitcode, allow_mass_delete, no_cache,
+         allow_over_budget, vars_):
     """Show what apply would change."""
-    _run(ctx, "plan", as_json=as_json, out=out, targets=targets, replace=replace,
+    if as_json and as_markdown:
+        raise click.UsageError("--json and --markdown are two renderings of one plan: give one.")
+    _run(ctx, "plan", as_json=as_json, as_markdown=as_markdown, out=out, targets=targets, replace=replace,
          detailed_exitcode=detailed_exitcode, allow_mass_delete=allow_mass_delete,
-         variables=_parse_vars(vars_), no_cache=no_cache)
+         allow_over_budget=allow_over_budget, variables=_parse_vars(vars_), no_cache=no_cache)
 
 
 @cli.command()
@@ -107,13 +115,15 @@ def plan(ctx, as_json, out, targets, replace, detailed_exitcode, allow_mass_dele
 @replace_option
 @mass_delete_option
 @no_cache_option
+@over_budget_option
 @var_option
 @click.pass_context
-def apply(ctx, plan_file, auto_approve, no_wait, parallelism, targets, replace, allow_mass_delete, no_cache, vars_):
+def apply(ctx, plan_file, auto_approve, no_wait, parallelism, targets, replace, allow_mass_delete, no_cache,
+          allow_over_budget, vars_):
     """Render what the specs say (a fresh plan, or a saved plan FILE)."""
     _run(ctx, "apply", plan_file=plan_file, auto_approve=auto_approve, no_wait=no_wait,
-         parallelism=parallelism, targets=targets, replace=replace,
-         allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_), no_cache=no_cache)
+         parallelism=parallelism, targets=targets, replace=replace, allow_mass_delete=allow_mass_delete,
+         allow_over_budget=allow_over_budget, variables=_parse_vars(vars_), no_cache=no_cache)
 
 
 @cli.command()

@@ -42,6 +42,38 @@ class ProviderSettings:
     timeout: float = 30.0  # seconds, every call
     auth: UnisoundAuth | None = None  # unisound only: where its auth values go (auth_in, auth_names)
     stall_after: float = 3600.0  # seconds unfinished after which a render is reported stalled
+    price: Price | None = None  # what a render and speech cost at this vendor (estimates only)
+
+
+@dataclass(frozen=True)
+class Price:
+    """``providers.<vendor>.price``: turns a plan's estimate into money (never enforced)."""
+
+    per_render: float = 0.0
+    per_1000_chars: float = 0.0  # per 1,000 TTS characters
+    currency: str = ""
+
+
+@dataclass(frozen=True)
+class Budget:
+    """``budget``: the most one plan may start (CONTRACT §10); None means no limit."""
+
+    max_renders: int | None = None
+    max_tts_chars: int | None = None
+
+
+NOTIFY_FORMATS = ("json", "feishu", "dingtalk", "wecom", "slack")
+NOTIFY_EVENTS = ("finished", "failed", "unknown", "stalled", "budget")
+
+
+@dataclass(frozen=True)
+class Notify:
+    """One ``notify`` entry: where (the *name* of the environment variable holding the
+    webhook URL, a secret read only when sending), in which shape, for which events."""
+
+    url_env: str
+    format: str = "json"
+    on: tuple[str, ...] = NOTIFY_EVENTS
 
 
 STATE_SCHEMA = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -69,6 +101,8 @@ PROVIDER_KEYS: dict[str, Key] = {
 # Keys only one vendor has, with structured values checked by their own function
 # (Unisound's auth settings: ``_check_auth``).
 PROVIDER_ONLY_KEYS: dict[str, tuple[str, ...]] = {"xingyun": (), "unisound": ("auth_in", "auth_names")}
+# Structured keys every vendor has, each checked by its own function (``price``: ``_check_price``).
+PROVIDER_STRUCTURED_KEYS: tuple[str, ...] = ("price",)
 
 
 @dataclass(frozen=True)
@@ -92,6 +126,8 @@ class ConfigFile:
     max_delete_share: float | None = None
     cache_keep_days: int = 30  # CONTRACT §11: unused cached renders kept this long
     providers: ProvidersSettings = ProvidersSettings()
+    budget: Budget | None = None
+    notify: tuple[Notify, ...] = ()
 
     def as_dict(self) -> dict:
         return dataclasses.asdict(self)
@@ -142,7 +178,7 @@ def _check_provider(problems: _Problems, name: str, value, default: ProviderSett
     """``providers.<name>`` checked against PROVIDER_KEYS (and the vendor's own keys)."""
     loc = ("providers", name)
     only = PROVIDER_ONLY_KEYS.get(name, ())
-    data = _check_mapping(problems, loc, value, set(PROVIDER_KEYS) | set(only))
+    data = _check_mapping(problems, loc, value, set(PROVIDER_KEYS) | set(only) | set(PROVIDER_STRUCTURED_KEYS))
     fields = {}
     for key, rule in PROVIDER_KEYS.items():
         fallback = getattr(default, key)
@@ -153,7 +189,54 @@ def _check_provider(problems: _Problems, name: str, value, default: ProviderSett
         fields[key] = float(checked) if rule.kind == "number" and checked is not None else checked
     if default.auth is not None:  # unisound: auth_in, auth_names
         fields["auth"] = _check_auth(problems, loc, data, default.auth)
+    if data.get("price") is not None:
+        fields["price"] = _check_price(problems, loc + ("price",), data["price"])
     return ProviderSettings(**fields)
+
+
+def _check_price(problems: _Problems, loc: tuple, value) -> Price:
+    data = _check_mapping(problems, loc, value, {"per_render", "per_1000_chars", "currency"})
+    amounts = {k: _check_value(problems, loc + (k,), data.get(k, 0), "number", 0, 1e9)
+               for k in ("per_render", "per_1000_chars")}
+    currency = _check_value(problems, loc + ("currency",), data.get("currency"), "str", optional=True)
+    return Price(**{k: float(v or 0) for k, v in amounts.items()}, currency=currency or "")
+
+
+def _check_budget(problems: _Problems, value) -> Budget | None:
+    if value is None:
+        return None
+    data = _check_mapping(problems, ("budget",), value, {"max_renders", "max_tts_chars"})
+    limits = {k: _check_value(problems, ("budget", k), data.get(k), "int", 0, 10**12, optional=True)
+              for k in ("max_renders", "max_tts_chars")}
+    return Budget(**limits)
+
+
+def _check_notify(problems: _Problems, value) -> tuple[Notify, ...]:
+    if value is None:
+        return ()
+    if not isinstance(value, list):
+        problems.add(("notify",), "must be a list of {url_env, format, on}")
+        return ()
+    out = []
+    for i, entry in enumerate(value):
+        loc = ("notify", i)
+        data = _check_mapping(problems, loc, entry, {"url_env", "format", "on"})
+        if not data:
+            continue
+        url_env = _check_value(problems, loc + ("url_env",), data.get("url_env"), "str")
+        if url_env is not None and not url_env.replace("_", "").isalnum():
+            problems.add(loc + ("url_env",), "must be the name of an environment variable (not the URL itself)")
+            url_env = None
+        fmt = data.get("format", "json")
+        if fmt not in NOTIFY_FORMATS:
+            problems.add(loc + ("format",), f"must be one of: {', '.join(NOTIFY_FORMATS)}")
+        on = data.get("on", list(NOTIFY_EVENTS))
+        if not isinstance(on, list) or not on or any(e not in NOTIFY_EVENTS for e in on):
+            problems.add(loc + ("on",), f"must be a list of: {', '.join(NOTIFY_EVENTS)}")
+            on = list(NOTIFY_EVENTS)
+        if url_env is not None and fmt in NOTIFY_FORMATS:
+            out.append(Notify(url_env, fmt, tuple(on)))
+    return tuple(out)
 
 
 def _check_auth(problems: _Problems, loc: tuple, data: dict, default: UnisoundAuth) -> UnisoundAuth:
@@ -201,7 +284,9 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
                       state_schema=schema or d.state_schema,
                       parallelism=parallelism or d.parallelism,
                       max_delete_share=None if share is None else float(share),
-                      cache_keep_days=d.cache_keep_days if keep is None else keep, providers=providers)
+                      cache_keep_days=d.cache_keep_days if keep is None else keep, providers=providers,
+                      budget=_check_budget(problems, data.get("budget")),
+                      notify=_check_notify(problems, data.get("notify")))
     return file, problems
 
 
@@ -254,6 +339,11 @@ class Config:
         """``providers.<provider>`` of reconciler.yaml (a vendor without a section of its
         own there gets the defaults of its ``model.VENDORS`` entry)."""
         return getattr(self.file.providers, provider, None) or ProviderSettings(VENDORS[provider].default_endpoint)
+
+    @property
+    def has_prices(self) -> bool:
+        """Whether any vendor has ``price`` set (the plan then shows its estimate in money)."""
+        return any(self.provider_settings(name).price is not None for name in VENDORS)
 
     def rel(self, path: Path) -> str:
         """Project-relative posix path (for messages, state and manifest).

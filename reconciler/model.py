@@ -187,6 +187,7 @@ class PlanOptions:
     max_delete_share: float | None = None
     use_cache: bool = True  # False: --no-cache (CONTRACT §11)
     cached: frozenset[str] = frozenset()  # render fingerprints the render cache holds (CONTRACT §11)
+    allow_over_budget: bool = False  # budget (CONTRACT §10): enforced by planning.budget, not the planner
 
 
 @dataclass(frozen=True)

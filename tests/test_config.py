@@ -66,7 +66,8 @@ def test_config_is_parsed_once_by_yamlio(tmp_path, monkeypatch):
 
 def test_provider_keys_come_from_one_table(tmp_path, monkeypatch):
     message = error_of(write(tmp_path, "providers:\n  unisound:\n    concurrency: 3\n    colour: blue\n"))
-    known = sorted(set(config_mod.PROVIDER_KEYS) | set(config_mod.PROVIDER_ONLY_KEYS["unisound"]))
+    known = sorted(set(config_mod.PROVIDER_KEYS) | set(config_mod.PROVIDER_ONLY_KEYS["unisound"])
+                   | set(config_mod.PROVIDER_STRUCTURED_KEYS))
     assert message == f"reconciler.yaml:4: providers.unisound.colour: unknown key (known: {', '.join(known)})"
     config = load_config(write(tmp_path, "providers:\n  unisound: {concurrency: 3, timeout: 5}\n"))
     assert config.provider_settings("unisound").concurrency == 3
@@ -100,3 +101,26 @@ def test_paths_under_a_symlinked_outputs_folder_stay_project_relative(tmp_path):
     (root / "outputs").symlink_to(elsewhere, target_is_directory=True)
     config = load_config(root)
     assert config.rel(config.outputs_dir / "launch/intro.mp4") == "outputs/launch/intro.mp4"
+
+
+@pytest.mark.parametrize("text, line, where", [
+    ("budget: {max_renders: -1}\n", 1, "budget.max_renders: must be between"),
+    ("x: 1\nbudget:\n  max_tts_chars: lots\n", 3, "budget.max_tts_chars: must be a whole number"),
+    ("providers:\n  unisound:\n    price: {per_render: 1, dollars: 2}\n", 3, "providers.unisound.price.dollars: unknown key"),
+    ("notify:\n  - {url_env: HOOK, format: teams}\n", 2, "notify.0.format: must be one of: json, feishu"),
+    ("notify:\n  - {url_env: 'https://hooks.example/x'}\n", 2, "notify.0.url_env: must be the name of an environment"),
+    ("notify:\n  - {url_env: HOOK, on: [finished, exploded]}\n", 2, "notify.0.on: must be a list of"),
+])
+def test_budget_price_and_notify_errors_name_their_line(tmp_path, text, line, where):
+    message = error_of(write(tmp_path, text))
+    assert f"reconciler.yaml:{line}: {where}" in message
+
+
+def test_budget_price_and_notify_are_read(tmp_path):
+    write(tmp_path, "budget: {max_renders: 50}\nnotify:\n  - {url_env: FEISHU_HOOK, format: feishu, on: [failed]}\n"
+                    "providers:\n  xingyun: {price: {per_render: 1.5, currency: CNY}}\n")
+    config = load_config(tmp_path)
+    assert config.file.budget == config_mod.Budget(max_renders=50)
+    assert config.file.notify == (config_mod.Notify("FEISHU_HOOK", "feishu", ("failed",)),)
+    assert config.provider_settings("xingyun").price == config_mod.Price(per_render=1.5, currency="CNY")
+    assert config.has_prices and config.provider_settings("unisound").price is None

@@ -68,25 +68,26 @@ class About:
     repeats: str = ""  # can recur without news, logged once per: "detail" (the same text), "task"
     progress: bool = False  # news of the render: its repeated facts (a poll error) are news again
     retry: bool = False  # a create that failed on this side: the daemon tries it again later
+    notify: str = ""  # the `notify: on:` event it is (finished, failed, unknown, stalled); "" none
 
 
 ABOUT: dict[Kind, About] = {
-    Kind.RECOVERED: About("unknown", True, "warning", failing=True, repeats="detail"),
+    Kind.RECOVERED: About("unknown", True, "warning", failing=True, repeats="detail", notify="unknown"),
     Kind.TRACKING: About("rendering", repeats="detail"),
     Kind.SUBMITTING: About("submitting"),
     Kind.SUBMITTED: About("rendering", progress=True),
-    Kind.NOT_SENT: About("failed", True, "error", failing=True, retry=True),
-    Kind.REJECTED: About("failed", True, "error", failing=True),
-    Kind.UNKNOWN: About("unknown", True, "error", failing=True),
+    Kind.NOT_SENT: About("failed", True, "error", failing=True, retry=True, notify="failed"),
+    Kind.REJECTED: About("failed", True, "error", failing=True, notify="failed"),
+    Kind.UNKNOWN: About("unknown", True, "error", failing=True, notify="unknown"),
     Kind.STATE: About("rendering", progress=True),
-    Kind.STALLED: About("stalled", True, "warning", failing=True, repeats="task"),
+    Kind.STALLED: About("stalled", True, "warning", failing=True, repeats="task", notify="stalled"),
     Kind.WARNING: About(None, level="warning", repeats="task"),
     Kind.POLL_ERROR: About(None, level="warning", repeats="task"),
     Kind.DOWNLOADING: About("downloading", progress=True),
-    Kind.FINISHED: About("finished", True, progress=True),
-    Kind.FAILED: About("failed", True, "error", failing=True, progress=True),
+    Kind.FINISHED: About("finished", True, progress=True, notify="finished"),
+    Kind.FAILED: About("failed", True, "error", failing=True, progress=True, notify="failed"),
     Kind.CANCELLED: About("cancelled", True, "warning", failing=True, progress=True),
-    Kind.OUTPUT_LOST: About("failed", True, "error", failing=True),
+    Kind.OUTPUT_LOST: About("failed", True, "error", failing=True, notify="failed"),
     Kind.KEPT_ELSEWHERE: About("finished", True, "warning", repeats="detail"),
     Kind.OLD_CANCELLED: About(None),
     Kind.OLD_ABANDONED: About(None, level="warning"),

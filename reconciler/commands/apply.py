@@ -42,12 +42,13 @@ SUBMITTED_OK = OK_STATES | {"rendering", "downloading"}
 
 
 def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, parallelism: int | None,
-        targets, replace, allow_mass_delete: bool, variables: dict[str, str], no_cache: bool = False) -> int:
+        targets, replace, allow_mass_delete: bool, variables: dict[str, str], no_cache: bool = False,
+        allow_over_budget: bool = False) -> int:
     from rich.console import Console
 
     if plan_file is not None:
         refuse_plan_options(plan_file, targets=targets, replace=replace, variables=variables,
-                            allow_mass_delete=allow_mass_delete)
+                            allow_mass_delete=allow_mass_delete, allow_over_budget=allow_over_budget)
     config = project.config()
     out = Console()
     lock = state_store.writer_lock(config).acquire("apply")
@@ -55,14 +56,25 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
     try:
         report_takeover(lock)
         hooks = make_hooks()
+        if config.file.notify:  # imported only when configured
+            from reconciler.apply import notify
+
+            hooks = notify.NotifyingHooks(hooks, notify.Notifier(config.file.notify))
         if plan_file is not None:
             store, engine, plan, options = _saved_plan(config, plan_file, hooks, parallelism)
         else:
             options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                                   allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
-                                  use_cache=not no_cache)
+                                  use_cache=not no_cache, allow_over_budget=allow_over_budget)
             store, engine, plan = _fresh_plan(config, variables, options, hooks, parallelism)
-        view.print_plan(plan, out)
+        cost = None
+        if config.file.budget is not None or config.has_prices:
+            from reconciler.planning import budget
+
+            cost = budget.Cost.of(plan, config)
+        view.print_plan(plan, out, cost)
+        if cost is not None:  # over budget: exit 1 before asking, nothing sent
+            budget.enforce(plan, config.file.budget, allow_over_budget=options.allow_over_budget)
         if plan.has_changes and plan_file is None and not auto_approve and not _approved(out):
             out.print("Apply cancelled.")
             return 1
@@ -77,11 +89,13 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
         lock.release()
 
 
-def refuse_plan_options(plan_file: Path, *, targets, replace, variables, allow_mass_delete: bool) -> None:
+def refuse_plan_options(plan_file: Path, *, targets, replace, variables, allow_mass_delete: bool,
+                        allow_over_budget: bool = False) -> None:
     """A saved plan carries its own options and variables: planning options given with
     FILE would be ignored, so they are refused before anything is read or locked."""
     given = [flag for flag, value in (("--target", targets), ("--replace", replace), ("--var", variables),
-                                      ("--allow-mass-delete", allow_mass_delete)) if value]
+                                      ("--allow-mass-delete", allow_mass_delete),
+                                      ("--allow-over-budget", allow_over_budget)) if value]
     if given:
         raise ReconcilerError(
             f"apply {plan_file}: {', '.join(given)} cannot be used with a saved plan, which carries its own "

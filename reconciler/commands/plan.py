@@ -21,15 +21,15 @@ from reconciler.state import store as state_store
 from reconciler.util import gcpause
 
 
-def run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
-        allow_mass_delete: bool, variables: dict[str, str], no_cache: bool = False) -> int:
+def run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
+        allow_mass_delete: bool, allow_over_budget: bool, variables: dict[str, str], no_cache: bool = False) -> int:
     with gcpause.paused():  # a short process building ~10^5 acyclic objects
-        return _run(project, as_json, out, targets, replace, detailed_exitcode, allow_mass_delete, variables,
-                    no_cache)
+        return _run(project, as_json, as_markdown, out, targets, replace, detailed_exitcode, allow_mass_delete,
+                    allow_over_budget, variables, no_cache)
 
 
-def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
-         allow_mass_delete: bool, variables: dict[str, str], no_cache: bool) -> int:
+def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, replace, detailed_exitcode: bool,
+         allow_mass_delete: bool, allow_over_budget: bool, variables: dict[str, str], no_cache: bool) -> int:
     from reconciler.specs import loader  # the heaviest import; only after arguments parsed
 
     config = project.config()
@@ -49,20 +49,31 @@ def _run(project, as_json: bool, out: Path | None, targets, replace, detailed_ex
     recorded = outputs.notice_missing(config, recorded)
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
-                          use_cache=not no_cache, cached=cached)
+                          use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget)
     plan = planner.make_plan(desired, recorded, options)
+    cost = None
+    if config.file.budget is not None or config.has_prices:
+        from reconciler.planning import budget  # only when configured: a plain plan pays nothing for it
+
+        budget.enforce(plan, config.file.budget, allow_over_budget=allow_over_budget)  # before --out is written
+        cost = budget.Cost.of(plan, config)
     if out is not None:
         saved_plan.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,
                            state_generation=generation, config_digest=config.digest())
     if as_json:
-        sys.stdout.write(view.plan_json_text(plan))
+        sys.stdout.write(view.plan_json_text(plan, cost))
+        sys.stdout.flush()
+    elif as_markdown:
+        from reconciler.planning import markdown  # only for --markdown
+
+        sys.stdout.write(markdown.plan_markdown(plan, cost))
         sys.stdout.flush()
     else:
         from rich.console import Console
 
-        view.print_plan(plan, Console(stderr=False))
+        view.print_plan(plan, Console(stderr=False), cost)
     if out is not None:
-        _print_saved(out, config.root, to_stderr=as_json)
+        _print_saved(out, config.root, to_stderr=as_json or as_markdown)
     return 2 if detailed_exitcode and plan.has_changes else 0
 
 

@@ -102,7 +102,18 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
             daemon = Daemon(config, variables, engine, log, interval=interval, allow_mass_delete=allow_mass_delete,
                             git_ref=source)
             hooks.listener = daemon.on_event
-            asyncio.run(_serve(daemon, engine, hooks, log, lock, lost))
+            notifier = None
+            if config.file.notify:  # imported only when configured
+                from reconciler.apply import notify
+
+                notifier = notify.Notifier(config.file.notify)
+                hooks.listener = lambda event: (daemon.on_event(event), notifier.event(event))
+                daemon.notify_budget = notifier.budget
+            try:
+                asyncio.run(_serve(daemon, engine, hooks, log, lock, lost))
+            finally:
+                if notifier is not None:
+                    notifier.close()
         finally:
             store.close()
     finally:

@@ -344,7 +344,13 @@ def _fmt(value, width: int = 40) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def script_diff(old: str, new: str) -> tuple[str, ...]:
+def script_of(request: dict | None) -> str | None:
+    """The spoken text of a vendor request (``None`` if it has none): for the diffs."""
+    return _script(request) if isinstance(request, dict) else None
+
+
+def script_diff(old: str, new: str, *, max_lines: int = MAX_DIFF_LINES,
+                max_per_side: int = MAX_PER_SIDE) -> tuple[str, ...]:
     """A few ``-``/``+`` lines of a line diff of two scripts (a unified diff without
     context or headers), long lines clipped around the first difference so the
     change itself stays visible. Each changed block shows its removed lines and then
@@ -356,13 +362,13 @@ def script_diff(old: str, new: str) -> tuple[str, ...]:
         if tag == "equal":
             continue
         total += (i2 - i1) + (j2 - j1)
-        removed, added = a[i1:i2][:MAX_PER_SIDE], b[j1:j2][:MAX_PER_SIDE]
+        removed, added = a[i1:i2][:max_per_side], b[j1:j2][:max_per_side]
         for k, line in enumerate(removed):
             out.append("- " + _clip(line, added[k] if k < len(added) else ""))
         for k, line in enumerate(added):
             out.append("+ " + _clip(line, removed[k] if k < len(removed) else ""))
-    if len(out) > MAX_DIFF_LINES:
-        out = out[:MAX_DIFF_LINES]
+    if len(out) > max_lines:
+        out = out[:max_lines]
     if total > len(out):
         out.append(f"… ({total - len(out)} more changed lines)")
     return tuple(out)

@@ -105,6 +105,7 @@ def _options_to_json(options: PlanOptions) -> dict:
         "targets": sorted(options.targets), "replace": sorted(options.replace),
         "allow_mass_delete": options.allow_mass_delete, "max_delete_share": options.max_delete_share,
         "use_cache": options.use_cache,
+        "allow_over_budget": options.allow_over_budget,
     }
 
 
@@ -146,6 +147,7 @@ def _from_json(doc: dict) -> SavedPlan:
         allow_mass_delete=bool(opts["allow_mass_delete"]),
         max_delete_share=None if share is None else float(share),
         use_cache=bool(opts.get("use_cache", True)),  # the cache's index is read again when applied
+        allow_over_budget=bool(opts.get("allow_over_budget", False)),  # absent in files from before budgets
     )
     generation = doc["state_generation"]
     if not isinstance(generation, int):

@@ -212,6 +212,8 @@ class Daemon:
             self.report.skip(skip)
         if not plan.has_changes:
             return
+        if config.file.budget is not None and self._over_budget(plan, config):
+            return
         self.report.plan(plan, load_ms=round(1000 * (loaded - started)),
                          plan_ms=round(1000 * (time.perf_counter() - loaded)))
         self._executing = {c.address: c.desired.fingerprint for c in plan.changes
@@ -222,6 +224,23 @@ class Daemon:
             await running
         finally:
             self._executing = {}
+
+    def _over_budget(self, plan, config: config_mod.Config) -> bool:
+        """An over-budget reconcile is refused (nothing sent), logged once per figures."""
+        from reconciler.planning import budget  # only with a budget configured
+
+        over = budget.over_budget(plan, config.file.budget)
+        if not over:
+            self.log.forget_topic("over_budget")  # within budget again: a later refusal is news
+            return False
+        text = "; ".join(over)
+        if self.log.once(("over_budget", text), "over_budget",
+                         f"nothing done: the plan is over budget: {text} (reconciler.yaml)", level="error"):
+            self.notify_budget(text)
+        return True
+
+    def notify_budget(self, text: str) -> None:
+        """Hook for the notifier (set by ``run``); nothing by default."""
 
     def _targets(self, config: config_mod.Config) -> Targets:
         own = (self.engine.config.state_dir, self.engine.config.outputs_dir)

@@ -364,3 +364,24 @@ def test_nothing_is_planned_while_git_holds_the_index(tmp_path):
         assert rig.submits() == 1
         await rig.engine.close()
     asyncio.run(scenario())
+
+
+def test_over_budget_reconcile_is_refused_and_logged_once(tmp_path):
+    async def scenario():
+        rig = DaemonRig(tmp_path)
+        (tmp_path / "reconciler.yaml").write_text("budget: {max_renders: 1}\n")
+        told: list[str] = []
+        rig.daemon.notify_budget = told.append
+        rig.spec({"a": "一。", "b": "二。"})
+        for _ in range(3):
+            await rig.cycle()
+            rig.now[0] += 5
+        assert told == ["2 renders > budget.max_renders 1"]  # notified once, too
+        refused = rig.events("over_budget")
+        assert len(refused) == 1 and "2 renders > budget.max_renders 1" in refused[0]["message"]
+        assert rig.submits() == 0 and rig.store.recorded() == {}
+        rig.spec({"a": "一。"})  # within budget: rendered
+        await rig.cycle()
+        assert rig.submits() == 1
+        await rig.engine.close()
+    asyncio.run(scenario())

@@ -1,0 +1,96 @@
+"""The budget (CONTRACT §10) and the estimate in money: what a plan may start, what it costs.
+
+Renders are slow and paid, so a plan that would start more renders or speak more TTS
+characters than ``budget:`` allows is refused (``PlanError``: exit 1, nothing sent)
+unless ``--allow-over-budget``. The figures are the plan's own estimate
+(``Plan.renders`` / ``Plan.tts_chars``), so whatever lowers it (a render served from
+the cache) lowers what is counted here too. Prices (``providers.<vendor>.price``) only
+describe: they turn the estimate into money per currency and are never enforced.
+Pure and cheap: imported by ``plan`` only when a budget or a price is configured.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from reconciler.config import Budget, Config
+from reconciler.errors import PlanError
+from reconciler.model import Plan, VENDORS
+
+
+class OverBudgetError(PlanError):
+    """A plan over ``budget:``; ``figures`` names each figure over its limit."""
+
+    def __init__(self, message: str, figures: tuple[str, ...]):
+        super().__init__(message)
+        self.figures = figures
+
+
+def over_budget(plan: Plan, budget: Budget | None) -> list[str]:
+    """Each figure over its limit, in words ([] when within budget or none is set)."""
+    if budget is None:
+        return []
+    out = []
+    if budget.max_renders is not None and plan.renders > budget.max_renders:
+        out.append(f"{plan.renders} renders > budget.max_renders {budget.max_renders}")
+    if budget.max_tts_chars is not None and plan.tts_chars > budget.max_tts_chars:
+        out.append(f"{plan.tts_chars} TTS characters > budget.max_tts_chars {budget.max_tts_chars}")
+    return out
+
+
+def enforce(plan: Plan, budget: Budget | None, *, allow_over_budget: bool) -> None:
+    """Raise OverBudgetError for a plan over budget, unless allowed."""
+    over = over_budget(plan, budget)
+    if over and not allow_over_budget:
+        raise OverBudgetError(
+            f"The plan is over budget: {'; '.join(over)} (reconciler.yaml). Nothing was sent. "
+            "Render fewer videos (--target), raise the budget, or run again with --allow-over-budget.",
+            tuple(over))
+
+
+@dataclass(frozen=True)
+class Cost:
+    """What the renderings of a plan show beside its estimate: the limits and the money."""
+
+    budget: Budget | None
+    money: dict[str, float]  # per currency; {} when no vendor has a price
+
+    @classmethod
+    def of(cls, plan: Plan, config: Config) -> Cost:
+        return cls(config.file.budget, money(plan, config))
+
+    @property
+    def money_text(self) -> str:
+        return money_text(self.money)
+
+    def limits_text(self) -> str:
+        """``50 renders, 200,000 TTS characters`` (the limits that are set)."""
+        b = self.budget
+        if b is None:
+            return ""
+        parts = []
+        if b.max_renders is not None:
+            parts.append(f"{b.max_renders:,} renders")
+        if b.max_tts_chars is not None:
+            parts.append(f"{b.max_tts_chars:,} TTS characters")
+        return ", ".join(parts)
+
+
+def money(plan: Plan, config: Config) -> dict[str, float]:
+    """The estimate in money, per currency ({} when no vendor has a price): each
+    vendor's part of the plan times its price."""
+    totals: dict[str, float] = {}
+    for name in VENDORS:
+        price = config.provider_settings(name).price
+        if price is None:
+            continue
+        part = Plan(tuple(c for c in plan.changes if c.provider == name))
+        amount = part.renders * price.per_render + part.tts_chars / 1000 * price.per_1000_chars
+        totals[price.currency] = totals.get(price.currency, 0.0) + amount
+    return totals
+
+
+def money_text(totals: dict[str, float]) -> str:
+    """``4.50 CNY + 1.20 USD`` (a price without a currency is shown bare)."""
+    return " + ".join(f"{amount:,.2f}{' ' + currency if currency else ''}"
+                      for currency, amount in sorted(totals.items()))

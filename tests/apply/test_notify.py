@@ -1,0 +1,88 @@
+"""Notifications against a local webhook receiver on 127.0.0.1: each format's body in
+its vendor's documented shape, events gathered into one message, retries, and a
+webhook that fails or hangs never holding up the run for long nor leaking its URL."""
+
+from __future__ import annotations
+
+import io
+import time
+
+import pytest
+
+from reconciler.apply import notify
+from reconciler.apply.events import Event, Kind
+from reconciler.config import Notify
+from tests.webhook import Receiver
+
+
+@pytest.fixture
+def receiver():
+    r = Receiver()
+    yield r
+    r.stop()
+
+
+def notifier(receiver, fmt="json", on=("finished", "failed", "unknown", "stalled", "budget")):
+    err = io.StringIO()
+    n = notify.Notifier((Notify("HOOK", fmt, tuple(on)),), env={"HOOK": receiver.url}, stderr=err)
+    return n, err
+
+
+@pytest.mark.parametrize("fmt, shape", [
+    ("feishu", lambda t: {"msg_type": "text", "content": {"text": t}}),
+    ("dingtalk", lambda t: {"msgtype": "text", "text": {"content": t}}),
+    ("wecom", lambda t: {"msgtype": "text", "text": {"content": t}}),
+    ("slack", lambda t: {"text": t}),
+])
+def test_each_format_posts_its_documented_body(receiver, fmt, shape):
+    n, _ = notifier(receiver, fmt)
+    n.event(Event(Kind.FINISHED, "launch/intro", "xingyun", "42", "outputs/launch/intro.mp4"))
+    n.close()
+    assert receiver.wait_for(1) == [shape("reconciler: launch/intro finished (task 42): outputs/launch/intro.mp4")]
+
+
+def test_events_arriving_together_are_one_message_and_only_chosen_ones(receiver):
+    n, _ = notifier(receiver, "json", on=("failed",))
+    for i in range(5):
+        n.event(Event(Kind.FAILED, f"v/{i}", "unisound", str(i), "vendor said no"))
+    n.event(Event(Kind.FINISHED, "v/ok", "unisound", "9"))  # not chosen
+    n.event(Event(Kind.SUBMITTED, "v/x", "unisound", "10"))  # no notify event at all
+    n.close()
+    bodies = receiver.wait_for(1)
+    assert len(bodies) == 1
+    assert [e["address"] for e in bodies[0]["events"]] == [f"v/{i}" for i in range(5)]
+    assert bodies[0]["text"].startswith("reconciler: 5 events\n- v/0 failed (task 0): vendor said no")
+
+
+def test_a_failing_webhook_is_retried_briefly_then_dropped_without_its_url():
+    receiver = Receiver("fail")
+    try:
+        n, err = notifier(receiver, "slack")
+        n.budget("3 renders > budget.max_renders 2")
+        n.close()
+        assert len(receiver.wait_for(notify.TRIES)) == notify.TRIES
+        assert "$HOOK failed (HTTP 500)" in err.getvalue()
+        assert "s3cr3t" not in err.getvalue()
+    finally:
+        receiver.stop()
+
+
+def test_a_hanging_webhook_holds_the_end_of_a_run_for_close_wait_at_most():
+    receiver = Receiver("hang")
+    try:
+        n, err = notifier(receiver)
+        n.event(Event(Kind.UNKNOWN, "a", "xingyun", None, "no answer"))
+        started = time.monotonic()
+        n.close(wait=0.5)
+        assert time.monotonic() - started < 1.5
+        assert "did not answer in time" in err.getvalue() and "s3cr3t" not in err.getvalue()
+    finally:
+        receiver.stop()
+
+
+def test_an_unset_variable_is_named_and_nothing_is_started():
+    err = io.StringIO()
+    n = notify.Notifier((Notify("NOPE", "json"),), env={}, stderr=err)
+    n.event(Event(Kind.FINISHED, "a"))
+    n.close()
+    assert "$NOPE is not set" in err.getvalue()
