@@ -35,7 +35,7 @@ from reconciler.errors import LockHeldError, StateError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.lock import LockHolder
 from reconciler.state.sqlite import SCHEMA_VERSION, _to_recorded
-from reconciler.state.store import INTERRUPTED_CREATE
+from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
 
 LEASE_VAR = "RECONCILER_TEST_LEASE_SECONDS"  # tests only: a shorter lease than the default
@@ -578,19 +578,7 @@ class PostgresStore:
         with self._tx() as cur:
             exists = cur.one("SELECT 1 FROM videos WHERE address = %s FOR UPDATE", [desired.address])
             prev = cur.one("SELECT MAX(attempt) FROM attempts WHERE address = %s", [desired.address])
-            fields = {
-                "provider": desired.provider, "fingerprint": desired.fingerprint,
-                "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
-                "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
-                "prevent_destroy": int(desired.prevent_destroy), "status": Status.FINISHED.value,
-                "task_id": entry["task_id"], "attempt": prev[0] or 0, "error": None, "submitted_at": None,
-                "finished_at": at, "video_url": entry.get("video_url"),
-                "preview_image_url": entry.get("preview_image_url"), "output_file": file,
-                "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
-                "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
-                "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
-                "updated_at": at,
-            }
+            fields = served_from_cache(desired, entry, file, place, attempt=prev[0] or 0, at=at)
             if exists:
                 cur.update_video(desired.address, fields)
             else:

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Iterator
 from reconciler.errors import StateError, StateWriteError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
-from reconciler.state.store import INTERRUPTED_CREATE
+from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
 
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
@@ -517,19 +517,7 @@ class StateStore:
         with self._tx() as db:
             exists = db.execute("SELECT 1 FROM videos WHERE address = ?", [desired.address]).fetchone()
             prev = db.execute("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address]).fetchone()
-            fields = {
-                "provider": desired.provider, "fingerprint": desired.fingerprint,
-                "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
-                "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
-                "prevent_destroy": int(desired.prevent_destroy), "status": Status.FINISHED.value,
-                "task_id": entry["task_id"], "attempt": prev[0] or 0, "error": None, "submitted_at": None,
-                "finished_at": at, "video_url": entry.get("video_url"),
-                "preview_image_url": entry.get("preview_image_url"), "output_file": file,
-                "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
-                "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
-                "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
-                "updated_at": at,
-            }
+            fields = served_from_cache(desired, entry, file, place, attempt=prev[0] or 0, at=at)
             if exists:
                 db["videos"].update(desired.address, fields)
             else:
