@@ -134,7 +134,11 @@ def test_one_writer_across_machines_and_a_killed_holder_loses_the_role(machines,
         holder.wait(timeout=10)
         started = time.monotonic()
         taken = _apply_once_free(b)
-        assert taken.returncode == 0 and time.monotonic() - started < 30, taken.stdout + taken.stderr
+        assert time.monotonic() - started < 30 and "Traceback" not in taken.stderr, taken.stdout + taken.stderr
+        # A kill that landed while the holder's create was in flight leaves it unknown (exit 1, the
+        # command to render it on purpose shown), never sent again; otherwise the apply converges.
+        assert taken.returncode == 0 or "reconciler apply --replace xy/a" in taken.stdout, taken.stdout + taken.stderr
+        assert len(sim.calls("create")) <= 1  # never paid twice
         assert f"took over the lock left by pid {holder.pid}" in taken.stderr
     finally:
         _stop(holder)
