@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Mapping
 from urllib.parse import urlsplit
 
-from reconciler.util import readfile, yamlio
+from reconciler.util import readfile, s3url, yamlio
 from reconciler.errors import ConfigError
 from reconciler.model import AUTH_KEYS, AUTH_PLACES, VENDORS, Credentials, UnisoundAuth
 
@@ -121,7 +121,9 @@ class ConfigFile:
     state: str = "state/reconciler.db"
     state_schema: str = "reconciler"  # CONTRACT §8: the PostgreSQL schema of this project's state
     manifest: str = "state/manifest.json"
-    outputs: str = "outputs"
+    outputs: str = "outputs"  # a folder, or s3://bucket/prefix (CONTRACT §9)
+    outputs_public_url: str | None = None  # e.g. https://cdn.example.com/videos: the manifest's `url` per video
+    keep_deleted_outputs: bool = False  # true: a delete drops the video from the manifest, keeps its objects
     parallelism: int = 8
     max_delete_share: float | None = None
     cache_keep_days: int = 30  # CONTRACT §11: unused cached renders kept this long
@@ -266,6 +268,11 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
     if strs.get("state") and _url_password(strs["state"]):
         problems.add(("state",), "holds a password; keep it out of reconciler.yaml: set PGPASSWORD (or "
                                  "RECONCILER_STATE_URL with the password) in the environment")
+    public_url = _check_outputs(problems, strs.get("outputs"), data)
+    keep_deleted = data.get("keep_deleted_outputs", d.keep_deleted_outputs)
+    if not isinstance(keep_deleted, bool):
+        problems.add(("keep_deleted_outputs",), "must be true or false")
+        keep_deleted = d.keep_deleted_outputs
     vars_ = data.get("vars")
     if vars_ is not None and (not isinstance(vars_, list) or not all(isinstance(v, str) and v for v in vars_)):
         problems.add(("vars",), "must be a list of file names")
@@ -281,13 +288,38 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
         unisound=_check_provider(problems, "unisound", pdata.get("unisound", {}), d.providers.unisound),
     )
     file = ConfigFile(**{k: v or getattr(d, k) for k, v in strs.items()}, vars=vars_,
-                      state_schema=schema or d.state_schema,
+                      state_schema=schema or d.state_schema, outputs_public_url=public_url,
+                      keep_deleted_outputs=keep_deleted,
                       parallelism=parallelism or d.parallelism,
                       max_delete_share=None if share is None else float(share),
                       cache_keep_days=d.cache_keep_days if keep is None else keep, providers=providers,
                       budget=_check_budget(problems, data.get("budget")),
                       notify=_check_notify(problems, data.get("notify")))
     return file, problems
+
+
+def _check_outputs(problems: _Problems, outputs: str | None, data: dict) -> str | None:
+    """``outputs`` as a folder or ``s3://bucket/prefix`` (no credentials in it), and
+    ``outputs_public_url`` (an http(s) base URL, only with a bucket); the latter returned."""
+    if outputs and s3url.is_s3(outputs):
+        try:
+            s3url.parse(outputs)
+        except s3url.S3UrlError as exc:
+            problems.add(("outputs",), str(exc))
+    elif outputs and "://" in outputs:
+        problems.add(("outputs",), "must be a folder of the project or s3://BUCKET/PREFIX")
+    public = data.get("outputs_public_url")
+    if public is None:
+        return None
+    if not isinstance(public, str) or not re.match(r"^https?://[^/@\s]+(/\S*)?$", public):
+        problems.add(("outputs_public_url",), "must be an http(s) base URL without credentials, "
+                                              "e.g. https://cdn.example.com/videos")
+        return None
+    if not (outputs and s3url.is_s3(outputs)):
+        problems.add(("outputs_public_url",), "needs `outputs: s3://BUCKET/PREFIX` (the public URL is the "
+                                              "address of that bucket's prefix)")
+        return None
+    return public.rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -325,7 +357,23 @@ class Config:
 
     @property
     def outputs_dir(self) -> Path:
+        """The local outputs folder (with outputs in a bucket: where they would be; unused)."""
+        if self.outputs_location is not None:
+            return self.root / "outputs"
         return self.root / self.file.outputs
+
+    @property
+    def outputs_location(self) -> s3url.Location | None:
+        """The bucket and prefix of ``outputs: s3://...`` (CONTRACT §9), else None."""
+        if not s3url.is_s3(self.file.outputs):
+            return None
+        return s3url.parse(self.file.outputs)
+
+    @property
+    def uploads_dir(self) -> Path:
+        """Where a download for a bucket is staged and verified before its upload
+        (kept there until an upload is confirmed), beside ``quarantine/``."""
+        return self.state_dir / "uploads"
 
     @property
     def parallelism(self) -> int:
@@ -392,11 +440,13 @@ class Config:
 def secrets(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The secrets set in the environment, ``{variable: value}``: the vendor secrets and
     the state database's password (``PGPASSWORD``, or one inside ``RECONCILER_STATE_URL``),
+    the outputs bucket's secret (``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``),
     what no plan file, log line or output may ever show."""
     env = os.environ if env is None else env
     found = {v.env_secret: env[v.env_secret] for v in VENDORS.values() if env.get(v.env_secret)}
-    if env.get("PGPASSWORD"):
-        found["PGPASSWORD"] = env["PGPASSWORD"]
+    for name in ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        if env.get(name):
+            found[name] = env[name]
     url_password = _url_password(env.get("RECONCILER_STATE_URL") or "")
     if url_password:
         found["RECONCILER_STATE_URL"] = url_password

@@ -13,6 +13,8 @@ Messages say what happened *and what to do next*. No message may contain a secre
     │   ├── LockHeldError      another apply/refresh/watch holds the state lock
     │   └── StateWriteError    a write to the state DB failed (disk full, permissions): stop
     ├── ManifestError          the manifest file could not be written: stop
+    ├── OutputsError           the outputs bucket failed (unreachable, 403, 5xx, a timeout): a
+    │                          local failure to fix and retry, never a vendor loss
     └── ProviderError          raised by reconciler.providers only, mapped once at the boundary
         ├── TransientError     safe to retry (429/5xx, vendor "internal error", connect failures)
         ├── PermanentError     retrying cannot help (auth, bad params, quota, text too long, PPT)
@@ -79,6 +81,12 @@ class StateWriteError(StateError):
 
 class ManifestError(ReconcilerError):
     """The manifest file could not be written (its path is a folder, no space, ...)."""
+
+
+class OutputsError(ReconcilerError):
+    """The outputs store (an S3-compatible bucket, CONTRACT §9) refused or could not be
+    reached. Never a lost output and never a reason to render again: what was
+    downloaded stays staged locally until an upload is confirmed."""
 
 
 class ProviderError(ReconcilerError):

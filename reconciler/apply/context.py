@@ -11,6 +11,7 @@ function hands back to the engine (the action it carried out) is its return valu
     ctx.emit(kind, address...)  the event sink (progress, errors, tallies)
     ctx.tracker / ctx.track()   the unfinished renders being followed
     ctx.providers[name]         the vendor clients
+    ctx.outputs                 where outputs are published (``state.outputs_store``: folder or bucket)
     ctx.manifest.changed()      the manifest follows the state
     ctx.clock()                 monotonic seconds (injected in tests)
     ctx.lock(address)           held while a change or a poll+download works on it
@@ -31,6 +32,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from reconciler.config import Config
     from reconciler.providers.base import Provider
     from reconciler.state.manifest_writer import ManifestWriter
+    from reconciler.state.outputs_store import OutputsStore
     from reconciler.state.store import Store
 
 
@@ -47,6 +49,7 @@ class RunContext:
     holder: str  # who writes the intents ("apply (pid 123)")
     lock: Callable[[str], asyncio.Lock]
     wake: Callable[[], None]  # tell the engine's wait loop that the tracker changed
+    outputs: OutputsStore  # the local outputs folder or the bucket (CONTRACT §9)
 
     def track(self, address: str, provider: str, task_id: str) -> None:
         """Follow a render whose create was just answered (recorded as rendering)."""

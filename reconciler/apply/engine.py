@@ -48,7 +48,7 @@ from typing import Awaitable, Callable
 from reconciler.apply import decks, executor, follow
 from reconciler.state import overdue
 from reconciler.apply.context import RunContext
-from reconciler.state import manifest_writer, outputs
+from reconciler.state import manifest_writer, outputs, outputs_store
 from reconciler.config import Config
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
 from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
@@ -104,7 +104,8 @@ class Engine:
 
     def __init__(self, config: Config, store: Store, providers: Mapping[str, Provider],
                  hooks: Hooks | None = None, parallelism: int | None = None, *, holder: str = "apply",
-                 schedule: PollSchedule | None = None, clock: Callable[[], float] = time.monotonic):
+                 schedule: PollSchedule | None = None, clock: Callable[[], float] = time.monotonic,
+                 outputs: outputs_store.OutputsStore | None = None):
         self.config = config
         self.store = store
         self.providers = providers
@@ -113,12 +114,15 @@ class Engine:
         self.holder = f"{holder} (pid {os.getpid()})"
         self.clock = clock
         self.tracker = Tracker(schedule)
+        # the outputs folder or bucket: one per run (a bucket's client is shared by every upload)
+        self.outputs = outputs if outputs is not None else outputs_store.open_outputs(config, self.parallelism)
         # SQLite commits fsync (a few ms each): they run on one thread of their own, in
         # order, so the event loop keeps calling vendors meanwhile. The manifest is
         # written on the same thread, so it always reads a state between two writes.
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-state")
         self.manifest = manifest_writer.ManifestWriter(config.manifest_path, store, executor=self._db,
-                                                       on_error=self.halt)
+                                                       on_error=self.halt,
+                                                       public_url=self.outputs.public_url if config.file.outputs_public_url else None)
         self.tally = Tally()  # latest display state per address
         self.errors: dict[str, str] = {}  # address -> why it failed / is unknown
         self.actions: dict[str, Action] = {}  # address -> the change carried out
@@ -133,7 +137,7 @@ class Engine:
         self.context = RunContext(
             config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
             providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
-            lock=self.lock, wake=self._wakeup)
+            lock=self.lock, wake=self._wakeup, outputs=self.outputs)
         self.halted: str | None = None  # why this engine stopped taking new work (see halt)
         self.on_halt: Callable[[str], None] | None = None  # e.g. the daemon stops
 
@@ -183,7 +187,7 @@ class Engine:
         (and remove its half-done downloads and deck copies). Call while holding the lock and with no
         call of this engine in flight."""
         self._recovered = True
-        outputs.sweep_partials(self.config)
+        self.outputs.sweep()
         decks.sweep(self.config)
         addresses = self.store.recover()
         for address in addresses:
@@ -204,7 +208,7 @@ class Engine:
         added = 0
         recorded = await self.db(self.store.recorded)
         # a published file gone or damaged that the vendor can give again reads as "not downloaded"
-        recorded = await asyncio.to_thread(outputs.notice_missing, self.config, recorded)
+        recorded = await asyncio.to_thread(self.outputs.notice_missing, recorded)
         for video in recorded.values():
             if not to_collect(video) or (addresses is not None and video.address not in addresses):
                 continue
@@ -313,13 +317,16 @@ class Engine:
                 self.halt(f"{exc}: free disk space or fix the path, then run `reconciler refresh`")
 
     async def check_outputs(self) -> list[str]:
-        """Check every published output (hashed on the state thread, off the event loop).
-        One missing, changed or not a video is downloaded again while the vendor can give
-        it (``outputs.fetch_again``), else marked lost. Returns the addresses lost."""
-        damaged, unreadable = await self.db(self._damaged_outputs)
+        """Check every published output (hashed, or a HEAD per object in a bucket, off the
+        event loop). One missing, changed or not a video is downloaded again while the
+        vendor can give it (``outputs.fetch_again``), else marked lost; one that cannot be
+        read here (a permission, a bucket unreachable) is said, never lost. Returns the
+        addresses lost."""
+        recorded = await self.db(self.store.recorded)
+        damaged, unreadable = await asyncio.to_thread(self._damaged_outputs, recorded)
         for video, why in unreadable:
             self.emit(Kind.ERROR, video.address, video.provider, video.output_task_id,
-                      f"{why}: fix its permissions and run `reconciler refresh` again (not counted as lost)")
+                      f"{why}: run `reconciler refresh` again once fixed (not counted as lost)")
         lost = []
         for video, why in damaged:
             place = outputs.kept_elsewhere(self.config, video)
@@ -358,14 +365,19 @@ class Engine:
                 await asyncio.sleep(follow.DOWNLOAD_RETRY_DELAY)
             await asyncio.gather(*(self._poll(item) for item in pending))
 
-    def _damaged_outputs(self) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
+    def _damaged_outputs(self, recorded: dict[str, RecordedVideo]
+                         ) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
         """(damaged outputs, outputs this machine cannot read), each with why."""
         damaged, unreadable = [], []
-        for video in self.store.recorded().values():
+        for video in recorded.values():
             try:
-                why = outputs.check_output(self.config, video)
+                why = self.outputs.check(video)
             except OSError as exc:
-                unreadable.append((video, f"{video.output_file} cannot be read ({exc.strerror or exc})"))
+                unreadable.append((video, f"{video.output_file} cannot be read ({exc.strerror or exc}): "
+                                          "fix its permissions"))
+                continue
+            except ReconcilerError as exc:  # the bucket unreachable, 403...: this machine's problem
+                unreadable.append((video, f"{video.output_file} cannot be checked ({exc})"))
                 continue
             if why is not None:
                 damaged.append((video, why))

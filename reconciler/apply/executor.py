@@ -16,7 +16,9 @@ into ``unknown`` (``Store.recover``), so a render is never silently paid twice.
 A replace starts the new render first and only then cancels the old unfinished one
 (Xingyun) or abandons it (Unisound has no cancel API); the old output stays published
 until the new one is downloaded. A delete cancels/abandons, forgets the video and
-removes its managed output file (its render-cache entry stays). A create or replace the
+removes its managed output file, or its objects in a bucket unless
+``keep_deleted_outputs`` (its render-cache entry stays; a removal that fails is said,
+not fatal). A create or replace the
 plan marked ``from_cache`` publishes the cached output instead (``from_cache``); a
 damaged entry is dropped and the video rendered, visibly. An update touches state only. Each function takes
 a ``context.RunContext`` (store, providers, tracker, events, manifest), never the
@@ -26,11 +28,12 @@ engine; ``run`` returns the action it carried out, for the engine's summary.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from typing import TYPE_CHECKING
 
 from reconciler.apply import decks
-from reconciler.state import outputs, render_cache
-from reconciler.errors import OutcomeUnknownError, ProviderError
+from reconciler.state import outputs
+from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.apply.events import Kind
 from reconciler.util.crashpoint import crash_point
 from reconciler.model import Action, Change, DesiredVideo, Status, display_name
@@ -56,7 +59,7 @@ async def run(ctx: RunContext, change: Change) -> Action | None:
     if change.action in (Action.CREATE, Action.REPLACE):
         old = change.recorded
         if change.from_cache:
-            served = await from_cache(ctx, change.desired)
+            served = await from_cache(ctx, change.desired, old.output_file if old is not None else None)
             if served is not None:
                 if served and old is not None and old.unfinished and old.task_id:
                     await supersede(ctx, old.address, old.provider, old.task_id)
@@ -66,6 +69,13 @@ async def run(ctx: RunContext, change: Change) -> Action | None:
             await supersede(ctx, old.address, old.provider, old.task_id)
         return change.action if outcome == SUBMITTED else None
     return None
+
+
+async def _remove_outputs(ctx: RunContext, address: str, recorded_file: str | None) -> list[str]:
+    """Delete a deleted video's output (a local file here; objects in a bucket, off the loop)."""
+    if ctx.outputs.remote:
+        return await asyncio.to_thread(ctx.outputs.remove, address, recorded_file)
+    return ctx.outputs.remove(address, recorded_file)
 
 
 def moved_only(change: Change) -> bool:
@@ -91,34 +101,50 @@ def calls_vendor(change: Change) -> bool:
     return change.action is Action.DELETE and r is not None and r.unfinished and r.task_id is not None
 
 
-async def from_cache(ctx: RunContext, desired: DesiredVideo) -> bool | None:
-    """Serve ``desired`` from the render cache (CONTRACT §11): verify the entry, put its
-    file at ``outputs/<address>.mp4`` atomically, then record it (state, manifest): no
-    vendor call. True when served; False on a local failure (reported, nothing rendered,
-    nothing recorded: fix it and apply again); None when the entry is gone or damaged
-    (dropped, never served, said so): the caller renders it instead."""
+async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | None = None) -> bool | None:
+    """Serve ``desired`` from the render cache (CONTRACT §11): verify the entry, put it
+    at the address's output atomically (a file at ``outputs/<address>.mp4``, or a
+    server-side copy in the bucket), then record it (state, manifest): no vendor call.
+    True when served; False on a local failure (reported, nothing rendered, nothing
+    recorded: fix it and apply again); None when the entry is gone or damaged (dropped,
+    never served, said so): the caller renders it instead. ``previous``: the output a
+    replace supersedes (removed from a bucket once the new one is recorded)."""
     address, fingerprint = desired.address, desired.fingerprint
     entry = (await ctx.db(ctx.store.cache_index)).get(fingerprint)
-    why = "it is no longer cached" if entry is None else await asyncio.to_thread(
-        render_cache.problem, ctx.config, entry)
+    try:
+        why = "it is no longer cached" if entry is None else await asyncio.to_thread(ctx.outputs.cache_problem, entry)
+    except ReconcilerError as exc:  # the bucket unreachable: never a reason to pay for a render
+        ctx.emit(Kind.ERROR, address, desired.provider,
+                 detail=f"could not check the render cache ({exc}); nothing was rendered or recorded: apply again "
+                        "once the bucket answers")
+        return False
     if why is not None:
         if entry is not None:
             await ctx.db(ctx.store.cache_drop, fingerprint)
-            await asyncio.to_thread(render_cache.remove, ctx.config, fingerprint)
+            with contextlib.suppress(OSError, ReconcilerError):
+                await asyncio.to_thread(ctx.outputs.cache_remove, fingerprint)
         ctx.emit(Kind.WARNING, address, desired.provider,
                  detail=f"the render cache cannot serve it ({why}; entry dropped): rendering it instead, a paid render")
         return None
-    dest = outputs.output_path(ctx.config, address)
-    rel = outputs.relative(ctx.config, dest)
     try:
-        await asyncio.to_thread(render_cache.publish, ctx.config, fingerprint, dest)
-    except OSError as exc:
+        rel = await asyncio.to_thread(ctx.outputs.cache_publish, fingerprint, address, entry)
+    except (OSError, ReconcilerError) as exc:
+        where = outputs.relative(ctx.config, outputs.output_path(ctx.config, address)) if not ctx.outputs.remote \
+            else f"its address in the bucket"
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        fix = "the bucket" if ctx.outputs.remote else "this machine's disk or permissions"
         ctx.emit(Kind.ERROR, address, desired.provider,
-                 detail=f"could not put the cached output at {rel} ({exc.strerror or exc}); nothing was rendered "
-                        "or recorded: fix this machine's disk or permissions and apply again")
+                 detail=f"could not put the cached output at {where} ({why}); nothing was rendered "
+                        f"or recorded: fix {fix} and apply again")
         return False
     crash_point("after_cache_publish")
-    await ctx.db(ctx.store.publish_cached, desired, entry, rel, outputs.this_place(ctx.config))
+    await ctx.db(ctx.store.publish_cached, desired, entry, rel, ctx.outputs.place())
+    if ctx.outputs.remote and previous and previous != rel:
+        try:
+            await asyncio.to_thread(ctx.outputs.published, address, ctx.outputs.download_path(address), previous, rel)
+        except (OSError, ReconcilerError) as exc:
+            ctx.emit(Kind.WARNING, address, desired.provider,
+                     detail=f"the previous output {previous} could not be removed ({exc})")
     ctx.tracker.discard(address)
     ctx.emit(Kind.FINISHED, address, desired.provider, entry.get("task_id"),
              f"{rel} ({entry['bytes']} bytes) from the render cache: no render")
@@ -221,8 +247,12 @@ async def delete(ctx: RunContext, change: Change) -> None:
     ctx.tracker.discard(r.address)
     await ctx.db(ctx.store.remove, r.address)
     ctx.manifest.changed()
-    removed = outputs.remove_output(ctx.config, r.address, r.output_file)
-    detail = "removed from state and manifest" + (f"; deleted {r.output_file}" if removed else "")
+    detail = "removed from state and manifest"
+    try:
+        removed = await _remove_outputs(ctx, r.address, r.output_file)
+        detail += f"; deleted {', '.join(removed)}" if removed else ""
+    except (OSError, ReconcilerError) as exc:  # said, not fatal: the video is gone from the manifest
+        detail += f"; its output could not be deleted ({exc}): delete it by hand"
     if r.status is Status.UNKNOWN:
         detail += "; a render its unanswered create may have started cannot be cancelled"
     ctx.emit(Kind.DELETED, r.address, r.provider, detail=detail)

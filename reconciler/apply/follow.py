@@ -8,8 +8,11 @@ has a rule about what must be written before the next step:
 - failed / cancelled at the vendor: ``record_task`` with the vendor's reason; done;
 - finished: ``record_task`` (video URL, preview image URL, finish time, and that the
   download starts: what is at the output path before it), then the download into
-  ``outputs/<address>.mp4`` through the provider's atomic, verified download, then
-  ``record_output`` with the sha256, and the output kept in the render cache. A crash in between leaves a finished render
+  ``ctx.outputs.download_path`` (``outputs/<address>.mp4``, or a staging file under
+  ``state/uploads/`` for a bucket) through the provider's atomic, verified download,
+  then (a bucket) the upload, confirmed, then ``record_output`` with the sha256, and
+  the output kept in the render cache. An upload that fails is a local failure: the
+  staged file stays and is adopted and uploaded by the next run. A crash in between leaves a finished render
   without an output, which the engine's ``track_unfinished`` picks up again; if the
   file was already renamed into place it is adopted (verified, hashed, recorded);
 - a download that cannot be repeated (Unisound's one-shot URL) or a link the vendor
@@ -29,7 +32,7 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.state import outputs, render_cache
+from reconciler.state import outputs
 from reconciler.errors import PermanentError, ProviderError, ReconcilerError, StateError
 from reconciler.apply.events import Kind
 from reconciler.util.crashpoint import crash_point
@@ -122,7 +125,7 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
         ctx.manifest.changed()
         ctx.tracker.release(item)
         return
-    dest = outputs.output_path(ctx.config, address)
+    dest = ctx.outputs.download_path(address)  # outputs/<address>.mp4, or staged under state/uploads/
     # only a render the state already held as finished can have a download to adopt
     if item.recorded == Status.FINISHED and await _adopt(ctx, item, dest):
         return
@@ -152,7 +155,28 @@ async def download(ctx: RunContext, provider: Provider, item: Tracked, url: str 
         await _download_failed(ctx, item, exc)
         return
     crash_point("after_download")
-    await _publish(ctx, item, outputs.relative(ctx.config, result.path), result.sha256, result.bytes)
+    await _store(ctx, item, result.path, result.sha256, result.bytes)
+
+
+async def _store(ctx: RunContext, item: Tracked, path: Path, sha256: str, size: int) -> None:
+    """Publish the verified file at ``path``: in place already (a local folder), or
+    uploaded and confirmed (a bucket) before the state records it. An upload that fails
+    is this machine's problem, never a loss: the staged file stays for the next run to
+    adopt and upload (no second GET of the vendor's link, no second render)."""
+    if ctx.outputs.remote:
+        crash_point("after_stage")
+        try:
+            file = await asyncio.to_thread(ctx.outputs.store, item.address, path, sha256, size)
+        except ReconcilerError as exc:  # OutputsError; ConfigError (no credentials)
+            ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id,
+                     f"{exc}. The verified download is kept in {ctx.config.rel(path)} and nothing is lost: the next "
+                     "`reconciler apply`/`refresh` (or watch cycle) uploads it; no new download or render is needed")
+            ctx.tracker.release(item)
+            return
+        crash_point("after_upload")
+    else:
+        file = outputs.relative(ctx.config, path)
+    await _publish(ctx, item, file, sha256, size, staged=path)
 
 
 async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -> None:
@@ -199,21 +223,37 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
     sha256, size = found
     ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id,
              "adopting the file an interrupted download left in place")
-    await _publish(ctx, item, outputs.relative(ctx.config, dest), sha256, size)
+    await _store(ctx, item, dest, sha256, size)
     return True
 
 
-async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int) -> None:
+async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int, *, staged: Path) -> None:
+    remote = ctx.outputs.remote
+    before = await ctx.db(ctx.store.get, item.address) if remote else None
     try:
-        await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size,
-                     outputs.this_place(ctx.config))
+        await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size, ctx.outputs.place())
     except StateError:
+        if remote:
+            staged.unlink(missing_ok=True)  # superseded: this upload is nobody's output now
         ctx.tracker.release(item)  # superseded while downloading: its successor will publish
         return
+    if remote:
+        await _tidy(ctx, item, staged, before.output_file if before is not None else None, rel)
     await _keep_in_cache(ctx, item, rel, sha256, size)
     ctx.emit(Kind.FINISHED, item.address, item.provider, item.task_id, f"{rel} ({size} bytes)")
     ctx.manifest.changed()
     ctx.tracker.release(item)
+
+
+async def _tidy(ctx: RunContext, item: Tracked, staged: Path, previous: str | None, file: str) -> None:
+    """After the state records ``file``: the staged download goes, and a replaced object
+    in a bucket is removed. A failure here is said, not fatal: the new output is published."""
+    try:
+        await asyncio.to_thread(ctx.outputs.published, item.address, staged, previous, file)
+    except (OSError, ReconcilerError) as exc:
+        ctx.emit(Kind.WARNING, item.address, item.provider, item.task_id,
+                 f"{file} is published, but the previous output {previous} could not be removed ({exc}); "
+                 "delete it by hand if you do not keep history")
 
 
 async def _keep_in_cache(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int) -> None:
@@ -223,10 +263,11 @@ async def _keep_in_cache(ctx: RunContext, item: Tracked, rel: str, sha256: str, 
     if video is None or not video.output_fingerprint:
         return
     try:
-        await asyncio.to_thread(render_cache.keep, ctx.config, video.output_fingerprint, ctx.config.root / rel)
-    except OSError as exc:
+        await asyncio.to_thread(ctx.outputs.cache_keep, video.output_fingerprint, rel)
+    except (OSError, ReconcilerError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         ctx.emit(Kind.WARNING, item.address, item.provider, item.task_id,
-                 f"could not keep {rel} in the render cache ({exc.strerror or exc}); it stays published")
+                 f"could not keep {rel} in the render cache ({why}); it stays published")
         return
     await ctx.db(ctx.store.cache_put, video.output_fingerprint, provider=item.provider, task_id=item.task_id,
                  sha256=sha256, size=size, video_url=video.video_url, preview_image_url=video.preview_image_url)

@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from reconciler.state import outputs
+from reconciler.state import outputs_store
 from reconciler.planning import saved_plan, view
 from reconciler.planning import planner
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
@@ -135,7 +135,7 @@ def _fresh_plan(config, variables, options, hooks, parallelism):
     store = state_store.open_store(config)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
-    recorded = outputs.notice_missing(config, store.recorded())
+    recorded = engine.outputs.notice_missing(store.recorded())
     options = dataclasses.replace(options, cached=store.cached_fingerprints() if options.use_cache else frozenset())
     return store, engine, planner.make_plan(desired, recorded, options)
 
@@ -151,7 +151,7 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
     # we hold the lock: intents left pending are a dead writer's, read as unknown (as `plan` did)
     recorded, generation, cached = state_store.read_plan_inputs(config, recovered=True,
                                                                 with_cache=saved.options.use_cache)
-    recorded = outputs.notice_missing(config, recorded)
+    recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
     plan = planner.make_plan(desired, recorded, dataclasses.replace(saved.options, cached=cached))
     saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)

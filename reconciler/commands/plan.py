@@ -13,7 +13,7 @@ import sys
 from pathlib import Path
 
 from reconciler.commands import specwarn
-from reconciler.state import outputs
+from reconciler.state import outputs_store
 from reconciler.planning import view
 from reconciler.planning import planner
 from reconciler.model import PlanOptions
@@ -46,7 +46,7 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
     # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
     recorded, generation, cached = state_store.read_plan_inputs(config, recovered=not state.lock().held(),
                                                                 with_cache=not no_cache)
-    recorded = outputs.notice_missing(config, recorded)
+    recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
                           use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget)

@@ -40,7 +40,7 @@ def run(project, as_json: bool) -> int:
     stalled = {a for a, v in recorded.items() if overdue.is_stalled(v, config, now)}
     warnings = {a: w for a, v in recorded.items() if (w := overdue.download_warning(v, now))}
     if as_json:
-        sys.stdout.write(_json(recorded, stalled, warnings))
+        sys.stdout.write(_json(recorded, stalled, warnings, _public_url(config)))
         sys.stdout.flush()
         return 0
     from rich.console import Console
@@ -63,10 +63,19 @@ def run(project, as_json: bool) -> int:
     return 0
 
 
-def _json(recorded: dict[str, RecordedVideo], stalled: set[str], warnings: dict[str, str]) -> str:
+def _public_url(config):
+    """The manifest's ``url`` per video when ``outputs_public_url`` is set (no network)."""
+    if not config.file.outputs_public_url:
+        return None
+    from reconciler.state import outputs_store
+
+    return outputs_store.open_outputs(config).public_url
+
+
+def _json(recorded: dict[str, RecordedVideo], stalled: set[str], warnings: dict[str, str], public_url=None) -> str:
     if not stalled and not warnings:
-        return manifest.render_manifest(recorded)
-    doc = manifest.manifest_document(recorded)
+        return manifest.render_manifest(recorded, public_url)
+    doc = manifest.manifest_document(recorded, public_url)
     for address, entry in doc["videos"].items():
         if address in stalled:
             entry["stalled"] = True

@@ -1,7 +1,8 @@
 """``reconciler doctor``: every guess about a project checked before a render is paid for.
 
 Why: a team's first real apply must not be the test of its setup. The checks run in the
-order a person would fix things (config, specs, state, lock, credentials, each vendor
+order a person would fix things (config, specs, state, lock, the outputs bucket when
+``outputs:`` is ``s3://`` (a HEAD of the bucket), credentials, each vendor
 with a free authenticated call, the clock, then what the state says about renders), and
 each ends as a ``Check``: ok, warning or error, what was found, and the next step. Only
 errors make ``doctor`` exit 1; a running ``watch`` (the lock) or renders that need a
@@ -59,6 +60,8 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
     checks.append(spec_check)
     state_check, recorded = _state(config)
     checks += [state_check, _lock(config)]
+    if config.outputs_location is not None:
+        checks.append(_bucket(config, env))
     if recorded is None:
         return checks
     vendors = sorted(in_specs | {v.provider for v in recorded.values() if _needs_vendor(v)})
@@ -127,6 +130,22 @@ def _lock(config) -> Check:
                  "apply, refresh and watch fail while it is held: wait for it, or stop it if it should not run.")
 
 
+def _bucket(config, env: Mapping[str, str]) -> Check:
+    """A free HEAD of the outputs bucket (CONTRACT §9): reachable, credentials accepted,
+    the bucket exists. Writes nothing."""
+    from reconciler.state.bucket import Bucket
+
+    location = config.outputs_location
+    bucket = Bucket(location, env=env)
+    try:
+        bucket.check()
+    except ReconcilerError as exc:
+        return Check("outputs bucket", ERROR, str(exc),
+                     "Set AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_REGION) in the "
+                     "environment, or fix `outputs:` in reconciler.yaml; no render can be published until it answers.")
+    return Check("outputs bucket", OK, f"{location.url} answers at {bucket.endpoint}")
+
+
 def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
     from reconciler.model import VENDORS
 
@@ -152,7 +171,7 @@ def _needs_vendor(video) -> bool:
 
 def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
     from reconciler.model import Status
-    from reconciler.state import outputs, overdue
+    from reconciler.state import outputs_store, overdue
 
     unknown, stalled, undownloaded, expiring = [], [], [], []
     epoch = now.timestamp()
@@ -166,7 +185,7 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
             undownloaded.append(address)
             if overdue.download_warning(v, epoch):
                 expiring.append(f"{address} (finished {overdue.age(v.finished_at, epoch) / 86400:.1f} days ago)")
-    lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(outputs.notice_missing(config, recorded).items())
+    lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(outputs_store.open_outputs(config).notice_missing(recorded).items())
             if v.output_lost]
     return [
         _finding("unknown creates", unknown, "create(s) sent whose answer never arrived (maybe paid)",

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from reconciler import model
 from reconciler.gallery import script
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import manifest, outputs, overdue
+from reconciler.state import manifest, outputs_store, overdue
 
 ATTENTION = ("failed", "unknown", "stalled", "lost")  # shown first, in this order
 ORDER = (*ATTENTION, "rendering", "pending", "cancelled", "finished")
@@ -76,11 +76,12 @@ class Card:
 def build_cards(config, recorded: dict[str, RecordedVideo], attempts: list[dict], out_dir: Path,
                 now: dt.datetime) -> list[Card]:
     """Cards for every video of the manifest, those needing a look first, then by address."""
-    seen = outputs.notice_missing(config, recorded)  # a file deleted by hand reads as lost
+    where = outputs_store.open_outputs(config)
+    seen = where.notice_missing(recorded)  # a file deleted by hand reads as lost
     by_address: dict[str, list[dict]] = {}
     for row in attempts:
         by_address.setdefault(row["address"], []).append(row)
-    cards = [_card(config, video, by_address.get(address, []), out_dir, now)
+    cards = [_card(config, video, by_address.get(address, []), out_dir, now, where)
              for address, video in seen.items() if manifest.in_manifest(video)]
     return sorted(cards, key=lambda c: (ORDER.index(c.status), c.address))
 
@@ -99,12 +100,17 @@ def display_status(config, video: RecordedVideo, now: dt.datetime) -> str:
     return video.status.value
 
 
-def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt.datetime) -> Card:
+def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt.datetime, where=None) -> Card:
     status = display_status(config, video, now)
     src, kind, local = _source(config, video, out_dir)
+    note = _note(video, status, kind)
+    if kind == "object" and where is not None:
+        src, signed = _object_player(where, video.output_file, src)
+        if signed:
+            note = (note + " " + SIGNED_NOTE).strip()
     return Card(
         address=video.address, provider=video.provider, provider_display=model.display_name(video.provider),
-        status=status, recorded_status=video.status.value, note=_note(video, status, kind),
+        status=status, recorded_status=video.status.value, note=note,
         src=src, src_kind=kind, local_file=local,
         sha256=video.output_sha256 if video.has_output else None,
         size=video.output_bytes if video.has_output else None,
@@ -131,6 +137,24 @@ def _source(config, video: RecordedVideo, out_dir: Path) -> tuple[str | None, st
             and video.video_url.startswith(("http://", "https://"))):
         return video.video_url, "vendor", None  # never a one-shot link: playing it would use it up
     return None, "", None
+
+
+SIGNED_NOTE = ("The player uses a signed link of the bucket, valid for 7 days from when this page was made: "
+               "run `reconciler gallery` again after that (or set outputs_public_url).")
+
+
+def _object_player(where, file: str, fallback: str) -> tuple[str, bool]:
+    """What plays an object of the outputs bucket: its public URL (``outputs_public_url``),
+    else a presigned GET valid 7 days (signed here, no network), else (no credentials
+    here) its plain object address. Returns (url, whether it is a signed link)."""
+    public = where.public_url(file)
+    if public:
+        return public, False
+    try:
+        signed = where.player_url(file)
+    except Exception:  # noqa: BLE001 - no credentials or no boto3 here: the plain address still helps
+        return fallback, False
+    return (signed, True) if signed else (fallback, False)
 
 
 def object_url(s3_url: str) -> str:

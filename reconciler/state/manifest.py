@@ -10,12 +10,17 @@ error) beside the *published output* (file, sha256, bytes). During a replace the
 differ: the old output stays listed until the new render is downloaded. A video
 whose first create has not even been sent yet (pending, no task, no output) is not
 in the manifest. ``status --json`` prints this same document.
+
+With outputs in a bucket and ``outputs_public_url`` set (CONTRACT §9), each video with
+a published output also has ``url``: the public base plus ``<address>/<sha256>.mp4``
+(``public_url``, from ``outputs_store``). Without it the document is unchanged.
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Callable
 
 from reconciler.util import atomic
 from reconciler.model import RecordedVideo, Status
@@ -23,8 +28,16 @@ from reconciler.model import RecordedVideo, Status
 FORMAT_VERSION = 1
 
 
-def manifest_document(recorded: dict[str, RecordedVideo]) -> dict:
+PublicUrl = Callable[[str | None], str | None]  # a published file -> the URL a player uses, or None
+
+
+def manifest_document(recorded: dict[str, RecordedVideo], public_url: PublicUrl | None = None) -> dict:
     videos = {address: _entry(video) for address, video in sorted(recorded.items()) if in_manifest(video)}
+    if public_url is not None:
+        for address, entry in videos.items():
+            url = public_url(entry["file"]) if entry["file"] else None
+            if url:
+                entry["url"] = url
     return {"format_version": FORMAT_VERSION, "videos": videos}
 
 
@@ -52,14 +65,14 @@ def _entry(video: RecordedVideo) -> dict:
     }
 
 
-def render_manifest(recorded: dict[str, RecordedVideo]) -> str:
+def render_manifest(recorded: dict[str, RecordedVideo], public_url: PublicUrl | None = None) -> str:
     """The exact text of the manifest file (also what ``status --json`` prints)."""
-    return json.dumps(manifest_document(recorded), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
+    return json.dumps(manifest_document(recorded, public_url), indent=2, sort_keys=True, ensure_ascii=False) + "\n"
 
 
-def write_manifest(path: Path, recorded: dict[str, RecordedVideo]) -> None:
+def write_manifest(path: Path, recorded: dict[str, RecordedVideo], public_url: PublicUrl | None = None) -> None:
     """Atomically write the manifest; leave the file alone if its bytes would not change."""
-    data = render_manifest(recorded).encode("utf-8")
+    data = render_manifest(recorded, public_url).encode("utf-8")
     path = Path(path)
     try:
         if path.read_bytes() == data:

@@ -37,8 +37,10 @@ class ManifestWriter:
     caller's thread."""
 
     def __init__(self, path: Path, store: Store, *, interval: float = 0.5,
-                 executor: Executor | None = None, on_error: Callable[[str], None] | None = None):
+                 executor: Executor | None = None, on_error: Callable[[str], None] | None = None,
+                 public_url: manifest.PublicUrl | None = None):
         self.path = path
+        self.public_url = public_url  # the manifest's ``url`` per video (outputs_public_url), if any
         self.on_error = on_error
         self.store = store
         self.interval = interval
@@ -100,7 +102,10 @@ class ManifestWriter:
     def _publish(self, recorded) -> None:
         crash_point("before_manifest")
         started = time.monotonic()
-        manifest.write_manifest(self.path, recorded)
+        if self.public_url is None:
+            manifest.write_manifest(self.path, recorded)
+        else:
+            manifest.write_manifest(self.path, recorded, self.public_url)
         self._last = time.monotonic()
         # A write of 10,000 videos takes a few tenths of a second of CPU (and of the GIL
         # the event loop needs too): keep writing to at most a third of the time.

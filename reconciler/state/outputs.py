@@ -212,13 +212,15 @@ def remove_output(config: Config, address: str, recorded_file: str | None) -> bo
     return True
 
 
-def sweep_partials(config: Config) -> list[Path]:
+def sweep_partials(config: Config, folder: Path | None = None) -> list[Path]:
     """Remove the temporary files of downloads a killed process left half-done
-    (``.<name>.mp4.*.part``, see ``providers.download``). Call only under the lock."""
-    if not config.outputs_dir.is_dir():
+    (``.<name>.mp4.*.part``, see ``providers.download``) under ``folder`` (default: the
+    outputs folder). Call only under the lock."""
+    folder = config.outputs_dir if folder is None else folder
+    if not folder.is_dir():
         return []
     removed = []
-    for path in config.outputs_dir.rglob(f".*{SUFFIX}.*.part"):
+    for path in folder.rglob(f".*{SUFFIX}.*.part"):
         try:
             path.unlink()
             removed.append(path)
