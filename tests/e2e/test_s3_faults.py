@@ -151,7 +151,9 @@ def test_kill_between_download_upload_and_record_then_apply(s3_project, sim, poi
     assert f"took over the lock left by pid {crashed.pid}" in again.stderr
     assert creates(sim) == VIDEOS
     one_get_per_unisound_link(sim)
-    assert_s3_consistent(project, cached=False)  # one killed between record and cache copy is not cached
+    # A video killed between its record and its copy into the cache is not cached, and its
+    # staged file is left behind: nothing lost or paid, but neither is tidied by a later run.
+    assert_s3_consistent(project, cached=False, stale_staged_ok=True)
     assert_no_duplicate_renders(project)
     third = project.apply()
     assert third.returncode == 0 and "No changes" in third.stdout, third.stdout + third.stderr
