@@ -157,3 +157,17 @@ def test_kill_between_download_upload_and_record_then_apply(s3_project, sim, poi
     assert_no_duplicate_renders(project)
     third = project.apply()
     assert third.returncode == 0 and "No changes" in third.stdout, third.stdout + third.stderr
+
+
+def test_a_bucket_that_does_not_exist_is_said_and_nothing_is_lost(tmp_path, sim, s3_server):
+    from tests.e2e.support import S3Project
+
+    project = S3Project(tmp_path / "proj", sim, s3_server, "no-such-bucket-here")
+    project.write_specs(unisound={"uni/a": "a"})
+    result = project.apply()
+    text = result.stdout + result.stderr
+    assert result.returncode == 1 and "Traceback" not in text, text
+    assert "no bucket no-such-bucket-here" in text, text
+    assert len(project.staged()) == 1 and not project.recorded()["uni/a"].output_lost
+    doctor = project.run("doctor")
+    assert doctor.returncode == 1 and "no-such-bucket-here" in doctor.stdout + doctor.stderr
