@@ -1,5 +1,6 @@
-"""Suite-wide fixtures: the session's PostgreSQL server (``tests/pgserver.py``), started
-only by a test that asks for it and stopped when the session ends."""
+"""Suite-wide fixtures: the session's PostgreSQL server (``tests/pgserver.py``) and S3 server
+(``tests/s3server.py``), each started only by a test that asks for it and stopped when the
+session ends."""
 
 from __future__ import annotations
 
@@ -18,3 +19,24 @@ def pg_server():
 def pg_url(pg_server) -> str:
     """An empty database of its own on the session's server."""
     return pgserver.fresh_database()
+
+
+@pytest.fixture(scope="session")
+def s3_server():
+    """The session's S3-compatible server (``tests/s3server.py``), started on first use."""
+    from tests import s3server
+
+    try:
+        yield s3server.server()
+    finally:
+        s3server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_server) -> str:
+    """An empty bucket of its own on the session's S3 server; dropped afterwards."""
+    from tests import s3server
+
+    name = s3server.fresh_bucket()
+    yield name
+    s3server.drop_bucket(name)
