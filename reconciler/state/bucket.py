@@ -150,16 +150,16 @@ class Bucket:
         except Exception as exc:  # noqa: BLE001 - botocore's tree, mapped once here
             if missing_ok and _status(exc) == 404 and _code(exc) not in ("NoSuchBucket",):
                 return None
-            raise self.error(what, exc) from None
+            raise self.error(what, exc, of_bucket=method == "head_bucket") from None
 
-    def error(self, what: str, exc: BaseException) -> OutputsError:
-        return OutputsError(f"{what} in the {self.where} failed: {self._why(exc)}")
+    def error(self, what: str, exc: BaseException, *, of_bucket: bool = False) -> OutputsError:
+        return OutputsError(f"{what} in the {self.where} failed: {self._why(exc, of_bucket)}")
 
-    def _why(self, exc: BaseException) -> str:
+    def _why(self, exc: BaseException, of_bucket: bool = False) -> str:
         from botocore import exceptions as bex
 
         status, code = _status(exc), _code(exc)
-        if code == "NoSuchBucket" or (status == 404 and code in ("404", "NotFound") and "bucket" in str(exc).lower()):
+        if code == "NoSuchBucket" or (of_bucket and status == 404):  # a HEAD has no body: only its status
             return (f"there is no bucket {self.location.bucket}: create it, or fix `outputs:` in reconciler.yaml "
                     "(or AWS_ENDPOINT_URL)")
         if status == 403 or code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):
