@@ -120,9 +120,15 @@ def _providers_needed(plan, store: Store, *, wait: bool, scope: set[str] | None)
 
 
 def check_credentials(config, providers: set[str]) -> None:
-    """Fail before the first call (once, clearly) when a needed vendor has no credentials."""
+    """Fail before the first call (once, clearly) when a needed vendor has no credentials,
+    or outputs go to a bucket whose credentials are not in the environment (a render
+    would be paid for and then could not be published)."""
     for name in sorted(providers):
         config.credentials(name)
+    if providers and config.outputs_location is not None:
+        from reconciler.state.bucket import require_credentials
+
+        require_credentials(config.outputs_location)
 
 
 def _fresh_plan(config, variables, options, hooks, parallelism):

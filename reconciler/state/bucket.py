@@ -50,6 +50,16 @@ def endpoint_name(env: Mapping[str, str] | None = None) -> str:
     return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
 
 
+def require_credentials(location: Location, env: Mapping[str, str] | None = None) -> None:
+    """ConfigError unless the environment holds the bucket's key and secret (no network,
+    no boto3): apply and refresh ask this before any paid call."""
+    env = os.environ if env is None else env
+    missing = [n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not env.get(n)]
+    if missing:
+        raise ConfigError(f"outputs: s3://{location.bucket}: set {' and '.join(missing)} in the "
+                          f"environment (and AWS_ENDPOINT_URL for a service other than AWS S3)")
+
+
 class Bucket:
     """The few bucket calls the outputs store makes, each a blocking call (run it in a
     thread). Raises ``OutputsError``; a missing object is None, not an error."""
@@ -76,11 +86,8 @@ class Bucket:
 
     def _build(self):
         env = self._env
+        require_credentials(self.location, env)
         key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-        missing = [n for n, v in (("AWS_ACCESS_KEY_ID", key_id), ("AWS_SECRET_ACCESS_KEY", secret)) if not v]
-        if missing:
-            raise ConfigError(f"outputs: s3://{self.location.bucket}: set {' and '.join(missing)} in the "
-                              f"environment (and AWS_ENDPOINT_URL for a service other than AWS S3)")
         try:
             import boto3
             from botocore.config import Config as BotoConfig
