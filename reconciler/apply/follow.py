@@ -222,7 +222,8 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
         return False
     sha256, size = found
     ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id,
-             "adopting the file an interrupted download left in place")
+             f"uploading the verified download an earlier run kept in {ctx.config.rel(dest)} (no new download)"
+             if ctx.outputs.remote else "adopting the file an interrupted download left in place")
     await _store(ctx, item, dest, sha256, size)
     return True
 

@@ -49,7 +49,8 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
     recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
-                          use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget)
+                          use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget,
+                          keep_deleted_outputs=config.file.keep_deleted_outputs)
     plan = planner.make_plan(desired, recorded, options)
     cost = None
     if config.file.budget is not None or config.has_prices:

@@ -217,3 +217,16 @@ def test_the_manifest_carries_the_public_url_when_configured(tmp_path):
     run(rig.apply(plan(change(Action.CREATE, video("launch/intro")))))
     r = rig.store.get("launch/intro")
     assert manifest(rig)["launch/intro"]["url"] == f"https://cdn.example.com/videos/launch/intro/{r.output_sha256}.mp4"
+
+
+def test_a_delete_with_keep_deleted_outputs_says_so_in_the_plan(tmp_path):
+    from reconciler.model import PlanOptions
+    from reconciler.planning import planner
+
+    rig = BucketRig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("a")))))
+    recorded = rig.store.recorded()
+    kept = planner.make_plan({}, recorded, PlanOptions(keep_deleted_outputs=True, allow_mass_delete=True))
+    removed = planner.make_plan({}, recorded, PlanOptions(allow_mass_delete=True))
+    assert kept.changes[0].reason.endswith(f"its output {recorded['a'].output_file} is kept (keep_deleted_outputs)")
+    assert removed.changes[0].reason.endswith("will be removed")
