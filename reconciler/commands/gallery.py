@@ -41,7 +41,8 @@ def run(project, out: Path | None) -> int:
         made = cards.with_posters(made, cut)
         html = page.render(made, title=config.root.resolve().name or "reconciler", generated=cards.when(
             now.isoformat(timespec="seconds")), state_name=state_store.describe(config),
-            outputs_name=config.rel(config.outputs_dir) + "/", poster_note="no posters: " + why_not if why_not else "")
+            outputs_name=(config.outputs_location.url + "/" if config.outputs_location
+                                                  else config.rel(config.outputs_dir) + "/"), poster_note="no posters: " + why_not if why_not else "")
         index = page.write(out_dir, html)
     except OSError as exc:
         raise ReconcilerError(f"{config.rel(out_dir)}: cannot write the page ({exc.strerror or exc}); "

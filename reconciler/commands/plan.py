@@ -1,5 +1,9 @@
 """`reconciler plan`: load specs and state (read-only), plan, and show or save the plan.
 
+Planning makes no network call: with outputs in a bucket (CONTRACT §9) it trusts the
+state about each object (``refresh`` checks them with a HEAD each), so a plan needs
+neither the bucket nor its credentials, and never imports the S3 library.
+
 Planning never writes anything but the ``--out`` file (never one the tool manages:
 ``saved_plan.check_out_path``, checked before anything is read): the state DB is
 opened read-only and a missing one reads as empty (it is not created). The JSON document
