@@ -56,6 +56,13 @@ class Entry:
     target: str
     outcome: str  # "forwarded", "failed 503", "slowed", "cut"
     status: int | None = None  # the status the client was answered with, when it was
+    length: int = 0  # the request body's Content-Length (a copy is a PUT with none)
+    copy_source: str | None = None  # x-amz-copy-source: a server-side copy
+
+    @property
+    def key(self) -> str:
+        """The object path (``/bucket/key``) without the query."""
+        return self.target.partition("?")[0]
 
 
 @dataclass
@@ -163,7 +170,7 @@ class S3Proxy:
                     for _ in _body(reader, headers):  # read it all, so the answer is not lost to a reset
                         pass
                 conn.sendall(_error_response(rule.status, method))
-                self._record(Entry(method, target, f"failed {rule.status}", rule.status))
+                self._record(Entry(method, target, f"failed {rule.status}", rule.status, *_described(headers)))
                 return
             self._forward(conn, reader, method, target, headers, rule)
         except OSError:
@@ -176,7 +183,8 @@ class S3Proxy:
                  rule: Rule | None) -> None:
         kind = rule.kind if rule is not None else None
         delay = rule.seconds if kind == "slow" else 0.0
-        entry = Entry(method, target, {"slow": "slowed", "cut": "cut"}.get(kind, "forwarded"))
+        entry = Entry(method, target, {"slow": "slowed", "cut": "cut"}.get(kind, "forwarded"), None,
+                      *_described(headers))
         self._record(entry)  # before the client can see an answer; the status is filled in as it passes
         up = socket.create_connection(self._upstream, timeout=_TIMEOUT)
         up.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
@@ -255,6 +263,10 @@ def _expects_continue(headers) -> bool:
 def _content_length(headers) -> int:
     value = _header(headers, "content-length")
     return int(value) if value and value.isdigit() else 0
+
+
+def _described(headers) -> tuple[int, str | None]:
+    return _content_length(headers), _header(headers, "x-amz-copy-source")
 
 
 def _body(reader, headers):

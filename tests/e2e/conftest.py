@@ -1,11 +1,13 @@
 """Fixtures for the end-to-end tests: one `reconciler sim` process for the session
-(reset before each test), and a fresh temp project per test (see support.py)."""
+(reset before each test), and a fresh temp project per test (see support.py); for
+outputs in a bucket, a project on a fresh bucket of the session's S3 server and a fault
+proxy in front of that server (tests/s3server.py, tests/s3proxy.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.support import Project, Sim
+from tests.e2e.support import Project, S3Project, Sim
 
 
 @pytest.fixture(scope="session")
@@ -24,3 +26,17 @@ def sim(sim_server):
 @pytest.fixture
 def project(tmp_path, sim) -> Project:
     return Project(tmp_path / "proj", sim)
+
+
+@pytest.fixture
+def s3_project(tmp_path, sim, s3_server, s3_bucket) -> S3Project:
+    return S3Project(tmp_path / "proj", sim, s3_server, s3_bucket)
+
+
+@pytest.fixture
+def s3_proxy(s3_server):
+    from tests.s3proxy import S3Proxy
+
+    proxy = S3Proxy(s3_server.endpoint)
+    yield proxy
+    proxy.close()

@@ -294,3 +294,109 @@ def grep_secrets(*texts_or_paths) -> list[str]:
         else:
             hits += [f"output: {n}" for n in needles if n in item]
     return hits
+
+
+# -- outputs in a bucket (CONTRACT §9) -----------------------------------------------------------
+
+class S3Project(Project):
+    """A Project whose outputs are ``s3://<bucket>/<prefix>`` on the session's S3 server
+    (tests/s3server.py). ``endpoint`` is what ``AWS_ENDPOINT_URL`` says: the server, or
+    a fault proxy in front of it (tests/s3proxy.py). Any AWS_* of the developer's own
+    environment is dropped, so a profile or a real endpoint is never used."""
+
+    def __init__(self, root: Path, sim: Sim, s3, bucket: str, *, prefix: str = "videos/launch",
+                 parallelism: int = 4):
+        super().__init__(root, sim, parallelism=parallelism)
+        self.s3, self.bucket, self.prefix = s3, bucket, prefix
+        self.endpoint = s3.endpoint
+        self.parallelism = parallelism
+        self.public_url: str | None = None
+        self.configure()
+
+    def configure(self, extra: str = "", *, public_url: str | None = None) -> None:
+        self.public_url = public_url
+        lines = [f"parallelism: {self.parallelism}", f"outputs: s3://{self.bucket}/{self.prefix}"]
+        if public_url:
+            lines.append(f"outputs_public_url: {public_url}")
+        (self.root / "reconciler.yaml").write_text("\n".join(lines) + "\n" + extra)
+
+    def env(self, **extra: str) -> dict[str, str]:
+        env = {k: v for k, v in super().env().items() if not k.startswith("AWS_")}
+        env.update(self.s3.env(self.endpoint))
+        env.update(extra)
+        return env
+
+    # -- the bucket, read directly ------------------------------------------------------------
+    def key(self, address: str, sha256: str) -> str:
+        return f"{self.prefix}/{address}/{sha256}.mp4"
+
+    def url(self, address: str, sha256: str) -> str:
+        return f"s3://{self.bucket}/{self.key(address, sha256)}"
+
+    def objects(self, *, cache: bool = False) -> dict[str, int]:
+        """Published objects under the prefix (key → size); with ``cache``, the render cache's."""
+        from tests import s3server
+
+        found = s3server.objects(self.bucket, self.prefix + "/")
+        cache_area = f"{self.prefix}/.cache/"
+        return {k: v["size"] for k, v in found.items() if k.startswith(cache_area) == cache}
+
+    def head(self, key: str) -> tuple[int, dict[str, str]] | None:
+        from botocore.exceptions import ClientError
+
+        try:
+            reply = self.s3.client().head_object(Bucket=self.bucket, Key=key)
+        except ClientError as exc:
+            if exc.response["ResponseMetadata"]["HTTPStatusCode"] == 404:
+                return None
+            raise
+        return reply["ContentLength"], reply["Metadata"]
+
+    def get(self, key: str) -> bytes:
+        return self.s3.client().get_object(Bucket=self.bucket, Key=key)["Body"].read()
+
+    def delete_object(self, key: str) -> None:
+        self.s3.client().delete_object(Bucket=self.bucket, Key=key)
+
+    def staged(self) -> list[Path]:
+        """Verified downloads waiting for their upload (``state/uploads/``)."""
+        uploads = self.root / "state/uploads"
+        return sorted(p for p in uploads.rglob("*") if p.is_file()) if uploads.exists() else []
+
+
+def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept: frozenset[str] = frozenset()) -> None:
+    """State, manifest and bucket agree: each published output is the object
+    ``<prefix>/<address>/<sha256>.mp4`` with the recorded size and sha256 metadata and
+    exactly the bytes the sim served; no other object is published (``kept``: keys a
+    test expects to stay, e.g. with keep_deleted_outputs); each output is in the render
+    cache; nothing is left staged or written to a local outputs folder."""
+    recorded = project.recorded()
+    public = project.public_url
+
+    def public_url(file):
+        head = f"s3://{project.bucket}/{project.prefix}/"
+        return f"{public}/{file[len(head):]}" if public and file and file.startswith(head) else None
+
+    assert (project.root / "state/manifest.json").read_text() == manifest_mod.render_manifest(recorded, public_url)
+    expected: set[str] = set()
+    for address, video in recorded.items():
+        if all_finished:
+            assert video.status.value == "finished" and video.has_output, (address, video.status, video.error)
+        if not video.has_output:
+            continue
+        key = project.key(address, video.output_sha256)
+        assert video.output_file == f"s3://{project.bucket}/{key}", (address, video.output_file)
+        assert project.head(key) == (video.output_bytes, {"sha256": video.output_sha256}), address
+        data = project.get(key)
+        assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
+            video.provider, video.output_task_id), address
+        expected.add(key)
+        if video.status.value == "finished":
+            cached = project.head(f"{project.prefix}/.cache/{video.fingerprint}.mp4")
+            assert cached == (video.output_bytes, {"sha256": video.output_sha256}), f"{address}: not in the cache"
+    published = set(project.objects())
+    assert published == expected | kept, f"stray: {sorted(published - expected - kept)}, " \
+                                         f"missing: {sorted((expected | kept) - published)}"
+    assert project.staged() == [] or not all_finished, project.staged()
+    local = project.root / "outputs"
+    assert not local.exists() or not [p for p in local.rglob("*") if p.is_file()], "a local output was written"
