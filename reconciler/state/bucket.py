@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,6 +40,7 @@ ATTEMPTS = 3  # botocore standard retry mode: tries per call, with backoff
 DEFAULT_REGION = "us-east-1"
 PRESIGN_SECONDS = 7 * 86400  # the longest a SigV4 presigned URL may live
 METADATA_SHA256 = "sha256"
+log = logging.getLogger("reconciler.bucket")  # `--debug`: one line per bucket call (redacted like the rest)
 
 
 def endpoint_name(env: Mapping[str, str] | None = None) -> str:
@@ -152,12 +155,18 @@ class Bucket:
 
     def _call(self, what: str, method: str, *, missing_ok: bool = False, **params):
         client = self.client()
+        started = time.monotonic()
         try:
-            return getattr(client, method)(Bucket=self.location.bucket, **params)
+            reply = getattr(client, method)(Bucket=self.location.bucket, **params)
         except Exception as exc:  # noqa: BLE001 - botocore's tree, mapped once here
+            log.debug("bucket %s %s %s -> %s %s", method, self.location.bucket, params.get("Key", ""),
+                      _status(exc) or type(exc).__name__, _code(exc))
             if missing_ok and _status(exc) == 404 and _code(exc) not in ("NoSuchBucket",):
                 return None
             raise self.error(what, exc, of_bucket=method == "head_bucket") from None
+        log.debug("bucket %s %s %s -> ok (%.0f ms)", method, self.location.bucket, params.get("Key", ""),
+                  1000 * (time.monotonic() - started))
+        return reply
 
     def error(self, what: str, exc: BaseException, *, of_bucket: bool = False) -> OutputsError:
         return OutputsError(f"{what} in the {self.where} failed: {self._why(exc, of_bucket)}")
