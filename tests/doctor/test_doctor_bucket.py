@@ -40,3 +40,26 @@ def test_wrong_credentials_no_bucket_and_no_endpoint_are_errors_with_the_fix(tmp
 
 def test_local_outputs_have_no_bucket_check(tmp_path):
     assert bucket_check(project(tmp_path, "outputs"), {}) is None
+
+
+def test_a_download_waiting_for_its_upload_is_named(tmp_path):
+    from reconciler.config import load_config
+    from reconciler.model import DesiredVideo
+    from reconciler.state.sqlite import StateStore
+
+    root = project(tmp_path, "s3://videos/x")
+    config = load_config(root)
+    store = StateStore(config.state_path)
+    desired = DesiredVideo(address="faq/q1", provider="unisound", request={"text": "hi"}, fingerprint="f" * 64,
+                           spec_file="specs/faq.yaml")
+    attempt = store.begin_attempt(desired, "test")
+    store.attempt_submitted("faq/q1", attempt, "t1")
+    from reconciler.model import Status
+
+    store.record_task("faq/q1", "t1", Status.FINISHED, video_url="http://x/v.mp4", downloading=True)
+    store.close()
+    (config.uploads_dir / "faq").mkdir(parents=True)
+    (config.uploads_dir / "faq/q1.mp4").write_bytes(b"staged")
+    checks = {c.name: c for c in run_checks(root, env={}, now=NOW)}
+    assert "faq/q1 (downloaded, upload to the bucket pending)" in checks["downloads"].detail
+    assert "state/uploads/" in checks["downloads"].fix and checks["outputs bucket"].status == ERROR
