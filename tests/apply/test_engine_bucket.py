@@ -230,3 +230,17 @@ def test_a_delete_with_keep_deleted_outputs_says_so_in_the_plan(tmp_path):
     removed = planner.make_plan({}, recorded, PlanOptions(allow_mass_delete=True))
     assert kept.changes[0].reason.endswith(f"its output {recorded['a'].output_file} is kept (keep_deleted_outputs)")
     assert removed.changes[0].reason.endswith("will be removed")
+
+
+def test_an_upload_done_but_not_recorded_is_put_again_by_the_next_run_with_no_new_get(tmp_path):
+    """What a kill -9 between the upload and its record leaves (``after_upload``): the object
+    in the bucket, the staged file, the state not publishing it. The next run puts the same
+    bytes under the same key again (harmless) and publishes; the one-shot link is not used again."""
+    rig = BucketRig(tmp_path)
+    rig.bucket.failures["head"] = [OutputsError("checking k in the bucket videos failed: no answer")]
+    run(rig.apply(plan(change(Action.CREATE, video("faq/q1", "unisound", "你好")))))
+    assert rig.store.get("faq/q1").output_file is None and len(rig.bucket.objects) == 1  # uploaded, unconfirmed
+    again(rig)
+    r = rig.store.get("faq/q1")
+    assert r.has_output and rig.bucket.count("put") == 2 and len(rig.providers["unisound"].kinds("download")) == 1
+    assert set(rig.bucket.objects) == {key_of(r.output_file), f"launch/.cache/{r.output_fingerprint}.mp4"}
