@@ -72,6 +72,10 @@ class Card:
     def attention(self) -> bool:
         return self.status in ATTENTION
 
+    @property
+    def paid_renders(self) -> int:
+        return sum(a.paid == "paid" for a in self.history)
+
 
 def build_cards(config, recorded: dict[str, RecordedVideo], attempts: list[dict], out_dir: Path,
                 now: dt.datetime) -> list[Card]:

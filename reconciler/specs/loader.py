@@ -390,7 +390,7 @@ class _Loader:
         request = schema.request_body(model)
         return DesiredVideo(address, model.provider, request, fingerprint(model.provider, request, ppt_sha),
                             doc.rel, line, model.labels, model.prevent_destroy, ppt_rel, ppt_sha,
-                            schema.tts_chars(model))
+                            schema.tts_chars(request))
 
     def ppt_target(self, spec_path: Path, raw: str) -> tuple[Path | None, str | None]:
         """The deck a ``ppt_file`` names, or why it cannot be used."""
