@@ -70,7 +70,7 @@ def test_page_shows_the_total_and_each_videos_cost(tmp_path):
         "spent so far 53.00 CNY + 2.00 USD · Xingyun: 2.00 USD (1 render, 3 TTS characters) · Unisound: "
         "53.00 CNY (4 renders, 13 TTS characters; 1 priced per render only: script no longer recorded)")
     cost = dict(re.findall(r'id="v-([^"]+)".*?<dd class="cost">([^<]*)</dd>', html, re.S))
-    assert cost == {"c/bad": "0.00 CNY · 0 renders paid", "d/maybe": "0.00 USD · 0 renders paid",
+    assert cost == {"c/bad": "0.00 CNY · 0 renders paid", "d/maybe": "0.00 USD · 0 renders paid (and 1 maybe paid, not counted)",
                     "e/edited": "28.00 CNY · 2 renders paid", "a/ok": "15.00 CNY · 1 render paid",
                     "x/one": "2.00 USD · 1 render paid"}
 
@@ -83,7 +83,8 @@ def test_only_priced_vendors_show_money_and_none_without_prices(tmp_path):
     assert result.returncode == 0, result.stderr
     html = root / "site/index.html"
     text = html.read_text()
-    assert re.findall(r'<dd class="cost">([^<]*)</dd>', text) == ["0.00 USD · 0 renders paid", "2.00 USD · 1 render paid"]
+    assert re.findall(r'<dd class="cost">([^<]*)</dd>', text) == ["0.00 USD · 0 renders paid (and 1 maybe paid, not counted)",
+                                                                       "2.00 USD · 1 render paid"]
     assert "Unisound:" not in text and "CNY" not in text
 
     (root / "reconciler.yaml").write_text("parallelism: 2\n")
