@@ -188,6 +188,7 @@ class PlanOptions:
     use_cache: bool = True  # False: --no-cache (CONTRACT §11)
     cached: frozenset[str] = frozenset()  # render fingerprints the render cache holds (CONTRACT §11)
     allow_over_budget: bool = False  # budget (CONTRACT §10): enforced by planning.budget, not the planner
+    keep_deleted_outputs: bool = False  # config (CONTRACT §9): a delete's reason says its output is kept
 
 
 @dataclass(frozen=True)

@@ -151,3 +151,77 @@ class Rig:
         else:
             await self.engine.execute(p)
         await self.engine.close()
+
+
+class FakeBucket:
+    """An in-memory stand-in for ``state.bucket.Bucket`` (same methods, same errors), for
+    unit tests of the bucket outputs store; the real server is for e2e (tests/s3server.py).
+    ``down = True`` makes every call fail as an unreachable endpoint; ``failures[method]``
+    holds errors the next calls of that method raise, in order."""
+
+    def __init__(self, name: str = "videos"):
+        self.name = name
+        self.endpoint = "http://fake-s3.invalid"
+        self.where = f"bucket {name} at {self.endpoint}"
+        self.objects: dict[str, tuple[bytes, str | None]] = {}  # key -> (bytes, sha256 metadata)
+        self.calls: list[tuple[str, str]] = []
+        self.failures: dict[str, list[Exception]] = {}
+        self.down = False
+
+    def _call(self, method: str, key: str = "") -> None:
+        from reconciler.errors import OutputsError
+
+        self.calls.append((method, key))
+        if self.down:
+            raise OutputsError(f"{method} {key} in the {self.where} failed: cannot connect to {self.endpoint}")
+        if self.failures.get(method):
+            raise self.failures[method].pop(0)
+
+    def count(self, method: str) -> int:
+        return sum(1 for m, _ in self.calls if m == method)
+
+    def put_file(self, key: str, path: Path, sha256: str, size: int) -> None:
+        self._call("put", key)
+        self.objects[key] = (Path(path).read_bytes(), sha256)
+
+    def head(self, key: str):
+        self._call("head", key)
+        found = self.objects.get(key)
+        return None if found is None else (len(found[0]), found[1])
+
+    def copy(self, source: str, key: str) -> None:
+        from reconciler.errors import OutputsError
+
+        self._call("copy", key)
+        if source not in self.objects:
+            raise OutputsError(f"copying {source} in the {self.where} failed: the service answered HTTP 404")
+        self.objects[key] = self.objects[source]
+
+    def delete(self, key: str) -> None:
+        self._call("delete", key)
+        self.objects.pop(key, None)
+
+    def children(self, folder: str) -> list[str]:
+        self._call("list", folder)
+        return sorted(k for k in self.objects if k.startswith(folder + "/") and "/" not in k[len(folder) + 1:])
+
+    def check(self) -> None:
+        self._call("check")
+
+    def presigned_get(self, key: str, seconds: int = 7 * 86400) -> str:
+        return f"{self.endpoint}/{self.name}/{key}?X-Amz-Expires={seconds}&X-Amz-Signature=fake"
+
+
+class BucketRig(Rig):
+    """A Rig whose outputs live in a FakeBucket (``outputs: s3://videos/launch``)."""
+
+    def __init__(self, root: Path, *, extra_config: str = "", **provider_kw):
+        (root / "reconciler.yaml").write_text(f"outputs: s3://videos/launch\n{extra_config}")
+        self.bucket = FakeBucket()
+        super().__init__(root, **provider_kw)
+
+    def new_engine(self, parallelism: int = 4) -> Engine:
+        from reconciler.state.bucket_outputs import BucketOutputs
+
+        return Engine(self.config, self.store, self.providers, self.hooks, parallelism, schedule=FAST,
+                      outputs=BucketOutputs(self.config, bucket=self.bucket))

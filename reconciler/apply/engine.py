@@ -367,21 +367,26 @@ class Engine:
 
     def _damaged_outputs(self, recorded: dict[str, RecordedVideo]
                          ) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
-        """(damaged outputs, outputs this machine cannot read), each with why."""
-        damaged, unreadable = [], []
-        for video in recorded.values():
-            try:
-                why = self.outputs.check(video)
-            except OSError as exc:
-                unreadable.append((video, f"{video.output_file} cannot be read ({exc.strerror or exc}): "
-                                          "fix its permissions"))
-                continue
-            except ReconcilerError as exc:  # the bucket unreachable, 403...: this machine's problem
-                unreadable.append((video, f"{video.output_file} cannot be checked ({exc})"))
-                continue
-            if why is not None:
-                damaged.append((video, why))
+        """(damaged outputs, outputs this machine cannot read), each with why. Objects of a
+        bucket are HEADed ``parallelism`` at a time (one shared, thread-safe client)."""
+        videos = [v for v in recorded.values() if v.has_output]
+        if self.outputs.remote and len(videos) > 1:
+            with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="reconciler-check") as pool:
+                results = list(pool.map(self._check_one, videos))
+        else:
+            results = [self._check_one(v) for v in videos]
+        damaged = [(v, why) for v, why, readable in results if readable and why is not None]
+        unreadable = [(v, why) for v, why, readable in results if not readable]
         return damaged, unreadable
+
+    def _check_one(self, video: RecordedVideo) -> tuple[RecordedVideo, str | None, bool]:
+        """(video, why it is damaged or cannot be checked, whether it could be checked)."""
+        try:
+            return video, self.outputs.check(video), True
+        except OSError as exc:
+            return video, f"{video.output_file} cannot be read ({exc.strerror or exc}): fix its permissions", False
+        except ReconcilerError as exc:  # the bucket unreachable, 403...: this machine's problem
+            return video, f"{video.output_file} cannot be checked ({exc})", False
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)

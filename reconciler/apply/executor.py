@@ -130,7 +130,7 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | Non
         rel = await asyncio.to_thread(ctx.outputs.cache_publish, fingerprint, address, entry)
     except (OSError, ReconcilerError) as exc:
         where = outputs.relative(ctx.config, outputs.output_path(ctx.config, address)) if not ctx.outputs.remote \
-            else f"its address in the bucket"
+            else "its address in the bucket"
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         fix = "the bucket" if ctx.outputs.remote else "this machine's disk or permissions"
         ctx.emit(Kind.ERROR, address, desired.provider,

@@ -222,7 +222,8 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
         return False
     sha256, size = found
     ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id,
-             "adopting the file an interrupted download left in place")
+             f"uploading the verified download an earlier run kept in {ctx.config.rel(dest)} (no new download)"
+             if ctx.outputs.remote else "adopting the file an interrupted download left in place")
     await _store(ctx, item, dest, sha256, size)
     return True
 
@@ -251,9 +252,10 @@ async def _tidy(ctx: RunContext, item: Tracked, staged: Path, previous: str | No
     try:
         await asyncio.to_thread(ctx.outputs.published, item.address, staged, previous, file)
     except (OSError, ReconcilerError) as exc:
+        what = (f"the previous output {previous}" if previous and previous != file
+                else f"the staged download {ctx.config.rel(staged)}")
         ctx.emit(Kind.WARNING, item.address, item.provider, item.task_id,
-                 f"{file} is published, but the previous output {previous} could not be removed ({exc}); "
-                 "delete it by hand if you do not keep history")
+                 f"{file} is published, but {what} could not be removed ({exc}); delete it by hand")
 
 
 async def _keep_in_cache(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int) -> None:

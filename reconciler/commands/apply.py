@@ -65,7 +65,8 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
         else:
             options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                                   allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
-                                  use_cache=not no_cache, allow_over_budget=allow_over_budget)
+                                  use_cache=not no_cache, allow_over_budget=allow_over_budget,
+                                  keep_deleted_outputs=config.file.keep_deleted_outputs)
             store, engine, plan = _fresh_plan(config, variables, options, hooks, parallelism)
         cost = None
         if config.file.budget is not None or config.has_prices:
@@ -120,9 +121,15 @@ def _providers_needed(plan, store: Store, *, wait: bool, scope: set[str] | None)
 
 
 def check_credentials(config, providers: set[str]) -> None:
-    """Fail before the first call (once, clearly) when a needed vendor has no credentials."""
+    """Fail before the first call (once, clearly) when a needed vendor has no credentials,
+    or outputs go to a bucket whose credentials are not in the environment (a render
+    would be paid for and then could not be published)."""
     for name in sorted(providers):
         config.credentials(name)
+    if providers and config.outputs_location is not None:
+        from reconciler.state.bucket import require_credentials
+
+        require_credentials(config.outputs_location)
 
 
 def _fresh_plan(config, variables, options, hooks, parallelism):
@@ -152,7 +159,8 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
     recorded, generation, cached = state_store.read_plan_inputs(config, recovered=True,
                                                                 with_cache=saved.options.use_cache)
     recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
-    plan = planner.make_plan(desired, recorded, dataclasses.replace(saved.options, cached=cached))
+    plan = planner.make_plan(desired, recorded, dataclasses.replace(
+        saved.options, cached=cached, keep_deleted_outputs=config.file.keep_deleted_outputs))
     saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)
     store = state_store.open_store(config)

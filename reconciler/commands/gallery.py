@@ -18,7 +18,7 @@ DEFAULT_OUT = "site"
 
 
 def run(project, out: Path | None) -> int:
-    from reconciler.gallery import cards, page, posters
+    from reconciler.gallery import cards, costs, page, posters
     from reconciler.state import store as state_store
     from reconciler.util import clock
 
@@ -33,6 +33,7 @@ def run(project, out: Path | None) -> int:
         store.close()
     now = clock.utc_now()
     made = cards.build_cards(config, recorded, attempts, out_dir.resolve(), now)
+    spent = costs.spent(config, recorded, attempts)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
         ffmpeg, why_not = posters.find_ffmpeg()
@@ -41,19 +42,21 @@ def run(project, out: Path | None) -> int:
         made = cards.with_posters(made, cut)
         html = page.render(made, title=config.root.resolve().name or "reconciler", generated=cards.when(
             now.isoformat(timespec="seconds")), state_name=state_store.describe(config),
-            outputs_name=config.rel(config.outputs_dir) + "/", poster_note="no posters: " + why_not if why_not else "")
+            outputs_name=(config.outputs_location.url + "/" if config.outputs_location
+                          else config.rel(config.outputs_dir) + "/"),
+            poster_note="no posters: " + why_not if why_not else "", spent=spent)
         index = page.write(out_dir, html)
     except OSError as exc:
         raise ReconcilerError(f"{config.rel(out_dir)}: cannot write the page ({exc.strerror or exc}); "
                               "check the folder's permissions and free space, or choose another --out") from None
     if why_not:
         print(f"Note: {why_not}.", file=sys.stderr)
-    print(_summary(config.rel(index), made, sum(1 for c in made if c.poster)))
+    print(_summary(config.rel(index), made, sum(1 for c in made if c.poster), spent.total if spent else ""))
     print(f"Open {index.resolve().as_uri()}")
     return 0
 
 
-def _summary(where: str, made: list, posters_made: int) -> str:
+def _summary(where: str, made: list, posters_made: int, spent: str) -> str:
     from reconciler.gallery.cards import ATTENTION
 
     counts = Counter(c.status for c in made)
@@ -62,4 +65,5 @@ def _summary(where: str, made: list, posters_made: int) -> str:
     if look:
         n = sum(counts[s] for s in ATTENTION)
         text += f", {n} need{'s' if n == 1 else ''} a look ({', '.join(look)})"
-    return text + f"; {posters_made} poster{'' if posters_made == 1 else 's'}."
+    text += f"; {posters_made} poster{'' if posters_made == 1 else 's'}"
+    return text + (f"; spent so far {spent}." if spent else ".")

@@ -1,5 +1,9 @@
 """`reconciler plan`: load specs and state (read-only), plan, and show or save the plan.
 
+Planning makes no network call: with outputs in a bucket (CONTRACT §9) it trusts the
+state about each object (``refresh`` checks them with a HEAD each), so a plan needs
+neither the bucket nor its credentials, and never imports the S3 library.
+
 Planning never writes anything but the ``--out`` file (never one the tool manages:
 ``saved_plan.check_out_path``, checked before anything is read): the state DB is
 opened read-only and a missing one reads as empty (it is not created). The JSON document
@@ -49,7 +53,8 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
     recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
-                          use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget)
+                          use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget,
+                          keep_deleted_outputs=config.file.keep_deleted_outputs)
     plan = planner.make_plan(desired, recorded, options)
     cost = None
     if config.file.budget is not None or config.has_prices:

@@ -2,8 +2,10 @@
 
 Tasks are kept under the project's state directory (``state/sim.db``, next to
 ``reconciler.db``), so a project using ``endpoint: sim`` and this command see the same
-tasks. Prints one line with the URL and how to point the tool at it, then serves until
-Ctrl-C or SIGTERM. Never prints a secret.
+tasks. The simulated Unisound looks for its auth values where the project's config puts
+them (``auth_in``/``auth_names``), as ``endpoint: sim`` does, unless
+``RECONCILER_SIM_FAULTS`` says where. Prints one line with the URL and how to point the
+tool at it, then serves until Ctrl-C or SIGTERM. Never prints a secret.
 """
 
 from __future__ import annotations
@@ -12,18 +14,28 @@ import sys
 from pathlib import Path
 
 
-def _state_dir(project) -> Path:
-    """The project's state directory; ``<root>/state`` when the config cannot be loaded."""
+def _from_project(project) -> tuple[Path, dict]:
+    """The project's state directory and the simulator settings its config implies;
+    ``<root>/state`` and none when the config cannot be loaded."""
     try:
-        return Path(project.config().state_dir)
+        config = project.config()
     except Exception:  # a broken reconciler.yaml must not stop the simulator
-        return Path(project.root).resolve() / "state"
+        return Path(project.root).resolve() / "state", {}
+    from reconciler.providers.local_sim import sim_settings
+    from reconciler.sim.settings import env_config
+
+    try:
+        explicit = env_config()
+    except ValueError:
+        explicit = {}  # malformed: serve_forever says so
+    settings = {k: v for k, v in sim_settings(config).items() if k not in explicit}
+    return Path(config.state_dir), settings
 
 
 def run(project, host: str, port: int, render_seconds: float) -> int:
     from reconciler.sim import serve_forever
 
-    state_dir = _state_dir(project)
+    state_dir, settings = _from_project(project)
 
     def ready(url: str) -> None:
         print(
@@ -36,7 +48,7 @@ def run(project, host: str, port: int, render_seconds: float) -> int:
 
     try:
         serve_forever(state_dir=state_dir, host=host, port=port, render_seconds=render_seconds,
-                      on_ready=ready)
+                      on_ready=ready, faults=settings)
     except OSError as exc:
         print(f"Error: cannot serve on {host}:{port}: {exc.strerror or exc}", file=sys.stderr)
         return 1

@@ -182,7 +182,8 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
             stalled.append(f"{address} ({v.provider} task {v.task_id or '?'}, "
                            f"{overdue.age(v.submitted_at, epoch) / 3600:.1f} h)")
         elif v.status is Status.FINISHED and v.output_task_id != v.task_id and not v.output_lost:
-            undownloaded.append(address)
+            staged = config.outputs_location is not None and (config.uploads_dir / f"{address}.mp4").is_file()
+            undownloaded.append(f"{address} (downloaded, upload to the bucket pending)" if staged else address)
             if overdue.download_warning(v, epoch):
                 expiring.append(f"{address} (finished {overdue.age(v.finished_at, epoch) / 86400:.1f} days ago)")
     lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(outputs_store.open_outputs(config).notice_missing(recorded).items())
@@ -193,8 +194,11 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
         _finding("stalled renders", stalled, "render(s) unfinished for longer than expected",
                  "Ask the vendor about the task; `reconciler refresh` polls it again. It is never re-rendered "
                  "without `--replace`."),
-        _finding("downloads", undownloaded, "finished render(s) not downloaded yet",
-                 "Run `reconciler refresh` to download them."),
+        _finding("downloads", undownloaded, "finished render(s) not downloaded yet" if config.outputs_location is None
+                 else "finished render(s) not published in the bucket yet",
+                 "Run `reconciler refresh` to download them." if config.outputs_location is None else
+                 "Run `reconciler refresh` once the bucket answers: it downloads them, or uploads the downloads "
+                 "kept in state/uploads/ (no new download, no new render)."),
         _finding("unisound links", expiring, "finished over a day ago; its link dies 3 days after the render",
                  "Run `reconciler refresh` today, or the output is lost and must be rendered again."),
         _finding("outputs", lost, "output(s) missing or lost",

@@ -25,7 +25,7 @@ from urllib.parse import quote
 from markupsafe import Markup
 
 from reconciler import model
-from reconciler.gallery import script
+from reconciler.gallery import costs, script
 from reconciler.model import RecordedVideo, Status
 from reconciler.state import manifest, outputs_store, overdue
 
@@ -71,6 +71,15 @@ class Card:
     @property
     def attention(self) -> bool:
         return self.status in ATTENTION
+
+    @property
+    def paid_renders(self) -> int:
+        return sum(a.paid == "paid" for a in self.history)
+
+    @property
+    def maybe_paid_renders(self) -> int:
+        """Creates whose answer never came: perhaps paid, never counted as spent."""
+        return sum(a.paid == "maybe paid" for a in self.history)
 
 
 def build_cards(config, recorded: dict[str, RecordedVideo], attempts: list[dict], out_dir: Path,
@@ -214,7 +223,7 @@ def _history(rows: list[dict]) -> list[Attempt]:
             why = "asked for again (--replace) after an unknown outcome"
         else:
             why = "rendered again: output lost, or --replace"
-        paid = "paid" if row["task_id"] else "maybe paid" if row["status"] in ("unknown", "pending") else "not paid"
+        paid = "paid" if costs.paid(row) else "maybe paid" if row["status"] in ("unknown", "pending") else "not paid"
         out.append(Attempt(
             number=row["attempt"], when=when(row["submitted_at"] or row["intent_at"], zone=False), status=row["status"],
             task_id=row["task_id"] or "", paid=paid, why=why, outcome=row["outcome"] or "",

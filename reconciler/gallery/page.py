@@ -23,6 +23,7 @@ import jinja2
 
 from reconciler import model
 from reconciler.gallery import cards as cards_mod
+from reconciler.gallery import costs
 from reconciler.util import atomic
 
 INDEX = "index.html"
@@ -33,14 +34,14 @@ EAGER_PLAYERS = 100
 
 
 def render(cards: list[cards_mod.Card], *, title: str, generated: str, state_name: str, outputs_name: str,
-           poster_note: str = "") -> str:
+           poster_note: str = "", spent: costs.Spent | None = None) -> str:
     env = jinja2.Environment(loader=jinja2.FileSystemLoader(Path(__file__).parent), autoescape=True,
                              undefined=jinja2.StrictUndefined, trim_blocks=True, lstrip_blocks=True)
     counts = Counter(c.status for c in cards)
     providers = sorted({c.provider for c in cards})
     return env.get_template("page.html.j2").render(
         cards=cards, title=title, generated=generated, state_name=state_name, outputs_name=outputs_name,
-        poster_note=poster_note, nonce=secrets.token_urlsafe(16), statuses=cards_mod.ORDER,
+        poster_note=poster_note, spent=spent, nonce=secrets.token_urlsafe(16), statuses=cards_mod.ORDER,
         eager=sum(c.src_kind == "local" for c in cards) <= EAGER_PLAYERS,
         counts=[(s, counts[s]) for s in cards_mod.ORDER if counts[s]],
         labels=sorted({label for c in cards for label in c.labels}),

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from reconciler.config import Budget, Config
+from reconciler.config import Budget, Config, Price
 from reconciler.errors import PlanError
 from reconciler.model import Plan, VENDORS
 
@@ -85,9 +85,14 @@ def money(plan: Plan, config: Config) -> dict[str, float]:
         if price is None:
             continue
         part = Plan(tuple(c for c in plan.changes if c.provider == name))
-        amount = part.renders * price.per_render + part.tts_chars / 1000 * price.per_1000_chars
-        totals[price.currency] = totals.get(price.currency, 0.0) + amount
+        totals[price.currency] = totals.get(price.currency, 0.0) + amount(price, part.renders, part.tts_chars)
     return totals
+
+
+def amount(price: Price, renders: int, tts_chars: int) -> float:
+    """What ``renders`` renders speaking ``tts_chars`` characters cost at ``price``: the one
+    formula of money, used for a plan's estimate and for what the gallery shows as spent."""
+    return renders * price.per_render + tts_chars / 1000 * price.per_1000_chars
 
 
 def money_text(totals: dict[str, float]) -> str:

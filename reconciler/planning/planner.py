@@ -115,7 +115,8 @@ def _change(address: str, d: DesiredVideo | None, r: RecordedVideo | None, optio
     if r is None:
         return Change(address, Action.CREATE, d.provider, "new video", d.spec_file, d, None)
     if d is None:
-        return Change(address, Action.DELETE, r.provider, _delete_reason(r), _file(None, r), None, r)
+        return Change(address, Action.DELETE, r.provider, _delete_reason(r, options.keep_deleted_outputs),
+                      _file(None, r), None, r)
     if _settled(d, r, options):
         return Change(address, Action.NOOP, d.provider, "up to date", d.spec_file, d, r)
     cause = _replace_cause(d, r, options)
@@ -153,11 +154,12 @@ def _replace_cause(d: DesiredVideo, r: RecordedVideo, options: PlanOptions) -> t
     return None
 
 
-def _delete_reason(r: RecordedVideo) -> str:
+def _delete_reason(r: RecordedVideo, keep_output: bool = False) -> str:
     reason = f"no longer in specs (was in {r.spec_file})" if r.spec_file else "no longer in specs"
     reason += _leftover_note(r)
     if r.has_output:
-        reason += f"; its output {r.output_file} will be removed"
+        reason += f"; its output {r.output_file} " + ("is kept (keep_deleted_outputs)" if keep_output
+                                                      else "will be removed")
     return reason
 
 

@@ -51,16 +51,22 @@ def _start(config: Config, env: Mapping[str, str] | None):
         if config.endpoint(vendor, env) == "sim":
             creds = config.credentials(vendor, env)
             credentials[vendor] = {"app_id": creds.app_id, "secret": creds.secret}
-    auth = config.provider_settings("unisound").auth
     try:
         return sim.start_in_thread(
             state_dir=config.state_dir,
             render_seconds=3.0,  # RECONCILER_SIM_RENDER_SECONDS, where set, beats it (sim/settings.py)
             credentials=credentials,
-            faults={"unisound_auth": {"in": auth.place, "names": auth.names()}},
+            faults=sim_settings(config),
         )
     except ValueError as exc:  # a malformed RECONCILER_SIM_* setting (sim/settings.py names it)
         raise ConfigError(f"endpoint: sim: {exc}") from None
+
+
+def sim_settings(config: Config) -> dict:
+    """What a simulator serving this project must know of its config: where the Unisound
+    client puts its auth values (``auth_in``, ``auth_names``)."""
+    auth = config.provider_settings("unisound").auth
+    return {"unisound_auth": {"in": auth.place, "names": auth.names()}}
 
 
 def stop_all() -> None:

@@ -50,6 +50,7 @@ class SpecLoad:
     videos_by_file: dict[str, list[DesiredVideo]] = field(default_factory=dict)
     errors_by_file: dict[str, list[Diagnostic]] = field(default_factory=dict)
     errors: list[Diagnostic] = field(default_factory=list)
+    keys_by_file: dict[str, str] = field(default_factory=dict)  # clean file -> its content key (bytes, salt, vars)
     spec_files: list[Path] = field(default_factory=list)
     watched_files: set[Path] = field(default_factory=set)
     digest: str = ""
@@ -110,6 +111,7 @@ def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: boo
             load.errors_by_file[rel] = sorted(result.diagnostics)
         else:
             load.videos_by_file[rel] = result.videos
+            load.keys_by_file[rel] = result.key
     for deck, sha in sorted((_rel(config, t), sha) for t, sha in loader.ppt_hashes.items()):
         digest.update(f"{deck}\0{sha}\0".encode())
     load.errors += duplicates(load.videos_by_file) + collisions(load.videos_by_file)
@@ -390,7 +392,7 @@ class _Loader:
         request = schema.request_body(model)
         return DesiredVideo(address, model.provider, request, fingerprint(model.provider, request, ppt_sha),
                             doc.rel, line, model.labels, model.prevent_destroy, ppt_rel, ppt_sha,
-                            schema.tts_chars(model))
+                            schema.tts_chars(request))
 
     def ppt_target(self, spec_path: Path, raw: str) -> tuple[Path | None, str | None]:
         """The deck a ``ppt_file`` names, or why it cannot be used."""

@@ -253,11 +253,19 @@ def _segment(seg: Segment) -> dict:
     return {"text": seg.text} if seg.media_url is None else {"text": seg.text, "media_url": seg.media_url}
 
 
-def tts_chars(video: _Video) -> int:
-    """Characters of speech (for cost estimates); a PPT video counts 0."""
-    if isinstance(video, XingyunVideo):
-        return sum(len(s.text) for s in video.segment or ())
-    return len(speech_text(video.text))
+def tts_chars(request: dict | None) -> int:
+    """Characters of speech in a vendor request body (``request_body``), for cost
+    estimates: a Unisound script without its TTS tags, a Xingyun video's segments; a PPT
+    video counts 0. Read from the body, not the model, so that a recorded request (the
+    gallery's spent money) counts exactly as a planned one."""
+    if not request:
+        return 0
+    if isinstance(request.get("text"), str):
+        return len(speech_text(request["text"]))
+    segments = request.get("segment")
+    if isinstance(segments, list):
+        return sum(len(s["text"]) for s in segments if isinstance(s, dict) and isinstance(s.get("text"), str))
+    return 0
 
 
 def _partial(model: type[BaseModel]) -> type[BaseModel]:

@@ -72,11 +72,18 @@ def check(config, load) -> list[Diagnostic]:
     """Every warning of the loaded specs (``load``: a ``specs.SpecLoad``), sorted."""
     out = []
     for rel, videos in load.videos_by_file.items():
-        lines = _Lines(config.root / rel)
-        for video in videos:
-            for path, message in unlisted(video.provider, video.request):
-                line = lines.of(video.address, path) or video.line
-                out.append(Diagnostic(rel, line, f"videos.{video.address}." + ".".join(path), message))
+        out += check_file(config, rel, videos)
+    return sorted(out)
+
+
+def check_file(config, rel: str, videos) -> list[Diagnostic]:
+    """The warnings of one spec file's loaded videos (the daemon asks per changed file)."""
+    out = []
+    lines = _Lines(config.root / rel)
+    for video in videos:
+        for path, message in unlisted(video.provider, video.request):
+            line = lines.of(video.address, path) or video.line
+            out.append(Diagnostic(rel, line, f"videos.{video.address}." + ".".join(path), message))
     return sorted(out)
 
 

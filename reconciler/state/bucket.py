@@ -24,8 +24,10 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import os
 import threading
+import time
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -38,6 +40,7 @@ ATTEMPTS = 3  # botocore standard retry mode: tries per call, with backoff
 DEFAULT_REGION = "us-east-1"
 PRESIGN_SECONDS = 7 * 86400  # the longest a SigV4 presigned URL may live
 METADATA_SHA256 = "sha256"
+log = logging.getLogger("reconciler.bucket")  # `--debug`: one line per bucket call (redacted like the rest)
 
 
 def endpoint_name(env: Mapping[str, str] | None = None) -> str:
@@ -48,6 +51,16 @@ def endpoint_name(env: Mapping[str, str] | None = None) -> str:
         return f"AWS S3 ({env.get('AWS_REGION') or DEFAULT_REGION})"
     scheme, sep, rest = url.partition("://")
     return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+
+
+def require_credentials(location: Location, env: Mapping[str, str] | None = None) -> None:
+    """ConfigError unless the environment holds the bucket's key and secret (no network,
+    no boto3): apply and refresh ask this before any paid call."""
+    env = os.environ if env is None else env
+    missing = [n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not env.get(n)]
+    if missing:
+        raise ConfigError(f"outputs: s3://{location.bucket}: set {' and '.join(missing)} in the "
+                          f"environment (and AWS_ENDPOINT_URL for a service other than AWS S3)")
 
 
 class Bucket:
@@ -76,11 +89,8 @@ class Bucket:
 
     def _build(self):
         env = self._env
+        require_credentials(self.location, env)
         key_id, secret = env.get("AWS_ACCESS_KEY_ID"), env.get("AWS_SECRET_ACCESS_KEY")
-        missing = [n for n, v in (("AWS_ACCESS_KEY_ID", key_id), ("AWS_SECRET_ACCESS_KEY", secret)) if not v]
-        if missing:
-            raise ConfigError(f"outputs: s3://{self.location.bucket}: set {' and '.join(missing)} in the "
-                              f"environment (and AWS_ENDPOINT_URL for a service other than AWS S3)")
         try:
             import boto3
             from botocore.config import Config as BotoConfig
@@ -145,21 +155,27 @@ class Bucket:
 
     def _call(self, what: str, method: str, *, missing_ok: bool = False, **params):
         client = self.client()
+        started = time.monotonic()
         try:
-            return getattr(client, method)(Bucket=self.location.bucket, **params)
+            reply = getattr(client, method)(Bucket=self.location.bucket, **params)
         except Exception as exc:  # noqa: BLE001 - botocore's tree, mapped once here
+            log.debug("bucket %s %s %s -> %s %s", method, self.location.bucket, params.get("Key", ""),
+                      _status(exc) or type(exc).__name__, _code(exc))
             if missing_ok and _status(exc) == 404 and _code(exc) not in ("NoSuchBucket",):
                 return None
-            raise self.error(what, exc) from None
+            raise self.error(what, exc, of_bucket=method == "head_bucket") from None
+        log.debug("bucket %s %s %s -> ok (%.0f ms)", method, self.location.bucket, params.get("Key", ""),
+                  1000 * (time.monotonic() - started))
+        return reply
 
-    def error(self, what: str, exc: BaseException) -> OutputsError:
-        return OutputsError(f"{what} in the {self.where} failed: {self._why(exc)}")
+    def error(self, what: str, exc: BaseException, *, of_bucket: bool = False) -> OutputsError:
+        return OutputsError(f"{what} in the {self.where} failed: {self._why(exc, of_bucket)}")
 
-    def _why(self, exc: BaseException) -> str:
+    def _why(self, exc: BaseException, of_bucket: bool = False) -> str:
         from botocore import exceptions as bex
 
         status, code = _status(exc), _code(exc)
-        if code == "NoSuchBucket" or (status == 404 and code in ("404", "NotFound") and "bucket" in str(exc).lower()):
+        if code == "NoSuchBucket" or (of_bucket and status == 404):  # a HEAD has no body: only its status
             return (f"there is no bucket {self.location.bucket}: create it, or fix `outputs:` in reconciler.yaml "
                     "(or AWS_ENDPOINT_URL)")
         if status == 403 or code in ("AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "403"):

@@ -19,7 +19,9 @@ def crash_point(name: str) -> None:
     makes this process SIGKILL itself when it reaches the point ``name``, so the
     end-to-end tests can prove that a crash at that exact moment loses nothing.
     Points: ``after_intent``, ``after_submit``, ``after_poll``, ``after_download``,
-    ``before_manifest``. Unset (always, outside tests) it does nothing."""
+    ``before_manifest``, ``after_cache_publish``; with outputs in a bucket ``after_stage``
+    (download verified in its staging file, before the upload) and ``after_upload``
+    (upload confirmed, before the state records it). Unset (always, outside tests) it does nothing."""
     wanted = os.environ.get(CRASH_ENV)
     if not wanted:
         return

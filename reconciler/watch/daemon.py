@@ -197,9 +197,10 @@ class Daemon:
         recorded = self.recorded.snapshot()
         resolved = self.lastgood.resolve(load, recorded)
         self.report.specs(resolved)
+        self.report.warnings(config, load)
         cached = await asyncio.to_thread(self.engine.store.cached_fingerprints)  # the render cache (§11)
         options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share,
-                              cached=cached)
+                              cached=cached, keep_deleted_outputs=config.file.keep_deleted_outputs)
         try:
             plan = planner.make_plan(resolved.videos, recorded, options)
         except PlanError as exc:

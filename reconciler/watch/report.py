@@ -1,16 +1,18 @@
-"""What one reconcile cycle of the daemon tells its log: spec problems, held-back
-changes, the plan.
+"""What one reconcile cycle of the daemon tells its log: spec problems and warnings,
+held-back changes, the plan.
 
 Why apart from ``watch``: the daemon looks again after every save and on a timer, so
 the same facts come up cycle after cycle; a log that repeats them is a log nobody
 reads. This module says each fact once: a broken file's diagnostics when they
-change (and "valid again" when it is fixed), a held-back replace once per
-(address, fingerprint, status), and a plan only when it changes something.
+change (and "valid again" when it is fixed), a file's warnings (values outside the
+vendor lists) once per content of the file, a held-back replace once per (address,
+fingerprint, status), and a plan only when it changes something.
 """
 
 from __future__ import annotations
 
 from reconciler.planning import planner
+from reconciler.specs import vendor_lists
 from reconciler.watch.desired import Resolved
 from reconciler.watch.eventlog import EventLog
 from reconciler.model import Action, Plan
@@ -21,6 +23,20 @@ class CycleReport:
     def __init__(self, log: EventLog):
         self.log = log
         self._reported: dict[str, tuple] = {}  # spec file ("" = no file) -> diagnostics last logged
+        self._warned: dict[str, str] = {}  # clean spec file -> the content key its warnings were logged for
+
+    def warnings(self, config, load) -> None:
+        """Values outside the vendor lists (``specs.vendor_lists``), the warnings ``plan``
+        and ``validate`` print: each file's logged once per content of the file (again
+        only after it changed), never every cycle. Only changed files are checked."""
+        warned = {}
+        for rel, videos in load.videos_by_file.items():
+            key = warned[rel] = load.keys_by_file.get(rel, "")
+            if key and self._warned.get(rel) == key:
+                continue
+            for w in vendor_lists.check_file(config, rel, videos):
+                self.log.warning("spec_warning", str(w), file=w.path, line=w.line)
+        self._warned = warned
 
     def specs(self, resolved: Resolved) -> None:
         """Each broken file's diagnostics (``file:line``) when new; "valid again" when fixed."""

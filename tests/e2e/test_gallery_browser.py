@@ -134,10 +134,15 @@ def test_gallery_page_in_headless_chromium(browser, project, sim):  # browser fi
     (project.root / "outputs/uni/q1.mp4").unlink()
     state_before = (project.root / "state/reconciler.db").read_bytes()
     calls_before = len(sim.ledger())
+    with (project.root / "reconciler.yaml").open("a") as config:  # prices: the page shows money
+        config.write("providers:\n  xingyun: {price: {per_render: 1.5, currency: CNY}}\n"
+                     "  unisound: {price: {per_render: 0.5, per_1000_chars: 200, currency: CNY}}\n")
 
     result = project.run("gallery")
     assert result.returncode == 0, result.stderr
-    assert "Wrote site/index.html: 7 videos, 3 need a look (1 failed, 1 unknown, 1 lost); 3 posters." in result.stdout
+    assert "Wrote site/index.html: 7 videos, 3 need a look (1 failed, 1 unknown, 1 lost); 3 posters; spent so far " \
+        in result.stdout
+    total = result.stdout.split("spent so far ")[1].split(".\n")[0]
     assert len(sim.ledger()) == calls_before  # no network
     assert (project.root / "state/reconciler.db").read_bytes() == state_before
     index = project.root / "site/index.html"
@@ -148,6 +153,13 @@ def test_gallery_page_in_headless_chromium(browser, project, sim):  # browser fi
     for p in players:
         assert p["readyState"] >= 1 and p["duration"] > 0, p
     assert all(width > 0 for width in browser.execute_async_script(POSTERS))
+
+    # money: the total spent at the top, and what each video's renders cost (refused or lost creates: nothing)
+    spent = browser.find_element("id", "spent")
+    assert spent.is_displayed() and spent.text.startswith(f"spent so far {total} · Xingyun: 3.00 CNY (2 renders, ")
+    assert "Unisound: " in spent.text and "(3 renders, " in spent.text and total.endswith(" CNY")
+    assert browser.find_element("css selector", "#v-xy\\/intro .cost").text == "1.50 CNY · 1 render paid"
+    assert browser.find_element("css selector", "#v-uni\\/refused .cost").text == "0.00 CNY · 0 renders paid"
 
     # the ones needing a look come first
     order = browser.execute_script("return Array.from(document.querySelectorAll('.card')).map(c => c.dataset.status)")

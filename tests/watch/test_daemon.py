@@ -256,3 +256,22 @@ def test_second_watcher_and_apply_fail_fast_naming_the_holder(project):
                            capture_output=True, text=True, env=project.env, timeout=30)
     assert apply.returncode == 1 and f"pid {first.proc.pid}" in apply.stderr
     assert first.stop() == 0
+
+
+def test_a_renamed_address_is_served_from_the_render_cache(project):
+    """CONTRACT §11 in the daemon: renaming a video's address while watch runs pays no
+    render; the new address gets the cached output, the old one is deleted."""
+    project.write("a.yaml", {"old/name": "缓存里的视频。"}, provider="unisound")
+    w = project.watch("--interval", "60")
+    wait_until(lambda: project.finished("old/name"), what="the first render")
+    first = project.manifest()["old/name"]
+
+    project.write("a.yaml", {"new/name": "缓存里的视频。"}, provider="unisound")
+    wait_until(lambda: project.finished("new/name") and "old/name" not in project.manifest(),
+               what="the renamed video published and the old address deleted")
+    assert len(project.calls("create")) == 1  # no render paid for the new address
+    assert "from the render cache: no render" in w.events("plan", "new/name")[-1]["message"]
+    renamed = project.manifest()["new/name"]
+    assert renamed["sha256"] == first["sha256"] and (project.root / renamed["file"]).is_file()
+    assert not (project.root / first["file"]).exists()
+    assert w.stop() == 0

@@ -10,6 +10,8 @@ real, not a race.
 
 from __future__ import annotations
 
+import asyncio
+import os
 import shutil
 import subprocess
 import sys
@@ -157,3 +159,48 @@ def test_a_deck_is_uploaded_as_committed_not_as_in_the_working_tree(project):
     snapshots = sorted(p.name for p in (project.root / "state/git-ref").iterdir())
     assert snapshots == sorted([git(project, "rev-parse", "main"), "current"])  # only the current one kept
     assert w.stop() == 0
+
+
+def test_when_ref_events_cannot_be_watched_the_poll_still_follows_the_ref(tmp_path, monkeypatch):
+    """The ref watcher can fail (inotify limits, a file system without events); the
+    `git rev-parse` poll is then what notices REF moving, and the failure is said once."""
+    from reconciler.watch import gitref
+
+    root = tmp_path / "repo"
+    (root / "specs").mkdir(parents=True)
+    env = {**os.environ, "GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
+           "GIT_COMMITTER_NAME": "t", "GIT_COMMITTER_EMAIL": "t@example.invalid"}
+
+    def git_in_repo(*args: str) -> str:
+        return subprocess.run(["git", *args], cwd=root, env=env, capture_output=True, text=True, timeout=30,
+                              check=True).stdout.strip()
+
+    git_in_repo("init", "-q", "-b", "main")
+    (root / "specs/a.yaml").write_text("videos: {}\n", encoding="utf-8")
+    git_in_repo("add", "-A")
+    git_in_repo("commit", "-q", "-m", "first")
+    ref = gitref.GitRef(root, "main", tmp_path / "state")
+    ref.snapshot()
+
+    def cannot_watch(*args, **kwargs):
+        raise OSError(28, "inotify watch limit reached")
+
+    monkeypatch.setattr(gitref.watchfiles, "awatch", cannot_watch)
+    monkeypatch.setattr(gitref, "POLL", 0.05)
+
+    async def scenario() -> list[str]:
+        stop, poked, gave_up, errors = asyncio.Event(), asyncio.Event(), asyncio.Event(), []
+        running = asyncio.create_task(ref.run(stop, poked.set, lambda msg: (errors.append(msg), gave_up.set())))
+        await asyncio.wait_for(gave_up.wait(), 30)  # the watcher has stopped: only the poll is left
+        (root / "specs/a.yaml").write_text("videos:\n  g/a: {}\n", encoding="utf-8")
+        await asyncio.to_thread(git_in_repo, "commit", "-q", "-am", "second")
+        await asyncio.wait_for(poked.wait(), 30)  # a guard against a hang, not a speed target
+        moved = await asyncio.to_thread(ref.resolve)
+        stop.set()
+        await running
+        assert moved == git_in_repo("rev-parse", "main") and moved != ref.commit  # the poke was the move
+        return errors
+
+    errors = asyncio.run(scenario())
+    assert len(errors) == 1 and "inotify watch limit reached" in errors[0]
+    assert "still polling `git rev-parse` every 0.05s" in errors[0]

@@ -385,3 +385,31 @@ def test_over_budget_reconcile_is_refused_and_logged_once(tmp_path):
         assert rig.submits() == 1
         await rig.engine.close()
     asyncio.run(scenario())
+
+
+def test_spec_warnings_are_logged_once_per_file_content(tmp_path):
+    """Values outside the vendor lists: the warnings `plan` prints, logged by the daemon
+    when a file's content is new to it, not every cycle; never stopping a render."""
+    async def scenario():
+        rig = DaemonRig(tmp_path)
+        typo = SPEC_HEAD.replace("xuanxuan-plus", "xuanxuan-pluss")
+        (tmp_path / "specs/a.yaml").write_text(typo + "  a:\n    text: 一。\n", encoding="utf-8")
+        for _ in range(3):
+            await rig.cycle()
+            rig.now[0] += 5
+        warned = rig.events("spec_warning")
+        assert [(w["level"], w["file"], w["line"]) for w in warned] == [("warning", "specs/a.yaml", 3)]
+        assert warned[0]["message"].startswith("specs/a.yaml:3: videos.a.speech_param.vcn: 'xuanxuan-pluss'")
+        assert rig.submits() == 1  # a warning, not an error
+
+        (tmp_path / "specs/a.yaml").write_text(typo + "  a:\n    text: 一。\n  b:\n    text: 二。\n", encoding="utf-8")
+        for _ in range(2):
+            await rig.cycle()
+        assert [w["message"].split(": ")[1] for w in rig.events("spec_warning")[1:]] == [
+            "videos.a.speech_param.vcn", "videos.b.speech_param.vcn"]  # new content: said again, once
+
+        rig.spec({"a": "一。", "b": "二。"})  # the typo fixed
+        await rig.cycle()
+        assert len(rig.events("spec_warning")) == 3
+        await rig.engine.close()
+    asyncio.run(scenario())
