@@ -12,7 +12,7 @@ import signal
 
 import pytest
 
-from tests.e2e.support import assert_no_duplicate_renders, assert_s3_consistent
+from tests.e2e.support import assert_no_duplicate_renders, assert_s3_consistent, wait_until
 from tests.s3server import SECRET_KEY
 
 XINGYUN = {"xy/a": "a", "xy/b": "b"}
@@ -190,3 +190,28 @@ def test_a_bucket_that_does_not_exist_is_said_and_nothing_is_lost(tmp_path, sim,
     assert len(project.staged()) == 1 and not project.recorded()["uni/a"].output_lost
     doctor = project.run("doctor")
     assert doctor.returncode == 1 and "no-such-bucket-here" in doctor.stdout + doctor.stderr
+
+
+def test_watch_uploads_once_the_bucket_answers_again(s3_project, sim, s3_proxy):
+    """The daemon keeps running through a bucket outage and publishes the kept
+    downloads when it answers again: no new render, no second GET."""
+    project = s3_project
+    project.endpoint = s3_proxy.url
+    project.write_specs(xingyun=XINGYUN, unisound=UNISOUND)
+    s3_proxy.fail(503, method="PUT")
+    watch = project.start("watch", "--interval", "1", "--log-format", "json")
+    try:
+        wait_until(lambda: len(project.staged()) == VIDEOS, timeout=60, what="every download staged")
+        assert watch.poll() is None, "watch stopped on a bucket outage"
+        assert not any(v.has_output or v.output_lost for v in project.recorded().values())
+        s3_proxy.clear()
+        wait_until(lambda: all(v.has_output for v in project.recorded().values()), timeout=60,
+                   what="watch to publish every kept download")
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        out, err = watch.communicate(timeout=30)
+    assert watch.returncode == 0, err
+    assert "Traceback" not in err
+    assert creates(sim) == VIDEOS
+    one_get_per_unisound_link(sim)
+    assert_s3_consistent(project)
