@@ -187,7 +187,7 @@ class Engine:
         (and remove its half-done downloads and deck copies). Call while holding the lock and with no
         call of this engine in flight."""
         self._recovered = True
-        self.outputs.sweep()
+        self.outputs.sweep(self.store.recorded)
         decks.sweep(self.config)
         addresses = self.store.recover()
         for address in addresses:

@@ -139,7 +139,7 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | Non
         return False
     crash_point("after_cache_publish")
     await ctx.db(ctx.store.publish_cached, desired, entry, rel, ctx.outputs.place())
-    if ctx.outputs.remote and previous and previous != rel:
+    if ctx.outputs.remote:  # a superseded render's staged download, and the replaced object, go
         try:
             await asyncio.to_thread(ctx.outputs.published, address, ctx.outputs.download_path(address), previous, rel)
         except (OSError, ReconcilerError) as exc:

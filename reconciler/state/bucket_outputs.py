@@ -29,10 +29,11 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Callable
 
 from reconciler.config import Config
 from reconciler.errors import OutputsError
-from reconciler.model import RecordedVideo
+from reconciler.model import RecordedVideo, Status
 from reconciler.state import outputs
 from reconciler.state.bucket import Bucket
 from reconciler.util import s3url
@@ -141,8 +142,21 @@ class BucketOutputs:
             self.bucket.delete(key)
         return [self.location.object_url(k) for k in keys]
 
-    def sweep(self) -> None:
+    def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
+        """Half-done downloads of a killed run, and staged downloads no render needs any
+        more: the video is gone, its current render's output is recorded (a kill between
+        the record and the tidy-up), or a newer render superseded it. A staged file of a
+        current render that is finished and not published is kept: the next poll uploads it."""
         outputs.sweep_partials(self.config, self.config.uploads_dir)
+        top = self.config.uploads_dir
+        staged = [p for p in top.rglob(f"*{outputs.SUFFIX}") if not p.name.startswith(".")] if top.is_dir() else []
+        if not staged or recorded is None:
+            return
+        videos = recorded()
+        for path in staged:
+            video = videos.get(path.relative_to(top).as_posix()[:-len(outputs.SUFFIX)])
+            if video is None or video.status is not Status.FINISHED or video.output_task_id == video.task_id:
+                _unlink_up_to(path, top)
 
     # -- the render cache -------------------------------------------------------------------
 

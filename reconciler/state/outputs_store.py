@@ -17,7 +17,7 @@ never a lost output, never a render paid again.
     published(address, path, previous, file)  after the state recorded ``file``: tidy up
     check(video) / notice_missing(recorded)   refresh's check / plan's look (no network)
     remove(address, file)           a delete
-    sweep()                         half-done downloads of a killed run
+    sweep(recorded)                 half-done downloads of a killed run (and staged ones no render needs)
     cache_keep / cache_problem / cache_publish / cache_remove   the render cache's bytes
     public_url(file) / player_url(file)       what a player can use
 """
@@ -25,7 +25,7 @@ never a lost output, never a render paid again.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Protocol
+from typing import Callable, Protocol
 
 from reconciler.config import Config
 from reconciler.model import RecordedVideo
@@ -50,7 +50,7 @@ class OutputsStore(Protocol):
 
     def remove(self, address: str, recorded_file: str | None) -> list[str]: ...
 
-    def sweep(self) -> None: ...
+    def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]]) -> None: ...
 
     def cache_keep(self, fingerprint: str, file: str) -> None: ...
 
@@ -97,7 +97,7 @@ class LocalOutputs:
     def remove(self, address: str, recorded_file: str | None) -> list[str]:
         return [recorded_file] if outputs.remove_output(self.config, address, recorded_file) else []
 
-    def sweep(self) -> None:
+    def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
         outputs.sweep_partials(self.config)
 
     def cache_keep(self, fingerprint: str, file: str) -> None:

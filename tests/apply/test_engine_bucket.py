@@ -244,3 +244,23 @@ def test_an_upload_done_but_not_recorded_is_put_again_by_the_next_run_with_no_ne
     r = rig.store.get("faq/q1")
     assert r.has_output and rig.bucket.count("put") == 2 and len(rig.providers["unisound"].kinds("download")) == 1
     assert set(rig.bucket.objects) == {key_of(r.output_file), f"launch/.cache/{r.output_fingerprint}.mp4"}
+
+
+def test_staged_downloads_no_render_needs_are_swept_and_a_pending_one_is_kept(tmp_path):
+    """A kill between an output's record and the removal of its staged file leaves a file
+    nobody needs: the next run's recovery removes it (and one of a deleted video), while
+    a staged download still waiting for its upload stays for that upload."""
+    rig = BucketRig(tmp_path)
+    run(rig.apply(plan(change(Action.CREATE, video("done")))))
+    rig.engine = rig.new_engine()
+    rig.bucket.down = True
+    run(rig.apply(plan(change(Action.CREATE, video("pending")))))
+    uploads = tmp_path / "state/uploads"
+    for name in ("done.mp4", "gone/x.mp4"):
+        (uploads / name).parent.mkdir(parents=True, exist_ok=True)
+        (uploads / name).write_bytes(b"left behind")
+    rig.engine = rig.new_engine()
+    rig.engine.recover()
+    run(rig.engine.close())
+    assert sorted(p.relative_to(uploads).as_posix() for p in uploads.rglob("*.mp4")) == ["pending.mp4"]
+    assert not (uploads / "gone").exists()
