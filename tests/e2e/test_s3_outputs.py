@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from tests.e2e.support import Project, assert_no_duplicate_renders, assert_s3_consistent, grep_secrets, wait_until
 from tests.s3server import SECRET_KEY
 
@@ -242,4 +244,25 @@ def test_cache_prune_removes_old_cached_objects(s3_project, sim):
     assert pruned.returncode == 0 and "Pruned 1 cached render " in pruned.stdout, pruned.stdout + pruned.stderr
     fingerprint = project.recorded()["xy/a"].fingerprint
     assert list(project.objects(cache=True)) == [f"{project.prefix}/.cache/{fingerprint}.mp4"]  # a's: in use
+    assert_s3_consistent(project)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (s3tests report): an output recorded without its cache copy "
+                   "(the copy failed, or a kill -9 between the two) is never added to the cache later")
+def test_an_output_whose_cache_copy_failed_is_still_never_paid_for_again(s3_project, sim, s3_proxy):
+    """CONTRACT §11: a render already paid for is never paid again while its output is
+    kept. The copy into the cache failed (a bucket hiccup), but the published object is
+    kept: renaming the address later must still cost no render."""
+    project = s3_project
+    project.endpoint = s3_proxy.url
+    project.write_specs(unisound={"uni/intro": "欢迎", "uni/b": "b"})
+    s3_proxy.fail(503, method="PUT", path_contains="/.cache/")
+    first = project.apply()
+    assert "render cache" in first.stdout + first.stderr, first.stdout + first.stderr  # said
+    assert project.recorded()["uni/intro"].has_output
+    s3_proxy.clear()
+    applied(project)  # a healthy run in between
+    project.write_specs(unisound={"uni/opening": "欢迎", "uni/b": "b"})
+    applied(project)
+    assert creates(sim) == 2, "the renamed video was rendered again"
     assert_s3_consistent(project)
