@@ -1,5 +1,7 @@
 """Fixtures for the end-to-end tests: one `reconciler sim` process for the session
-(reset before each test), and a fresh temp project per test (see support.py)."""
+(reset before each test), and a fresh temp project per test (see support.py) whose
+state is SQLite, or a fresh PostgreSQL database of its own on the session's server when
+the test is parametrized with ``on_both_backends``."""
 
 from __future__ import annotations
 
@@ -22,5 +24,12 @@ def sim(sim_server):
 
 
 @pytest.fixture
-def project(tmp_path, sim) -> Project:
-    return Project(tmp_path / "proj", sim)
+def state_backend(request) -> str:
+    """``sqlite`` unless the test is parametrized over ``support.BACKENDS``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def project(tmp_path, sim, state_backend, request) -> Project:
+    url = request.getfixturevalue("pg_url") if state_backend == "postgresql" else None
+    return Project(tmp_path / "proj", sim, state_url=url)

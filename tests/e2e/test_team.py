@@ -4,7 +4,7 @@ the simulator over loopback, and a real PostgreSQL server the suite starts itsel
 Two "machines" are two project directories (two checkouts) sharing one database. What
 a team would notice: every command works as on SQLite; one writer at a time, the second
 failing fast naming the first; a holder killed with -9 loses the role within the lease
-(a short one here, ``RECONCILER_TEST_LEASE_SECONDS``) with nobody acting; a standby
+(a short one here, ``support.TEST_LEASE_SECONDS``) with nobody acting; a standby
 watch takes over; a machine lacking another's outputs pays for nothing; two projects in
 two schemas never see each other.
 """
@@ -16,61 +16,24 @@ import time
 
 import pytest
 
-from reconciler.config import load_config
-from reconciler.state import store as state_store
 from tests.e2e.support import Project, assert_no_duplicate_renders, read_until, wait_until
 
-LEASE = "3"  # seconds: a dead holder's lease runs out this fast in these tests
 KILLED = -signal.SIGKILL
 
 
 class TeamProject(Project):
-    """A checkout whose state is the shared PostgreSQL database ``url``."""
+    """A checkout whose state is the shared PostgreSQL database ``url`` (in ``schema``)."""
 
     def __init__(self, root, sim, url: str, schema: str | None = None):
-        super().__init__(root, sim)
+        super().__init__(root, sim, state_url=url)
         self.url = url
         if schema:
             (root / "reconciler.yaml").write_text(f"parallelism: 4\nstate_schema: {schema}\n")
-
-    def env(self, **extra: str) -> dict[str, str]:
-        return super().env(RECONCILER_STATE_URL=self.url, RECONCILER_TEST_LEASE_SECONDS=LEASE, **extra)
-
-    def _store(self):
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv(state_store.STATE_URL_VAR, self.url)
-            return state_store.open_store(load_config(self.root), readonly=True)
-
-    def recorded(self):
-        store = self._store()
-        try:
-            return store.recorded()
-        finally:
-            store.close()
-
-    def attempts(self) -> list[dict]:
-        store = self._store()
-        try:
-            return store.attempts()
-        finally:
-            store.close()
 
 
 @pytest.fixture
 def machines(tmp_path, sim, pg_url):
     return (TeamProject(tmp_path / "a", sim, pg_url), TeamProject(tmp_path / "b", sim, pg_url))
-
-
-def _apply_once_free(project: Project):
-    """``apply`` on ``project``, retried while a dead writer's lease has not yet run out."""
-    results = []
-
-    def free():
-        results.append(project.apply())
-        return "locked by" not in results[-1].stderr
-
-    wait_until(free, timeout=30, what="the dead writer's lease to expire")
-    return results[-1]
 
 
 def _stop(proc) -> None:
@@ -133,7 +96,7 @@ def test_one_writer_across_machines_and_a_killed_holder_loses_the_role(machines,
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)
         started = time.monotonic()
-        taken = _apply_once_free(b)
+        taken = b.apply_when_free()
         assert time.monotonic() - started < 30 and "Traceback" not in taken.stderr, taken.stdout + taken.stderr
         # A kill that landed while the holder's create was in flight leaves it unknown (exit 1, the
         # command to render it on purpose shown), never sent again; otherwise the apply converges.
@@ -182,7 +145,7 @@ def test_a_crash_after_the_intent_is_recovered_by_the_next_writer_on_another_mac
     assert crashed.returncode == KILLED
     assert [v.status.value for v in a.recorded().values()] == ["pending"]  # the intent, in the shared state
     creates = len(sim.calls("create"))
-    again = _apply_once_free(b)
+    again = b.apply_when_free()
     assert again.returncode == 1, again.stdout + again.stderr  # an unknown is reported, never re-sent
     assert f"took over the lock left by pid {crashed.pid}" in again.stdout + again.stderr
     assert "recovered: an earlier run stopped while its create was in flight" in again.stderr
