@@ -3,6 +3,9 @@ manifest path a folder): the apply stops taking new work, keeps what it recorded
 exits 1 within seconds saying what to fix; no traceback, no hang, the lock released.
 Once fixed, the next apply converges without paying twice.
 
+The manifest cases run on both state backends; "disk full" is SQLite's (its state is
+a local file); on PostgreSQL the state's analogue is the database becoming unreachable.
+
 "Disk full" is a file-size limit on the apply process (RLIMIT_FSIZE: writes past it
 fail with EFBIG, as on a full disk; Python ignores the SIGXFSZ that would kill it).
 """
@@ -13,7 +16,7 @@ import resource
 import subprocess
 import time
 
-from tests.e2e.support import RECONCILER, assert_consistent, assert_no_duplicate_renders
+from tests.e2e.support import RECONCILER, assert_consistent, assert_no_duplicate_renders, on_both_backends
 
 VIDEOS = 20
 
@@ -66,6 +69,7 @@ def test_state_disk_full_mid_apply_stops_within_seconds(project, sim):
     _converges_without_paying_twice(project, sim)
 
 
+@on_both_backends
 def test_manifest_path_a_folder_stops_the_apply_within_seconds(project, sim):
     _specs(project)
     blocked = project.root / "state/manifest.json"
@@ -80,6 +84,7 @@ def test_manifest_path_a_folder_stops_the_apply_within_seconds(project, sim):
     _converges_without_paying_twice(project, sim)
 
 
+@on_both_backends
 def test_watch_stops_with_exit_1_when_the_manifest_cannot_be_written(project, sim):
     _specs(project)
     (project.root / "state/manifest.json").mkdir(parents=True)
