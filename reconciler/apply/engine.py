@@ -395,10 +395,11 @@ class Engine:
 
     async def close(self) -> None:
         """Write the manifest one last time and close the providers this engine built.
-        A manifest that cannot be written halts (``halted`` says why), it does not raise."""
+        A manifest that cannot be written, or a state that cannot be read for it (a
+        PostgreSQL state unreachable), halts (``halted`` says why), it does not raise."""
         try:
             await self.manifest.aflush()
-        except ManifestError as exc:
+        except (ManifestError, StateWriteError) as exc:
             self.halt(str(exc))
         finally:
             self._db.shutdown(wait=True)

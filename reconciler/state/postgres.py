@@ -31,7 +31,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from reconciler.errors import LockHeldError, StateError
+from reconciler.errors import LockHeldError, StateError, StateWriteError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.lock import LockHolder
 from reconciler.state.sqlite import SCHEMA_VERSION, _to_recorded
@@ -119,6 +119,23 @@ def redacted(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def reachable(where: str) -> Iterator[None]:
+    """A connection lost or refused mid-run (network cut, server restart, a pooler's
+    connection dropped, a statement timeout) is a local failure, like a full disk under
+    SQLite: ``StateWriteError``, so a run stops taking new work and exits 1 saying what
+    to do, instead of a traceback. A write whose COMMIT got no answer may have landed:
+    an intent then reads as ``unknown`` on recovery, never as a create to send again."""
+    import psycopg
+
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise StateWriteError(
+            f"{where}: lost the connection to the state database ({_first_line(exc)}). Check the database "
+            "server and the network, then run `reconciler refresh`; everything recorded before this is kept") from None
 
 
 def _schema_exists(conn, schema: str) -> bool:
@@ -323,7 +340,7 @@ class PostgresStore:
         lapsed changes nothing); the generation is bumped only when rows changed."""
         if self.readonly or self._conn is None:
             raise StateError("internal: write on a read-only state")
-        with self._mutex, self._conn.transaction():
+        with self._mutex, reachable(self._where()), self._conn.transaction():
             cur = _CountingCursor(self._conn.cursor())
             token = self._lease
             if token is not None:
@@ -341,7 +358,7 @@ class PostgresStore:
     def _rows(self, sql: str, params=()) -> list[dict]:
         if self._conn is None or not self._exists:
             return []
-        with self._mutex:
+        with self._mutex, reachable(self._where()):
             cur = self._conn.execute(sql, params)
             names = [d.name for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
@@ -353,7 +370,7 @@ class PostgresStore:
     def schema_version(self) -> int:
         if self._conn is None or not self._exists:
             return 0
-        with self._mutex:
+        with self._mutex, reachable(self._where()):
             return self._version()
 
     def recorded(self) -> dict[str, RecordedVideo]:
@@ -549,7 +566,7 @@ class PostgresStore:
     def cached_fingerprints(self) -> frozenset[str]:
         if not self._has_videos():
             return frozenset()
-        with self._mutex:
+        with self._mutex, reachable(self._where()):
             return frozenset(r[0] for r in self._conn.execute("SELECT fingerprint FROM cache").fetchall())
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
