@@ -1,11 +1,12 @@
-"""Suite-wide fixtures: the session's PostgreSQL server (``tests/pgserver.py``), started
+"""Suite-wide fixtures: the session's PostgreSQL server (``tests/pgserver.py``) and the
+PgBouncer in transaction mode in front of it (``tests/pgbouncer.py``), each started
 only by a test that asks for it and stopped when the session ends."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests import pgserver
+from tests import pgbouncer, pgserver
 
 
 @pytest.fixture(scope="session")
@@ -18,3 +19,19 @@ def pg_server():
 def pg_url(pg_server) -> str:
     """An empty database of its own on the session's server."""
     return pgserver.fresh_database()
+
+
+@pytest.fixture(scope="session")
+def pg_bouncer(pg_server):
+    """The session's PgBouncer (transaction mode); skipped where it is not installed."""
+    if pgbouncer.executable() is None:
+        pytest.skip(pgbouncer.MISSING)
+    pgbouncer.start()
+    yield
+    pgbouncer.stop()
+
+
+@pytest.fixture
+def bouncer_url(pg_bouncer) -> str:
+    """An empty database of its own on the session's server, reached through PgBouncer."""
+    return pgbouncer.fresh_database()

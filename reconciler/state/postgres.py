@@ -94,17 +94,16 @@ def lease_seconds() -> float:
         return LEASE_SECONDS
 
 
-def connect(url: str, schema: str):
-    """A connection in autocommit (each write is its own explicit transaction), with
-    the project's schema first on the search path and timeouts on connect and statements.
-    No server-side prepared statements (``prepare_threshold=None``) and no session
-    state beyond the startup options: a pooler in transaction mode may hand each
-    transaction to another server connection."""
+def connect(url: str):
+    """A connection in autocommit (every use is one explicit transaction: ``scoped``),
+    with a timeout on connect. No server-side prepared statements
+    (``prepare_threshold=None``), no startup ``options`` (PgBouncer refuses them:
+    "unsupported startup parameter") and no session state at all: a pooler in
+    transaction mode may hand each transaction to another server connection."""
     import psycopg
 
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None,
-                               options=f"-c search_path={schema} -c statement_timeout={STATEMENT_TIMEOUT_MS}")
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None)
     except psycopg.Error as exc:
         raise StateError(f"cannot reach the PostgreSQL state {redacted(url)}: {_first_line(exc)}") from None
     return conn
@@ -119,6 +118,17 @@ def redacted(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def scoped(conn, schema: str) -> Iterator:
+    """One transaction on ``conn`` with the project's schema on the search path and the
+    statement timeout, both set for this transaction only (``set_config(..., true)``),
+    so they hold on whichever server connection a pooler in transaction mode gives it."""
+    with conn.transaction():
+        conn.execute("SELECT set_config('search_path', %s, true), set_config('statement_timeout', %s, true)",
+                     [f'"{schema}"', str(STATEMENT_TIMEOUT_MS)])
+        yield conn
 
 
 @contextmanager
@@ -178,12 +188,12 @@ class PostgresLease:
         return f"{redacted(self.url)} (schema {self.schema})"
 
     def acquire(self, command: str) -> PostgresLease:
-        conn = connect(self.url, self.schema)
+        conn = connect(self.url)
         try:
             ensure_schema(conn, self.schema)
             token = secrets.token_hex(16)
             me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=now())
-            with conn.transaction():
+            with scoped(conn, self.schema):
                 row = conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
                                    "WHERE name = 'writer' FOR UPDATE").fetchone()
                 holder = _holder(row)
@@ -211,10 +221,12 @@ class PostgresLease:
         while not self._stop.wait(self.seconds / 3):
             try:
                 if conn is None or conn.closed:
-                    conn = connect(self.url, self.schema)
-                row = conn.execute("UPDATE lease SET heartbeat = now(), expires_at = now() + make_interval(secs => %s) "
-                                   "WHERE name = 'writer' AND token = %s AND expires_at > now() RETURNING 1",
-                                   [self.seconds, self._token]).fetchone()
+                    conn = connect(self.url)
+                with scoped(conn, self.schema):
+                    row = conn.execute("UPDATE lease SET heartbeat = now(), "
+                                       "expires_at = now() + make_interval(secs => %s) "
+                                       "WHERE name = 'writer' AND token = %s AND expires_at > now() RETURNING 1",
+                                       [self.seconds, self._token]).fetchone()
                 if row is None:
                     self.lost.set()
                     _HELD.pop((self.url, self.schema), None)
@@ -229,12 +241,13 @@ class PostgresLease:
             conn.close()
 
     def _probe(self):
-        conn = connect(self.url, self.schema)
+        conn = connect(self.url)
         try:
             if not _table_exists(conn, self.schema, "lease"):
                 return None
-            return conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
-                                "WHERE name = 'writer'").fetchone()
+            with scoped(conn, self.schema):
+                return conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
+                                    "WHERE name = 'writer'").fetchone()
         finally:
             conn.close()
 
@@ -254,10 +267,11 @@ class PostgresLease:
             self._thread.join(timeout=CONNECT_TIMEOUT + 5)
         _HELD.pop((self.url, self.schema), None)
         try:
-            conn = connect(self.url, self.schema)
+            conn = connect(self.url)
             try:
-                conn.execute("UPDATE lease SET token = NULL, expires_at = NULL WHERE name = 'writer' AND token = %s",
-                             [self._token])
+                with scoped(conn, self.schema):
+                    conn.execute("UPDATE lease SET token = NULL, expires_at = NULL WHERE name = 'writer' "
+                                 "AND token = %s", [self._token])
             finally:
                 conn.close()
         except StateError:
@@ -283,14 +297,15 @@ class PostgresStore:
     def __init__(self, url: str, schema: str, *, readonly: bool = False):
         self.url, self.schema, self.readonly = url, schema, readonly
         self._mutex = threading.RLock()
-        self._conn = connect(url, schema)
+        self._conn = connect(url)
         self._exists = False
         self._lease = None if readonly else _HELD.get((url, schema))  # the lease this writer works under
         try:
             if readonly:
                 self._exists = _table_exists(self._conn, schema, "meta")
                 if self._exists:
-                    self._check_version()
+                    with scoped(self._conn, schema):
+                        self._check_version()
             else:
                 ensure_schema(self._conn, schema)
                 self._exists = True
@@ -340,7 +355,7 @@ class PostgresStore:
         lapsed changes nothing); the generation is bumped only when rows changed."""
         if self.readonly or self._conn is None:
             raise StateError("internal: write on a read-only state")
-        with self._mutex, reachable(self._where()), self._conn.transaction():
+        with self._mutex, reachable(self._where()), scoped(self._conn, self.schema):
             cur = _CountingCursor(self._conn.cursor())
             token = self._lease
             if token is not None:
@@ -358,7 +373,7 @@ class PostgresStore:
     def _rows(self, sql: str, params=()) -> list[dict]:
         if self._conn is None or not self._exists:
             return []
-        with self._mutex, reachable(self._where()):
+        with self._mutex, reachable(self._where()), scoped(self._conn, self.schema):
             cur = self._conn.execute(sql, params)
             names = [d.name for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
@@ -370,7 +385,7 @@ class PostgresStore:
     def schema_version(self) -> int:
         if self._conn is None or not self._exists:
             return 0
-        with self._mutex, reachable(self._where()):
+        with self._mutex, reachable(self._where()), scoped(self._conn, self.schema):
             return self._version()
 
     def recorded(self) -> dict[str, RecordedVideo]:
@@ -566,7 +581,7 @@ class PostgresStore:
     def cached_fingerprints(self) -> frozenset[str]:
         if not self._has_videos():
             return frozenset()
-        with self._mutex, reachable(self._where()):
+        with self._mutex, reachable(self._where()), scoped(self._conn, self.schema):
             return frozenset(r[0] for r in self._conn.execute("SELECT fingerprint FROM cache").fetchall())
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,

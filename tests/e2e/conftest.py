@@ -1,13 +1,14 @@
 """Fixtures for the end-to-end tests: one `reconciler sim` process for the session
 (reset before each test), and a fresh temp project per test (see support.py) whose
 state is SQLite, or a fresh PostgreSQL database of its own on the session's server when
-the test is parametrized with ``on_both_backends``."""
+the test is parametrized with ``on_both_backends`` (``on_every_backend``: also reached
+through PgBouncer in transaction mode)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.support import Project, Sim
+from tests.e2e.support import Project, Sim, database_url
 
 
 @pytest.fixture(scope="session")
@@ -31,5 +32,4 @@ def state_backend(request) -> str:
 
 @pytest.fixture
 def project(tmp_path, sim, state_backend, request) -> Project:
-    url = request.getfixturevalue("pg_url") if state_backend == "postgresql" else None
-    return Project(tmp_path / "proj", sim, state_url=url)
+    return Project(tmp_path / "proj", sim, state_url=database_url(request, state_backend))

@@ -50,6 +50,15 @@ BACKENDS = ("sqlite", "postgresql")
 # Run a test once per state backend: ``@on_both_backends`` or ``pytestmark = on_both_backends``
 # (the ``project`` fixture reads ``state_backend``; tests/e2e/conftest.py).
 on_both_backends = pytest.mark.parametrize("state_backend", BACKENDS, indirect=True)
+# ... and through PgBouncer in transaction mode (CONTRACT §8; skipped where it is not installed).
+on_every_backend = pytest.mark.parametrize("state_backend", (*BACKENDS, "pgbouncer"), indirect=True)
+
+
+def database_url(request, backend: str) -> str | None:
+    """A fresh database for ``backend``: none for SQLite, one on the session's server
+    (``postgresql``), or one reached through the session's PgBouncer (``pgbouncer``)."""
+    fixture = {"sqlite": None, "postgresql": "pg_url", "pgbouncer": "bouncer_url"}[backend]
+    return request.getfixturevalue(fixture) if fixture else None
 
 
 class Sim:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 
 from tests.e2e.support import (assert_consistent, assert_no_duplicate_renders, grep_secrets, on_both_backends,
-                               wait_until)
+                               on_every_backend, wait_until)
 
 
 @on_both_backends
@@ -140,7 +140,7 @@ def test_without_terminal_or_auto_approve_apply_refuses(project, sim):
     assert sim.calls("create") == []
 
 
-@on_both_backends
+@on_every_backend
 def test_two_concurrent_applies_one_fails_fast_naming_the_holder(project, sim):
     project.write_specs(xingyun={"xy/a": "a"}, unisound={"uni/a": "a"})
     sim.faults({"render_seconds": 2.0})

@@ -13,10 +13,11 @@ from __future__ import annotations
 
 import signal
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.support import Project, assert_no_duplicate_renders, read_until, wait_until
+from tests.e2e.support import Project, assert_no_duplicate_renders, database_url, read_until, wait_until
 
 KILLED = -signal.SIGKILL
 
@@ -32,8 +33,33 @@ class TeamProject(Project):
 
 
 @pytest.fixture
-def machines(tmp_path, sim, pg_url):
-    return (TeamProject(tmp_path / "a", sim, pg_url), TeamProject(tmp_path / "b", sim, pg_url))
+def team_url(request) -> str:
+    """The shared database, reached directly or (``through_pgbouncer_too``) through
+    PgBouncer in transaction mode, as many teams reach theirs."""
+    return database_url(request, getattr(request, "param", "postgresql"))
+
+
+through_pgbouncer_too = pytest.mark.parametrize("team_url", ["postgresql", "pgbouncer"], indirect=True)
+
+
+@pytest.fixture
+def machines(tmp_path, sim, team_url):
+    return (TeamProject(tmp_path / "a", sim, team_url), TeamProject(tmp_path / "b", sim, team_url))
+
+
+def _bouncer_pool_mode(url: str) -> str | None:
+    """The pool mode of ``url``'s database in the session's PgBouncer (its admin console
+    speaks only the simple query protocol: a client-side cursor)."""
+    import psycopg
+
+    from tests import pgbouncer
+
+    database = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(pgbouncer.admin_url(), autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+        cur = conn.execute("SHOW POOLS")
+        names = [d.name for d in cur.description]
+        pools = [dict(zip(names, row)) for row in cur.fetchall()]
+    return next((p["pool_mode"] for p in pools if p["database"] == database), None)
 
 
 def _stop(proc) -> None:
@@ -42,7 +68,8 @@ def _stop(proc) -> None:
     proc.communicate(timeout=30)
 
 
-def test_apply_replace_and_delete_on_a_postgresql_state(machines, sim):
+@through_pgbouncer_too
+def test_apply_replace_and_delete_on_a_postgresql_state(machines, sim, team_url, request):
     a, _ = machines
     a.write_specs(xingyun={"xy/a": "一", "xy/b": "二"}, unisound={"uni/q": "你好"})
     first = a.apply()
@@ -59,6 +86,8 @@ def test_apply_replace_and_delete_on_a_postgresql_state(machines, sim):
     again = a.apply()
     assert again.returncode == 0 and "No changes" in again.stdout and len(sim.calls("create")) == 4
     assert_no_duplicate_renders(a)
+    if "pgbouncer" in request.node.callspec.id:  # and it went through the bouncer's pool, in transaction mode
+        assert _bouncer_pool_mode(team_url) == "transaction"
 
 
 def test_a_machine_lacking_anothers_outputs_pays_nothing(machines, sim):
@@ -82,6 +111,7 @@ def test_a_machine_lacking_anothers_outputs_pays_nothing(machines, sim):
     assert (a.root / "outputs/uni/q.mp4").exists() and a.plan_actions() == {"uni/q": "noop", "xy/a": "noop"}
 
 
+@through_pgbouncer_too
 def test_one_writer_across_machines_and_a_killed_holder_loses_the_role(machines, sim):
     a, b = machines
     for m in machines:
@@ -108,6 +138,7 @@ def test_one_writer_across_machines_and_a_killed_holder_loses_the_role(machines,
     assert_no_duplicate_renders(b)
 
 
+@through_pgbouncer_too
 def test_a_standby_watch_takes_over_when_the_leader_is_killed(machines, sim):
     a, b = machines
     a.write_specs(xingyun={"xy/a": "一"})
