@@ -18,6 +18,11 @@ lapsed (partition, long pause) can no longer write: every write transaction chec
 lease, and an intent (written before each paid create) demands that at least half the
 lease remains, so the create leaves well before anyone else can take over.
 
+Nothing lives in a session (``scoped``): each read and write is one transaction that
+sets its own search path and statement timeout, with no startup ``options`` (PgBouncer
+refuses them) and no server-side prepared statement, so any server connection a
+pooler hands a transaction will do (``tests/pgbouncer.py`` runs the e2e through one).
+
 psycopg (3) is imported only here, and only when a state is PostgreSQL.
 """
 
