@@ -198,7 +198,7 @@ class PostgresLease:
             ensure_schema(conn, self.schema)
             token = secrets.token_hex(16)
             me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=now())
-            with scoped(conn, self.schema):
+            with reachable(self._where()), scoped(conn, self.schema):
                 row = conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
                                    "WHERE name = 'writer' FOR UPDATE").fetchone()
                 holder = _holder(row)
@@ -248,11 +248,12 @@ class PostgresLease:
     def _probe(self):
         conn = connect(self.url)
         try:
-            if not _table_exists(conn, self.schema, "lease"):
-                return None
-            with scoped(conn, self.schema):
-                return conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
-                                    "WHERE name = 'writer'").fetchone()
+            with reachable(self._where()):
+                if not _table_exists(conn, self.schema, "lease"):
+                    return None
+                with scoped(conn, self.schema):
+                    return conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
+                                        "WHERE name = 'writer'").fetchone()
         finally:
             conn.close()
 
@@ -274,7 +275,7 @@ class PostgresLease:
         try:
             conn = connect(self.url)
             try:
-                with scoped(conn, self.schema):
+                with reachable(self._where()), scoped(conn, self.schema):
                     conn.execute("UPDATE lease SET token = NULL, expires_at = NULL WHERE name = 'writer' "
                                  "AND token = %s", [self._token])
             finally:
