@@ -234,6 +234,8 @@ class Project:
         """``apply`` after a writer was killed: on SQLite the dead holder's lock is free at
         once; a PostgreSQL lease runs out first (CONTRACT §8), so the apply is retried
         while it names a holder, within ``timeout`` seconds."""
+        if not self.state_url:
+            return self.apply(*args, **env)  # a lock left held here would be a bug, not a wait
         results = []
 
         def free():
