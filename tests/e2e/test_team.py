@@ -86,7 +86,7 @@ def test_apply_replace_and_delete_on_a_postgresql_state(machines, sim, team_url,
     again = a.apply()
     assert again.returncode == 0 and "No changes" in again.stdout and len(sim.calls("create")) == 4
     assert_no_duplicate_renders(a)
-    if "pgbouncer" in request.node.callspec.id:  # and it went through the bouncer's pool, in transaction mode
+    if request.node.callspec.params["team_url"] == "pgbouncer":  # through the bouncer's pool, in transaction mode
         assert _bouncer_pool_mode(team_url) == "transaction"
 
 
