@@ -135,6 +135,7 @@ class Engine:
             providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
             lock=self.lock, wake=self._wakeup)
         self.halted: str | None = None  # why this engine stopped taking new work (see halt)
+        self.halt_cause: BaseException | None = None  # the error behind ``halted``, where there was one
         self.on_halt: Callable[[str], None] | None = None  # e.g. the daemon stops
 
     async def db(self, fn: Callable, *args, **kwargs):
@@ -144,7 +145,7 @@ class Engine:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._db, call)
         except StateWriteError as exc:
-            self.halt(str(exc))
+            self.halt(exc)
             raise
 
     def halt(self, why: str | BaseException) -> None:
@@ -152,6 +153,7 @@ class Engine:
         calls in flight finish. The first reason is kept in ``halted``."""
         if self.halted is None:
             self.halted = str(why)
+            self.halt_cause = why if isinstance(why, BaseException) else None
             if self.on_halt is not None:
                 self.on_halt(self.halted)
         self._wakeup()

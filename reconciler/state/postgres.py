@@ -36,7 +36,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from reconciler.errors import LockHeldError, StateError, StateWriteError
+from reconciler.errors import LockHeldError, StateError, StateUnreachableError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.lock import LockHolder
 from reconciler.state.sqlite import SCHEMA_VERSION, _to_recorded
@@ -109,6 +109,8 @@ def connect(url: str):
 
     try:
         conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None)
+    except psycopg.OperationalError as exc:  # refused, timed out, name unknown, authentication
+        raise StateUnreachableError(f"cannot reach the PostgreSQL state {redacted(url)}: {_first_line(exc)}") from None
     except psycopg.Error as exc:
         raise StateError(f"cannot reach the PostgreSQL state {redacted(url)}: {_first_line(exc)}") from None
     return conn
@@ -148,7 +150,7 @@ def reachable(where: str) -> Iterator[None]:
     try:
         yield
     except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
-        raise StateWriteError(
+        raise StateUnreachableError(
             f"{where}: lost the connection to the state database ({_first_line(exc)}). Check the database "
             "server and the network, then run `reconciler refresh`; everything recorded before this is kept") from None
 
@@ -355,14 +357,26 @@ class PostgresStore:
                 cur.execute("INSERT INTO meta VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING")
 
     @contextmanager
+    def _session(self) -> Iterator:
+        """The connection, in one transaction scoped to this schema, under the mutex. A
+        connection the server or the network dropped is replaced by a new one here, so a
+        long-running writer (``watch``) carries on once the database is back."""
+        with self._mutex, reachable(self._where()):
+            if self._conn.closed or self._conn.broken:
+                self._conn.close()
+                self._conn = connect(self.url)
+            with scoped(self._conn, self.schema):
+                yield self._conn
+
+    @contextmanager
     def _tx(self, *, bump: bool = True, margin: float = 0.0) -> Iterator:
         """One write transaction. If this process holds the lease, the transaction first
         checks it is still ours with ``margin`` seconds left (so a writer whose lease
         lapsed changes nothing); the generation is bumped only when rows changed."""
         if self.readonly or self._conn is None:
             raise StateError("internal: write on a read-only state")
-        with self._mutex, reachable(self._where()), scoped(self._conn, self.schema):
-            cur = _CountingCursor(self._conn.cursor())
+        with self._session() as conn:
+            cur = _CountingCursor(conn.cursor())
             token = self._lease
             if token is not None:
                 row = cur.cur.execute("SELECT 1 FROM lease WHERE name = 'writer' AND token = %s "
@@ -379,8 +393,8 @@ class PostgresStore:
     def _rows(self, sql: str, params=()) -> list[dict]:
         if self._conn is None or not self._exists:
             return []
-        with self._mutex, reachable(self._where()), scoped(self._conn, self.schema):
-            cur = self._conn.execute(sql, params)
+        with self._session() as conn:
+            cur = conn.execute(sql, params)
             names = [d.name for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
@@ -391,7 +405,7 @@ class PostgresStore:
     def schema_version(self) -> int:
         if self._conn is None or not self._exists:
             return 0
-        with self._mutex, reachable(self._where()), scoped(self._conn, self.schema):
+        with self._session():
             return self._version()
 
     def recorded(self) -> dict[str, RecordedVideo]:
@@ -587,8 +601,8 @@ class PostgresStore:
     def cached_fingerprints(self) -> frozenset[str]:
         if not self._has_videos():
             return frozenset()
-        with self._mutex, reachable(self._where()), scoped(self._conn, self.schema):
-            return frozenset(r[0] for r in self._conn.execute("SELECT fingerprint FROM cache").fetchall())
+        with self._session() as conn:
+            return frozenset(r[0] for r in conn.execute("SELECT fingerprint FROM cache").fetchall())
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None) -> None:

@@ -116,6 +116,20 @@ def _readline(stream, deadline: float) -> str:
     raise TimeoutError("no output from reconciler sim")
 
 
+def cut_off_database(url: str, allow: bool) -> None:
+    """The project's database refuses new connections (or accepts them again), and every
+    connection to it is dropped: the state's server unreachable, as in a network cut."""
+    import psycopg
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).path.lstrip("/")
+    admin = urlsplit(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}')
+        if not allow:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+
+
 def read_until(stream, text: str, timeout: float = 20.0) -> str:
     """Read a child's pipe (unbuffered, so select() tells the truth) until ``text``
     appears; return what was read. Use it before any buffered read of the stream."""

@@ -18,8 +18,8 @@ import time
 
 import pytest
 
-from tests.e2e.support import (RECONCILER, assert_consistent, assert_no_duplicate_renders, on_both_backends,
-                               wait_until)
+from tests.e2e.support import (RECONCILER, assert_consistent, assert_no_duplicate_renders, cut_off_database,
+                               on_both_backends, wait_until)
 
 VIDEOS = 20
 
@@ -102,20 +102,6 @@ def test_watch_stops_with_exit_1_when_the_manifest_cannot_be_written(project, si
     assert len([c for c in sim.calls("create") if c["ok"]]) < VIDEOS
 
 
-def _cut_off(url: str, allow: bool) -> None:
-    """The project's database refuses new connections (or accepts them again), and every
-    connection to it is dropped: the state's server unreachable, as in a network cut."""
-    import psycopg
-    from urllib.parse import urlsplit
-
-    name = urlsplit(url).path.lstrip("/")
-    admin = urlsplit(url)._replace(path="/postgres").geturl()
-    with psycopg.connect(admin, autocommit=True) as conn:
-        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}')
-        if not allow:
-            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
-
-
 @pytest.mark.parametrize("state_backend", ["postgresql"], indirect=True)
 def test_state_database_unreachable_mid_apply_stops_within_seconds(project, sim):
     """PostgreSQL's local failure: the database cut off mid-apply. The apply stops like
@@ -126,14 +112,14 @@ def test_state_database_unreachable_mid_apply_stops_within_seconds(project, sim)
     proc = project.start("apply", "--auto-approve")
     try:
         wait_until(lambda: len([c for c in sim.calls("create") if c["ok"]]) >= 2, what="the first creates")
-        _cut_off(project.state_url, allow=False)
+        cut_off_database(project.state_url, allow=False)
         started = time.monotonic()
         out, err = proc.communicate(timeout=60)
         elapsed = time.monotonic() - started
     finally:
         if proc.poll() is None:
             proc.kill()
-        _cut_off(project.state_url, allow=True)
+        cut_off_database(project.state_url, allow=True)
     _stopped_cleanly(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), elapsed,
                      "lost the connection to the state database")
     assert "Check the database server" in out  # and what to do

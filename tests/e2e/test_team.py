@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.support import Project, assert_no_duplicate_renders, database_url, read_until, wait_until
+from tests.e2e.support import (TEST_LEASE_SECONDS, Project, assert_no_duplicate_renders, cut_off_database,
+                               database_url, read_until, wait_until)
 
 KILLED = -signal.SIGKILL
 
@@ -165,6 +166,42 @@ def test_a_standby_watch_takes_over_when_the_leader_is_killed(machines, sim):
         _stop(leader)
         if standby is not None:
             _stop(standby)
+
+
+@pytest.mark.parametrize("outage", ["short", "longer than the lease"])
+def test_a_leading_standby_watch_outlives_a_database_outage(machines, sim, outage):
+    """The leader's database goes away while it has work: it writes nothing and sends
+    nothing meanwhile and does not exit. A short outage: it retries and carries on. One
+    longer than the lease: its lease lapsed, so it goes back to standby and takes the role
+    again (recovery first). Either way nothing is paid twice and no traceback is shown."""
+    a, _ = machines
+    a.write_specs(xingyun={"xy/a": "一"})
+    watch = a.start("watch", "--standby", "--interval", "60")
+    try:
+        read_until(watch.stderr, "watching")
+        wait_until(lambda: "xy/a" in a.recorded() and a.recorded()["xy/a"].has_output, what="xy/a rendered")
+        cut_off_database(a.state_url, allow=False)
+        try:
+            a.write_specs(xingyun={"xy/a": "一", "xy/b": "二"})  # work that needs the state
+            said = read_until(watch.stderr, "lost the connection to the state database", timeout=30)
+            if outage != "short":
+                time.sleep(float(TEST_LEASE_SECONDS) + 1)  # the outage itself: the lease lapses meanwhile
+            assert watch.poll() is None, "a standby does not exit when the database goes away"
+            assert len(sim.calls("create")) == 1, "nothing is sent while the state cannot record it"
+        finally:
+            cut_off_database(a.state_url, allow=True)
+        if outage != "short":
+            said += read_until(watch.stderr, "standby again", timeout=30)
+            said += read_until(watch.stderr, "took the writer role", timeout=30)
+        wait_until(lambda: (r := a.recorded()).get("xy/b") is not None and r["xy/b"].has_output,
+                   what="xy/b rendered once the database is back")
+        assert len(sim.calls("create")) == 2
+        watch.send_signal(signal.SIGTERM)
+        _, rest = watch.communicate(timeout=30)
+        assert watch.returncode == 0, said + rest
+        assert "Traceback" not in said + rest and "StateUnreachableError(" not in said + rest
+    finally:
+        _stop(watch)
 
 
 def test_a_crash_after_the_intent_is_recovered_by_the_next_writer_on_another_machine(machines, sim):
