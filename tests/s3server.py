@@ -114,6 +114,7 @@ def server() -> S3Server:
             _proc = subprocess.Popen(
                 [binary, "server", f"-dir={_root / 'data'}", "-ip=127.0.0.1", "-ip.bind=127.0.0.1",
                  "-master.telemetry=false", "-s3", f"-s3.config={config}", "-s3.port.iceberg=0", "-s3.port.lance=0",
+                 "-s3.autoCreateBucket=false",  # as S3 itself: a PUT into a missing bucket is NoSuchBucket
                  "-master.volumeSizeLimitMB=64", "-volume.max=0",
                  *(f"-{flag}={port}" for flag, port in _ports.items())],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=_root,

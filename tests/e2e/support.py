@@ -436,14 +436,16 @@ class S3Project(Project):
 
 
 def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept: frozenset[str] = frozenset(),
-                         cached: bool = True) -> None:
+                         cached: bool = True, stale_staged_ok: bool = False) -> None:
     """State, manifest and bucket agree: each published output is the object
     ``<prefix>/<address>/<sha256>.mp4`` with the recorded size and sha256 metadata and
     exactly the bytes the sim served; no other object is published (``kept``: keys a
     test expects to stay, e.g. with keep_deleted_outputs); with ``cached``, each output
     is in the render cache too (a kill -9 between an output's record and its copy into
     the cache leaves it out: nothing lost, a later rename renders); nothing is left
-    staged or written to a local outputs folder."""
+    staged (with ``stale_staged_ok``: only copies of published bytes, as a kill -9
+    between an output's record and the removal of its staged file leaves) or written to
+    a local outputs folder."""
     recorded = project.recorded()
     public = project.public_url
 
@@ -471,6 +473,11 @@ def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept:
     published = set(project.objects())
     assert published == expected | kept, f"stray: {sorted(published - expected - kept)}, " \
                                          f"missing: {sorted((expected | kept) - published)}"
-    assert project.staged() == [] or not all_finished, project.staged()
+    if all_finished:
+        uploads = project.root / "state/uploads"
+        for path in project.staged():
+            address = path.relative_to(uploads).as_posix().removesuffix(".mp4")
+            assert stale_staged_ok and hashlib.sha256(path.read_bytes()).hexdigest() == \
+                recorded[address].output_sha256, f"left staged: {path}"
     local = project.root / "outputs"
     assert not local.exists() or not [p for p in local.rglob("*") if p.is_file()], "a local output was written"

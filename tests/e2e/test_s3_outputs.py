@@ -36,6 +36,7 @@ def test_apply_with_both_vendors_publishes_each_video_as_an_object(s3_project, s
     assert status.returncode == 0 and json.loads(status.stdout) == project.manifest()
     again = applied(project)
     assert "No changes" in again.stdout and creates(sim) == 6
+    assert_no_duplicate_renders(project)
     state_files = project.root / "state"
     assert grep_secrets(result.stdout, result.stderr, state_files) == []
     for text in (result.stdout, result.stderr, status.stdout, *(p.read_bytes().decode("utf-8", "replace")

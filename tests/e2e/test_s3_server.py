@@ -12,14 +12,11 @@ import pytest
 from botocore.exceptions import ClientError, ConnectionClosedError, EndpointConnectionError
 
 from tests import s3server
-from tests.s3proxy import S3Proxy
 
 
 @pytest.fixture
-def proxy(s3_server):
-    p = S3Proxy(s3_server.endpoint)
-    yield p
-    p.close()
+def proxy(s3_proxy):
+    return s3_proxy
 
 
 def _status(exc: ClientError) -> int:
