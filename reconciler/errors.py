@@ -12,6 +12,7 @@ Messages say what happened *and what to do next*. No message may contain a secre
     ├── StateError             the state DB is unreadable / too new
     │   ├── LockHeldError      another apply/refresh/watch holds the state lock
     │   └── StateWriteError    a write to the state DB failed (disk full, permissions): stop
+    │       └── StateUnreachableError  the shared state's server cannot be reached: stop (a standby waits)
     ├── ManifestError          the manifest file could not be written: stop
     ├── OutputsError           the outputs bucket failed (unreachable, 403, 5xx, a timeout): a
     │                          local failure to fix and retry, never a vendor loss
@@ -77,6 +78,12 @@ class LockHeldError(StateError):
 class StateWriteError(StateError):
     """A local failure writing the state (disk full, read-only, permissions): a run
     stops taking new work, keeps what it recorded, and exits 1 saying what to fix."""
+
+
+class StateUnreachableError(StateWriteError):
+    """The shared state's server cannot be reached (network cut, server restart): like
+    any local write failure a run stops taking new work; a ``watch --standby`` then waits
+    for the state and the writer role again instead of exiting."""
 
 
 class ManifestError(ReconcilerError):

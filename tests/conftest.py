@@ -1,12 +1,13 @@
-"""Suite-wide fixtures: the session's PostgreSQL server (``tests/pgserver.py``) and S3 server
-(``tests/s3server.py``), each started only by a test that asks for it and stopped when the
-session ends."""
+"""Suite-wide fixtures: the session's PostgreSQL server (``tests/pgserver.py``), the
+PgBouncer in transaction mode in front of it (``tests/pgbouncer.py``) and the S3 server
+(``tests/s3server.py``), each started only by a test that asks for it and stopped when
+the session ends."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests import pgserver
+from tests import pgbouncer, pgserver
 
 
 @pytest.fixture(scope="session")
@@ -19,6 +20,22 @@ def pg_server():
 def pg_url(pg_server) -> str:
     """An empty database of its own on the session's server."""
     return pgserver.fresh_database()
+
+
+@pytest.fixture(scope="session")
+def pg_bouncer(pg_server):
+    """The session's PgBouncer (transaction mode); skipped where it is not installed."""
+    if pgbouncer.executable() is None:
+        pytest.skip(pgbouncer.MISSING)
+    pgbouncer.start()
+    yield
+    pgbouncer.stop()
+
+
+@pytest.fixture
+def bouncer_url(pg_bouncer) -> str:
+    """An empty database of its own on the session's server, reached through PgBouncer."""
+    return pgbouncer.fresh_database()
 
 
 @pytest.fixture(scope="session")

@@ -139,6 +139,7 @@ class Engine:
             providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
             lock=self.lock, wake=self._wakeup, outputs=self.outputs)
         self.halted: str | None = None  # why this engine stopped taking new work (see halt)
+        self.halt_cause: BaseException | None = None  # the error behind ``halted``, where there was one
         self.on_halt: Callable[[str], None] | None = None  # e.g. the daemon stops
 
     async def db(self, fn: Callable, *args, **kwargs):
@@ -148,7 +149,7 @@ class Engine:
         try:
             return await asyncio.get_running_loop().run_in_executor(self._db, call)
         except StateWriteError as exc:
-            self.halt(str(exc))
+            self.halt(exc)
             raise
 
     def halt(self, why: str | BaseException) -> None:
@@ -156,6 +157,7 @@ class Engine:
         calls in flight finish. The first reason is kept in ``halted``."""
         if self.halted is None:
             self.halted = str(why)
+            self.halt_cause = why if isinstance(why, BaseException) else None
             if self.on_halt is not None:
                 self.on_halt(self.halted)
         self._wakeup()
@@ -412,10 +414,11 @@ class Engine:
 
     async def close(self) -> None:
         """Write the manifest one last time and close the providers this engine built.
-        A manifest that cannot be written halts (``halted`` says why), it does not raise."""
+        A manifest that cannot be written, or a state that cannot be read for it (a
+        PostgreSQL state unreachable), halts (``halted`` says why), it does not raise."""
         try:
             await self.manifest.aflush()
-        except ManifestError as exc:
+        except (ManifestError, StateWriteError) as exc:
             self.halt(str(exc))
         finally:
             self._db.shutdown(wait=True)

@@ -16,7 +16,11 @@ every ``STANDBY_POLL`` seconds; when the role frees (the leader stops, or dies a
 lock or lease runs out) take it and start as any watch does, with recovery first
 (intents left pending become ``unknown``, unfinished renders are polled, finished
 outputs downloaded). The same command on every machine: one leads. A SIGINT/SIGTERM
-while waiting stops at once.
+while waiting stops at once. A standby that leads and then loses the role (its lease
+lapsed in a network partition) or the shared state itself (the database unreachable)
+goes back to waiting, as a standby, instead of exiting: a blip of the database never
+leaves a team without a daemon, and no process ever writes without the role. A state
+that cannot be reached while waiting is waited for too (said once).
 """
 
 from __future__ import annotations
@@ -45,7 +49,7 @@ def run(project, interval: float, log_format: str, allow_mass_delete: bool, vari
 
 def _take_role(config, log: EventLog, standby: bool):
     """The writer lock, at once; or, as a standby, once it frees (None: stopped while waiting)."""
-    from reconciler.errors import LockHeldError
+    from reconciler.errors import LockHeldError, StateUnreachableError
     from reconciler.state import store as state_store
 
     if not standby:
@@ -58,12 +62,19 @@ def _take_role(config, log: EventLog, standby: bool):
             try:
                 return state_store.writer_lock(config).acquire("watch")
             except LockHeldError:
-                holder = state_store.writer_lock(config).holder()
+                try:
+                    holder = state_store.writer_lock(config).holder()
+                except StateUnreachableError:
+                    holder = None
                 who = holder.describe() if holder else "another writer"
                 if who != waiting_on:
                     log.info("standby", f"standby: {who} holds the state; waiting to take over "
                                         f"(checking every {STANDBY_POLL:g}s)")
                     waiting_on = who
+            except StateUnreachableError as exc:
+                if waiting_on != "unreachable":
+                    log.warning("standby", f"standby: {exc}; waiting for it (checking every {STANDBY_POLL:g}s)")
+                    waiting_on = "unreachable"
             if stop.wait(STANDBY_POLL):
                 log.info("stop", "stopped while a standby; nothing was changed")
                 return None
@@ -74,27 +85,46 @@ def _take_role(config, log: EventLog, standby: bool):
 
 def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str],
          standby: bool, git_ref: str | None) -> int:
-    import dataclasses
-
-    from reconciler.apply.engine import Engine, ProviderSet
-    from reconciler.state import store as state_store
-    from reconciler.watch.daemon import Daemon
     from reconciler.watch.gitref import GitRef
 
     config = project.config()
     # --git-ref: REF must name a commit now (else exit 1); the specs, vars, config and
     # decks then come from its tree, state, manifest and outputs stay in the project.
     source = GitRef(config.root, git_ref, config.state_dir) if git_ref else None
-    lock = _take_role(config, log, standby)
-    if lock is None:
-        return 0
-    if standby:
-        log.info("start", "took the writer role: leading now")
+    while True:
+        lock = _take_role(config, log, standby)
+        if lock is None:
+            return 0
+        if standby:
+            log.info("start", "took the writer role: leading now")
+        code, wait_again = _lead(config, lock, log, interval, allow_mass_delete, variables, source)
+        if not (standby and wait_again):
+            return code
+        log.warning("standby", "standby again: this process no longer leads; waiting to take the role back")
+
+
+def _lead(config, lock, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str],
+          source) -> tuple[int, bool]:
+    """Run the daemon while holding ``lock``; release it. Returns the exit code and
+    whether the role was lost to a lapsed lease or an unreachable state (rather than
+    ended by a signal or a local failure), which a standby waits out."""
+    import dataclasses
+
+    from reconciler.apply.engine import Engine, ProviderSet
+    from reconciler.errors import StateUnreachableError
+    from reconciler.state import store as state_store
+    from reconciler.watch.daemon import Daemon
+
     lost: list[bool] = []
+    signalled: list[int] = []
     try:
         if lock.taken_over is not None:
             log.warning("start", f"took over the lock left by {lock.taken_over.describe()}, which is no longer running")
-        store = state_store.open_store(config)
+        try:
+            store = state_store.open_store(config)
+        except StateUnreachableError as exc:
+            log.error("error", f"{exc}")
+            return 1, True
         try:
             hooks = LogHooks(log)
             engine_config = config if source is None else dataclasses.replace(config, inputs_root=source.current)
@@ -110,28 +140,33 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
                 hooks.listener = lambda event: (daemon.on_event(event), notifier.event(event))
                 daemon.notify_budget = notifier.budget
             try:
-                asyncio.run(_serve(daemon, engine, hooks, log, lock, lost))
+                asyncio.run(_serve(daemon, engine, hooks, log, lock, lost, signalled))
             finally:
                 if notifier is not None:
                     notifier.close()
         finally:
             store.close()
     finally:
-        lock.release()
+        try:
+            lock.release()
+        except StateUnreachableError:
+            pass  # the lease then lapses on its own
+    unreachable = isinstance(engine.halt_cause, StateUnreachableError)
     if lost:
         log.error("stop", "stopped: this process lost the writer role (its lease lapsed); another writer may lead")
-        return 1
+        return 1, not signalled
     if engine.halted:
         log.error("stop", f"stopped: {engine.halted}; the lock is released")
-        return 1
+        return 1, unreachable and not signalled
     log.info("stop", "stopped; state and manifest are written, the lock is released")
-    return 0
+    return 0, False
 
 
-async def _serve(daemon, engine, hooks: LogHooks, log: EventLog, lock=None, lost: list | None = None) -> None:
+async def _serve(daemon, engine, hooks: LogHooks, log: EventLog, lock=None, lost: list | None = None,
+                 signals: list[int] | None = None) -> None:
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
-    signals: list[int] = []
+    signals = [] if signals is None else signals
 
     def on_lost() -> None:  # a lease renewal found the role gone: stop taking work (writes are refused anyway)
         if lost is not None:

@@ -18,6 +18,11 @@ lapsed (partition, long pause) can no longer write: every write transaction chec
 lease, and an intent (written before each paid create) demands that at least half the
 lease remains, so the create leaves well before anyone else can take over.
 
+Nothing lives in a session (``scoped``): each read and write is one transaction that
+sets its own search path and statement timeout, with no startup ``options`` (PgBouncer
+refuses them) and no server-side prepared statement, so any server connection a
+pooler hands a transaction will do (``tests/pgbouncer.py`` runs the e2e through one).
+
 psycopg (3) is imported only here, and only when a state is PostgreSQL.
 """
 
@@ -31,7 +36,7 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from reconciler.errors import LockHeldError, StateError
+from reconciler.errors import LockHeldError, StateError, StateUnreachableError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.lock import LockHolder
 from reconciler.state.sqlite import SCHEMA_VERSION, _to_recorded
@@ -94,17 +99,18 @@ def lease_seconds() -> float:
         return LEASE_SECONDS
 
 
-def connect(url: str, schema: str):
-    """A connection in autocommit (each write is its own explicit transaction), with
-    the project's schema first on the search path and timeouts on connect and statements.
-    No server-side prepared statements (``prepare_threshold=None``) and no session
-    state beyond the startup options: a pooler in transaction mode may hand each
-    transaction to another server connection."""
+def connect(url: str):
+    """A connection in autocommit (every use is one explicit transaction: ``scoped``),
+    with a timeout on connect. No server-side prepared statements
+    (``prepare_threshold=None``), no startup ``options`` (PgBouncer refuses them:
+    "unsupported startup parameter") and no session state at all: a pooler in
+    transaction mode may hand each transaction to another server connection."""
     import psycopg
 
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None,
-                               options=f"-c search_path={schema} -c statement_timeout={STATEMENT_TIMEOUT_MS}")
+        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None)
+    except psycopg.OperationalError as exc:  # refused, timed out, name unknown, authentication
+        raise StateUnreachableError(f"cannot reach the PostgreSQL state {redacted(url)}: {_first_line(exc)}") from None
     except psycopg.Error as exc:
         raise StateError(f"cannot reach the PostgreSQL state {redacted(url)}: {_first_line(exc)}") from None
     return conn
@@ -119,6 +125,34 @@ def redacted(url: str) -> str:
 def _first_line(exc: BaseException) -> str:
     text = str(exc).strip().splitlines()
     return text[0] if text else type(exc).__name__
+
+
+@contextmanager
+def scoped(conn, schema: str) -> Iterator:
+    """One transaction on ``conn`` with the project's schema on the search path and the
+    statement timeout, both set for this transaction only (``set_config(..., true)``),
+    so they hold on whichever server connection a pooler in transaction mode gives it."""
+    with conn.transaction():
+        conn.execute("SELECT set_config('search_path', %s, true), set_config('statement_timeout', %s, true)",
+                     [f'"{schema}"', str(STATEMENT_TIMEOUT_MS)])
+        yield conn
+
+
+@contextmanager
+def reachable(where: str) -> Iterator[None]:
+    """A connection lost or refused mid-run (network cut, server restart, a pooler's
+    connection dropped, a statement timeout) is a local failure, like a full disk under
+    SQLite: ``StateWriteError``, so a run stops taking new work and exits 1 saying what
+    to do, instead of a traceback. A write whose COMMIT got no answer may have landed:
+    an intent then reads as ``unknown`` on recovery, never as a create to send again."""
+    import psycopg
+
+    try:
+        yield
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        raise StateUnreachableError(
+            f"{where}: lost the connection to the state database ({_first_line(exc)}). Check the database "
+            "server and the network, then run `reconciler refresh`; everything recorded before this is kept") from None
 
 
 def _schema_exists(conn, schema: str) -> bool:
@@ -161,12 +195,12 @@ class PostgresLease:
         return f"{redacted(self.url)} (schema {self.schema})"
 
     def acquire(self, command: str) -> PostgresLease:
-        conn = connect(self.url, self.schema)
+        conn = connect(self.url)
         try:
             ensure_schema(conn, self.schema)
             token = secrets.token_hex(16)
             me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=now())
-            with conn.transaction():
+            with reachable(self._where()), scoped(conn, self.schema):
                 row = conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
                                    "WHERE name = 'writer' FOR UPDATE").fetchone()
                 holder = _holder(row)
@@ -194,10 +228,12 @@ class PostgresLease:
         while not self._stop.wait(self.seconds / 3):
             try:
                 if conn is None or conn.closed:
-                    conn = connect(self.url, self.schema)
-                row = conn.execute("UPDATE lease SET heartbeat = now(), expires_at = now() + make_interval(secs => %s) "
-                                   "WHERE name = 'writer' AND token = %s AND expires_at > now() RETURNING 1",
-                                   [self.seconds, self._token]).fetchone()
+                    conn = connect(self.url)
+                with scoped(conn, self.schema):
+                    row = conn.execute("UPDATE lease SET heartbeat = now(), "
+                                       "expires_at = now() + make_interval(secs => %s) "
+                                       "WHERE name = 'writer' AND token = %s AND expires_at > now() RETURNING 1",
+                                       [self.seconds, self._token]).fetchone()
                 if row is None:
                     self.lost.set()
                     _HELD.pop((self.url, self.schema), None)
@@ -212,12 +248,14 @@ class PostgresLease:
             conn.close()
 
     def _probe(self):
-        conn = connect(self.url, self.schema)
+        conn = connect(self.url)
         try:
-            if not _table_exists(conn, self.schema, "lease"):
-                return None
-            return conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
-                                "WHERE name = 'writer'").fetchone()
+            with reachable(self._where()):
+                if not _table_exists(conn, self.schema, "lease"):
+                    return None
+                with scoped(conn, self.schema):
+                    return conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
+                                        "WHERE name = 'writer'").fetchone()
         finally:
             conn.close()
 
@@ -237,10 +275,11 @@ class PostgresLease:
             self._thread.join(timeout=CONNECT_TIMEOUT + 5)
         _HELD.pop((self.url, self.schema), None)
         try:
-            conn = connect(self.url, self.schema)
+            conn = connect(self.url)
             try:
-                conn.execute("UPDATE lease SET token = NULL, expires_at = NULL WHERE name = 'writer' AND token = %s",
-                             [self._token])
+                with reachable(self._where()), scoped(conn, self.schema):
+                    conn.execute("UPDATE lease SET token = NULL, expires_at = NULL WHERE name = 'writer' "
+                                 "AND token = %s", [self._token])
             finally:
                 conn.close()
         except StateError:
@@ -266,14 +305,15 @@ class PostgresStore:
     def __init__(self, url: str, schema: str, *, readonly: bool = False):
         self.url, self.schema, self.readonly = url, schema, readonly
         self._mutex = threading.RLock()
-        self._conn = connect(url, schema)
+        self._conn = connect(url)
         self._exists = False
         self._lease = None if readonly else _HELD.get((url, schema))  # the lease this writer works under
         try:
             if readonly:
                 self._exists = _table_exists(self._conn, schema, "meta")
                 if self._exists:
-                    self._check_version()
+                    with scoped(self._conn, schema):
+                        self._check_version()
             else:
                 ensure_schema(self._conn, schema)
                 self._exists = True
@@ -317,14 +357,26 @@ class PostgresStore:
                 cur.execute("INSERT INTO meta VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING")
 
     @contextmanager
+    def _session(self) -> Iterator:
+        """The connection, in one transaction scoped to this schema, under the mutex. A
+        connection the server or the network dropped is replaced by a new one here, so a
+        long-running writer (``watch``) carries on once the database is back."""
+        with self._mutex, reachable(self._where()):
+            if self._conn.closed or self._conn.broken:
+                self._conn.close()
+                self._conn = connect(self.url)
+            with scoped(self._conn, self.schema):
+                yield self._conn
+
+    @contextmanager
     def _tx(self, *, bump: bool = True, margin: float = 0.0) -> Iterator:
         """One write transaction. If this process holds the lease, the transaction first
         checks it is still ours with ``margin`` seconds left (so a writer whose lease
         lapsed changes nothing); the generation is bumped only when rows changed."""
         if self.readonly or self._conn is None:
             raise StateError("internal: write on a read-only state")
-        with self._mutex, self._conn.transaction():
-            cur = _CountingCursor(self._conn.cursor())
+        with self._session() as conn:
+            cur = _CountingCursor(conn.cursor())
             token = self._lease
             if token is not None:
                 row = cur.cur.execute("SELECT 1 FROM lease WHERE name = 'writer' AND token = %s "
@@ -341,8 +393,8 @@ class PostgresStore:
     def _rows(self, sql: str, params=()) -> list[dict]:
         if self._conn is None or not self._exists:
             return []
-        with self._mutex:
-            cur = self._conn.execute(sql, params)
+        with self._session() as conn:
+            cur = conn.execute(sql, params)
             names = [d.name for d in cur.description]
             return [dict(zip(names, row)) for row in cur.fetchall()]
 
@@ -353,7 +405,7 @@ class PostgresStore:
     def schema_version(self) -> int:
         if self._conn is None or not self._exists:
             return 0
-        with self._mutex:
+        with self._session():
             return self._version()
 
     def recorded(self) -> dict[str, RecordedVideo]:
@@ -549,8 +601,8 @@ class PostgresStore:
     def cached_fingerprints(self) -> frozenset[str]:
         if not self._has_videos():
             return frozenset()
-        with self._mutex:
-            return frozenset(r[0] for r in self._conn.execute("SELECT fingerprint FROM cache").fetchall())
+        with self._session() as conn:
+            return frozenset(r[0] for r in conn.execute("SELECT fingerprint FROM cache").fetchall())
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None) -> None:

@@ -47,7 +47,7 @@ from reconciler.state import store as state_store
 from reconciler.watch import policy
 from reconciler.watch.desired import LastGood
 from reconciler.apply.engine import Engine
-from reconciler.errors import ConfigError, PlanError
+from reconciler.errors import ConfigError, PlanError, ReconcilerError
 from reconciler.watch.eventlog import EventLog
 from reconciler.apply.events import Kind
 from reconciler.model import Action, PlanOptions
@@ -168,9 +168,12 @@ class Daemon:
                 await self.reconcile_once(full=full)
                 self._failed = None
             except Exception as exc:  # noqa: BLE001 - log it (once), keep the daemon alive
-                if repr(exc) != self._failed:
-                    self.log.error("error", f"reconcile failed: {exc!r}; trying again every {FAILED_RETRY:g}s")
-                self._failed = repr(exc)
+                # a ReconcilerError is a message for a person (the state database unreachable...);
+                # anything else is a bug, shown with its type
+                said = f"{exc}" if isinstance(exc, ReconcilerError) else f"{exc!r}"
+                if said != self._failed:
+                    self.log.error("error", f"reconcile failed: {said}; trying again every {FAILED_RETRY:g}s")
+                self._failed = said
                 self._retry_at = self.clock() + FAILED_RETRY
 
     # -- reconcile once -------------------------------------------------------------------

@@ -1,13 +1,16 @@
 """Fixtures for the end-to-end tests: one `reconciler sim` process for the session
-(reset before each test), and a fresh temp project per test (see support.py); for
-outputs in a bucket, a project on a fresh bucket of the session's S3 server and a fault
-proxy in front of that server (tests/s3server.py, tests/s3proxy.py)."""
+(reset before each test), and a fresh temp project per test (see support.py) whose
+state is SQLite, or a fresh PostgreSQL database of its own on the session's server when
+the test is parametrized with ``on_both_backends`` (``on_every_backend``: also reached
+through PgBouncer in transaction mode); for outputs in a bucket, a project on a fresh
+bucket of the session's S3 server and a fault proxy in front of that server
+(tests/s3server.py, tests/s3proxy.py)."""
 
 from __future__ import annotations
 
 import pytest
 
-from tests.e2e.support import Project, S3Project, Sim
+from tests.e2e.support import Project, S3Project, Sim, database_url
 
 
 @pytest.fixture(scope="session")
@@ -24,8 +27,14 @@ def sim(sim_server):
 
 
 @pytest.fixture
-def project(tmp_path, sim) -> Project:
-    return Project(tmp_path / "proj", sim)
+def state_backend(request) -> str:
+    """``sqlite`` unless the test is parametrized over ``support.BACKENDS``."""
+    return getattr(request, "param", "sqlite")
+
+
+@pytest.fixture
+def project(tmp_path, sim, state_backend, request) -> Project:
+    return Project(tmp_path / "proj", sim, state_url=database_url(request, state_backend))
 
 
 @pytest.fixture

@@ -3,6 +3,11 @@ running as its own ``reconciler sim`` process, over loopback HTTP.
 
 Every wait here polls something observable (the sim's ledger, the state DB, files)
 against a deadline; nothing sleeps a fixed long time.
+
+A project's state is SQLite (the default file) or, with ``state_url``, a PostgreSQL
+database of its own on the suite's server (CONTRACT §8). Tests that exercise the state
+run on both (``on_both_backends``, ids ``[sqlite]`` / ``[postgresql]``); helpers read
+the state through the store factory, so a test never names a backend it does not test.
 """
 
 from __future__ import annotations
@@ -22,10 +27,12 @@ from collections import defaultdict
 from pathlib import Path
 
 import httpx
+import pytest
 
-from reconciler.state import manifest as manifest_mod
+from reconciler.config import load_config
 from reconciler.sim import media
-from reconciler.state.sqlite import StateStore
+from reconciler.state import manifest as manifest_mod
+from reconciler.state import store as state_store
 
 RECONCILER = str(Path(sys.executable).with_name("reconciler")) if Path(sys.executable).with_name(
     "reconciler").exists() else shutil.which("reconciler")
@@ -36,6 +43,22 @@ SECRETS = {
     "UNISOUND_APPKEY": "e2e-uni-key", "UNISOUND_SECRET": "UniSecret-2b8d4e6f-do-not-leak",
 }
 SIM_RENDER_SECONDS = 0.6
+# A dead holder's PostgreSQL lease runs out this fast in the tests (the default is 15 s).
+TEST_LEASE_SECONDS = "3"
+
+BACKENDS = ("sqlite", "postgresql")
+# Run a test once per state backend: ``@on_both_backends`` or ``pytestmark = on_both_backends``
+# (the ``project`` fixture reads ``state_backend``; tests/e2e/conftest.py).
+on_both_backends = pytest.mark.parametrize("state_backend", BACKENDS, indirect=True)
+# ... and through PgBouncer in transaction mode (CONTRACT §8; skipped where it is not installed).
+on_every_backend = pytest.mark.parametrize("state_backend", (*BACKENDS, "pgbouncer"), indirect=True)
+
+
+def database_url(request, backend: str) -> str | None:
+    """A fresh database for ``backend``: none for SQLite, one on the session's server
+    (``postgresql``), or one reached through the session's PgBouncer (``pgbouncer``)."""
+    fixture = {"sqlite": None, "postgresql": "pg_url", "pgbouncer": "bouncer_url"}[backend]
+    return request.getfixturevalue(fixture) if fixture else None
 
 
 class Sim:
@@ -93,6 +116,20 @@ def _readline(stream, deadline: float) -> str:
     raise TimeoutError("no output from reconciler sim")
 
 
+def cut_off_database(url: str, allow: bool) -> None:
+    """The project's database refuses new connections (or accepts them again), and every
+    connection to it is dropped: the state's server unreachable, as in a network cut."""
+    import psycopg
+    from urllib.parse import urlsplit
+
+    name = urlsplit(url).path.lstrip("/")
+    admin = urlsplit(url)._replace(path="/postgres").geturl()
+    with psycopg.connect(admin, autocommit=True) as conn:
+        conn.execute(f'ALTER DATABASE "{name}" WITH ALLOW_CONNECTIONS {str(allow).lower()}')
+        if not allow:
+            conn.execute("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = %s", [name])
+
+
 def read_until(stream, text: str, timeout: float = 20.0) -> str:
     """Read a child's pipe (unbuffered, so select() tells the truth) until ``text``
     appears; return what was read. Use it before any buffered read of the stream."""
@@ -138,11 +175,14 @@ videos:
 
 
 class Project:
-    """A temp project: reconciler.yaml, specs of both vendors, a deck; runs the CLI."""
+    """A temp project: reconciler.yaml, specs of both vendors, a deck; runs the CLI.
+    Its state is ``state/reconciler.db``, or the PostgreSQL database ``state_url``
+    (passed as ``RECONCILER_STATE_URL``, with a short test lease)."""
 
-    def __init__(self, root: Path, sim: Sim, *, parallelism: int = 4):
+    def __init__(self, root: Path, sim: Sim, *, parallelism: int = 4, state_url: str | None = None):
         self.root = root
         self.sim = sim
+        self.state_url = state_url
         root.mkdir(parents=True, exist_ok=True)
         (root / "reconciler.yaml").write_text(f"parallelism: {parallelism}\n")
         (root / "decks").mkdir(exist_ok=True)
@@ -187,6 +227,8 @@ class Project:
         env.update(SECRETS)
         env.update({"XINGYUN_ENDPOINT": self.sim.url, "UNISOUND_ENDPOINT": self.sim.url,
                     "COLUMNS": "200"})
+        if self.state_url:
+            env.update({state_store.STATE_URL_VAR: self.state_url, "RECONCILER_TEST_LEASE_SECONDS": TEST_LEASE_SECONDS})
         env.update(extra)
         return env
 
@@ -202,20 +244,49 @@ class Project:
     def apply(self, *args: str, **env: str) -> subprocess.CompletedProcess:
         return self.run("apply", "--auto-approve", *args, **env)
 
+    def apply_when_free(self, *args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
+        """``apply`` after a writer was killed: on SQLite the dead holder's lock is free at
+        once; a PostgreSQL lease runs out first (CONTRACT §8), so the apply is retried
+        while it names a holder, within ``timeout`` seconds."""
+        if not self.state_url:
+            return self.apply(*args, **env)  # a lock left held here would be a bug, not a wait
+        results = []
+
+        def free():
+            results.append(self.apply(*args, **env))
+            return "locked by" not in results[-1].stderr
+
+        wait_until(free, timeout=timeout, what="the dead writer's lease to expire")
+        return results[-1]
+
     # -- reading what it left -------------------------------------------------------------
+    def backend(self) -> state_store.StateBackend:
+        """Where the project's state lives, chosen by the factory as a command would."""
+        env = {state_store.STATE_URL_VAR: self.state_url} if self.state_url else {}
+        return state_store.backend(load_config(self.root), env)
+
+    def store(self, *, readonly: bool = True):
+        """The project's state (a writable one holds no lease: for a test to plant a fact
+        while no command runs)."""
+        return self.backend().open(readonly=readonly)
+
     def recorded(self):
-        store = StateStore.open_readonly(self.root / "state/reconciler.db")
+        store = self.store()
         try:
             return store.recorded()
         finally:
             store.close()
 
     def attempts(self) -> list[dict]:
-        store = StateStore.open_readonly(self.root / "state/reconciler.db")
+        store = self.store()
         try:
             return store.attempts()
         finally:
             store.close()
+
+    def lock_holder(self):
+        """Who holds the writer role now (None when free): a probe that creates nothing."""
+        return self.backend().lock().holder()
 
     def manifest(self) -> dict:
         return json.loads((self.root / "state/manifest.json").read_text())

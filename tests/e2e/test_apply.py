@@ -1,12 +1,15 @@
-"""`reconciler apply` end to end: the console script against `reconciler sim` over HTTP."""
+"""`reconciler apply` end to end: the console script against `reconciler sim` over HTTP,
+on both state backends wherever the state is exercised (SQLite and PostgreSQL)."""
 
 from __future__ import annotations
 
 import json
 
-from tests.e2e.support import (assert_consistent, assert_no_duplicate_renders, grep_secrets, wait_until)
+from tests.e2e.support import (assert_consistent, assert_no_duplicate_renders, grep_secrets, on_both_backends,
+                               on_every_backend, wait_until)
 
 
+@on_both_backends
 def test_full_project_applies_then_second_apply_is_noop(project, sim):
     project.standard_specs()
     result = project.apply()
@@ -41,6 +44,7 @@ def test_full_project_applies_then_second_apply_is_noop(project, sim):
     assert_consistent(project)
 
 
+@on_both_backends
 def test_replace_keeps_old_output_until_new_one_is_verified(project, sim):
     project.write_specs(xingyun={"xy/a": "first version"}, unisound={"uni/a": "first version"})
     assert project.apply().returncode == 0
@@ -72,6 +76,7 @@ def test_replace_keeps_old_output_until_new_one_is_verified(project, sim):
     assert_consistent(project)
 
 
+@on_both_backends
 def test_delete_cancels_on_xingyun_and_abandons_on_unisound(project, sim):
     project.write_specs(xingyun={"xy/keep": "keep", "xy/gone": "gone"}, unisound={"uni/keep": "keep", "uni/gone": "gone"})
     sim.faults({"render_seconds": 30.0})
@@ -95,6 +100,7 @@ def test_delete_cancels_on_xingyun_and_abandons_on_unisound(project, sim):
     assert sorted(project.recorded()) == ["uni/keep", "xy/keep"]
 
 
+@on_both_backends
 def test_delete_removes_output_file_and_manifest_entry(project, sim):
     project.write_specs(xingyun={"xy/a": "a", "xy/b": "b"})
     assert project.apply().returncode == 0
@@ -107,6 +113,7 @@ def test_delete_removes_output_file_and_manifest_entry(project, sim):
     assert_consistent(project)
 
 
+@on_both_backends
 def test_stale_saved_plan_is_refused(project, sim):
     project.write_specs(xingyun={"xy/a": "a"})
     assert project.run("plan", "--out", "a.plan").returncode == 0
@@ -133,6 +140,7 @@ def test_without_terminal_or_auto_approve_apply_refuses(project, sim):
     assert sim.calls("create") == []
 
 
+@on_every_backend
 def test_two_concurrent_applies_one_fails_fast_naming_the_holder(project, sim):
     project.write_specs(xingyun={"xy/a": "a"}, unisound={"uni/a": "a"})
     sim.faults({"render_seconds": 2.0})
@@ -149,6 +157,7 @@ def test_two_concurrent_applies_one_fails_fast_naming_the_holder(project, sim):
     assert len(sim.calls("create")) == 2
 
 
+@on_both_backends
 def test_no_secret_anywhere(project, sim, tmp_path):
     project.standard_specs()
     outputs = [project.apply(), project.run("plan", "--out", "saved.plan"), project.run("status", "--json"),
@@ -158,5 +167,10 @@ def test_no_secret_anywhere(project, sim, tmp_path):
     outputs.append(project.run("refresh"))
     assert all(r.returncode == 0 for r in outputs), [r.stderr for r in outputs]
     texts = [r.stdout + r.stderr for r in outputs]
+    store = project.store()
+    try:  # the state itself, wherever it lives (a file here or the team's database)
+        texts.append(json.dumps(store.dump(), default=str))
+    finally:
+        store.close()
     assert grep_secrets(project.root, *texts) == []
     assert json.loads(outputs[2].stdout)["videos"]

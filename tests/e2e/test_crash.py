@@ -5,6 +5,10 @@ outputs and manifest agree.
 The points inside the process are hit with the test-only RECONCILER_TEST_CRASH_AT
 (see reconciler.apply.events.crash_point); the others by SIGKILL from outside while the
 state DB / the outputs folder show the moment has come.
+
+The tests run on both state backends (but the check of the recovery check itself): on
+PostgreSQL the killed writer's lease must run out before the next apply can take over
+(``Project.apply_when_free``).
 """
 
 from __future__ import annotations
@@ -14,7 +18,8 @@ import signal
 
 import pytest
 
-from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, read_until, wait_until
+from tests.e2e.support import (assert_consistent, assert_no_duplicate_renders, on_both_backends, read_until,
+                               wait_until)
 
 KILLED = -signal.SIGKILL
 
@@ -23,7 +28,7 @@ def _recover_and_check(project, sim, crashed_pid: int | None = None) -> None:
     """Apply again until done, as a script would. A create the dead process had in
     flight is `unknown` (CONTRACT §3): shown, never sent again without --replace."""
     fetched_once = {e["task_id"] for e in sim.calls("download", "unisound")}  # by the killed process
-    again = project.apply()
+    again = project.apply_when_free()
     if crashed_pid is not None:
         assert f"took over the lock left by pid {crashed_pid}" in again.stderr
     unknown = {a for a, v in project.recorded().items() if v.status.value == "unknown"}
@@ -54,6 +59,7 @@ def _recover_and_check(project, sim, crashed_pid: int | None = None) -> None:
 
 
 @pytest.mark.parametrize("point", ["after_intent:3", "after_submit:2", "after_poll:2", "before_manifest:2"])
+@on_both_backends
 def test_crash_inside_apply(project, sim, point):
     project.standard_specs()
     crashed = project.start("apply", "--auto-approve", RECONCILER_TEST_CRASH_AT=point)
@@ -62,6 +68,7 @@ def test_crash_inside_apply(project, sim, point):
     _recover_and_check(project, sim, crashed.pid)
 
 
+@on_both_backends
 def test_crash_between_download_and_its_record(project, sim):
     """The output is renamed into place but not yet recorded: Xingyun serves it again."""
     project.write_specs(xingyun={"xy/a": "a", "xy/b": "b", "xy/c": "c"}, deck=True)
@@ -71,6 +78,7 @@ def test_crash_between_download_and_its_record(project, sim):
     _recover_and_check(project, sim, crashed.pid)
 
 
+@on_both_backends
 def test_kill_while_polling(project, sim):
     project.standard_specs()
     sim.faults({"render_seconds": 4.0})
@@ -84,6 +92,7 @@ def test_kill_while_polling(project, sim):
     assert len(sim.calls("create")) == creates  # nothing rendered twice
 
 
+@on_both_backends
 def test_kill_during_a_download(project, sim):
     project.write_specs(xingyun={"xy/a": "a", "xy/b": "b"})
     sim.faults({"queue": {"xingyun.download": [{"fault": "slow", "delay_ms": 20000}]}})
@@ -99,6 +108,7 @@ def test_kill_during_a_download(project, sim):
     assert not list(outputs.rglob("*.part"))  # the dead download's temp file was swept
 
 
+@on_both_backends
 def test_kill_during_a_one_shot_download_loses_that_output_visibly(project, sim):
     """Unisound serves a video URL once: a crash mid-download loses it, and that is said."""
     project.write_specs(unisound={"uni/a": "a"})
@@ -107,7 +117,7 @@ def test_kill_during_a_one_shot_download_loses_that_output_visibly(project, sim)
     wait_until(lambda: sim.calls("download"), what="the download to start")
     proc.send_signal(signal.SIGKILL)
     proc.communicate(timeout=10)
-    again = project.apply()
+    again = project.apply_when_free()
     assert again.returncode == 1
     assert "output lost" in again.stderr and "uni/a" in again.stdout
     assert project.recorded()["uni/a"].output_lost
@@ -130,6 +140,7 @@ def test_recovery_check_accepts_only_a_visible_one_shot_loss(project, sim):
     assert len([c for c in sim.calls("create", "unisound") if c["ok"]]) == 2  # the visible re-render
 
 
+@on_both_backends
 def test_sigint_stops_cleanly_and_says_what_next(project, sim):
     project.standard_specs()
     sim.faults({"render_seconds": 30.0})
@@ -143,10 +154,12 @@ def test_sigint_stops_cleanly_and_says_what_next(project, sim):
     assert "Traceback" not in err
     assert_consistent(project, all_finished=False)
     assert all(v.status.value == "rendering" for v in project.recorded().values())
-    lock = project.root / "state/reconciler.db.lock"
-    assert lock.read_text() == ""  # released
+    assert project.lock_holder() is None  # released, not left to expire
+    refreshed = project.run("refresh")
+    assert refreshed.returncode == 0 and "took over" not in refreshed.stderr, refreshed.stdout + refreshed.stderr
 
 
+@on_both_backends
 def test_sigint_during_creates_lets_them_finish_and_starts_no_more(project, sim):
     project.write_specs(xingyun={f"xy/v{i}": f"v{i}" for i in range(4)},
                         unisound={f"uni/v{i}": f"v{i}" for i in range(4)})
@@ -166,6 +179,7 @@ def test_sigint_during_creates_lets_them_finish_and_starts_no_more(project, sim)
     assert len(sim.calls("create")) == 8
 
 
+@on_both_backends
 def test_second_sigint_abandons_creates_in_flight_as_unknown(project, sim):
     project.write_specs(xingyun={"xy/a": "a", "xy/b": "b"})
     sim.faults({"queue": {"create": [{"fault": "slow", "delay_ms": 20000}] * 2}})

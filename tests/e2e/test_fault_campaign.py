@@ -1,7 +1,9 @@
 """A small seeded fault campaign (bench/fault_campaign.py): kill -9 at random points of
 apply, refresh and watch, crossed with vendor faults, each run recovered by plain
 `apply --auto-approve` / `refresh`: nothing paid twice, no output lost that a vendor
-could still give, state, manifest and outputs agree, no hang, no traceback."""
+could still give, state, manifest and outputs agree, no hang, no traceback. On both state
+backends: on PostgreSQL each run's state is a fresh database, and recovery also waits
+for a killed writer's lease to run out."""
 
 from __future__ import annotations
 
@@ -9,7 +11,10 @@ import importlib.util
 import sys
 from pathlib import Path
 
-from tests.e2e.support import SECRETS
+import pytest
+
+from tests import pgserver
+from tests.e2e.support import BACKENDS, SECRETS
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "fault_campaign.py"
 
@@ -22,9 +27,14 @@ def _campaign_module():
     return module
 
 
-def test_a_small_seeded_fault_campaign_keeps_every_promise(sim, tmp_path):
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_small_seeded_fault_campaign_keeps_every_promise(sim, tmp_path, backend, request):
     fc = _campaign_module()
+    fresh_state = None
+    if backend == "postgresql":
+        request.getfixturevalue("pg_server")  # the session's server, stopped with the session
+        fresh_state = pgserver.fresh_database
     figures = fc.campaign(runs=3, seed=7, sim=fc.Sim(sim.url), env=fc.project_env(sim.url, SECRETS),
-                          workdir=tmp_path)
+                          workdir=tmp_path, fresh_state=fresh_state)
     assert figures.runs == 3 and figures.kills >= 1, figures.lines()
     assert figures.ok, "\n".join(figures.lines() + figures.problems)

@@ -1,15 +1,16 @@
-"""`reconciler apply` under injected vendor faults (the sim's fault tables)."""
+"""`reconciler apply` under injected vendor faults (the sim's fault tables), on both state backends."""
 
 from __future__ import annotations
 
 import signal
 
-from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, wait_until
+from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, on_both_backends, wait_until
 
 # 25% of calls fail with a 5xx, 10% answer slowly, 5% are dropped without an answer.
 # Unisound's one-shot downloads are left alone: a failed one-shot download is a lost
 # output and a visible re-render by design (see test_e2e_crash), not a retry.
 NOISY = {"http_503": 0.15, "http_500": 0.10, "slow": {"p": 0.10, "delay_ms": 400}, "drop": 0.05}
+pytestmark = on_both_backends
 FAULTS = {"seed": 11, "probability": {"xingyun.*": NOISY, "unisound.create": NOISY, "unisound.status": NOISY}}
 
 
@@ -86,8 +87,8 @@ def test_scripted_apply_loop_after_a_kill_never_pays_twice(project, sim):
     proc.communicate(timeout=10)
 
     codes = []
-    for _ in range(4):  # the scripted loop, bounded
-        result = project.apply()
+    for _ in range(4):  # the scripted loop, bounded (on PostgreSQL: once the dead writer's lease ran out)
+        result = project.apply_when_free()
         codes.append(result.returncode)
         if result.returncode == 0:
             break

@@ -3,6 +3,9 @@ manifest path a folder): the apply stops taking new work, keeps what it recorded
 exits 1 within seconds saying what to fix; no traceback, no hang, the lock released.
 Once fixed, the next apply converges without paying twice.
 
+The manifest cases run on both state backends; "disk full" is SQLite's (its state is
+a local file); on PostgreSQL the state's analogue is the database becoming unreachable.
+
 "Disk full" is a file-size limit on the apply process (RLIMIT_FSIZE: writes past it
 fail with EFBIG, as on a full disk; Python ignores the SIGXFSZ that would kill it).
 """
@@ -13,7 +16,10 @@ import resource
 import subprocess
 import time
 
-from tests.e2e.support import RECONCILER, assert_consistent, assert_no_duplicate_renders
+import pytest
+
+from tests.e2e.support import (RECONCILER, assert_consistent, assert_no_duplicate_renders, cut_off_database,
+                               on_both_backends, wait_until)
 
 VIDEOS = 20
 
@@ -40,7 +46,7 @@ def _stopped_cleanly(result, elapsed: float, reason: str) -> None:
 
 
 def _converges_without_paying_twice(project, sim) -> None:
-    again = project.apply()
+    again = project.apply_when_free()  # on PostgreSQL a writer cut off mid-run may leave its lease to expire
     assert again.returncode in (0, 1), again.stdout + again.stderr
     if again.returncode:  # the unknown creates (answer not recorded) were reported once
         assert "Unknown" in again.stdout and "--replace" in again.stdout, again.stdout + again.stderr
@@ -66,6 +72,7 @@ def test_state_disk_full_mid_apply_stops_within_seconds(project, sim):
     _converges_without_paying_twice(project, sim)
 
 
+@on_both_backends
 def test_manifest_path_a_folder_stops_the_apply_within_seconds(project, sim):
     _specs(project)
     blocked = project.root / "state/manifest.json"
@@ -80,6 +87,7 @@ def test_manifest_path_a_folder_stops_the_apply_within_seconds(project, sim):
     _converges_without_paying_twice(project, sim)
 
 
+@on_both_backends
 def test_watch_stops_with_exit_1_when_the_manifest_cannot_be_written(project, sim):
     _specs(project)
     (project.root / "state/manifest.json").mkdir(parents=True)
@@ -92,3 +100,28 @@ def test_watch_stops_with_exit_1_when_the_manifest_cannot_be_written(project, si
     assert watch.returncode == 1, err
     assert "could not write the manifest" in err and "Traceback" not in err
     assert len([c for c in sim.calls("create") if c["ok"]]) < VIDEOS
+
+
+@pytest.mark.parametrize("state_backend", ["postgresql"], indirect=True)
+def test_state_database_unreachable_mid_apply_stops_within_seconds(project, sim):
+    """PostgreSQL's local failure: the database cut off mid-apply. The apply stops like
+    SQLite's on a full disk (no traceback, exit 1, the reason and `reconciler refresh`
+    said); once the database is back, the next apply converges without paying twice."""
+    _specs(project)
+    sim.faults({"render_seconds": 2.0})
+    proc = project.start("apply", "--auto-approve")
+    try:
+        wait_until(lambda: len([c for c in sim.calls("create") if c["ok"]]) >= 2, what="the first creates")
+        cut_off_database(project.state_url, allow=False)
+        started = time.monotonic()
+        out, err = proc.communicate(timeout=60)
+        elapsed = time.monotonic() - started
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        cut_off_database(project.state_url, allow=True)
+    _stopped_cleanly(subprocess.CompletedProcess(proc.args, proc.returncode, out, err), elapsed,
+                     "lost the connection to the state database")
+    assert "Check the database server" in out  # and what to do
+    assert len([c for c in sim.calls("create") if c["ok"]]) < VIDEOS, "it stopped taking new work"
+    _converges_without_paying_twice(project, sim)

@@ -1,12 +1,13 @@
 """Issue 9 §1-3 end to end: only a verified video is published, a local failure is not
 a vendor loss, and a deck is uploaded exactly as fingerprinted. The real console
-script against the simulator over loopback."""
+script against the simulator over loopback; the cases that record a loss, a replace or
+a crash's adoption run on both state backends."""
 
 from __future__ import annotations
 
 import signal
 
-from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, tiny_pptx, wait_until
+from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, on_both_backends, tiny_pptx, wait_until
 
 HTML_START = b"<html>"
 
@@ -26,6 +27,7 @@ def test_an_html_page_served_as_the_video_is_never_published_and_is_fetched_agai
     assert_consistent(project)
 
 
+@on_both_backends
 def test_a_used_one_shot_url_that_served_an_html_page_is_lost_with_the_bytes_kept(project, sim):
     project.write_specs(unisound={"uni/a": "a"})
     sim.faults({"queue": {"unisound.download": ["html"]}})
@@ -42,6 +44,7 @@ def test_a_used_one_shot_url_that_served_an_html_page_is_lost_with_the_bytes_kep
     assert len(sim.calls("download")) == 2  # the page, then the GET that hears the link is used: no more
 
 
+@on_both_backends
 def test_a_replace_whose_new_download_fails_keeps_the_old_output_published(project, sim):
     project.write_specs(unisound={"uni/a": "v1"})
     assert project.apply().returncode == 0
@@ -96,6 +99,7 @@ def test_a_blocked_output_path_is_an_error_to_fix_not_a_loss(project, sim):
     assert_no_duplicate_renders(project)
 
 
+@on_both_backends
 def test_a_crash_between_a_one_shot_download_and_its_record_adopts_the_file(project, sim):
     """The file was renamed into place, then the process died: the next apply verifies
     and records it. No second GET (the URL serves once), no loss, no new render."""
@@ -104,7 +108,7 @@ def test_a_crash_between_a_one_shot_download_and_its_record_adopts_the_file(proj
     crashed.communicate(timeout=60)
     assert crashed.returncode == -signal.SIGKILL
     downloads = len(sim.calls("download"))
-    again = project.apply()
+    again = project.apply_when_free()
     assert again.returncode == 0, again.stdout + again.stderr
     assert not any(v.output_lost for v in project.recorded().values())
     assert len(sim.calls("create")) == 2
@@ -114,6 +118,7 @@ def test_a_crash_between_a_one_shot_download_and_its_record_adopts_the_file(proj
     assert_no_duplicate_renders(project)
 
 
+@on_both_backends
 def test_a_deck_edited_while_an_apply_runs_is_not_sent_with_the_old_fingerprint(project, sim):
     """Issue 9 §3: the deck changes after the specs were read: the create is refused as
     not sent (no upload, nothing recorded), and the next apply renders the new deck."""

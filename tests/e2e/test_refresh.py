@@ -1,9 +1,11 @@
-"""`apply --no-wait` + `reconciler refresh`, and refresh's check of the output files."""
+"""`apply --no-wait` + `reconciler refresh`, and refresh's check of the output files, on both
+state backends."""
 
 from __future__ import annotations
 
-from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, wait_until
+from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, on_both_backends, wait_until
 
+pytestmark = on_both_backends
 TERMINAL = {"finished", "done", "error", "cancel"}
 
 

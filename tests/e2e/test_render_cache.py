@@ -8,7 +8,7 @@ import hashlib
 import json
 import sqlite3
 
-from tests.e2e.support import XINGYUN_SPEC, assert_consistent
+from tests.e2e.support import XINGYUN_SPEC, assert_consistent, on_both_backends
 
 INTRO = "欢迎来到发布会"
 EDITED = "欢迎来到新品发布会"
@@ -41,6 +41,7 @@ def sha(project, address: str) -> str:
     return hashlib.sha256((project.root / f"outputs/{address}.mp4").read_bytes()).hexdigest()
 
 
+@on_both_backends
 def test_rename_costs_no_render_and_the_plan_says_so(project, sim):
     write(project, {"launch/intro": INTRO})
     applied(project)
@@ -66,6 +67,7 @@ def test_rename_costs_no_render_and_the_plan_says_so(project, sim):
     assert_consistent(project)
 
 
+@on_both_backends
 def test_revert_after_new_render_and_delete_restore_are_free(project, sim):
     write(project, {"a": INTRO})
     applied(project)

@@ -3,7 +3,9 @@
 A render unfinished past ``providers.<vendor>.stall_after`` is reported stalled (status,
 refresh, apply, watch log), polled rarely, not waited for, and never rendered again
 unless a person asks. A finished Unisound output not downloaded a day after it
-finished is warned about. `refresh` exits 1 when a vendor refused it for unfinished renders.
+finished is warned about. `refresh` exits 1 when a vendor refused it for unfinished
+renders. The stall and the expiry warning are read from the state: both run on both
+state backends.
 """
 
 from __future__ import annotations
@@ -13,10 +15,9 @@ import json
 import signal
 import time
 
-from tests.e2e.support import read_until, wait_until
+from tests.e2e.support import on_both_backends, read_until, wait_until
 
 from reconciler.model import Status
-from reconciler.state.sqlite import StateStore
 
 
 def _stall_config(project, seconds: float = 1.0) -> None:
@@ -24,6 +25,7 @@ def _stall_config(project, seconds: float = 1.0) -> None:
         f"parallelism: 4\nproviders:\n  xingyun: {{stall_after: {seconds}}}\n  unisound: {{stall_after: {seconds}}}\n")
 
 
+@on_both_backends
 def test_a_stalled_render_is_reported_not_waited_for_and_never_rendered_again(project, sim):
     _stall_config(project)
     project.write_specs(xingyun={"xy/a": "a"}, unisound={"uni/a": "a"})
@@ -75,6 +77,7 @@ def test_refresh_exits_1_when_a_vendor_refuses_it_for_unfinished_renders(project
     assert fine.returncode == 0, fine.stdout + fine.stderr
 
 
+@on_both_backends
 def test_a_finished_unisound_output_not_downloaded_for_a_day_is_warned_about(project, sim):
     project.write_specs(unisound={"uni/a": "a"})
     sim.faults({"render_seconds": 0.2})
@@ -83,7 +86,7 @@ def test_a_finished_unisound_output_not_downloaded_for_a_day_is_warned_about(pro
     wait_until(lambda: sim.tasks()[("unisound", video.task_id)]["state"] == "done", what="the render to finish")
     # it finished 30 hours ago and nobody downloaded it (the machine was off)
     long_ago = (dt.datetime.now(dt.timezone.utc) - dt.timedelta(hours=30)).isoformat(timespec="seconds")
-    store = StateStore(project.root / "state/reconciler.db")
+    store = project.store(readonly=False)
     try:
         store.record_task("uni/a", video.task_id, Status.FINISHED, finished_at=long_ago)
     finally:

@@ -4,7 +4,7 @@ the simulator over loopback, and a real PostgreSQL server the suite starts itsel
 Two "machines" are two project directories (two checkouts) sharing one database. What
 a team would notice: every command works as on SQLite; one writer at a time, the second
 failing fast naming the first; a holder killed with -9 loses the role within the lease
-(a short one here, ``RECONCILER_TEST_LEASE_SECONDS``) with nobody acting; a standby
+(a short one here, ``support.TEST_LEASE_SECONDS``) with nobody acting; a standby
 watch takes over; a machine lacking another's outputs pays for nothing; two projects in
 two schemas never see each other.
 """
@@ -13,64 +13,54 @@ from __future__ import annotations
 
 import signal
 import time
+from urllib.parse import urlsplit
 
 import pytest
 
-from reconciler.config import load_config
-from reconciler.state import store as state_store
-from tests.e2e.support import Project, assert_no_duplicate_renders, read_until, wait_until
+from tests.e2e.support import (TEST_LEASE_SECONDS, Project, assert_no_duplicate_renders, cut_off_database,
+                               database_url, read_until, wait_until)
 
-LEASE = "3"  # seconds: a dead holder's lease runs out this fast in these tests
 KILLED = -signal.SIGKILL
 
 
 class TeamProject(Project):
-    """A checkout whose state is the shared PostgreSQL database ``url``."""
+    """A checkout whose state is the shared PostgreSQL database ``url`` (in ``schema``)."""
 
     def __init__(self, root, sim, url: str, schema: str | None = None):
-        super().__init__(root, sim)
+        super().__init__(root, sim, state_url=url)
         self.url = url
         if schema:
             (root / "reconciler.yaml").write_text(f"parallelism: 4\nstate_schema: {schema}\n")
 
-    def env(self, **extra: str) -> dict[str, str]:
-        return super().env(RECONCILER_STATE_URL=self.url, RECONCILER_TEST_LEASE_SECONDS=LEASE, **extra)
 
-    def _store(self):
-        with pytest.MonkeyPatch.context() as mp:
-            mp.setenv(state_store.STATE_URL_VAR, self.url)
-            return state_store.open_store(load_config(self.root), readonly=True)
+@pytest.fixture
+def team_url(request) -> str:
+    """The shared database, reached directly or (``through_pgbouncer_too``) through
+    PgBouncer in transaction mode, as many teams reach theirs."""
+    return database_url(request, getattr(request, "param", "postgresql"))
 
-    def recorded(self):
-        store = self._store()
-        try:
-            return store.recorded()
-        finally:
-            store.close()
 
-    def attempts(self) -> list[dict]:
-        store = self._store()
-        try:
-            return store.attempts()
-        finally:
-            store.close()
+through_pgbouncer_too = pytest.mark.parametrize("team_url", ["postgresql", "pgbouncer"], indirect=True)
 
 
 @pytest.fixture
-def machines(tmp_path, sim, pg_url):
-    return (TeamProject(tmp_path / "a", sim, pg_url), TeamProject(tmp_path / "b", sim, pg_url))
+def machines(tmp_path, sim, team_url):
+    return (TeamProject(tmp_path / "a", sim, team_url), TeamProject(tmp_path / "b", sim, team_url))
 
 
-def _apply_once_free(project: Project):
-    """``apply`` on ``project``, retried while a dead writer's lease has not yet run out."""
-    results = []
+def _bouncer_pool_mode(url: str) -> str | None:
+    """The pool mode of ``url``'s database in the session's PgBouncer (its admin console
+    speaks only the simple query protocol: a client-side cursor)."""
+    import psycopg
 
-    def free():
-        results.append(project.apply())
-        return "locked by" not in results[-1].stderr
+    from tests import pgbouncer
 
-    wait_until(free, timeout=30, what="the dead writer's lease to expire")
-    return results[-1]
+    database = urlsplit(url).path.lstrip("/")
+    with psycopg.connect(pgbouncer.admin_url(), autocommit=True, cursor_factory=psycopg.ClientCursor) as conn:
+        cur = conn.execute("SHOW POOLS")
+        names = [d.name for d in cur.description]
+        pools = [dict(zip(names, row)) for row in cur.fetchall()]
+    return next((p["pool_mode"] for p in pools if p["database"] == database), None)
 
 
 def _stop(proc) -> None:
@@ -79,7 +69,8 @@ def _stop(proc) -> None:
     proc.communicate(timeout=30)
 
 
-def test_apply_replace_and_delete_on_a_postgresql_state(machines, sim):
+@through_pgbouncer_too
+def test_apply_replace_and_delete_on_a_postgresql_state(machines, sim, team_url, request):
     a, _ = machines
     a.write_specs(xingyun={"xy/a": "一", "xy/b": "二"}, unisound={"uni/q": "你好"})
     first = a.apply()
@@ -96,6 +87,8 @@ def test_apply_replace_and_delete_on_a_postgresql_state(machines, sim):
     again = a.apply()
     assert again.returncode == 0 and "No changes" in again.stdout and len(sim.calls("create")) == 4
     assert_no_duplicate_renders(a)
+    if request.node.callspec.params["team_url"] == "pgbouncer":  # through the bouncer's pool, in transaction mode
+        assert _bouncer_pool_mode(team_url) == "transaction"
 
 
 def test_a_machine_lacking_anothers_outputs_pays_nothing(machines, sim):
@@ -119,6 +112,7 @@ def test_a_machine_lacking_anothers_outputs_pays_nothing(machines, sim):
     assert (a.root / "outputs/uni/q.mp4").exists() and a.plan_actions() == {"uni/q": "noop", "xy/a": "noop"}
 
 
+@through_pgbouncer_too
 def test_one_writer_across_machines_and_a_killed_holder_loses_the_role(machines, sim):
     a, b = machines
     for m in machines:
@@ -133,7 +127,7 @@ def test_one_writer_across_machines_and_a_killed_holder_loses_the_role(machines,
         holder.send_signal(signal.SIGKILL)
         holder.wait(timeout=10)
         started = time.monotonic()
-        taken = _apply_once_free(b)
+        taken = b.apply_when_free()
         assert time.monotonic() - started < 30 and "Traceback" not in taken.stderr, taken.stdout + taken.stderr
         # A kill that landed while the holder's create was in flight leaves it unknown (exit 1, the
         # command to render it on purpose shown), never sent again; otherwise the apply converges.
@@ -145,6 +139,7 @@ def test_one_writer_across_machines_and_a_killed_holder_loses_the_role(machines,
     assert_no_duplicate_renders(b)
 
 
+@through_pgbouncer_too
 def test_a_standby_watch_takes_over_when_the_leader_is_killed(machines, sim):
     a, b = machines
     a.write_specs(xingyun={"xy/a": "一"})
@@ -173,6 +168,42 @@ def test_a_standby_watch_takes_over_when_the_leader_is_killed(machines, sim):
             _stop(standby)
 
 
+@pytest.mark.parametrize("outage", ["short", "longer than the lease"])
+def test_a_leading_standby_watch_outlives_a_database_outage(machines, sim, outage):
+    """The leader's database goes away while it has work: it writes nothing and sends
+    nothing meanwhile and does not exit. A short outage: it retries and carries on. One
+    longer than the lease: its lease lapsed, so it goes back to standby and takes the role
+    again (recovery first). Either way nothing is paid twice and no traceback is shown."""
+    a, _ = machines
+    a.write_specs(xingyun={"xy/a": "一"})
+    watch = a.start("watch", "--standby", "--interval", "60")
+    try:
+        read_until(watch.stderr, "watching")
+        wait_until(lambda: "xy/a" in a.recorded() and a.recorded()["xy/a"].has_output, what="xy/a rendered")
+        cut_off_database(a.state_url, allow=False)
+        try:
+            a.write_specs(xingyun={"xy/a": "一", "xy/b": "二"})  # work that needs the state
+            said = read_until(watch.stderr, "lost the connection to the state database", timeout=30)
+            if outage != "short":
+                time.sleep(float(TEST_LEASE_SECONDS) + 1)  # the outage itself: the lease lapses meanwhile
+            assert watch.poll() is None, "a standby does not exit when the database goes away"
+            assert len(sim.calls("create")) == 1, "nothing is sent while the state cannot record it"
+        finally:
+            cut_off_database(a.state_url, allow=True)
+        if outage != "short":
+            said += read_until(watch.stderr, "standby again", timeout=30)
+            said += read_until(watch.stderr, "took the writer role", timeout=30)
+        wait_until(lambda: (r := a.recorded()).get("xy/b") is not None and r["xy/b"].has_output,
+                   what="xy/b rendered once the database is back")
+        assert len(sim.calls("create")) == 2
+        watch.send_signal(signal.SIGTERM)
+        _, rest = watch.communicate(timeout=30)
+        assert watch.returncode == 0, said + rest
+        assert "Traceback" not in said + rest and "StateUnreachableError(" not in said + rest
+    finally:
+        _stop(watch)
+
+
 def test_a_crash_after_the_intent_is_recovered_by_the_next_writer_on_another_machine(machines, sim):
     a, b = machines
     for m in machines:
@@ -182,7 +213,7 @@ def test_a_crash_after_the_intent_is_recovered_by_the_next_writer_on_another_mac
     assert crashed.returncode == KILLED
     assert [v.status.value for v in a.recorded().values()] == ["pending"]  # the intent, in the shared state
     creates = len(sim.calls("create"))
-    again = _apply_once_free(b)
+    again = b.apply_when_free()
     assert again.returncode == 1, again.stdout + again.stderr  # an unknown is reported, never re-sent
     assert f"took over the lock left by pid {crashed.pid}" in again.stdout + again.stderr
     assert "recovered: an earlier run stopped while its create was in flight" in again.stderr

@@ -5,7 +5,9 @@ Each test drives a backend only through ``reconciler.state.store`` (the factory,
 PostgreSQL store of CONTRACT §8) joins by adding one entry to ``BACKENDS``: a function
 that points a project at a fresh, empty state of that backend, and one that makes that
 state claim a newer schema. It holds SQLite and PostgreSQL (a real server the suite
-starts itself, ``tests/pgserver.py``; each test gets a database of its own).
+starts itself, ``tests/pgserver.py``; each test gets a database of its own), and that
+PostgreSQL reached through PgBouncer in transaction mode (``tests/pgbouncer.py``; skipped
+where it is not installed), where no session state survives from one transaction to the next.
 """
 
 from __future__ import annotations
@@ -55,6 +57,13 @@ def _postgres_prepare(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RECONCILER_TEST_LEASE_SECONDS", "3")  # a dead holder's lease expires quickly
 
 
+def _pgbouncer_prepare(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests import pgbouncer
+
+    monkeypatch.setenv(state_store.STATE_URL_VAR, pgbouncer.fresh_database())
+    monkeypatch.setenv("RECONCILER_TEST_LEASE_SECONDS", "3")
+
+
 def _postgres_newer_schema(config: Config) -> None:
     import psycopg
 
@@ -64,7 +73,8 @@ def _postgres_newer_schema(config: Config) -> None:
 
 
 BACKENDS = {"sqlite": Backend(_sqlite_prepare, _sqlite_newer_schema),
-            "postgresql": Backend(_postgres_prepare, _postgres_newer_schema)}
+            "postgresql": Backend(_postgres_prepare, _postgres_newer_schema),
+            "pgbouncer": Backend(_pgbouncer_prepare, _postgres_newer_schema)}
 
 
 class Harness:
@@ -94,6 +104,8 @@ class Harness:
 def store_factory(request, tmp_path, monkeypatch):
     if request.param == "postgresql":
         request.getfixturevalue("pg_server")
+    elif request.param == "pgbouncer":
+        request.getfixturevalue("pg_bouncer")
     root = tmp_path / "project"
     root.mkdir()
     backend = BACKENDS[request.param]
