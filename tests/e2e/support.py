@@ -376,8 +376,8 @@ class S3Project(Project):
     environment is dropped, so a profile or a real endpoint is never used."""
 
     def __init__(self, root: Path, sim: Sim, s3, bucket: str, *, prefix: str = "videos/launch",
-                 parallelism: int = 4):
-        super().__init__(root, sim, parallelism=parallelism)
+                 parallelism: int = 4, state_url: str | None = None):
+        super().__init__(root, sim, parallelism=parallelism, state_url=state_url)
         self.s3, self.bucket, self.prefix = s3, bucket, prefix
         self.endpoint = s3.endpoint
         self.parallelism = parallelism
