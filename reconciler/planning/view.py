@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from json.encoder import encode_basestring as _string  # C, as dumps(ensure_ascii=False)
 from typing import TYPE_CHECKING
 
@@ -75,8 +76,7 @@ def _estimate_json(plan: Plan, cost) -> dict:
     return estimate
 
 
-def _address(change: Change) -> str:
-    return change.address
+_address = operator.attrgetter("address")
 
 
 def _change_line(change: Change) -> str:

@@ -25,18 +25,19 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
+import marshal
 import operator
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.specs import templating
+from reconciler.specs import templating, vendor_lists
 from reconciler.util import gcpause, readfile, yamlio
 from reconciler.config import CONFIG_NAME, DEFAULT_VARS, Config
 from reconciler.errors import Diagnostic, SpecErrors
 from reconciler.specs.fingerprint import fingerprint
-from reconciler.model import DesiredVideo
+from reconciler.model import LAZY_REQUEST, DesiredVideo
 from reconciler.specs.cache import CACHE_DIR, FORMAT, SpecCache
 from reconciler.specs.memo import SpecMemo
 
@@ -52,6 +53,8 @@ class SpecLoad:
     errors: list[Diagnostic] = field(default_factory=list)
     keys_by_file: dict[str, str] = field(default_factory=dict)  # clean file -> its content key (bytes, salt, vars)
     spec_files: list[Path] = field(default_factory=list)
+    # values outside the vendor documents' lists, per file: (address, field path, message)
+    unlisted_by_file: dict[str, list[tuple]] = field(default_factory=dict)
     watched_files: set[Path] = field(default_factory=set)
     digest: str = ""
 
@@ -66,8 +69,11 @@ class SpecLoad:
         errors = self.all_errors()
         if errors:
             raise SpecErrors(errors)
-        videos = sorted((v for vs in self.videos_by_file.values() for v in vs), key=lambda v: v.address)
-        return {v.address: v for v in videos}
+        videos = sorted((v for vs in self.videos_by_file.values() for v in vs), key=_address_of)
+        return dict(zip(map(_address_of, videos), videos))
+
+
+_address_of = operator.attrgetter("address")
 
 
 @dataclass
@@ -76,6 +82,7 @@ class _FileResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)
     key: str = ""
     decks: list[tuple] = field(default_factory=list)  # (ppt_file as written, deck rel, sha256)
+    unlisted: list[tuple] = field(default_factory=list)  # (address, field path, message): warnings
 
 
 def load_specs(config: Config, variables: dict[str, str] | None = None, *, use_cache: bool = True,
@@ -112,6 +119,8 @@ def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: boo
         else:
             load.videos_by_file[rel] = result.videos
             load.keys_by_file[rel] = result.key
+            if result.unlisted:
+                load.unlisted_by_file[rel] = result.unlisted
     for deck, sha in sorted((_rel(config, t), sha) for t, sha in loader.ppt_hashes.items()):
         digest.update(f"{deck}\0{sha}\0".encode())
     load.errors += duplicates(load.videos_by_file) + collisions(load.videos_by_file)
@@ -207,6 +216,8 @@ def collisions(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic
     """Addresses whose output files collide (CONTRACT §2): one's file would have to be a
     folder of the other's (``c`` and ``c.mp4/x``), or they differ only in letter case
     (one file on a case-insensitive disk). Reported at each place, naming the other."""
+    if _no_collision(videos_by_file):
+        return []
     videos = sorted((v for vs in videos_by_file.values() for v in vs), key=lambda v: v.address)
     by_file: dict[str, list[int]] = {}  # casefolded output file -> indexes into videos
     for i, video in enumerate(videos):
@@ -232,6 +243,14 @@ def collisions(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic
             out.append(Diagnostic(here.spec_file, here.line, f"videos.{here.address}",
                                   f"output path collides with {there.address} ({there.spec_file}:{there.line}): {why}"))
     return out
+
+
+def _no_collision(videos_by_file: dict[str, list[DesiredVideo]]) -> bool:
+    """The common case, checked in C: the addresses stay distinct when casefolded, and
+    none holds ``.mp4`` at all (so no folder part of one can be another's output file)."""
+    addresses = [v.address for videos in videos_by_file.values() for v in videos]
+    folded = "\n".join(addresses).casefold()  # no address holds a newline (address_problem)
+    return _OUTPUT_SUFFIX not in folded and len(set(folded.split("\n"))) == len(addresses)
 
 
 def _watched(config: Config, files: list[Path], ppts: dict[Path, str]) -> set[Path]:
@@ -311,7 +330,7 @@ class _Loader:
         if result is None:
             result = self._parse(path, rel, raw, template)
             if not result.diagnostics:
-                self._pending.append((rel, key, _payload(result.videos, result.decks)))
+                self._pending.append((rel, key, _payload(result)))
         result.key = key
         return result
 
@@ -327,12 +346,12 @@ class _Loader:
         if payload is None:
             return None
         try:
-            rows, decks = payload
+            rows, decks, unlisted = payload
             for raw_ppt, ppt_rel, sha in decks:  # decks are re-checked on every load
                 target, problem = self.ppt_target(path, raw_ppt)
                 if problem or _rel(self.config, target) != ppt_rel or self.ppt_sha(target) != sha:
                     return None
-            return _FileResult(videos=_videos_from_rows(rows, rel), decks=list(decks))
+            return _FileResult(videos=_videos_from_rows(rows, rel), decks=list(decks), unlisted=list(unlisted))
         except (ValueError, TypeError, IndexError, OSError):
             return None
 
@@ -357,7 +376,11 @@ class _Loader:
             doc.add(exc.line, "", exc.message)
             return _FileResult(diagnostics=doc.diagnostics)
         videos = self._videos(path, doc, data)
-        return _FileResult(videos=videos, diagnostics=doc.diagnostics, decks=doc.decks)
+        # the warnings are kept with the videos (and cached with them), so that showing
+        # them never needs a cached video's request decoded
+        unlisted = [(v.address, where, message) for v in videos for where, message in
+                    vendor_lists.unlisted(v.provider, v.request)]
+        return _FileResult(videos=videos, diagnostics=doc.diagnostics, decks=doc.decks, unlisted=unlisted)
 
     @property
     def env(self):
@@ -418,13 +441,22 @@ class _Loader:
 
 
 _first = operator.itemgetter(0)
-_ROW_FIELDS = tuple(f.name for f in dataclasses.fields(DesiredVideo) if f.name != "spec_file")
-_row = operator.attrgetter(*_ROW_FIELDS)
+# a cached row: the DesiredVideo fields but spec_file, with ``request`` marshalled apart
+_ROW_FIELDS = tuple(LAZY_REQUEST if f.name == "request" else f.name
+                    for f in dataclasses.fields(DesiredVideo) if f.name != "spec_file")
+_REQUEST_AT = _ROW_FIELDS.index(LAZY_REQUEST)
 
 
-def _payload(videos: list[DesiredVideo], decks: list[tuple]) -> tuple:
-    """What the cache keeps: plain tuples (DesiredVideo fields but spec_file) and decks."""
-    return tuple(map(_row, videos)), tuple(decks)
+def _payload(result: _FileResult) -> tuple:
+    """What the cache keeps: plain tuples (DesiredVideo fields but spec_file, the request
+    as marshal bytes: decoded only if read, ``model._LazyRequest``), decks and warnings."""
+    fields = tuple("request" if name == LAZY_REQUEST else name for name in _ROW_FIELDS)
+    rows = []
+    for video in result.videos:
+        row = list(map(video.__getattribute__, fields))
+        row[_REQUEST_AT] = marshal.dumps(row[_REQUEST_AT])
+        rows.append(tuple(row))
+    return tuple(rows), tuple(result.decks), tuple(result.unlisted)
 
 
 def _videos_from_rows(rows, rel: str) -> list[DesiredVideo]:
@@ -434,7 +466,7 @@ def _videos_from_rows(rows, rel: str) -> list[DesiredVideo]:
     wrong shape raises ValueError, which makes the entry a miss."""
     new, width, out = object.__new__, len(_ROW_FIELDS), []
     for row in rows:
-        if len(row) != width:
+        if len(row) != width or type(row[_REQUEST_AT]) is not bytes:
             raise ValueError("cached row of the wrong shape")
         video = new(DesiredVideo)
         fields = video.__dict__

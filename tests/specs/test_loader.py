@@ -373,6 +373,27 @@ def test_a_warm_cache_parses_nothing_and_gives_the_same_videos(tmp_path, monkeyp
     assert warm.watched_files == cold.watched_files
 
 
+def test_a_warm_cache_gives_each_request_and_warning_as_a_cold_load(tmp_path, monkeypatch):
+    """A cached video keeps its request encoded until it is read (``model._LazyRequest``),
+    and the vendor-list warnings come from the cache without reading it."""
+    from reconciler.specs import vendor_lists
+
+    root = write(tmp_path, {**CACHED, "specs/u.yaml": UNI.replace("xuanxuan-plus", "xuanxuan-pluss")
+                            + "  u/one:\n    text: 你好\n"})
+    config = load_config(root)
+    cold = load(root, use_cache=True)
+    forbid_parsing(monkeypatch)
+    warm = load(root, use_cache=True)
+    monkeypatch.undo()  # the warning's line is looked up in the file
+    assert vendor_lists.check(config, warm) == vendor_lists.check(config, cold)
+    assert [str(w) for w in vendor_lists.check(config, warm)] == [
+        "specs/u.yaml:3: videos.u/one.speech_param.vcn: 'xuanxuan-pluss' is not a voice of the Unisound "
+        "document's list; check the spelling (a newer one your account has is fine)"]
+    for address, video in warm.desired().items():
+        assert video.request == cold.desired()[address].request
+        assert video == cold.desired()[address]
+
+
 def test_a_changed_file_is_parsed_again_and_only_that_one(tmp_path, monkeypatch):
     root = write(tmp_path, CACHED)
     load(root, use_cache=True)
