@@ -262,14 +262,13 @@ class Plan:
 
     @property
     def tts_chars(self) -> int:
-        return sum(
-            c.desired.tts_chars
-            for c in self.changes
-            if c.action in (Action.CREATE, Action.REPLACE) and c.desired is not None and not c.from_cache
-        )
+        return sum(d.tts_chars for action, d, from_cache in map(_tts_fields, self.changes)  # fields read in C
+                   if action in _RENDERING and d is not None and not from_cache)
 
 
 _action_of = operator.attrgetter("action")
+_tts_fields = operator.attrgetter("action", "desired", "from_cache")
+_RENDERING = (Action.CREATE, Action.REPLACE)
 
 
 _from_cache_of = operator.attrgetter("from_cache")
