@@ -23,24 +23,11 @@ from reconciler.config import load_config
 from reconciler.errors import SpecErrors
 from reconciler.specs.cache import CACHE_DIR
 from reconciler.specs.loader import load_specs
+from tests.helpers import UNISOUND_HEADER, XINGYUN_HEADER
 
 REPO = Path(__file__).resolve().parents[2]
 
-XY = """\
-defaults:
-  provider: xingyun
-  look_name: AM054_Jap_9021_new
-  tts_vcn_name: XMOV_HN_TTS__236
-  studio_name: youling_2d_v
-videos:
-"""
-UNI = """\
-defaults:
-  provider: unisound
-  speech_param: {vcn: xuanxuan-plus, speed: 55}
-  video_param: {template: yadi_01, watermask: 0, background: 1}
-videos:
-"""
+XY, UNI = XINGYUN_HEADER, UNISOUND_HEADER
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
