@@ -30,40 +30,55 @@ def walk(config: Config) -> tuple[list[str], list[Diagnostic]]:
     by string: pathlib's ``relative_to`` per file cost ~50 ms for 10,000 files), and the
     problems met. A symlinked folder is followed when it resolves inside the project
     (each real folder once, so a link loop ends) and is an error when it leads outside:
-    never skipped in silence, which would make its videos look deleted."""
+    never skipped in silence, which would make its videos look deleted. Read with
+    ``os.scandir`` (top down, like ``os.walk(followlinks=True)``), whose entries say
+    which are links without one ``lstat`` per file (10,000 files: ~15 ms a load)."""
     top = os.fspath(config.specs_dir)
     root = os.fspath(config.root)
+    inside = root.rstrip(os.sep) + os.sep
     found, problems, seen = [], [], {os.path.realpath(top)}  # found: (posix path under specs: the sort key, full)
-    for dirpath, dirnames, filenames in os.walk(top, followlinks=True, onerror=lambda exc: _unreadable(
-            config, exc, problems)):
-        kept = []
-        for d in dirnames:
-            if d.startswith("."):
-                continue
-            full = os.path.join(dirpath, d)
-            if os.path.islink(full):
-                real = os.path.realpath(full)
-                if real != root and not real.startswith(root.rstrip(os.sep) + os.sep):
-                    problems.append(Diagnostic(rel(config, Path(full)), 0, "", (
-                        f"a symlink that leads outside the project ({real}); specs must lie inside the "
-                        "project: move them in, or remove the link")))
-                    continue
-                if real in seen:
-                    continue
-                seen.add(real)
-            kept.append(d)
-        dirnames[:] = kept
-        sub = dirpath[len(top):].lstrip(os.sep).replace(os.sep, "/")
+    folders = [(top, "")]  # (folder, its posix path under specs), depth first
+    while folders:
+        dirpath, sub = folders.pop()
+        try:
+            with os.scandir(dirpath) as listing:
+                entries = list(listing)
+        except OSError as exc:
+            _unreadable(config, exc, problems)
+            continue
         folder = dirpath if dirpath.endswith(os.sep) else dirpath + os.sep  # os.path.join, inlined
-        for n in filenames:
+        deeper = []
+        for entry in entries:
+            n = entry.name
+            try:
+                is_dir = entry.is_dir()  # a link to a folder counts, as os.walk(followlinks=True) has it
+            except OSError:
+                is_dir = False
+            if is_dir:
+                if n.startswith("."):
+                    continue
+                full = folder + n
+                if entry.is_symlink():
+                    real = os.path.realpath(full)
+                    if real != root and not real.startswith(inside):
+                        problems.append(Diagnostic(rel(config, Path(full)), 0, "", (
+                            f"a symlink that leads outside the project ({real}); specs must lie inside the "
+                            "project: move them in, or remove the link")))
+                        continue
+                    if real in seen:
+                        continue
+                    seen.add(real)
+                deeper.append((full, f"{sub}/{n}" if sub else n))
+                continue
             if not n.endswith(SPEC_SUFFIXES) or n.startswith("."):
                 continue
-            if os.path.islink(folder + n) and not os.path.realpath(folder + n).startswith(root.rstrip(os.sep) + os.sep):
+            if entry.is_symlink() and not os.path.realpath(folder + n).startswith(inside):
                 problems.append(Diagnostic(rel(config, Path(folder + n)), 0, "", (
                     f"a symlink that leads outside the project ({os.path.realpath(folder + n)}); specs must lie "
                     "inside the project: move them in, or remove the link")))
                 continue
             found.append((f"{sub}/{n}" if sub else n, folder + n))
+        folders.extend(reversed(deeper))
     found.sort(key=_first)
     return [full for _, full in found], problems
 

@@ -107,9 +107,10 @@ def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: boo
                      SpecCache(config.state_dir / CACHE_DIR, enabled=use_cache), memo)
     load = SpecLoad(spec_files=files, errors=list(loader.variables.diagnostics) + found_problems)
     digest = hashlib.sha256(f"{loader.salt}\0{loader.variables.digest}\0".encode())
+    keys = []  # "rel\0key\0" of each file, hashed at once (the same bytes as one update each)
     for path, rel in zip(files, rels):
         result = loader.load_file(path, rel)
-        digest.update(f"{rel}\0{result.key}\0".encode())
+        keys.append(f"{rel}\0{result.key}\0")
         if result.diagnostics:
             load.errors_by_file[rel] = sorted(result.diagnostics)
         else:
@@ -117,6 +118,7 @@ def _load_specs(config: Config, variables: dict[str, str] | None, use_cache: boo
             load.keys_by_file[rel] = result.key
             if result.unlisted:
                 load.unlisted_by_file[rel] = result.unlisted
+    digest.update("".join(keys).encode())
     for deck, sha in sorted((discovery.rel(config, t), sha) for t, sha in loader.ppt_hashes.items()):
         digest.update(f"{deck}\0{sha}\0".encode())
     load.errors += crosschecks.duplicates(load.videos_by_file) + crosschecks.collisions(load.videos_by_file)

@@ -163,11 +163,11 @@ def validate_videos(merged: dict[str, dict]) -> tuple[dict[str, _Video], list[tu
         return _adapter(kind).validate_python(merged), []
     except ValidationError:
         pass
-    VIDEO = _adapter("video")
+    one = _adapter("video")
     models, problems = {}, []
     for address, body in merged.items():
         try:
-            models[address] = VIDEO.validate_python(body)
+            models[address] = one.validate_python(body)
         except ValidationError as exc:
             problems += [describe(err, address) for err in exc.errors(include_url=False)]
     return models, problems
