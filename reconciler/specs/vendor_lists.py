@@ -6,8 +6,10 @@ templates and background images, but those lists grow (and its own request examp
 worth a line on stderr before a render is paid for, but it must not stop a team whose
 account has a newer voice. Warnings never change what is planned or sent.
 
-``check(config, load)`` reads only the loaded videos (so it works on a warm spec cache
-too) and looks the field's line up in the file only when there is something to say.
+The loader calls ``unlisted`` on each video it parses and keeps the result with the
+file's videos (in the spec cache too), so ``check(config, load)`` works on a warm cache
+without decoding a single request; it looks the field's line up in the file only when
+there is something to say.
 """
 
 from __future__ import annotations
@@ -71,19 +73,22 @@ def unlisted(provider: str, request: dict) -> list[tuple[tuple, str]]:
 def check(config, load) -> list[Diagnostic]:
     """Every warning of the loaded specs (``load``: a ``specs.SpecLoad``), sorted."""
     out = []
-    for rel, videos in load.videos_by_file.items():
-        out += check_file(config, rel, videos)
+    for rel in load.unlisted_by_file:
+        out += check_file(config, load, rel)
     return sorted(out)
 
 
-def check_file(config, rel: str, videos) -> list[Diagnostic]:
-    """The warnings of one spec file's loaded videos (the daemon asks per changed file)."""
+def check_file(config, load, rel: str) -> list[Diagnostic]:
+    """The warnings of one loaded spec file (the daemon asks per changed file)."""
+    found = load.unlisted_by_file.get(rel)
+    if not found:
+        return []
     out = []
     lines = _Lines(config.root / rel)
-    for video in videos:
-        for path, message in unlisted(video.provider, video.request):
-            line = lines.of(video.address, path) or video.line
-            out.append(Diagnostic(rel, line, f"videos.{video.address}." + ".".join(path), message))
+    line_of = {v.address: v.line for v in load.videos_by_file.get(rel, ())}
+    for address, path, message in found:
+        line = lines.of(address, path) or line_of.get(address, 0)
+        out.append(Diagnostic(rel, line, f"videos.{address}." + ".".join(path), message))
     return sorted(out)
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import socket
 import stat
 from dataclasses import dataclass
 from pathlib import Path
@@ -64,6 +63,8 @@ class StateLock:
                 f"the state {self.path.with_suffix('')} is locked by {who}; wait for it to finish or stop it"
             ) from None
         self.taken_over = _read_holder(fd)
+        import socket  # only a writer names its host: a reader's plan pays nothing for it
+
         me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=clock.iso_now())
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me.__dict__).encode(), 0)

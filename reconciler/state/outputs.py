@@ -28,7 +28,6 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import shutil
 from pathlib import Path
 
 from reconciler.util import mp4
@@ -183,6 +182,8 @@ def quarantine(config: Config, kept: Path, address: str, task_id: str) -> str:
     target = folder / f"{address.replace('/', '__')}.task-{task_id}.bin"
     try:
         folder.mkdir(parents=True, exist_ok=True)
+        import shutil  # only for the rare quarantine
+
         shutil.move(str(kept), target)
     except OSError:
         target = kept

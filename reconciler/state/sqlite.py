@@ -1,5 +1,6 @@
 """The SQLite state store (``state.store.Store``): what was rendered from which spec.
-The only module that knows SQL.
+Its writes are ``state/rows.py``'s (shared with PostgreSQL); here is what is SQLite's:
+the file, the connection, the transaction, the schema and the reads.
 
 One SQLite file (WAL mode) holds three tables:
 
@@ -34,7 +35,6 @@ Mutual exclusion between writers (apply, refresh, watch) is ``state.lock.StateLo
 
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -43,15 +43,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Iterator
 
 from reconciler.errors import StateError, StateWriteError
-from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.model import RecordedVideo
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
-from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
-from reconciler.util import clock
+from reconciler.state.rows import SCHEMA_VERSION, RowStore, TxCursor, to_recorded
 
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
     import sqlite_utils
 
-SCHEMA_VERSION = 4
 
 _VIDEO_COLUMNS = {
     "address": str, "provider": str, "fingerprint": str, "request": str, "spec_file": str,
@@ -66,13 +64,6 @@ _ATTEMPT_COLUMNS = {
     "submitted_at": str, "finished_at": str, "outcome": str,
     "previous": str,  # JSON of the video's attempt columns before this intent (to undo a not-sent create)
 }
-_ATTEMPT_FIELDS_OF_VIDEO = (
-    "fingerprint", "request", "spec_file", "labels", "prevent_destroy", "status", "task_id", "attempt",
-    "error", "submitted_at", "finished_at", "video_url", "preview_image_url",
-)
-
-
-now = clock.iso_now  # the one clock (util/clock)
 
 
 def _migrate_1(db: sqlite_utils.Database) -> None:
@@ -106,8 +97,10 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # version -> function that brings version-1 up to it
 
 
-class StateStore:
-    """Read and write the state DB at ``path``. Use ``open_readonly`` for readers."""
+class StateStore(RowStore):
+    """Read and write the state DB at ``path``. Use ``open_readonly`` for readers. The
+    writes are ``state.rows.RowStore``'s; here: the file, the connection, the
+    ``BEGIN IMMEDIATE`` transaction, the schema and the reads."""
 
     def __init__(self, path: Path, *, readonly: bool = False):
         self.path = path
@@ -203,7 +196,8 @@ class StateStore:
 
     def _migrate(self) -> None:
         assert self._db is not None
-        with self._tx(bump=False) as db:  # creating the schema changes no video
+        with self._tx(bump=False) as cur:  # creating the schema changes no video
+            db = cur.db
             if "meta" not in db.table_names():
                 db["meta"].create({"key": str, "value": str}, pk="key")
             version = self._version()
@@ -219,10 +213,11 @@ class StateStore:
                     db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
 
     @contextmanager
-    def _tx(self, *, bump: bool = True) -> Iterator[sqlite_utils.Database]:
+    def _tx(self, *, bump: bool = True, margin: float = 0.0) -> Iterator[_Cursor]:
         """One write transaction. The generation is bumped only when rows changed, so
         opening a store, or a ``recover`` with nothing to recover, does not make a
-        saved plan stale."""
+        saved plan stale. (``margin``: no lease here; the file lock is held until the
+        writer ends.)"""
         if self.readonly or self._db is None:
             raise StateError("internal: write on a read-only state")
         with self._mutex:
@@ -231,7 +226,7 @@ class StateStore:
                 conn.execute("BEGIN IMMEDIATE")
                 try:
                     before = conn.total_changes
-                    yield self._db
+                    yield _Cursor(self._db)
                     if bump and conn.total_changes != before:
                         conn.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
                     conn.execute("COMMIT")
@@ -263,13 +258,13 @@ class StateStore:
         if self._conn is None or "videos" not in self._tables():
             return {}
         rows = self._rows("SELECT * FROM videos ORDER BY address")
-        return {row["address"]: _to_recorded(row, self.path) for row in rows}
+        return {row["address"]: to_recorded(row, self.path) for row in rows}
 
     def get(self, address: str) -> RecordedVideo | None:
         if self._conn is None:
             return None
         rows = self._rows("SELECT * FROM videos WHERE address = ?", [address])
-        return _to_recorded(rows[0], self.path) if rows else None
+        return to_recorded(rows[0], self.path) if rows else None
 
     def attempts(self, address: str | None = None) -> list[dict]:
         if self._conn is None or "attempts" not in self._tables():
@@ -292,169 +287,12 @@ class StateStore:
             except sqlite3.DatabaseError as exc:
                 raise _unreadable(self.path, exc) from None
 
-    # -- writes (each its own transaction) ----------------------------------------
-
-    def begin_attempt(self, desired: DesiredVideo, holder: str) -> int:
-        """Write the intent *before* a paid create. Returns the attempt number."""
-        with self._tx() as db:
-            rows = db.execute_returning_dicts("SELECT * FROM videos WHERE address = ?", [desired.address])
-            row = rows[0] if rows else None
-            previous = json.dumps({k: row[k] for k in _ATTEMPT_FIELDS_OF_VIDEO}) if row else None
-            prev = db.execute("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address]).fetchone()
-            attempt = max(row["attempt"] or 0 if row else 0, prev[0] or 0) + 1
-            fields = {
-                "provider": desired.provider, "fingerprint": desired.fingerprint,
-                "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
-                "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
-                "prevent_destroy": int(desired.prevent_destroy), "status": Status.PENDING.value,
-                "task_id": None, "attempt": attempt, "error": None, "submitted_at": None,
-                "finished_at": None, "video_url": None, "preview_image_url": None, "updated_at": now(),
-            }
-            if row:
-                db["videos"].update(desired.address, fields)
-            else:
-                db["videos"].insert({"address": desired.address, "output_lost": 0, **fields})
-            db["attempts"].insert({
-                "address": desired.address, "attempt": attempt, "provider": desired.provider,
-                "fingerprint": desired.fingerprint, "status": Status.PENDING.value,
-                "holder": holder, "intent_at": now(), "previous": previous,
-            })
-            return attempt
-
-    def attempt_submitted(self, address: str, attempt: int, task_id: str) -> None:
-        """The create's answer arrived: the render exists and is paid for."""
-        at = now()
-        with self._tx() as db:
-            self._set_attempt(db, address, attempt, status=Status.RENDERING.value, task_id=task_id, submitted_at=at)
-            self._set_video_if_attempt(db, address, attempt, status=Status.RENDERING.value, task_id=task_id,
-                                       submitted_at=at)
-
-    def attempt_failed(self, address: str, attempt: int, error: str, *, status: Status = Status.FAILED) -> None:
-        """A definite answer that no render was started (bad params, quota...), or
-        (with ``status=UNKNOWN``) a create whose answer never arrived."""
-        with self._tx() as db:
-            self._set_attempt(db, address, attempt, status=status.value, error=error)
-            self._set_video_if_attempt(db, address, attempt, status=status.value, error=error)
-
-    def attempt_not_sent(self, address: str, attempt: int, error: str) -> None:
-        """The create certainly never left this machine: forget the intent and put the
-        video back as it was (a first attempt is removed again)."""
-        with self._tx() as db:
-            self._set_attempt(db, address, attempt, status="not_sent", error=error)
-            row = db.execute("SELECT previous FROM attempts WHERE address = ? AND attempt = ?",
-                             [address, attempt]).fetchone()
-            previous = json.loads(row[0]) if row and row[0] else None
-            if previous is None:
-                db.execute("DELETE FROM videos WHERE address = ? AND attempt = ? AND output_file IS NULL",
-                           [address, attempt])
-                return
-            self._set_video_if_attempt(db, address, attempt, **previous)
-
-    def record_task(self, address: str, task_id: str, status: Status, *, error: str | None = None,
-                    video_url: str | None = None, preview_image_url: str | None = None,
-                    finished_at: str | None = None, downloading: bool = False,
-                    download_prior: str | None = None) -> bool:
-        """What a poll said about the video's current task. False if the task is no
-        longer the video's current one (superseded): nothing is written then. With
-        ``downloading``, the GET of its output starts next: which task, and the identity
-        of the file at the output path now (``download_prior``, None if none), so a file
-        renamed into place by a writer killed before ``record_output`` can be adopted."""
-        with self._tx() as db:
-            row = db.execute("SELECT task_id, attempt FROM videos WHERE address = ?", [address]).fetchone()
-            if not row or row[0] != task_id:
-                self._set_attempt_by_task(db, address, task_id, status=status.value, error=error)
-                return False
-            fields = {"status": status.value, "error": error, "updated_at": now()}
-            for key, value in (("video_url", video_url), ("preview_image_url", preview_image_url),
-                               ("finished_at", finished_at)):
-                if value is not None:
-                    fields[key] = value
-            if downloading:
-                fields.update(download_task_id=task_id, download_prior=download_prior)
-            db["videos"].update(address, fields)
-            self._set_attempt(db, address, row[1], status=status.value, error=error,
-                              finished_at=finished_at if status is not Status.RENDERING else None)
-            return True
-
-    def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None) -> None:
-        """The current task's output is downloaded and verified (by the checkout ``place``): publish it."""
-        with self._tx() as db:
-            row = db.execute("SELECT task_id, fingerprint FROM videos WHERE address = ?", [address]).fetchone()
-            if not row or row[0] != task_id:
-                raise StateError(f"internal: output of {address} task {task_id} is not the current task")
-            db["videos"].update(address, {
-                "status": Status.FINISHED.value, "error": None, "output_file": file, "output_sha256": sha256,
-                "output_bytes": size, "output_fingerprint": row[1], "output_task_id": task_id,
-                "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
-                "updated_at": now(),
-            })
-            if not db.execute("SELECT finished_at FROM videos WHERE address = ?", [address]).fetchone()[0]:
-                db["videos"].update(address, {"finished_at": now()})
-
-    def download_ended(self, address: str, task_id: str) -> None:
-        """A download of ``task_id`` failed before any rename: nothing to adopt later."""
-        with self._tx(bump=False) as db:  # bookkeeping only: a saved plan stays valid
-            db.execute("UPDATE videos SET download_task_id = NULL, download_prior = NULL "
-                       "WHERE address = ? AND download_task_id = ?", [address, task_id])
-
     def download_started(self, address: str) -> tuple[str, str | None] | None:
         """(task id, prior identity) of the last download begun and not recorded, if any."""
         rows = self._rows("SELECT download_task_id, download_prior FROM videos WHERE address = ?", [address])
         if not rows or not rows[0]["download_task_id"]:
             return None
         return rows[0]["download_task_id"], rows[0]["download_prior"]
-
-    def render_output_lost(self, address: str, task_id: str, reason: str) -> None:
-        """The vendor can no longer give the output of the current task ``task_id``. If
-        an older render's output is still published (a replace), it stays published and
-        the new render is recorded failed (the next plan renders it again); otherwise
-        the output is marked lost."""
-        with self._tx() as db:
-            row = db.execute("SELECT task_id, attempt, output_file, output_task_id FROM videos WHERE address = ?",
-                             [address]).fetchone()
-            if not row or row[0] != task_id:
-                return  # superseded meanwhile
-            if row[2] and row[3] != task_id:
-                db["videos"].update(address, {"status": Status.FAILED.value, "error": reason,
-                                              "download_task_id": None, "download_prior": None, "updated_at": now()})
-                self._set_attempt(db, address, row[1], status=Status.FAILED.value, error=reason)
-                return
-            db["videos"].update(address, {"output_lost": 1, "error": reason, "download_task_id": None,
-                                          "download_prior": None, "updated_at": now()})
-
-    def mark_output_lost(self, address: str, reason: str) -> None:
-        with self._tx() as db:
-            db["videos"].update(address, {"output_lost": 1, "error": reason, "updated_at": now()})
-
-    def update_metadata(self, address: str, *, labels: dict[str, str], prevent_destroy: bool, spec_file: str) -> None:
-        with self._tx() as db:
-            db["videos"].update(address, {
-                "labels": json.dumps(labels, sort_keys=True), "prevent_destroy": int(prevent_destroy),
-                "spec_file": spec_file, "updated_at": now(),
-            })
-
-    def record_superseded(self, address: str, task_id: str, outcome: str) -> None:
-        """An old task left behind by a replace or delete: ``cancelled`` or ``abandoned``."""
-        with self._tx() as db:
-            self._set_attempt_by_task(db, address, task_id, outcome=outcome)
-
-    def remove(self, address: str) -> None:
-        """Forget a deleted video (its attempt history stays)."""
-        with self._tx() as db:
-            db.execute("DELETE FROM videos WHERE address = ?", [address])
-            db.execute("UPDATE attempts SET outcome = COALESCE(outcome, 'deleted') WHERE address = ?", [address])
-
-    def recover(self) -> list[str]:
-        """Turn intents left ``pending`` by a dead writer into ``unknown``. Call only
-        while holding the lock (so no live writer owns them). Returns the addresses."""
-        with self._tx() as db:
-            rows = db.execute("SELECT address, attempt FROM attempts WHERE status = 'pending'").fetchall()
-            message = INTERRUPTED_CREATE
-            for address, attempt in rows:
-                self._set_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
-                self._set_video_if_attempt(db, address, attempt, status=Status.UNKNOWN.value, error=message)
-            return [r[0] for r in rows]
 
     # -- whole-state copy (``state migrate``) ----------------------------------------
 
@@ -469,7 +307,8 @@ class StateStore:
 
     def load(self, data: dict) -> None:
         """Write a whole state dumped from another store into this empty one, in one transaction."""
-        with self._tx(bump=False) as db:
+        with self._tx(bump=False) as cur:
+            db = cur.db
             db["videos"].insert_all(data["videos"])
             db["attempts"].insert_all(data["attempts"])
             db["cache"].insert_all(data.get("cache", []))
@@ -492,68 +331,30 @@ class StateStore:
         with self._mutex:
             return frozenset(r[0] for r in self._conn.execute("SELECT fingerprint FROM cache"))
 
-    def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
-                  video_url: str | None = None, preview_image_url: str | None = None) -> None:
-        """Index a verified output under its fingerprint (replacing an older entry)."""
-        at = now()
-        with self._tx(bump=False) as db:  # the cache is not the state a saved plan was made from
-            db["cache"].upsert({"fingerprint": fingerprint, "provider": provider, "task_id": task_id,
-                                "sha256": sha256, "bytes": size, "video_url": video_url,
-                                "preview_image_url": preview_image_url, "created_at": at, "used_at": at},
-                               pk="fingerprint")
 
-    def cache_used(self, fingerprint: str) -> None:
-        with self._tx(bump=False) as db:
-            db.execute("UPDATE cache SET used_at = ? WHERE fingerprint = ?", [now(), fingerprint])
+class _Cursor(TxCursor):
+    """A write transaction on the SQLite connection (``?`` placeholders are SQLite's own);
+    ``db`` is the sqlite_utils view of it, for the schema and bulk loads."""
 
-    def cache_drop(self, fingerprint: str) -> None:
-        with self._tx(bump=False) as db:
-            db.execute("DELETE FROM cache WHERE fingerprint = ?", [fingerprint])
+    def __init__(self, db: sqlite_utils.Database):
+        self.db, self._conn = db, db.conn
 
-    def publish_cached(self, desired: DesiredVideo, entry: dict, file: str, place: str | None = None) -> None:
-        """``desired`` is served from the render cache: its output ``file`` is in place,
-        recorded as finished with the cached render's task, no attempt (nothing paid)."""
-        at = now()
-        with self._tx() as db:
-            exists = db.execute("SELECT 1 FROM videos WHERE address = ?", [desired.address]).fetchone()
-            prev = db.execute("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address]).fetchone()
-            fields = served_from_cache(desired, entry, file, place, attempt=prev[0] or 0, at=at)
-            if exists:
-                db["videos"].update(desired.address, fields)
-            else:
-                db["videos"].insert({"address": desired.address, **fields})
-            db.execute("UPDATE cache SET used_at = ? WHERE fingerprint = ?", [at, desired.fingerprint])
+    def execute(self, sql: str, params=()) -> None:
+        self._conn.execute(sql, params)
 
-    # -- helpers ------------------------------------------------------------------
+    def one(self, sql: str, params=()):
+        return self._conn.execute(sql, params).fetchone()
 
-    @staticmethod
-    def _set_attempt(db, address: str, attempt: int, **fields) -> None:
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        db.execute(f"UPDATE attempts SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])
+    def all(self, sql: str, params=()) -> list:
+        return self._conn.execute(sql, params).fetchall()
 
-    @staticmethod
-    def _set_attempt_by_task(db, address: str, task_id: str, **fields) -> None:
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        db.execute(f"UPDATE attempts SET {sets} WHERE address = ? AND task_id = ?", [*fields.values(), address, task_id])
-
-    @staticmethod
-    def _set_video_if_attempt(db, address: str, attempt: int, /, **fields) -> None:  # "/": fields may hold "attempt"
-        fields["updated_at"] = now()
-        sets = ", ".join(f"{k} = ?" for k in fields)
-        db.execute(f"UPDATE videos SET {sets} WHERE address = ? AND attempt = ?", [*fields.values(), address, attempt])
+    def one_dict(self, sql: str, params=()) -> dict | None:
+        cur = self._conn.execute(sql, params)
+        row = cur.fetchone()
+        return dict(zip([d[0] for d in cur.description], row)) if row else None
 
 
 _REQUIRED_TABLES = {"meta", "videos", "attempts"}
-_TEXT = (str, type(None))
-# Columns of a video row and the Python types a sound row holds in them (None: NULL).
-_ROW_TYPES = {
-    "address": (str,), "provider": (str,), "fingerprint": (str,), "status": (str,), "spec_file": _TEXT,
-    "request": _TEXT, "labels": _TEXT, "prevent_destroy": (int, type(None)), "task_id": _TEXT,
-    "attempt": (int, type(None)), "error": _TEXT, "submitted_at": _TEXT, "finished_at": _TEXT,
-    "video_url": _TEXT, "preview_image_url": _TEXT, "output_file": _TEXT, "output_sha256": _TEXT,
-    "output_bytes": (int, type(None)), "output_fingerprint": _TEXT, "output_task_id": _TEXT,
-    "output_lost": (int, type(None)),
-}
 
 
 def _readonly_folder_without_wal(path: Path) -> bool:
@@ -618,39 +419,3 @@ def _meta_int(path: Path, key: str, value) -> int:
                          "restore it from a backup") from None
 
 
-def _to_recorded(row: dict, path: Path | str) -> RecordedVideo:
-    """A video row as data; StateError naming the row and column for a value edited into
-    something that does not parse (never a traceback, never a silent default)."""
-    address = row.get("address")
-
-    def bad(column: str, why: str) -> StateError:
-        return StateError(f"{path}: the state is damaged: video {address!r}, column {column}: {why}; "
-                          "fix the row or restore the state from a backup (nothing was changed)")
-
-    for column, types in _ROW_TYPES.items():
-        if not isinstance(row.get(column), types) or isinstance(row.get(column), bool):
-            raise bad(column, f"{row.get(column)!r} is not {'a number' if int in types else 'text'}")
-    try:
-        status = Status(row["status"])
-    except ValueError:
-        raise bad("status", f"{row['status']!r} is not one of {', '.join(s.value for s in Status)}") from None
-    parsed = {}
-    for column, kind in (("request", dict), ("labels", dict)):
-        try:
-            value = json.loads(row[column]) if row[column] else None
-        except ValueError:
-            raise bad(column, "not valid JSON") from None
-        if value is not None and not isinstance(value, kind):
-            raise bad(column, "not a JSON object")
-        parsed[column] = value
-    return RecordedVideo(
-        address=row["address"], provider=row["provider"], fingerprint=row["fingerprint"],
-        status=status, spec_file=row["spec_file"] or "",
-        request=parsed["request"], labels=parsed["labels"] or {},
-        prevent_destroy=bool(row["prevent_destroy"]), task_id=row["task_id"], attempt=row["attempt"] or 0,
-        error=row["error"], submitted_at=row["submitted_at"], finished_at=row["finished_at"],
-        video_url=row["video_url"], preview_image_url=row["preview_image_url"], output_file=row["output_file"],
-        output_sha256=row["output_sha256"], output_bytes=row["output_bytes"],
-        output_fingerprint=row["output_fingerprint"], output_task_id=row["output_task_id"],
-        output_lost=bool(row["output_lost"]), output_place=row.get("output_place"),
-    )

@@ -223,7 +223,7 @@ class PostgresBackend:
         return f"{_redacted(self.url)} (schema {self.schema})"
 
     def lock(self) -> WriterLock:
-        from reconciler.state.postgres import PostgresLease
+        from reconciler.state.pg_lease import PostgresLease
 
         return PostgresLease(self.url, self.schema)
 

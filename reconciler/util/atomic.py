@@ -11,7 +11,6 @@ removes its temporary file and leaves the target as it was.
 from __future__ import annotations
 
 import os
-import tempfile
 from pathlib import Path
 
 
@@ -40,8 +39,7 @@ class Replacement:
             except FileNotFoundError:
                 mode = 0o644
         self.mode = mode
-        fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.", suffix=suffix)
-        self.tmp = Path(tmp)
+        fd, self.tmp = _create_temporary(self.path, suffix)
         self.file = os.fdopen(fd, "wb")
 
     def commit(self) -> None:
@@ -72,6 +70,21 @@ class Replacement:
             self.commit()
         else:
             self.discard()
+
+
+def _create_temporary(path: Path, suffix: str) -> tuple[int, Path]:
+    """A new file ``.<name>.<random><suffix>`` beside ``path``, mode 0o600, open for
+    writing: ``tempfile.mkstemp``'s rule (exclusive create, a fresh name on a clash)
+    without importing ``tempfile`` (and its ``shutil``, ``random``...) into every
+    short command that writes one small file."""
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+    for _ in range(100):
+        tmp = path.parent / f".{path.name}.{os.urandom(6).hex()}{suffix}"
+        try:
+            return os.open(tmp, flags, 0o600), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name beside {path}")
 
 
 def atomic_write_bytes(path: Path, data: bytes, *, mode: int | None = None, durable: bool = True) -> None:

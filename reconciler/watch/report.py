@@ -30,11 +30,11 @@ class CycleReport:
         and ``validate`` print: each file's logged once per content of the file (again
         only after it changed), never every cycle. Only changed files are checked."""
         warned = {}
-        for rel, videos in load.videos_by_file.items():
+        for rel in load.videos_by_file:
             key = warned[rel] = load.keys_by_file.get(rel, "")
             if key and self._warned.get(rel) == key:
                 continue
-            for w in vendor_lists.check_file(config, rel, videos):
+            for w in vendor_lists.check_file(config, load, rel):
                 self.log.warning("spec_warning", str(w), file=w.path, line=w.line)
         self._warned = warned
 

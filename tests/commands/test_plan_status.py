@@ -21,14 +21,9 @@ from reconciler.config import load_config
 from reconciler.model import Status
 from reconciler.sim import media
 from reconciler.state.sqlite import StateStore
+from tests.helpers import XINGYUN_HEADER
 
-LAUNCH = """\
-defaults:
-  provider: xingyun
-  look_name: AM054_Jap_9021_new
-  tts_vcn_name: XMOV_HN_TTS__236
-  studio_name: youling_2d_v
-videos:
+LAUNCH = XINGYUN_HEADER + """\
   launch/intro:
     video_name: 发布会开场
     sub_title: "on"

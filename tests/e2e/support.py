@@ -13,7 +13,6 @@ the state through the store factory, so a test never names a backend it does not
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import re
@@ -22,7 +21,6 @@ import shutil
 import subprocess
 import sys
 import time
-import zipfile
 from collections import defaultdict
 from pathlib import Path
 
@@ -33,6 +31,7 @@ from reconciler.config import load_config
 from reconciler.sim import media
 from reconciler.state import manifest as manifest_mod
 from reconciler.state import store as state_store
+from tests.helpers import XINGYUN_HEADER, tiny_pptx
 
 RECONCILER = str(Path(sys.executable).with_name("reconciler")) if Path(sys.executable).with_name(
     "reconciler").exists() else shutil.which("reconciler")
@@ -146,24 +145,7 @@ def read_until(stream, text: str, timeout: float = 20.0) -> str:
     return seen.decode()
 
 
-def tiny_pptx(text: str = "Quarterly deck") -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("ppt/presentation.xml", "<p:presentation/>")
-        z.writestr("ppt/slides/slide1.xml", f"<p:sld><a:t>{text}</a:t></p:sld>")
-    return buf.getvalue()
-
-
-XINGYUN_SPEC = """\
-defaults:
-  provider: xingyun
-  look_name: AM054_Jap_9021_new
-  tts_vcn_name: XMOV_HN_TTS__236
-  studio_name: youling_2d_v
-videos:
-{videos}
-"""
+XINGYUN_SPEC = XINGYUN_HEADER + "{videos}\n"
 UNISOUND_SPEC = """\
 defaults:
   provider: unisound

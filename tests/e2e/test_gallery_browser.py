@@ -15,18 +15,14 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import UNISOUND_HEADER, XINGYUN_HEADER
+
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 HOW_TO_GET = ("the gallery's browser test needs Chromium, its driver and selenium: "
               "`apt-get install chromium chromium-driver` (Debian/Ubuntu; .ci/run does it) "
               "and `pip install -e '.[dev]'`")
 
-XINGYUN = """\
-defaults:
-  provider: xingyun
-  look_name: AM054_Jap_9021_new
-  tts_vcn_name: XMOV_HN_TTS__236
-  studio_name: youling_2d_v
-videos:
+XINGYUN = XINGYUN_HEADER + """\
   xy/intro:
     labels: {owner: marketing}
     segment:
@@ -37,12 +33,7 @@ videos:
     segment:
       - text: 上午九点 主论坛开幕
 """
-UNISOUND = """\
-defaults:
-  provider: unisound
-  speech_param: {vcn: xuanxuan-plus, speed: 55}
-  video_param: {template: yadi_01, watermask: 0, background: 1}
-videos:
+UNISOUND = UNISOUND_HEADER + """\
   uni/q1:
     text: 这是第<value>110</value>会议室
   uni/q2:

@@ -7,7 +7,8 @@ from __future__ import annotations
 
 import signal
 
-from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, on_both_backends, tiny_pptx, wait_until
+from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, on_both_backends, wait_until
+from tests.helpers import tiny_pptx
 
 HTML_START = b"<html>"
 

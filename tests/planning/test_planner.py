@@ -27,3 +27,16 @@ def test_the_shortcut_gives_exactly_the_change_of_the_full_rules(monkeypatch):
     monkeypatch.setattr(planner, "_settled", lambda d, r, options: False)
     slow = [planner._change("a", d, r, o) for d, r, o in cases]
     assert fast == slow
+
+
+def test_changes_built_without_the_dataclass_init_equal_the_ones_it_builds():
+    """``planner._plain`` (the quick build of creates and settled noops) gives exactly
+    ``Change(...)``: every field, the defaults included, so a field added to ``Change``
+    cannot be left unset on the common path."""
+    from reconciler.model import Action, Change
+
+    d = DesiredVideo("a", "xingyun", {"look_name": "x"}, "f", "specs/a.yaml")
+    for r in (None, RecordedVideo("a", "xingyun", "f", Status.FINISHED, "specs/a.yaml")):
+        quick = planner._plain("a", Action.CREATE, "xingyun", "new video", "specs/a.yaml", d, r)
+        built = Change("a", Action.CREATE, "xingyun", "new video", "specs/a.yaml", d, r)
+        assert quick == built and vars(quick) == vars(built)

@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-import io
 import re
 import time
-import zipfile
 
 import httpx
 import pytest
@@ -25,6 +23,7 @@ from reconciler.providers.base import Credentials, RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.unisound import UnisoundProvider
 from reconciler.providers.xingyun import XingyunProvider
+from tests.helpers import tiny_pptx
 
 pytestmark = pytest.mark.anyio
 RENDER = 1.5  # seconds; the first 0.3 * RENDER of a task are its pending window
@@ -59,15 +58,6 @@ def xingyun(server, secret="xy-secret", **kw) -> XingyunProvider:
 def unisound(server, secret="uni-secret", **kw) -> UnisoundProvider:
     kw.setdefault("policy", FAST)
     return UnisoundProvider(Credentials(server.url, "uni-key", secret), trust_env=False, **kw)
-
-
-def tiny_pptx(marker: str = "") -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w") as z:
-        z.writestr("[Content_Types].xml", "<Types/>")
-        z.writestr("ppt/presentation.xml", "<p:presentation/>")
-        z.writestr("ppt/slides/slide1.xml", f"<p:sld>hello {marker}</p:sld>")
-    return buf.getvalue()
 
 
 def creates(server, vendor: str) -> list[dict]:

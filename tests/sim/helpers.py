@@ -8,11 +8,9 @@ format from the outside over real HTTP on 127.0.0.1.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import subprocess
 import time
-import zipfile
 from pathlib import Path
 from typing import Any, Callable
 
@@ -145,16 +143,6 @@ class UnisoundClient:
                 return seen, doc
             time.sleep(0.01)
         raise AssertionError(f"task {task_id} did not finish: {seen}")
-
-
-def tiny_pptx(slide_text: str = "Hello deck", *, presentation: bool = True) -> bytes:
-    buf = io.BytesIO()
-    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
-        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
-        if presentation:
-            z.writestr("ppt/presentation.xml", '<?xml version="1.0"?><p:presentation/>')
-        z.writestr("ppt/slides/slide1.xml", f'<?xml version="1.0"?><p:sld><a:t>{slide_text}</a:t></p:sld>')
-    return buf.getvalue()
 
 
 def poll(fn: Callable[[], Any], until: Callable[[Any], bool], timeout: float = 10, interval: float = 0.01) -> Any:

@@ -82,7 +82,8 @@ def test_ledger_records_every_call_and_is_readable_from_disk(state_dir):
 
 
 def test_ppt_fingerprint_depends_on_the_deck_not_the_upload_name(state_dir):
-    from tests.sim.helpers import PPT_BODY, tiny_pptx
+    from tests.helpers import tiny_pptx
+    from tests.sim.helpers import PPT_BODY
 
     with start_in_thread(state_dir=state_dir, render_seconds=0.05) as sim, \
             httpx.Client(base_url=sim.url, timeout=5) as http:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.sim.helpers import PPT_BODY, SEGMENT_BODY, XY, tiny_pptx, xingyun_headers
+from tests.helpers import tiny_pptx
+from tests.sim.helpers import PPT_BODY, SEGMENT_BODY, XY, xingyun_headers
 
 
 def test_create_progresses_through_every_state_to_finished(xy):

@@ -23,24 +23,11 @@ from reconciler.config import load_config
 from reconciler.errors import SpecErrors
 from reconciler.specs.cache import CACHE_DIR
 from reconciler.specs.loader import load_specs
+from tests.helpers import UNISOUND_HEADER, XINGYUN_HEADER
 
 REPO = Path(__file__).resolve().parents[2]
 
-XY = """\
-defaults:
-  provider: xingyun
-  look_name: AM054_Jap_9021_new
-  tts_vcn_name: XMOV_HN_TTS__236
-  studio_name: youling_2d_v
-videos:
-"""
-UNI = """\
-defaults:
-  provider: unisound
-  speech_param: {vcn: xuanxuan-plus, speed: 55}
-  video_param: {template: yadi_01, watermask: 0, background: 1}
-videos:
-"""
+XY, UNI = XINGYUN_HEADER, UNISOUND_HEADER
 
 
 def write(root: Path, files: dict[str, str | bytes]) -> Path:
@@ -371,6 +358,27 @@ def test_a_warm_cache_parses_nothing_and_gives_the_same_videos(tmp_path, monkeyp
     assert warm.desired() == cold.desired()
     assert warm.digest == cold.digest
     assert warm.watched_files == cold.watched_files
+
+
+def test_a_warm_cache_gives_each_request_and_warning_as_a_cold_load(tmp_path, monkeypatch):
+    """A cached video keeps its request encoded until it is read (``model._LazyRequest``),
+    and the vendor-list warnings come from the cache without reading it."""
+    from reconciler.specs import vendor_lists
+
+    root = write(tmp_path, {**CACHED, "specs/u.yaml": UNI.replace("xuanxuan-plus", "xuanxuan-pluss")
+                            + "  u/one:\n    text: 你好\n"})
+    config = load_config(root)
+    cold = load(root, use_cache=True)
+    forbid_parsing(monkeypatch)
+    warm = load(root, use_cache=True)
+    monkeypatch.undo()  # the warning's line is looked up in the file
+    assert vendor_lists.check(config, warm) == vendor_lists.check(config, cold)
+    assert [str(w) for w in vendor_lists.check(config, warm)] == [
+        "specs/u.yaml:3: videos.u/one.speech_param.vcn: 'xuanxuan-pluss' is not a voice of the Unisound "
+        "document's list; check the spelling (a newer one your account has is fine)"]
+    for address, video in warm.desired().items():
+        assert video.request == cold.desired()[address].request
+        assert video == cold.desired()[address]
 
 
 def test_a_changed_file_is_parsed_again_and_only_that_one(tmp_path, monkeypatch):

@@ -172,7 +172,8 @@ def test_a_create_that_never_left_is_forgotten(store):
 def test_a_retry_that_never_left_puts_the_previous_render_back(store):
     finish(store, video(), "135")
     before = store.get("launch/intro")
-    attempt = store.begin_attempt(replace(video(fingerprint="fp2"), request={"look_name": "B"}), holder="t")
+    attempt = store.begin_attempt(replace(video(fingerprint="fp2"), request={"look_name": "B"}, labels={"x": "y"}),
+                                  holder="t")
     assert store.get("launch/intro").status is Status.PENDING
     store.attempt_not_sent("launch/intro", attempt, "connection refused")
     assert store.get("launch/intro") == before and before.has_output
@@ -196,13 +197,16 @@ def test_a_replace_keeps_the_old_output_published_until_the_new_one_lands(store)
     store.attempt_submitted("launch/intro", attempt, "new")
     rec = store.get("launch/intro")
     assert (rec.task_id, rec.fingerprint, rec.output_task_id, rec.output_fingerprint) == ("new", "fp2", "old", "fp1")
+    assert rec.status is Status.RENDERING and rec.has_output
     with pytest.raises(StateError):
         store.record_output("launch/intro", "old", "outputs/x.mp4", "s", 1)  # not the current task
-    assert store.record_task("launch/intro", "new", Status.FINISHED) is True
+    assert store.record_task("launch/intro", "new", Status.FINISHED, video_url="https://cdn/v.mp4") is True
     store.record_output("launch/intro", "new", "outputs/launch/intro.mp4", "sha-new", 200)
     rec = store.get("launch/intro")
     assert (rec.status, rec.output_task_id, rec.output_sha256, rec.output_bytes) == (
         Status.FINISHED, "new", "sha-new", 200)
+    assert (rec.output_file, rec.output_fingerprint, rec.video_url) == (
+        "outputs/launch/intro.mp4", "fp2", "https://cdn/v.mp4") and rec.has_output
     assert rec.finished_at  # filled in when the vendor gave no time
 
 

@@ -18,7 +18,8 @@ import sys
 
 import pytest
 
-from tests.watch.test_daemon import Project, assert_no_duplicate_renders, project, wait_until  # noqa: F401
+from tests.helpers import XINGYUN_HEADER, tiny_pptx
+from tests.watch.helpers import Project, assert_no_duplicate_renders, wait_until
 
 
 def git(project: Project, *args: str, cwd=None) -> str:
@@ -141,15 +142,12 @@ def test_a_missing_ref_or_no_repository_is_a_clear_error(repo):
 
 
 def test_a_deck_is_uploaded_as_committed_not_as_in_the_working_tree(project):
-    from tests.e2e.support import tiny_pptx
-
     git(project, "init", "-q", "-b", "main")
     (project.root / ".gitignore").write_text("state/\noutputs/\n", encoding="utf-8")
     (project.root / "decks").mkdir()
     (project.root / "decks/deck.pptx").write_bytes(tiny_pptx("As committed"))
     (project.root / "specs/deck.yaml").write_text(
-        "defaults:\n  provider: xingyun\n  look_name: AM054_Jap_9021_new\n  tts_vcn_name: XMOV_HN_TTS__236\n"
-        "  studio_name: youling_2d_v\nvideos:\n  g/deck:\n    ppt_file: ../decks/deck.pptx\n", encoding="utf-8")
+        XINGYUN_HEADER + "  g/deck:\n    ppt_file: ../decks/deck.pptx\n", encoding="utf-8")
     commit(project, "a deck video")
     (project.root / "decks/deck.pptx").write_bytes(tiny_pptx("Being edited, not committed"))
     w = project.watch("--git-ref", "main", "--interval", "60")

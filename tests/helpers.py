@@ -1,0 +1,41 @@
+"""Builders the test folders share: the spec-file headers a project's specs start with,
+and a tiny .pptx the simulator accepts as a deck.
+
+Per-folder helpers stay in their folder (``e2e/support.py``, ``sim/helpers.py``,
+``watch/helpers.py``); shared fakes of the engine's parts are in ``fakes.py``.
+"""
+
+from __future__ import annotations
+
+import io
+import zipfile
+
+# The defaults of a Xingyun spec file, then ``videos:``: append ``  address:\n    segment: ...``.
+XINGYUN_HEADER = """\
+defaults:
+  provider: xingyun
+  look_name: AM054_Jap_9021_new
+  tts_vcn_name: XMOV_HN_TTS__236
+  studio_name: youling_2d_v
+videos:
+"""
+# The same for Unisound: append ``  address:\n    text: ...``.
+UNISOUND_HEADER = """\
+defaults:
+  provider: unisound
+  speech_param: {vcn: xuanxuan-plus, speed: 55}
+  video_param: {template: yadi_01, watermask: 0, background: 1}
+videos:
+"""
+
+
+def tiny_pptx(text: str = "Hello deck", *, presentation: bool = True) -> bytes:
+    """A one-slide deck whose slide says ``text`` (``SIM_FAIL`` in it makes the
+    simulator's renders of it fail); without ``presentation`` it is no .pptx at all."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types/>')
+        if presentation:
+            z.writestr("ppt/presentation.xml", '<?xml version="1.0"?><p:presentation/>')
+        z.writestr("ppt/slides/slide1.xml", f'<?xml version="1.0"?><p:sld><a:t>{text}</a:t></p:sld>')
+    return buf.getvalue()
