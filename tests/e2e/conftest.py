@@ -38,8 +38,8 @@ def project(tmp_path, sim, state_backend, request) -> Project:
 
 
 @pytest.fixture
-def s3_project(tmp_path, sim, s3_server, s3_bucket) -> S3Project:
-    return S3Project(tmp_path / "proj", sim, s3_server, s3_bucket)
+def s3_project(tmp_path, sim, s3_server, s3_bucket, state_backend, request) -> S3Project:
+    return S3Project(tmp_path / "proj", sim, s3_server, s3_bucket, state_url=database_url(request, state_backend))
 
 
 @pytest.fixture

@@ -358,8 +358,8 @@ class S3Project(Project):
     environment is dropped, so a profile or a real endpoint is never used."""
 
     def __init__(self, root: Path, sim: Sim, s3, bucket: str, *, prefix: str = "videos/launch",
-                 parallelism: int = 4):
-        super().__init__(root, sim, parallelism=parallelism)
+                 parallelism: int = 4, state_url: str | None = None):
+        super().__init__(root, sim, parallelism=parallelism, state_url=state_url)
         self.s3, self.bucket, self.prefix = s3, bucket, prefix
         self.endpoint = s3.endpoint
         self.parallelism = parallelism
@@ -418,16 +418,14 @@ class S3Project(Project):
 
 
 def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept: frozenset[str] = frozenset(),
-                         cached: bool = True, stale_staged_ok: bool = False) -> None:
+                         cached: bool = True) -> None:
     """State, manifest and bucket agree: each published output is the object
     ``<prefix>/<address>/<sha256>.mp4`` with the recorded size and sha256 metadata and
     exactly the bytes the sim served; no other object is published (``kept``: keys a
     test expects to stay, e.g. with keep_deleted_outputs); with ``cached``, each output
     is in the render cache too (a kill -9 between an output's record and its copy into
     the cache leaves it out: nothing lost, a later rename renders); nothing is left
-    staged (with ``stale_staged_ok``: only copies of published bytes, as a kill -9
-    between an output's record and the removal of its staged file leaves) or written to
-    a local outputs folder."""
+    staged or written to a local outputs folder."""
     recorded = project.recorded()
     public = project.public_url
 
@@ -456,10 +454,6 @@ def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept:
     assert published == expected | kept, f"stray: {sorted(published - expected - kept)}, " \
                                          f"missing: {sorted((expected | kept) - published)}"
     if all_finished:
-        uploads = project.root / "state/uploads"
-        for path in project.staged():
-            address = path.relative_to(uploads).as_posix().removesuffix(".mp4")
-            assert stale_staged_ok and hashlib.sha256(path.read_bytes()).hexdigest() == \
-                recorded[address].output_sha256, f"left staged: {path}"
+        assert project.staged() == [], f"left staged: {project.staged()}"
     local = project.root / "outputs"
     assert not local.exists() or not [p for p in local.rglob("*") if p.is_file()], "a local output was written"

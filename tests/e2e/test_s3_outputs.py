@@ -7,7 +7,10 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.support import Project, assert_no_duplicate_renders, assert_s3_consistent, grep_secrets, wait_until
+import pytest
+
+from tests.e2e.support import (Project, S3Project, assert_no_duplicate_renders, assert_s3_consistent, grep_secrets,
+                               on_both_backends, wait_until)
 from tests.s3server import SECRET_KEY
 
 
@@ -21,6 +24,7 @@ def applied(project, *args: str, **env: str):
     return result
 
 
+@on_both_backends
 def test_apply_with_both_vendors_publishes_each_video_as_an_object(s3_project, sim):
     project = s3_project
     project.standard_specs()  # 3 Xingyun (one a deck), 3 Unisound
@@ -243,3 +247,45 @@ def test_cache_prune_removes_old_cached_objects(s3_project, sim):
     fingerprint = project.recorded()["xy/a"].fingerprint
     assert list(project.objects(cache=True)) == [f"{project.prefix}/.cache/{fingerprint}.mp4"]  # a's: in use
     assert_s3_consistent(project)
+
+
+@pytest.mark.xfail(strict=True, reason="known gap (s3tests report): an output recorded without its cache copy "
+                   "(the copy failed, or a kill -9 between the two) is never added to the cache later")
+def test_an_output_whose_cache_copy_failed_is_still_never_paid_for_again(s3_project, sim, s3_proxy):
+    """CONTRACT §11: a render already paid for is never paid again while its output is
+    kept. The copy into the cache failed (a bucket hiccup), but the published object is
+    kept: renaming the address later must still cost no render."""
+    project = s3_project
+    project.endpoint = s3_proxy.url
+    project.write_specs(unisound={"uni/intro": "欢迎", "uni/b": "b"})
+    s3_proxy.fail(503, method="PUT", path_contains="/.cache/")
+    first = project.apply()
+    assert "render cache" in first.stdout + first.stderr, first.stdout + first.stderr  # said
+    assert project.recorded()["uni/intro"].has_output
+    s3_proxy.clear()
+    applied(project)  # a healthy run in between
+    project.write_specs(unisound={"uni/opening": "欢迎", "uni/b": "b"})
+    applied(project)
+    assert creates(sim) == 2, "the renamed video was rendered again"
+    assert_s3_consistent(project)
+
+
+def test_two_machines_sharing_a_state_and_a_bucket_see_the_same_videos(tmp_path, sim, s3_server, s3_bucket, pg_url):
+    """The team setup (CONTRACT §8 and §9): one PostgreSQL state, one bucket, two
+    checkouts. What one machine published, the other neither fetches nor renders again,
+    and a rename on the other machine is served from the bucket's render cache."""
+    a = S3Project(tmp_path / "a", sim, s3_server, s3_bucket, state_url=pg_url)
+    b = S3Project(tmp_path / "b", sim, s3_server, s3_bucket, state_url=pg_url)
+    for machine in (a, b):
+        machine.write_specs(xingyun={"xy/a": "a"}, unisound={"uni/intro": "欢迎"})
+    applied(a)
+    calls = len(sim.ledger())
+    assert b.plan_actions() == {"xy/a": "noop", "uni/intro": "noop"}
+    refreshed = b.run("refresh")
+    assert refreshed.returncode == 0 and "lost" not in refreshed.stdout, refreshed.stdout + refreshed.stderr
+    assert "No changes" in applied(b).stdout
+    assert len(sim.ledger()) == calls  # b asked the vendors nothing: every object is in the bucket
+    b.write_specs(xingyun={"xy/a": "a"}, unisound={"uni/opening": "欢迎"})
+    applied(b)
+    assert len(sim.ledger()) == calls and creates(sim) == 2
+    assert_s3_consistent(b)
