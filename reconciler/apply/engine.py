@@ -191,6 +191,7 @@ class Engine:
         self._recovered = True
         self.outputs.sweep(self.store.recorded)
         decks.sweep(self.config)
+        self._cache_published()
         addresses = self.store.recover()
         for address in addresses:
             video = self.store.get(address)
@@ -200,6 +201,33 @@ class Engine:
         if addresses:
             self.manifest.changed()
         return addresses
+
+    def _cache_published(self) -> None:
+        """Keep in the render cache every published output that is not there yet (its
+        copy failed, or a writer was killed between publishing and keeping it, or the
+        state predates the cache): the planner already counts such outputs as servable
+        (``planner.published_fingerprints``). A failure is said; it only costs a render
+        if that content is asked for again before the next run retries."""
+        cached = self.store.cached_fingerprints()
+        recorded = self.store.recorded()
+        missing = {v.output_fingerprint: v for v in recorded.values()
+                   if v.has_output and v.output_fingerprint and v.output_fingerprint not in cached}
+        if not missing:
+            return
+        intact = self.outputs.notice_missing({v.address: v for v in missing.values()})
+        for fingerprint, video in missing.items():
+            if not intact[video.address].has_output:
+                continue  # gone or damaged here: fetched again (or lost) as such, not cached
+            try:
+                self.outputs.cache_keep(fingerprint, video.output_file)
+            except (OSError, ReconcilerError) as exc:
+                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+                self.emit(Kind.WARNING, video.address, video.provider, video.output_task_id,
+                          f"could not keep {video.output_file} in the render cache ({why}); it stays published")
+                continue
+            self.store.cache_put(fingerprint, provider=video.provider, task_id=video.output_task_id,
+                                 sha256=video.output_sha256, size=video.output_bytes, video_url=video.video_url,
+                                 preview_image_url=video.preview_image_url)
 
     async def track_unfinished(self, addresses: Collection[str] | None = None) -> int:
         """Track every render the state records as unfinished (and every finished one whose

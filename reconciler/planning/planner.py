@@ -20,8 +20,9 @@ For an address in both, the first matching rule wins:
     otherwise                   noop
 
 A create or replace whose render fingerprint is in ``options.cached`` (the render
-cache's index, read before planning like the state) is marked ``from_cache``: apply
-publishes the cached output instead of rendering (CONTRACT §11).
+cache's index, read before planning like the state) or is that of an output published
+now (``published_fingerprints``) is marked ``from_cache``: apply publishes the cached
+output instead of rendering (CONTRACT §11).
 
 Then the safety checks refuse the plan (``PlanError``): targets or --replace naming
 nothing, a mass delete (an empty or mis-checked-out specs folder looks exactly like
@@ -59,8 +60,10 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
         _change(a, desired.get(a), recorded.get(a), options) if a in targeted else _untargeted(a, desired, recorded)
         for a in addresses
     )
-    if options.cached and options.use_cache:
-        changes = tuple(map(lambda c: _from_cache(c, options.cached), changes))
+    if options.use_cache and any(c.action in (Action.CREATE, Action.REPLACE) for c in changes):
+        servable = options.cached | published_fingerprints(recorded)
+        if servable:
+            changes = tuple(map(lambda c: _from_cache(c, servable), changes))
     _check_mass_delete(changes, len(recorded), options)
     _check_prevent_destroy(changes)
     return Plan(changes)
@@ -234,6 +237,14 @@ def _noop_reason(r: RecordedVideo) -> str:
     if r.status is Status.FINISHED and (r.output_file is None or r.output_fingerprint not in (None, r.fingerprint)):
         return f"render finished (task {r.task_id}); its output is not downloaded yet"
     return "up to date"
+
+
+def published_fingerprints(recorded: dict[str, RecordedVideo]) -> frozenset[str]:
+    """The render fingerprints of the outputs published now. Each is servable like a
+    cache entry even when its copy into the render cache failed (a kill between the two
+    steps, a bucket hiccup): ``Engine.recover`` keeps it in the cache before any change
+    runs, so a rename or a duplicate of it never pays (CONTRACT §11)."""
+    return frozenset(v.output_fingerprint for v in recorded.values() if v.has_output and v.output_fingerprint)
 
 
 def _from_cache(change: Change, cached: frozenset[str]) -> Change:

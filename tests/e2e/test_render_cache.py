@@ -68,6 +68,28 @@ def test_rename_costs_no_render_and_the_plan_says_so(project, sim):
 
 
 @on_both_backends
+def test_an_output_the_cache_could_not_keep_is_still_never_paid_for_again(project, sim):
+    """Keeping the output in the cache failed (here a file blocks ``outputs/.cache``): the
+    output is published and the failure said. Renamed later, the video costs no render:
+    the published output is servable, and the next run keeps it in the cache first."""
+    (project.root / "outputs").mkdir(exist_ok=True)
+    (project.root / "outputs/.cache").write_text("not a folder")
+    write(project, {"launch/intro": INTRO})
+    first = applied(project)
+    assert "could not keep outputs/launch/intro.mp4 in the render cache" in first.stdout + first.stderr
+    published = sha(project, "launch/intro")
+    (project.root / "outputs/.cache").unlink()
+
+    write(project, {"launch/opening": INTRO})
+    assert project.plan_json()["estimate"]["renders"] == 0
+    result = applied(project)
+    assert "from the render cache" in result.stderr
+    assert creates(sim) == 1  # no second paid render
+    assert sha(project, "launch/opening") == published
+    assert_consistent(project)
+
+
+@on_both_backends
 def test_revert_after_new_render_and_delete_restore_are_free(project, sim):
     write(project, {"a": INTRO})
     applied(project)
