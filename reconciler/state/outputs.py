@@ -214,17 +214,26 @@ def remove_output(config: Config, address: str, recorded_file: str | None) -> bo
 
 
 def sweep_partials(config: Config, folder: Path | None = None) -> list[Path]:
-    """Remove the temporary files of downloads a killed process left half-done
-    (``.<name>.mp4.*.part``, see ``providers.download``) under ``folder`` (default: the
-    outputs folder). Call only under the lock."""
+    """Tidy what a killed process left under ``folder`` (default: the outputs folder): the
+    temporary files of half-done downloads (``.<name>.mp4.*.part``, see
+    ``providers.download``) and of links from the render cache (``.<name>.mp4.<pid>.link``,
+    ``util.atomic.link_or_copy``) are removed; bytes a one-shot download had kept aside
+    as not a video (``.<name>.mp4.*.rejected``) go to ``state/quarantine/`` for a person
+    to inspect. Call only under the lock. Returns the paths tidied."""
     folder = config.outputs_dir if folder is None else folder
     if not folder.is_dir():
         return []
-    removed = []
-    for path in folder.rglob(f".*{SUFFIX}.*.part"):
-        try:
-            path.unlink()
-            removed.append(path)
-        except OSError:
-            pass
-    return removed
+    tidied = []
+    for pattern in (f".*{SUFFIX}.*.part", f".*{SUFFIX}.*.link"):
+        for path in folder.rglob(pattern):
+            try:
+                path.unlink()
+                tidied.append(path)
+            except OSError:
+                pass
+    for path in folder.rglob(f".*{SUFFIX}.*.rejected"):
+        name, _, tag = path.name[1:-len(".rejected")].partition(SUFFIX + ".")
+        address = (path.parent.relative_to(folder) / name).as_posix()
+        if quarantine(config, path, address, f"unknown.{tag}") != config.rel(path):
+            tidied.append(path)
+    return tidied
