@@ -202,10 +202,4 @@ class BucketOutputs:
 def _unlink_up_to(path: Path, top: Path) -> None:
     """Delete ``path`` and the folders it leaves empty below ``top``."""
     path.unlink(missing_ok=True)
-    parent = path.parent
-    while parent != top and top in parent.parents:
-        try:
-            parent.rmdir()
-        except OSError:
-            break
-        parent = parent.parent
+    outputs.remove_empty_folders(path.parent, top)

@@ -202,15 +202,18 @@ def remove_output(config: Config, address: str, recorded_file: str | None) -> bo
         managed.unlink()
     except FileNotFoundError:
         return False
-    top = config.outputs_dir.resolve()
-    parent = managed.resolve().parent
-    while parent != top and top in parent.parents:
+    remove_empty_folders(managed.resolve().parent, config.outputs_dir.resolve())
+    return True
+
+
+def remove_empty_folders(folder: Path, top: Path) -> None:
+    """Remove ``folder`` and its parents while they are empty, up to (not including) ``top``."""
+    while folder != top and top in folder.parents:
         try:
-            parent.rmdir()
+            folder.rmdir()
         except OSError:
             break
-        parent = parent.parent
-    return True
+        folder = folder.parent
 
 
 def sweep_partials(config: Config, folder: Path | None = None) -> list[Path]:

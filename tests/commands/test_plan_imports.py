@@ -12,15 +12,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SPEC = """\
-defaults:
-  provider: unisound
-  speech_param: {vcn: xuanxuan-plus}
-  video_param: {template: yadi_01, background: 1}
-videos:
-  uni/a:
-    text: 一二三
-"""
+from tests.helpers import UNISOUND_HEADER
+
+SPEC = UNISOUND_HEADER + "  uni/a:\n    text: 一二三\n"
 TEAM_MODULES = ("reconciler.planning.budget", "reconciler.planning.markdown", "reconciler.apply.notify",
                 "reconciler.gallery", "jinja2")
 
