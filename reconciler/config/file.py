@@ -1,38 +1,22 @@
-"""Project configuration: ``reconciler.yaml`` plus the environment (CONTRACT §1).
+"""What ``reconciler.yaml`` may say: its settings as plain data (``ConfigFile`` and its
+parts) and the checks that turn a parsed file into them.
 
-The file is optional and every key has a default. It is parsed once, by the spec
-loader's ``yamlio`` (YAML 1.2 scalars: ``on`` stays a string; duplicate keys and
-alias bombs are errors), and checked by hand against the tables below; unknown keys,
-wrong types, non-finite numbers and bytes that are not UTF-8 are errors that name the
-file and line. Per-provider keys are declared once, in ``PROVIDER_KEYS`` (and
-``PROVIDER_ONLY_KEYS``). Credentials and endpoint overrides come from the environment only
-(environment beats the file); they are read by ``credentials()`` at the moment a
-provider is built, and never stored on the Config object, so a Config can be logged,
-hashed into a plan file or cached without carrying a secret.
+Why a module of its own: the checks are most of the configuration's code and change
+with every new key, while ``Config`` (the project's paths, the environment's
+credentials and endpoints) changes rarely. Every problem is collected with the key it is
+about (``_Problems``), so one run names every wrong line of the file.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import hashlib
-import ipaddress
-import json
 import math
-import os
 import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Mapping
 from urllib.parse import urlsplit
 
-from reconciler.util import readfile, s3url, yamlio
-from reconciler.errors import ConfigError
-from reconciler.model import AUTH_KEYS, AUTH_PLACES, VENDORS, Credentials, UnisoundAuth
-
-CONFIG_NAME = "reconciler.yaml"
-DEFAULT_VARS = ("vars.yaml",)
-SIM_APP_ID = "sim-app"
-SIM_SECRET = "sim-secret"
+from reconciler.util import s3url
+from reconciler.model import AUTH_KEYS, AUTH_PLACES, VENDORS, UnisoundAuth
 
 
 @dataclass(frozen=True)
@@ -322,137 +306,6 @@ def _check_outputs(problems: _Problems, outputs: str | None, data: dict) -> str 
     return public.rstrip("/")
 
 
-@dataclass(frozen=True)
-class Config:
-    root: Path  # absolute project root
-    file: ConfigFile
-    vars_files: tuple[Path, ...]  # absolute; only existing ones when they are the default
-    # Where the inputs the specs name (decks) are read at apply time: the project root,
-    # or under `watch --git-ref` the snapshot of the committed tree (watch/gitref.py).
-    inputs_root: Path | None = None
-
-    @property
-    def inputs(self) -> Path:
-        return self.inputs_root or self.root
-
-    @property
-    def specs_dir(self) -> Path:
-        return self.root / self.file.specs
-
-    @property
-    def state_path(self) -> Path:
-        return self.root / self.file.state
-
-    @property
-    def state_dir(self) -> Path:
-        """The project's local state folder (simulator tasks, spec cache, deck copies):
-        beside the SQLite file, or ``state/`` when the state lives in a database."""
-        if "://" in self.file.state:
-            return self.root / "state"
-        return self.state_path.parent
-
-    @property
-    def manifest_path(self) -> Path:
-        return self.root / self.file.manifest
-
-    @property
-    def outputs_dir(self) -> Path:
-        """The local outputs folder (with outputs in a bucket: where they would be; unused)."""
-        if self.outputs_location is not None:
-            return self.root / "outputs"
-        return self.root / self.file.outputs
-
-    @property
-    def outputs_location(self) -> s3url.Location | None:
-        """The bucket and prefix of ``outputs: s3://...`` (CONTRACT §9), else None."""
-        if not s3url.is_s3(self.file.outputs):
-            return None
-        return s3url.parse(self.file.outputs)
-
-    @property
-    def uploads_dir(self) -> Path:
-        """Where a download for a bucket is staged and verified before its upload
-        (kept there until an upload is confirmed), beside ``quarantine/``."""
-        return self.state_dir / "uploads"
-
-    @property
-    def parallelism(self) -> int:
-        return self.file.parallelism
-
-    @property
-    def max_delete_share(self) -> float | None:
-        return self.file.max_delete_share
-
-    def provider_settings(self, provider: str) -> ProviderSettings:
-        """``providers.<provider>`` of reconciler.yaml (a vendor without a section of its
-        own there gets the defaults of its ``model.VENDORS`` entry)."""
-        return getattr(self.file.providers, provider, None) or ProviderSettings(VENDORS[provider].default_endpoint)
-
-    @property
-    def has_prices(self) -> bool:
-        """Whether any vendor has ``price`` set (the plan then shows its estimate in money)."""
-        return any(self.provider_settings(name).price is not None for name in VENDORS)
-
-    def rel(self, path: Path) -> str:
-        """Project-relative posix path (for messages, state and manifest).
-
-        Lexical: symlinks are not resolved, so an ``outputs/`` that is a symlink to
-        another disk still records ``outputs/<address>.mp4``, not an absolute path."""
-        path = Path(os.path.normpath(os.path.join(self.root, path)))
-        try:
-            return path.relative_to(self.root).as_posix()
-        except ValueError:
-            return path.as_posix()
-
-    def digest(self) -> str:
-        """sha256 of the effective settings: part of spec-cache and plan-file keys."""
-        blob = json.dumps(self.file.as_dict(), sort_keys=True)
-        return hashlib.sha256(blob.encode()).hexdigest()
-
-    def endpoint(self, provider: str, env: Mapping[str, str] | None = None) -> str:
-        env = os.environ if env is None else env
-        return env.get(VENDORS[provider].env_endpoint) or self.provider_settings(provider).endpoint
-
-    def credentials(self, provider: str, env: Mapping[str, str] | None = None) -> Credentials:
-        """Endpoint and credentials for ``provider``; environment beats the file.
-
-        With ``endpoint: sim``, or an endpoint on this machine's loopback (a
-        ``reconciler sim`` process), missing credentials default to the simulator's
-        ``sim-app``/``sim-secret``; against any other endpoint they are required."""
-        env = os.environ if env is None else env
-        vendor = VENDORS[provider]
-        endpoint_var, id_var, secret_var = vendor.env_endpoint, vendor.env_app_id, vendor.env_secret
-        endpoint = self.endpoint(provider, env)
-        app_id, secret = env.get(id_var), env.get(secret_var)
-        if endpoint == "sim":
-            return Credentials(endpoint="sim", app_id=app_id or SIM_APP_ID, secret=secret or SIM_SECRET)
-        if not (app_id or secret) and is_loopback(endpoint):
-            app_id, secret = SIM_APP_ID, SIM_SECRET
-        missing = [n for n, v in ((id_var, app_id), (secret_var, secret)) if not v]
-        if missing:
-            raise ConfigError(
-                f"{provider}: set {' and '.join(missing)} in the environment to call {endpoint} "
-                f"(or use `endpoint: sim` / {endpoint_var}=sim for the built-in simulator)"
-            )
-        return Credentials(endpoint=endpoint.rstrip("/"), app_id=app_id, secret=secret)
-
-
-def secrets(env: Mapping[str, str] | None = None) -> dict[str, str]:
-    """The secrets set in the environment, ``{variable: value}``: the vendor secrets and
-    the state database's password (``PGPASSWORD``, or one inside ``RECONCILER_STATE_URL``),
-    the outputs bucket's secret (``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``),
-    what no plan file, log line or output may ever show."""
-    env = os.environ if env is None else env
-    found = {v.env_secret: env[v.env_secret] for v in VENDORS.values() if env.get(v.env_secret)}
-    for name in ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
-        if env.get(name):
-            found[name] = env[name]
-    url_password = _url_password(env.get("RECONCILER_STATE_URL") or "")
-    if url_password:
-        found["RECONCILER_STATE_URL"] = url_password
-    return found
-
-
 def _url_password(url: str) -> str | None:
     """The password a database URL carries (in its user part or as ``?password=``), if any."""
     if "://" not in url:
@@ -465,71 +318,3 @@ def _url_password(url: str) -> str | None:
         return None
     match = re.search(r"(?:^|&)password=([^&]+)", parts.query)
     return match.group(1) if match else None
-
-
-def is_loopback(endpoint: str) -> bool:
-    """Whether ``endpoint`` is on this machine's loopback (where only a simulator runs)."""
-    host = urlsplit(endpoint).hostname or ""
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
-def _line_of(node, loc: tuple) -> int:
-    """Best line (1-based) for a setting's location (a key path) in the composed YAML."""
-    return max(yamlio.locate(node, loc)[0], 1)
-
-
-def _is_default_vars(name: str) -> bool:
-    """A missing vars file is fine only if it is a default one (CONTRACT §1), also when
-    reconciler.yaml spells the default out (``vars: [vars.yaml]``)."""
-    return Path(name) in {Path(d) for d in DEFAULT_VARS}
-
-
-def _read_file(path: Path) -> tuple[dict, object]:
-    """The settings of reconciler.yaml ({} when there is none) and its YAML node tree."""
-    try:
-        raw = readfile.read_regular(path)
-    except FileNotFoundError:
-        return {}, None
-    except OSError as exc:
-        raise ConfigError(f"{CONFIG_NAME}: cannot read: {readfile.why(exc)}") from None
-    try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"{CONFIG_NAME}:{line}: not valid UTF-8 (byte {exc.start}); save it as UTF-8") from None
-    try:
-        data, node = yamlio.load(text)
-    except yamlio.YamlError as exc:
-        raise ConfigError(f"{CONFIG_NAME}:{max(exc.line, 1)}: {exc.message}") from None
-    if data is None:
-        return {}, node
-    if not isinstance(data, dict):
-        raise ConfigError(f"{CONFIG_NAME}:1: expected a mapping of settings")
-    return data, node
-
-
-def load_config(root: Path) -> Config:
-    """Read ``root/reconciler.yaml`` (optional) and return the effective Config."""
-    root = root.resolve()
-    if not root.is_dir():
-        raise ConfigError(f"{root}: no such project directory")
-    data, node = _read_file(root / CONFIG_NAME)
-    file, problems = _check_file(data)
-    if problems:
-        located = sorted((_line_of(node, loc), ".".join(map(str, loc)) or "(top)", msg) for loc, msg in problems)
-        raise ConfigError("\n".join(f"{CONFIG_NAME}:{line}: {where}: {msg}" for line, where, msg in located))
-    explicit = file.vars is not None
-    names = file.vars if explicit else list(DEFAULT_VARS)
-    vars_files = []
-    for name in names:
-        p = root / name
-        if p.exists():
-            vars_files.append(p)
-        elif explicit and not _is_default_vars(name):
-            raise ConfigError(f"{CONFIG_NAME}:{_line_of(node, ('vars',))}: vars: file {name} does not exist")
-    return Config(root=root, file=file, vars_files=tuple(vars_files))
