@@ -45,10 +45,10 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
 from typing import Awaitable, Callable
 
-from reconciler.apply import decks, executor, follow
+from reconciler.apply import decks, executor, follow, published
 from reconciler.state import overdue
 from reconciler.apply.context import RunContext
-from reconciler.state import manifest_writer, outputs, outputs_store
+from reconciler.state import manifest_writer, outputs_store
 from reconciler.config import Config
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
 from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
@@ -191,7 +191,7 @@ class Engine:
         self._recovered = True
         self.outputs.sweep(self.store.recorded)
         decks.sweep(self.config)
-        self._cache_published()
+        published.keep_in_cache(self.context)
         addresses = self.store.recover()
         for address in addresses:
             video = self.store.get(address)
@@ -201,33 +201,6 @@ class Engine:
         if addresses:
             self.manifest.changed()
         return addresses
-
-    def _cache_published(self) -> None:
-        """Keep in the render cache every published output that is not there yet (its
-        copy failed, or a writer was killed between publishing and keeping it, or the
-        state predates the cache): the planner already counts such outputs as servable
-        (``planner.published_fingerprints``). A failure is said; it only costs a render
-        if that content is asked for again before the next run retries."""
-        cached = self.store.cached_fingerprints()
-        recorded = self.store.recorded()
-        missing = {v.output_fingerprint: v for v in recorded.values()
-                   if v.has_output and v.output_fingerprint and v.output_fingerprint not in cached}
-        if not missing:
-            return
-        intact = self.outputs.notice_missing({v.address: v for v in missing.values()})
-        for fingerprint, video in missing.items():
-            if not intact[video.address].has_output:
-                continue  # gone or damaged here: fetched again (or lost) as such, not cached
-            try:
-                self.outputs.cache_keep(fingerprint, video.output_file)
-            except (OSError, ReconcilerError) as exc:
-                why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-                self.emit(Kind.WARNING, video.address, video.provider, video.output_task_id,
-                          f"could not keep {video.output_file} in the render cache ({why}); it stays published")
-                continue
-            self.store.cache_put(fingerprint, provider=video.provider, task_id=video.output_task_id,
-                                 sha256=video.output_sha256, size=video.output_bytes, video_url=video.video_url,
-                                 preview_image_url=video.preview_image_url)
 
     async def track_unfinished(self, addresses: Collection[str] | None = None) -> int:
         """Track every render the state records as unfinished (and every finished one whose
@@ -347,37 +320,9 @@ class Engine:
                 self.halt(f"{exc}: free disk space or fix the path, then run `reconciler refresh`")
 
     async def check_outputs(self) -> list[str]:
-        """Check every published output (hashed, or a HEAD per object in a bucket, off the
-        event loop). One missing, changed or not a video is downloaded again while the
-        vendor can give it (``outputs.fetch_again``), else marked lost; one that cannot be
-        read here (a permission, a bucket unreachable) is said, never lost. Returns the
-        addresses lost."""
-        recorded = await self.db(self.store.recorded)
-        damaged, unreadable = await asyncio.to_thread(self._damaged_outputs, recorded)
-        for video, why in unreadable:
-            self.emit(Kind.ERROR, video.address, video.provider, video.output_task_id,
-                      f"{why}: run `reconciler refresh` again once fixed (not counted as lost)")
-        lost = []
-        for video, why in damaged:
-            place = outputs.kept_elsewhere(self.config, video)
-            if place and not outputs.fetch_again(video) and why.endswith(" is missing"):
-                self.emit(Kind.KEPT_ELSEWHERE, video.address, video.provider, video.output_task_id,
-                          f"{why} here; the output is kept on another machine ({place}) and its one-shot link "
-                          f"is used: nothing is rendered again")
-                continue
-            if outputs.fetch_again(video):
-                self.tracker.add(video.address, video.provider, video.task_id, self.clock(), immediate=True,
-                                 recorded=video.status)
-                self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
-                          f"{why}: downloading it again from the vendor")
-                continue
-            await self.db(self.store.mark_output_lost, video.address, f"output lost: {why}")
-            self.emit(Kind.OUTPUT_LOST, video.address, video.provider, video.output_task_id,
-                      f"{why}; the next plan proposes to render it again")
-            lost.append(video.address)
-        if lost:
-            self.manifest.changed()
-        refetch = [v.address for v, _ in damaged if outputs.fetch_again(v)]
+        """``refresh``: check every published output (``published.check``); download again
+        now those the vendor can give again. Returns the addresses lost."""
+        lost, refetch = await published.check(self.context, self.parallelism)
         if refetch:
             await self._fetch_again(refetch)
             recorded = await self.db(self.store.recorded)
@@ -394,29 +339,6 @@ class Engine:
             if attempt:
                 await asyncio.sleep(follow.DOWNLOAD_RETRY_DELAY)
             await asyncio.gather(*(self._poll(item) for item in pending))
-
-    def _damaged_outputs(self, recorded: dict[str, RecordedVideo]
-                         ) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
-        """(damaged outputs, outputs this machine cannot read), each with why. Objects of a
-        bucket are HEADed ``parallelism`` at a time (one shared, thread-safe client)."""
-        videos = [v for v in recorded.values() if v.has_output]
-        if self.outputs.remote and len(videos) > 1:
-            with ThreadPoolExecutor(max_workers=self.parallelism, thread_name_prefix="reconciler-check") as pool:
-                results = list(pool.map(self._check_one, videos))
-        else:
-            results = [self._check_one(v) for v in videos]
-        damaged = [(v, why) for v, why, readable in results if readable and why is not None]
-        unreadable = [(v, why) for v, why, readable in results if not readable]
-        return damaged, unreadable
-
-    def _check_one(self, video: RecordedVideo) -> tuple[RecordedVideo, str | None, bool]:
-        """(video, why it is damaged or cannot be checked, whether it could be checked)."""
-        try:
-            return video, self.outputs.check(video), True
-        except OSError as exc:
-            return video, f"{video.output_file} cannot be read ({exc.strerror or exc}): fix its permissions", False
-        except ReconcilerError as exc:  # the bucket unreachable, 403...: this machine's problem
-            return video, f"{video.output_file} cannot be checked ({exc})", False
 
     def _spawn(self, coro) -> None:
         task = asyncio.ensure_future(coro)
