@@ -9,7 +9,7 @@ import os
 import signal
 
 from tests.e2e.support import UNISOUND_SPEC
-from tests.watch.test_daemon import Watch
+from tests.watch.helpers import Watch
 from tests.webhook import Receiver
 
 CONFIG = """\
