@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+from pathlib import Path
 
 # The defaults of a Xingyun spec file, then ``videos:``: append ``  address:\n    segment: ...``.
 XINGYUN_HEADER = """\
@@ -39,3 +40,13 @@ def tiny_pptx(text: str = "Hello deck", *, presentation: bool = True) -> bytes:
             z.writestr("ppt/presentation.xml", '<?xml version="1.0"?><p:presentation/>')
         z.writestr("ppt/slides/slide1.xml", f'<?xml version="1.0"?><p:sld><a:t>{text}</a:t></p:sld>')
     return buf.getvalue()
+
+
+def write(root: Path, files: dict[str, str | bytes]) -> Path:
+    """Files under ``root`` ({relative path: text or bytes}), folders made as needed."""
+    root.mkdir(parents=True, exist_ok=True)
+    for rel, content in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
+    return root

@@ -3,7 +3,7 @@ in the pull-request comment (summary, estimate, table, folded script diffs, caps
 
 from __future__ import annotations
 
-from tests.commands.test_plan_status import project, record_all_finished, run  # noqa: F401 (fixture)
+from tests.commands.helpers import record_all_finished, run
 
 
 def test_markdown_on_a_new_project_has_summary_estimate_and_table(project):
@@ -48,17 +48,3 @@ def test_markdown_and_json_together_are_refused(project):
     assert result.returncode != 0
     assert "give one" in result.stderr
 
-
-def test_a_plain_plan_imports_none_of_the_team_features(project):
-    """Without budget, prices, notify or --markdown, `plan` pays nothing for them."""
-    import os
-    import subprocess
-    import sys
-
-    result = subprocess.run([sys.executable, "-X", "importtime", "-m", "reconciler", "-C", str(project), "plan"],
-                            capture_output=True, text=True, timeout=60,
-                            env={**os.environ, "COLUMNS": "200"})
-    assert result.returncode == 0, result.stderr
-    imported = result.stderr
-    for module in ("reconciler.planning.budget", "reconciler.planning.markdown", "reconciler.apply.notify"):
-        assert module not in imported

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 
 from reconciler.model import DesiredVideo, Status
@@ -58,3 +60,13 @@ class StateBuilder:
 
     def close(self) -> None:
         self.store.close()
+
+
+RECONCILER = str(Path(sys.executable).with_name("reconciler"))
+
+
+def run(root: Path, *args: str, **env) -> subprocess.CompletedProcess:
+    import os
+
+    return subprocess.run([RECONCILER, "-C", str(root), *args], capture_output=True, text=True, timeout=60,
+                          env={**os.environ, **env}, stdin=subprocess.DEVNULL)

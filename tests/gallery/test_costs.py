@@ -10,8 +10,7 @@ from pathlib import Path
 from reconciler.config import load_config
 from reconciler.gallery import costs
 from reconciler.state import store as state_store
-from tests.gallery.support import StateBuilder, desired
-from tests.gallery.test_gallery_command import run
+from tests.gallery.support import StateBuilder, desired, run
 
 # 1 per character makes the figures easy to read: a render costs 10 + its characters
 PRICES = """\

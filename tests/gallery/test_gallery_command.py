@@ -12,17 +12,7 @@ from pathlib import Path
 from reconciler.config import load_config
 from reconciler.gallery import cards
 from reconciler.state import store as state_store
-from tests.gallery.support import StateBuilder, desired
-
-RECONCILER = str(Path(sys.executable).with_name("reconciler"))
-
-
-def run(root: Path, *args: str, **env) -> subprocess.CompletedProcess:
-    import os
-
-    return subprocess.run([RECONCILER, "-C", str(root), *args], capture_output=True, text=True, timeout=60,
-                          env={**os.environ, **env}, stdin=subprocess.DEVNULL)
-
+from tests.gallery.support import StateBuilder, desired, run
 
 def make_project(root: Path) -> None:
     root.mkdir()

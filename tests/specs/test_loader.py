@@ -23,20 +23,11 @@ from reconciler.config import load_config
 from reconciler.errors import SpecErrors
 from reconciler.specs.cache import CACHE_DIR
 from reconciler.specs.loader import load_specs
-from tests.helpers import UNISOUND_HEADER, XINGYUN_HEADER
+from tests.helpers import UNISOUND_HEADER, XINGYUN_HEADER, write
 
 REPO = Path(__file__).resolve().parents[2]
 
 XY, UNI = XINGYUN_HEADER, UNISOUND_HEADER
-
-
-def write(root: Path, files: dict[str, str | bytes]) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
-    for rel, content in files.items():
-        path = root / rel
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
-    return root
 
 
 def load(root: Path, variables=None, use_cache=False):
