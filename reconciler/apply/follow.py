@@ -127,13 +127,13 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
         return
     dest = ctx.outputs.download_path(address)  # outputs/<address>.mp4, or staged under state/uploads/
     # only a render the state already held as finished can have a download to adopt
-    if item.recorded == Status.FINISHED and await _adopt(ctx, item, dest):
+    if item.recorded == Status.FINISHED and (await _adopt(ctx, item, dest) or await _held_elsewhere(ctx, item)):
         return
     # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image;
     # the download about to start is recorded with the answer (one commit): see ``download``
     if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
                     preview_image_url=status.preview_image_url, finished_at=status.finished_at or iso_now(),
-                    downloading=True, download_prior=outputs.identity(dest)):
+                    downloading=True, download_prior=outputs.download_mark(ctx.config, dest)):
         ctx.tracker.release(item)
         return
     ctx.manifest.changed()
@@ -225,6 +225,26 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
              f"uploading the verified download an earlier run kept in {ctx.config.rel(dest)} (no new download)"
              if ctx.outputs.remote else "adopting the file an interrupted download left in place")
     await _store(ctx, item, dest, sha256, size)
+    return True
+
+
+async def _held_elsewhere(ctx: RunContext, item: Tracked) -> bool:
+    """Whether another checkout of a shared state (CONTRACT §8) started the one-shot
+    download of this render and so holds its only copy (e.g. verified and waiting for its
+    upload to a bucket that was unreachable there). Then this machine neither downloads it
+    (the link serves once) nor counts it lost (a paid render): said, left to that machine."""
+    if outputs.refetchable(item.provider):
+        return False
+    started = await ctx.db(ctx.store.download_started, item.address)
+    if started is None or started[0] != item.task_id:
+        return False
+    place, _ = outputs.read_mark(started[1])
+    if place is None or place == outputs.this_place(ctx.config):
+        return False
+    ctx.emit(Kind.KEPT_ELSEWHERE, item.address, item.provider, item.task_id,
+             f"its one-shot download was made on {place}, which keeps the only copy until it is published: "
+             "run `reconciler apply` or `refresh` there; it is neither downloaded again nor rendered again here")
+    ctx.tracker.release(item)
     return True
 
 

@@ -158,12 +158,31 @@ def identity(path: Path) -> str | None:
     return json.dumps([st.st_ino, st.st_size, st.st_mtime_ns])
 
 
-def adoptable(path: Path, prior: str | None, published_sha256: str | None) -> tuple[str, int] | None:
+def download_mark(config: Config, path: Path) -> str:
+    """What the state records as a download into ``path`` starts: this checkout (a shared
+    state, CONTRACT §8) and what is at ``path`` now (``identity``)."""
+    return json.dumps({"place": this_place(config), "was": identity(path)})
+
+
+def read_mark(mark: str | None) -> tuple[str | None, str | None]:
+    """(the checkout that started the download, the identity of what was there before it)
+    of a recorded ``download_mark``; a state written before marks had a place holds the
+    identity alone."""
+    if mark is None:
+        return None, None
+    try:
+        data = json.loads(mark)
+    except ValueError:
+        return None, mark
+    return (data.get("place"), data.get("was")) if isinstance(data, dict) else (None, mark)
+
+
+def adoptable(path: Path, mark: str | None, published_sha256: str | None) -> tuple[str, int] | None:
     """(sha256, bytes) of the file at ``path`` if a download renamed it into place after
-    ``prior`` was recorded (a writer killed before recording it) and it is a complete
+    ``mark`` was recorded (a writer killed before recording it) and it is a complete
     video that is not the output already published; else None (download it)."""
     now = identity(path)
-    if now is None or now == prior:
+    if now is None or now == read_mark(mark)[1]:
         return None
     try:
         if mp4.problem(path) is not None:

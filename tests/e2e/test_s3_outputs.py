@@ -287,3 +287,35 @@ def test_two_machines_sharing_a_state_and_a_bucket_see_the_same_videos(tmp_path,
     applied(b)
     assert len(sim.ledger()) == calls and creates(sim) == 2
     assert_s3_consistent(b)
+
+
+def test_a_one_shot_download_waiting_for_its_upload_on_one_machine_costs_the_other_nothing(
+        tmp_path, sim, s3_server, s3_bucket, s3_proxy, pg_url):
+    """CONTRACT §8 + §9: machine A downloaded a Unisound output (its link serves once) but
+    could not upload it (the bucket answered 503 there). Machine B, sharing the state,
+    neither downloads it again (the link is used) nor counts it lost (a paid render): it
+    says A holds it. Once A's bucket answers, A publishes it; nothing was paid twice."""
+    a = S3Project(tmp_path / "a", sim, s3_server, s3_bucket, state_url=pg_url)
+    b = S3Project(tmp_path / "b", sim, s3_server, s3_bucket, state_url=pg_url)
+    for machine in (a, b):
+        machine.write_specs(unisound={"uni/intro": "欢迎"})
+    a.endpoint = s3_proxy.url
+    s3_proxy.fail(503, method="PUT")
+    failed = a.apply()
+    assert failed.returncode == 1 and len(a.staged()) == 1, failed.stdout + failed.stderr
+
+    for command in (("refresh",), ("apply", "--auto-approve")):
+        result = b.run(*command)
+        said = result.stdout + result.stderr
+        assert "Traceback" not in said and "lost" not in said, said
+        assert "one-shot download was made on" in said, said
+    assert len(sim.calls("download", "unisound")) == 1  # the used link was not asked again
+    assert creates(sim) == 1  # and nothing was rendered again
+    assert b.plan_actions() == {"uni/intro": "noop"}
+
+    s3_proxy.clear()
+    applied(a, "--auto-approve")
+    assert creates(sim) == 1 and len(sim.calls("download", "unisound")) == 1
+    status = b.run("status", "--json")  # the shared state, as B reads it
+    assert json.loads(status.stdout)["videos"]["uni/intro"]["file"].startswith("s3://"), status.stdout
+    assert_s3_consistent(a)
