@@ -10,7 +10,7 @@ the diffs are capped, and every cap says what it left out. Pure text: no rich.
 from __future__ import annotations
 
 from reconciler.model import Action, Change, Plan
-from reconciler.planning import planner
+from reconciler.planning import describe, planner
 from reconciler.planning.view import summary_line
 
 MAX_ROWS = 200  # changes in the table
@@ -87,13 +87,13 @@ def _diffs(changes: list[Change]) -> list[str]:
     for c in changes:
         if c.action is not Action.REPLACE or c.desired is None or c.recorded is None:
             continue
-        old, new = planner.script_of(c.recorded.request), planner.script_of(c.desired.request)
+        old, new = describe.script_of(c.recorded.request), describe.script_of(c.desired.request)
         if old is None or new is None or old == new:
             continue
         if len(blocks) == MAX_DIFFS:
             left += 1
             continue
-        lines = planner.script_diff(old, new, max_lines=DIFF_LINES, max_per_side=DIFF_PER_SIDE)
+        lines = describe.script_diff(old, new, max_lines=DIFF_LINES, max_per_side=DIFF_PER_SIDE)
         body = "\n".join(lines).replace("```", "`\u200b``")  # a script never closes the fence
         blocks.append(["<details>", f"<summary>script diff: <code>{_html(c.address)}</code></summary>", "",
                        "```diff", body, "```", "", "</details>", ""])
