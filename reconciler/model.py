@@ -3,8 +3,8 @@
 Specs produce ``DesiredVideo``; the state store produces ``RecordedVideo``; ``plan``
 turns both into a ``Plan`` of ``Change``s; apply executes it. These are frozen
 dataclasses (cheap to build by the ten thousand, cheap to pickle into the spec cache)
-and carry no behaviour beyond small derived properties. Vendor-specific pydantic spec
-models live in ``reconciler.specs.schema``; nothing vendor-shaped leaves that module
+and carry no behaviour beyond small derived properties. What a valid spec of each
+vendor is lives in ``reconciler.specs.schema``; nothing vendor-shaped leaves that module
 except the ``request`` dict, which is exactly the body the vendor will receive.
 """
 

@@ -1,7 +1,7 @@
 """`reconciler schema`: print the JSON Schema of a spec file (for editors and CI).
 
-The schema comes from the same pydantic models that validate specs, so it cannot
-drift from what ``validate`` accepts.
+The schema comes from the same description that validates specs
+(``specs/json_schema.py``), so it cannot drift from what ``validate`` accepts.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import json
 
 
 def run(project) -> int:
-    from reconciler.specs import schema
+    from reconciler.specs import json_schema
 
-    print(json.dumps(schema.spec_file_schema(), indent=2, ensure_ascii=False))
+    print(json.dumps(json_schema.spec_file_schema(), indent=2, ensure_ascii=False))
     return 0

@@ -1,7 +1,7 @@
 """From spec files on disk to desired videos, with every problem as ``file:line``.
 
 Per file: read bytes -> (cache hit? done) -> render Jinja for ``*.j2`` -> YAML 1.2 ->
-structure (only ``defaults`` and ``videos``) -> addresses -> merge defaults -> pydantic
+structure (only ``defaults`` and ``videos``) -> addresses -> merge defaults -> validation
 (all videos of the file at once) -> PPT path and hash checks -> request bodies and
 fingerprints. Problems are collected, never raised one by one, so a user sees every
 mistake of every file in one run; a file with any problem contributes no videos.
@@ -12,9 +12,9 @@ runs the pipeline and the spec cache. Files are read with ``readfile`` (a FIFO n
 ``a.yaml`` is an error, not a hang). Bad input writes
 nothing: the spec cache is written (and pruned) only after a load without errors.
 
-Speed: the happy path is one libyaml parse plus one pydantic call per file, and a warm
+Speed: the happy path is one libyaml parse plus one validator call per file, and a warm
 run (``reconciler.specs.cache``) reads bytes, hashes them and loads plain tuples without
-importing jinja2 or building a single model. Lines are looked up in the YAML node tree
+importing jinja2 or building a validator. Lines are looked up in the YAML node tree
 only when there is an error. Loading specs never touches the state DB.
 """
 
@@ -253,19 +253,19 @@ class _Loader:
         from reconciler.specs import schema
 
         merged = merged_videos(doc, data)
-        models, problems = schema.validate_videos(merged)
+        valid, problems = schema.validate_videos(merged)
         for loc, message in problems:
             doc.field_error(loc, message)
         lines = yamlio.mapping_key_lines(yamlio.child(doc.root, "videos")[1])
-        videos = [self._desired(path, doc, address, model, lines.get(address, 0))
-                  for address, model in models.items()]
+        videos = [self._desired(path, doc, address, video, lines.get(address, 0))
+                  for address, video in valid.items()]
         return [] if doc.diagnostics else videos
 
-    def _desired(self, path: Path, doc: "Document", address: str, model, line: int) -> DesiredVideo | None:
+    def _desired(self, path: Path, doc: "Document", address: str, video: dict, line: int) -> DesiredVideo | None:
         from reconciler.specs import schema
 
         ppt_rel = ppt_sha = None
-        raw_ppt = getattr(model, "ppt_file", None)
+        raw_ppt = video.get("ppt_file")
         if raw_ppt is not None:
             target, problem = self.ppt_target(path, raw_ppt)
             if problem:
@@ -273,9 +273,10 @@ class _Loader:
                 return None
             ppt_rel, ppt_sha = discovery.rel(self.config, target), self.ppt_sha(target)
             doc.decks.append((raw_ppt, ppt_rel, ppt_sha))
-        request = schema.request_body(model)
-        return DesiredVideo(address, model.provider, request, fingerprint(model.provider, request, ppt_sha),
-                            doc.rel, line, model.labels, model.prevent_destroy, ppt_rel, ppt_sha,
+        request = schema.request_body(video)
+        provider = video["provider"]
+        return DesiredVideo(address, provider, request, fingerprint(provider, request, ppt_sha),
+                            doc.rel, line, video["labels"], video["prevent_destroy"], ppt_rel, ppt_sha,
                             schema.tts_chars(request))
 
     def ppt_target(self, spec_path: Path, raw: str) -> tuple[Path | None, str | None]:

@@ -1,22 +1,29 @@
 """What a valid video is, per provider, and the exact request body each one sends.
 
-The pydantic models are the one description of a spec: they validate a video after its
-file's ``defaults`` were merged in, and they produce the JSON Schema printed by
-``reconciler schema``. Models are strict (no silent ``"55"`` -> 55) and forbid unknown
-fields. ``request_body`` turns a validated model into exactly what the vendor receives,
-with every documented default written out, so that writing a default in a spec does not
-change the render fingerprint. The metadata fields (``labels``, ``prevent_destroy``, on
-``_Video``) are not in the body, so they never change it.
+The spec is described once, here, in pydantic-core's schema language
+(``pydantic_core.core_schema``): that description validates a video after its file's
+``defaults`` were merged in, and ``specs/json_schema.py`` turns the same description
+into the JSON Schema printed by ``reconciler schema``. Validation is strict (no silent
+``"55"`` -> 55) and forbids unknown fields; a valid video comes out as a plain dict with
+every documented default filled in. ``request_body`` turns it into exactly what the
+vendor receives, defaults written out, so that writing a default in a spec does not
+change the render fingerprint. The metadata fields (``labels``, ``prevent_destroy``) are
+not in the body, so they never change it.
+
+Why pydantic-core and not pydantic models: the validator is built in every process that
+reads a changed spec file. Importing pydantic and building models cost ~85 ms per
+process; pydantic-core's validator costs ~20 ms (``bench/plan_scale.py``, one file of
+100 changed). The messages are the same, pydantic-core writes them in both cases.
 """
 
 from __future__ import annotations
 
 import functools
 import re
-from typing import Annotated, Any, Literal, Optional, Union
+from typing import Any
 
-from pydantic import (AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter,
-                      ValidationError, WithJsonSchema, create_model, model_validator)
+from pydantic_core import SchemaValidator, ValidationError  # noqa: F401 - ValidationError: for callers
+from pydantic_core import core_schema as cs
 
 from reconciler.model import VENDORS
 
@@ -50,133 +57,166 @@ def _tts_tags(text: str) -> str:
     return text
 
 
-NonBlank = Annotated[str, Field(min_length=1), AfterValidator(_not_blank)]
-Percent = Annotated[int, Field(ge=0, le=100)]
-Bit = Annotated[int, Field(ge=0, le=1)]
-TtsText = Annotated[str, Field(min_length=1, max_length=MAX_TEXT), AfterValidator(_not_blank),
-                    AfterValidator(_tts_tags)]
-SubTitle = Annotated[Literal["on", "off"], BeforeValidator(_on_off),
-                     WithJsonSchema({"anyOf": [{"enum": ["on", "off"]}, {"type": "boolean"}]})]
+def _one_source(video: dict) -> dict:
+    if (video["segment"] is None) == (video["ppt_file"] is None):
+        raise ValueError("give exactly one of `segment` or `ppt_file`")
+    if video["ppt_file"] is not None and not video["ppt_file"].lower().endswith(".pptx"):
+        raise ValueError("ppt_file must name a .pptx file")
+    return video
 
 
-class _Strict(BaseModel):
-    # Built on first use, not at import: a file of one provider builds only its models.
-    model_config = ConfigDict(extra="forbid", strict=True, defer_build=True)
+# --- the description ------------------------------------------------------------------
+# ``metadata`` carries what only the JSON Schema shows: a record's title and description,
+# a field's description, a type's JSON Schema where it accepts more than it shows.
+
+_STRICT = cs.CoreConfig(strict=True, extra_fields_behavior="forbid")
+_REQUIRED = object()
 
 
-class Segment(_Strict):
-    """One spoken segment of a Xingyun video, optionally shown over a media URL."""
-
-    text: NonBlank
-    media_url: Optional[NonBlank] = None
-
-
-class _Video(_Strict):
-    labels: dict[str, str] = Field(default_factory=dict, description="Metadata only; never triggers a render.")
-    prevent_destroy: bool = Field(default=False, description="A plan that would delete or replace it fails.")
+def _text(max_length: int | None = None, *checks) -> cs.CoreSchema:
+    """A non-empty, non-blank string, then ``checks`` in order."""
+    schema = cs.no_info_after_validator_function(_not_blank, cs.str_schema(min_length=1, max_length=max_length))
+    for check in checks:
+        schema = cs.no_info_after_validator_function(check, schema)
+    return schema
 
 
-class XingyunVideo(_Video):
-    """Mofa Xingyun create_render_task, by segments or by a PPT deck."""
-
-    provider: Literal["xingyun"]
-    look_name: NonBlank
-    tts_vcn_name: NonBlank
-    studio_name: NonBlank
-    video_name: Optional[NonBlank] = None
-    sub_title: SubTitle = "on"
-    if_aigc_mark: bool = True
-    segment: Optional[Annotated[list[Segment], Field(min_length=1)]] = None
-    ppt_file: Optional[NonBlank] = Field(default=None, description="A .pptx relative to the spec file.")
-
-    @model_validator(mode="after")
-    def _one_source(self):
-        if (self.segment is None) == (self.ppt_file is None):
-            raise ValueError("give exactly one of `segment` or `ppt_file`")
-        if self.ppt_file is not None and not self.ppt_file.lower().endswith(".pptx"):
-            raise ValueError("ppt_file must name a .pptx file")
-        return self
+def _int(ge: int, le: int) -> cs.CoreSchema:
+    return cs.int_schema(ge=ge, le=le)
 
 
-class SpeechParam(_Strict):
-    vcn: NonBlank
-    speed: Percent = 50
-    volume: Percent = 50
-    pitch: Percent = 50
-    bright: Annotated[int, Field(ge=50, le=100)] = 50
+NON_BLANK = _text()
+TTS_TEXT = _text(MAX_TEXT, _tts_tags)
+PERCENT, BIT = _int(0, 100), _int(0, 1)
+SUB_TITLE = cs.no_info_before_validator_function(
+    _on_off, cs.literal_schema(["on", "off"]),
+    metadata={"json_schema": {"anyOf": [{"enum": ["on", "off"]}, {"type": "boolean"}]}})
 
 
-class VideoParam(_Strict):
-    template: NonBlank
-    watermask: Optional[Bit] = None
-    background: Bit = Field(description="Required (必传): 0 = use backgroundImage, 1 = no background.")
-    backgroundImage: Optional[NonBlank] = None
+def _field(schema: cs.CoreSchema, default: Any = _REQUIRED, *, factory=None,
+           description: str | None = None) -> cs.TypedDictField:
+    """A field, required unless it has a default (or a ``factory``); a default of None
+    also lets the field be written as null."""
+    metadata = {"description": description} if description else None
+    if factory is not None:
+        schema = cs.with_default_schema(schema, default_factory=factory)
+    elif default is None:
+        schema = cs.with_default_schema(cs.nullable_schema(schema), default=None)
+    elif default is not _REQUIRED:
+        schema = cs.with_default_schema(schema, default=default)
+    return cs.typed_dict_field(schema, required=default is _REQUIRED and factory is None, metadata=metadata)
 
 
-class UnisoundVideo(_Video):
-    """Unisound ai-vms-nrt/start with type 2 (text to video)."""
-
-    provider: Literal["unisound"]
-    text: TtsText
-    speech_param: SpeechParam
-    video_param: VideoParam
-    user_id: Optional[NonBlank] = None
+def _record(name: str, doc: str | None, fields: dict[str, cs.TypedDictField]) -> cs.TypedDictSchema:
+    """A mapping with exactly these fields (unknown ones are errors)."""
+    return cs.typed_dict_schema(fields, extra_behavior="forbid", config=_STRICT, ref=name,
+                                metadata={"title": name, "description": doc})
 
 
-Video = Annotated[Union[XingyunVideo, UnisoundVideo], Field(discriminator="provider")]
-_MODELS = {"xingyun": XingyunVideo, "unisound": UnisoundVideo}
-assert _MODELS.keys() == VENDORS.keys(), "a vendor without a spec model (or a model without a vendor)"
+SEGMENT = _record("Segment", "One spoken segment of a Xingyun video, optionally shown over a media URL.", {
+    "text": _field(NON_BLANK),
+    "media_url": _field(NON_BLANK, None),
+})
+
+_VIDEO_FIELDS = {  # every provider's; not in the request body
+    "labels": _field(cs.dict_schema(cs.str_schema(), cs.str_schema()), factory=dict,
+                     description="Metadata only; never triggers a render."),
+    "prevent_destroy": _field(cs.bool_schema(), False, description="A plan that would delete or replace it fails."),
+}
+
+XINGYUN = _record("XingyunVideo", "Mofa Xingyun create_render_task, by segments or by a PPT deck.", {
+    **_VIDEO_FIELDS,
+    "provider": _field(cs.literal_schema(["xingyun"])),
+    "look_name": _field(NON_BLANK),
+    "tts_vcn_name": _field(NON_BLANK),
+    "studio_name": _field(NON_BLANK),
+    "video_name": _field(NON_BLANK, None),
+    "sub_title": _field(SUB_TITLE, "on"),
+    "if_aigc_mark": _field(cs.bool_schema(), True),
+    "segment": _field(cs.list_schema(SEGMENT, min_length=1), None),
+    "ppt_file": _field(NON_BLANK, None, description="A .pptx relative to the spec file."),
+})
+
+SPEECH_PARAM = _record("SpeechParam", None, {
+    "vcn": _field(NON_BLANK),
+    "speed": _field(PERCENT, 50),
+    "volume": _field(PERCENT, 50),
+    "pitch": _field(PERCENT, 50),
+    "bright": _field(_int(50, 100), 50),
+})
+
+VIDEO_PARAM = _record("VideoParam", None, {
+    "template": _field(NON_BLANK),
+    "watermask": _field(BIT, None),
+    "background": _field(BIT, description="Required (必传): 0 = use backgroundImage, 1 = no background."),
+    "backgroundImage": _field(NON_BLANK, None),
+})
+
+UNISOUND = _record("UnisoundVideo", "Unisound ai-vms-nrt/start with type 2 (text to video).", {
+    **_VIDEO_FIELDS,
+    "provider": _field(cs.literal_schema(["unisound"])),
+    "text": _field(TTS_TEXT),
+    "speech_param": _field(SPEECH_PARAM),
+    "video_param": _field(VIDEO_PARAM),
+    "user_id": _field(NON_BLANK, None),
+})
+
+RECORDS = {"xingyun": XINGYUN, "unisound": UNISOUND}
+_CHECKS = {"xingyun": _one_source}  # across fields: run once the fields are valid
+assert RECORDS.keys() == VENDORS.keys(), "a vendor without a spec description (or one without a vendor)"
+
+
+def video_schema(provider: str) -> cs.CoreSchema:
+    """One whole video of ``provider``, its checks across fields included."""
+    check = _CHECKS.get(provider)
+    return cs.no_info_after_validator_function(check, RECORDS[provider]) if check else RECORDS[provider]
+
+
+def any_video_schema() -> cs.CoreSchema:
+    """One whole video of any provider, chosen by its ``provider`` field."""
+    return cs.tagged_union_schema({name: video_schema(name) for name in RECORDS}, discriminator="provider")
+
+
+def required_fields(provider: str) -> set[str]:
+    """The fields a video of ``provider`` must write (after ``defaults`` are merged)."""
+    return {name for name, f in RECORDS[provider]["fields"].items() if f.get("required")}
 
 
 @functools.cache
-def _adapter(kind: str) -> TypeAdapter:
-    """The validators, each built on first use (~10 ms apiece): ``video`` (one video of
-    any provider, the messages of a failure), ``videos`` (a file's videos of any
-    provider) or ``videos:<provider>`` (a file whose videos all name that provider)."""
-    if kind == "video":
-        return TypeAdapter(Video)
-    if kind == "videos":
-        return TypeAdapter(dict[str, Video])
-    return TypeAdapter(dict[str, _MODELS[kind.removeprefix("videos:")]])
+def _validator(kind: str) -> SchemaValidator:
+    """``video`` (one video of any provider) or ``videos`` (a file's videos by address),
+    built on first use (well under a millisecond)."""
+    one = any_video_schema()
+    return SchemaValidator(one if kind == "video" else cs.dict_schema(cs.str_schema(), one))
 
 
-def __getattr__(name: str):
-    """``VIDEO`` and ``VIDEOS``, the adapters of one video and of a file's videos, built
-    when first read."""
-    if name in ("VIDEO", "VIDEOS"):
-        return _adapter(name.lower())
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+def validate_video(body: Any) -> dict:
+    """One merged video, validated (defaults filled in); raises ``ValidationError``."""
+    return _validator("video").validate_python(body)
 
 
-def validate_videos(merged: dict[str, dict]) -> tuple[dict[str, _Video], list[tuple[tuple, str]]]:
-    """Validate merged videos: (valid models, [(loc starting with the address, message)]).
+def validate_videos(merged: dict[str, dict]) -> tuple[dict[str, dict], list[tuple[tuple, str]]]:
+    """Validate merged videos: (valid videos, [(loc starting with the address, message)]).
 
-    All at once on the happy path (through the one provider's model when every video
-    names the same one: the other's is then never built; a discriminated union picks
-    exactly that model, so the result is the same); one by one only after a failure, so
-    the videos that are valid still reach the PPT checks and every problem shows up in
-    one run, each with the union's messages."""
-    providers = {body.get("provider") if isinstance(body, dict) else None for body in merged.values()}
-    provider = providers.pop() if len(providers) == 1 else None
-    kind = f"videos:{provider}" if isinstance(provider, str) and provider in _MODELS else "videos"
+    All at once on the happy path; one by one only after a failure, so the videos that
+    are valid still reach the PPT checks and every problem shows up in one run."""
     try:
-        return _adapter(kind).validate_python(merged), []
+        return _validator("videos").validate_python(merged), []
     except ValidationError:
         pass
-    one = _adapter("video")
-    models, problems = {}, []
+    videos, problems = {}, []
     for address, body in merged.items():
         try:
-            models[address] = one.validate_python(body)
+            videos[address] = validate_video(body)
         except ValidationError as exc:
             problems += [describe(err, address) for err in exc.errors(include_url=False)]
-    return models, problems
+    return videos, problems
 
 
 def describe(err: dict, address: str) -> tuple[tuple, str]:
-    """A pydantic error of one video as ((address, field, ...), a message for people)."""
+    """A validation error of one video as ((address, field, ...), a message for people)."""
     loc = tuple(err["loc"])
-    if loc and loc[0] in VENDORS:  # the discriminated union's tag
+    if loc and loc[0] in VENDORS:  # the union's tag
         loc = loc[1:]
     loc = (address,) + loc
     kind, msg = err["type"], err["msg"]
@@ -191,7 +231,7 @@ def describe(err: dict, address: str) -> tuple[tuple, str]:
     if kind == "union_tag_invalid":
         got = err["input"].get("provider") if isinstance(err["input"], dict) else None
         return loc + ("provider",), f"must be one of: {', '.join(VENDORS)} (got {got!r})"
-    if kind == "model_type" and isinstance(err.get("input"), list):
+    if kind in ("dict_type", "model_type") and isinstance(err.get("input"), list):
         return loc, "expected a mapping, got a list"
     return loc, msg.removeprefix("Value error, ")
 
@@ -257,29 +297,24 @@ def address_problem(address: Any) -> str | None:
     return None
 
 
-def request_body(video: _Video) -> dict:
-    """The vendor request body, defaults explicit. A PPT video has no deck name yet."""
-    if isinstance(video, XingyunVideo):
-        body = {"look_name": video.look_name, "tts_vcn_name": video.tts_vcn_name,
-                "studio_name": video.studio_name, "sub_title": video.sub_title,
-                "if_aigc_mark": video.if_aigc_mark}
-        if video.video_name is not None:
-            body["video_name"] = video.video_name
-        if video.segment is not None:
-            body["segment"] = [_segment(s) for s in video.segment]
+def request_body(video: dict) -> dict:
+    """The vendor request body of a validated video, defaults explicit. A PPT video has
+    no deck name yet."""
+    if video["provider"] == "xingyun":
+        body = {name: video[name] for name in ("look_name", "tts_vcn_name", "studio_name", "sub_title",
+                                                "if_aigc_mark")}
+        if video["video_name"] is not None:
+            body["video_name"] = video["video_name"]
+        if video["segment"] is not None:
+            body["segment"] = [{name: value for name, value in seg.items() if value is not None}
+                               for seg in video["segment"]]
         return body
-    sp, vp = video.speech_param, video.video_param
-    body = {"text": video.text,
-            "speech_param": {"vcn": sp.vcn, "speed": sp.speed, "volume": sp.volume,
-                             "pitch": sp.pitch, "bright": sp.bright},
-            "video_param": vp.model_dump(exclude_none=True), "type": 2}
-    if video.user_id is not None:
-        body["user_id"] = video.user_id
+    body = {"text": video["text"], "speech_param": dict(video["speech_param"]),
+            "video_param": {name: value for name, value in video["video_param"].items() if value is not None},
+            "type": 2}
+    if video["user_id"] is not None:
+        body["user_id"] = video["user_id"]
     return body
-
-
-def _segment(seg: Segment) -> dict:
-    return {"text": seg.text} if seg.media_url is None else {"text": seg.text, "media_url": seg.media_url}
 
 
 def tts_chars(request: dict | None) -> int:
@@ -295,29 +330,3 @@ def tts_chars(request: dict | None) -> int:
     if isinstance(segments, list):
         return sum(len(s["text"]) for s in segments if isinstance(s, dict) and isinstance(s.get("text"), str))
     return 0
-
-
-def _partial(model: type[BaseModel]) -> type[BaseModel]:
-    """The same fields, all optional: what one entry may hold before defaults merge in."""
-    fields = {name: (Optional[f.rebuild_annotation()], Field(default=None, description=f.description))
-              for name, f in model.model_fields.items()}
-    return create_model(f"{model.__name__}Entry", __config__=ConfigDict(extra="forbid"), **fields)
-
-
-def spec_file_schema() -> dict:
-    """JSON Schema of one spec file (entries are partial; merged videos must be whole)."""
-    entry = Union[_partial(XingyunVideo), _partial(UnisoundVideo)]
-    file_model = create_model(
-        "SpecFile", __config__=ConfigDict(extra="forbid"),
-        defaults=(Optional[entry], Field(default=None, description="Merged under every video of this file.")),
-        videos=(Optional[dict[str, entry]], Field(default=None, description="Videos by address.")))
-    schema = file_model.model_json_schema()
-    schema["properties"]["videos"]["anyOf"][0]["propertyNames"] = {
-        "pattern": r"^(?!/)(?!.*(^|/)\.{0,2}(/|$))[A-Za-z0-9_.\-/]{1,200}$"}
-    merged = TypeAdapter(Video).json_schema(ref_template="#/$defs/{model}")
-    schema.setdefault("$defs", {}).update(merged.pop("$defs", {}))
-    schema["$defs"]["MergedVideo"] = merged
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["description"] = ("A reconciler spec file. Each entry of `videos`, after `defaults` are "
-                             "merged under it, must be a whole #/$defs/MergedVideo.")
-    return schema

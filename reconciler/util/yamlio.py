@@ -25,7 +25,7 @@ Aliases are bounded (``MAX_ALIAS_EXPANSION``): a 1 KB "billion laughs" document,
 one that doubles itself through merge keys ``<<: [*a, *a]``, is refused before any
 of it is constructed, with the line of the innermost node that grows too big. The
 data built here shares aliased objects; ``expanded_size`` counts what a consumer
-that walks it (pydantic, a merge, a hash) would see, for callers that multiply it.
+that walks it (validation, a merge, a hash) would see, for callers that multiply it.
 """
 
 from __future__ import annotations

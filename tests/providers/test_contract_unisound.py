@@ -133,11 +133,11 @@ async def test_start_field(server, row, change, code):
     spec = {"provider": "unisound", **{k: v for k, v in {**BODY, **change}.items() if k != "type"}}
     if row != "003:196 type 2":
         with pytest.raises(spec_models.ValidationError):  # the spec is refused before any render
-            spec_models.VIDEO.validate_python(spec)
+            spec_models.validate_video(spec)
 
 
 async def test_003_187_190_defaults_are_50_and_written_out(server):
-    video = spec_models.VIDEO.validate_python(
+    video = spec_models.validate_video(
         {"provider": "unisound", "text": "你好", "speech_param": {"vcn": "xuanxuan-plus"},
          "video_param": {"template": "yadi_01", "background": 0}})
     body = spec_models.request_body(video)

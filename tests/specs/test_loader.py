@@ -487,6 +487,21 @@ def test_specs_module_does_not_import_jinja_or_pydantic_models_on_a_warm_cache(t
     assert loader.SPEC_SUFFIXES == (".yaml", ".yml", ".yaml.j2", ".yml.j2")
 
 
+def test_validating_specs_loads_pydantic_core_but_never_pydantic(tmp_path):
+    """A plan over a changed spec file validates it with pydantic-core alone: importing
+    pydantic would cost it ~65 ms (bench/plan_scale.py). Both providers, a valid file and
+    a file with errors (the one-by-one path and its messages), no spec cache."""
+    root = write(tmp_path, {**CACHED, "specs/u.yaml": UNISOUND_HEADER + "  u/one:\n    text: 你好\n",
+                            "specs/bad.yaml": XY + "  bad/one:\n    segment: [{text: 1}]\n"})
+    code = ("import sys; from pathlib import Path; from reconciler.config import load_config; "
+            "from reconciler.specs.loader import load_specs; "
+            f"load = load_specs(load_config(Path({str(root)!r})), use_cache=False); "
+            "print(len(load.videos_by_file), [e.message for e in load.all_errors()], "
+            "'pydantic' in sys.modules, 'pydantic_core' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split("\n")[0] == "4 ['Input should be a valid string'] False True"
+
+
 def test_spec_cache_key_covers_the_rules_that_shape_a_load():
     """A changed validation rule must invalidate cached specs: the cache key hashes the
     modules that load and validate specs, wherever they live in the package."""
