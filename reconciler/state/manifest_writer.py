@@ -7,9 +7,13 @@ manifest must never fall behind the state by more than the event in flight. So
 expensive), on the engine's state thread (so it reads a state between two writes),
 and ``aflush()`` makes the last write of a run.
 
-A write that fails (the path is a folder, no space left) is not retried in a loop:
-``on_error`` is told at once (the engine halts: no new work), and the final
-``aflush`` raises ``ManifestError`` with what to fix.
+A write that fails is never retried in a busy loop. The file cannot be written (the
+path is a folder, no space left): ``on_error`` is told at once (the engine halts: no
+new work), and the final ``aflush`` raises ``ManifestError`` with what to fix. The
+state cannot be read (its server unreachable, ``StateError``): tried again after a
+growing delay (``util.backoff``), as the daemon waits out a short outage; the final
+``aflush`` tries once and raises the state's own error. Once ``aflush`` has begun, no
+background write is scheduled any more, so it always ends.
 """
 
 from __future__ import annotations
@@ -21,8 +25,9 @@ from pathlib import Path
 
 from typing import Callable
 
-from reconciler.errors import ManifestError
+from reconciler.errors import ManifestError, StateError
 from reconciler.state import manifest
+from reconciler.util import backoff
 from reconciler.util.crashpoint import crash_point
 from reconciler.state.store import Store
 
@@ -37,7 +42,7 @@ class ManifestWriter:
     caller's thread."""
 
     def __init__(self, path: Path, store: Store, *, interval: float = 0.5,
-                 executor: Executor | None = None, on_error: Callable[[str], None] | None = None,
+                 executor: Executor | None = None, on_error: Callable[[str | Exception], None] | None = None,
                  public_url: manifest.PublicUrl | None = None):
         self.path = path
         self.public_url = public_url  # the manifest's ``url`` per video (outputs_public_url), if any
@@ -51,19 +56,25 @@ class ManifestWriter:
         self._gap = interval  # grows with the cost of a write (see _write)
         self._timer: asyncio.TimerHandle | None = None
         self._writing: asyncio.Future | None = None
+        self._unread = 0  # background writes in a row that could not read the state
+        self._retry = backoff.Exponential(max(interval, 0.5), 30.0, jitter=0.1)
+        self._final = False  # aflush has begun: nothing more is scheduled
         self._renderer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="reconciler-manifest")
 
     def changed(self) -> None:
         """The state changed in a way the manifest shows: write within ``interval``."""
         self._dirty = True
-        if self._timer is not None or self._writing is not None:
-            return  # a write is due or running; a running one re-checks ``_dirty`` when done
+        if self._timer is not None or self._writing is not None or self._final:
+            return  # a write is due or running (it re-checks ``_dirty`` when done), or the last one is
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
             self.flush()
             return
         wait = max(0.0, self._last + self._gap - time.monotonic())
+        self._schedule(loop, wait)
+
+    def _schedule(self, loop: asyncio.AbstractEventLoop, wait: float) -> None:
         self._timer = loop.call_later(wait, self._fire, loop)
 
     def _fire(self, loop: asyncio.AbstractEventLoop) -> None:
@@ -73,10 +84,17 @@ class ManifestWriter:
 
     def _written(self, _future) -> None:
         self._writing = None
-        if isinstance(self.error, OSError):  # the file could not be written (not a run torn down)
+        if self._final:
+            return  # aflush writes the last one itself
+        if isinstance(self.error, StateError):  # the state could not be read: later, not at once
+            self._unread += 1
+            self._schedule(asyncio.get_running_loop(), self._retry.delay(self._unread - 1))
+            return
+        if self.error is not None:  # the file could not be written (or a bug): said once, not retried
             if self.on_error is not None:
-                self.on_error(str(self._failure(self.error)))
-            return  # not retried every interval: the final aflush tries once more and raises
+                self.on_error(str(self._failure(self.error)) if isinstance(self.error, OSError) else self.error)
+            return  # the final aflush tries once more and raises
+        self._unread = 0
         if self._dirty:
             self.changed()
 
@@ -126,15 +144,12 @@ class ManifestWriter:
     async def aflush(self, *, force: bool = True) -> None:
         """The final write of a run: wait for a background write, then write if needed
         (by default always: ``write_manifest`` leaves an unchanged file alone)."""
+        self._final = True
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        while self._writing is not None:
-            await asyncio.shield(self._writing)
-            await asyncio.sleep(0)  # let its done-callback run
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        if self._writing is not None:
+            await asyncio.shield(self._writing)  # its errors are kept in ``error``, never raised
         if self._dirty or force or self.error is not None:
             try:
                 await asyncio.get_running_loop().run_in_executor(self.executor, self._write)
