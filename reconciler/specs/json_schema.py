@@ -46,29 +46,22 @@ def _optional(field: cs.TypedDictField) -> cs.TypedDictField:
         inner = inner["schema"]
     if inner["type"] == "nullable":
         inner = inner["schema"]
-    return cs.typed_dict_field(cs.with_default_schema(cs.nullable_schema(inner), default=None),
-                               required=False, metadata=field.get("metadata"))
+    return schema.field(inner, None, description=(field.get("metadata") or {}).get("description"))
 
 
 def _entry(record: cs.TypedDictSchema) -> cs.TypedDictSchema:
     """What one entry of ``defaults`` or ``videos`` may hold, before defaults merge in."""
-    name = f"{record['metadata']['title']}Entry"
-    return cs.typed_dict_schema({key: _optional(f) for key, f in record["fields"].items()},
-                                extra_behavior="forbid", ref=name, metadata={"title": name})
-
-
-def _field(schema_: cs.CoreSchema, description: str) -> cs.TypedDictField:
-    return cs.typed_dict_field(cs.with_default_schema(cs.nullable_schema(schema_), default=None),
-                               required=False, metadata={"description": description})
+    return schema.record(f"{record['metadata']['title']}Entry", None,
+                         {key: _optional(f) for key, f in record["fields"].items()})
 
 
 def spec_file_schema() -> dict:
     """JSON Schema of one spec file (entries are partial; merged videos must be whole)."""
     entry = cs.union_schema([_entry(record) for record in schema.RECORDS.values()])
-    spec_file = cs.typed_dict_schema({
-        "defaults": _field(entry, "Merged under every video of this file."),
-        "videos": _field(cs.dict_schema(cs.str_schema(), entry), "Videos by address."),
-    }, extra_behavior="forbid", metadata={"title": "SpecFile"})
+    spec_file = schema.record("SpecFile", None, {
+        "defaults": schema.field(entry, None, description="Merged under every video of this file."),
+        "videos": schema.field(cs.dict_schema(cs.str_schema(), entry), None, description="Videos by address."),
+    })
     out = _FromDescription(ref_template="#/$defs/{model}").generate(spec_file)
     out["properties"]["videos"]["anyOf"][0]["propertyNames"] = {"pattern": ADDRESS_PATTERN}
     merged = _FromDescription(ref_template="#/$defs/{model}").generate(schema.any_video_schema())

@@ -69,7 +69,7 @@ def _one_source(video: dict) -> dict:
 # ``metadata`` carries what only the JSON Schema shows: a record's title and description,
 # a field's description, a type's JSON Schema where it accepts more than it shows.
 
-_STRICT = cs.CoreConfig(strict=True, extra_fields_behavior="forbid")
+_STRICT = cs.CoreConfig(strict=True)
 _REQUIRED = object()
 
 
@@ -81,20 +81,16 @@ def _text(max_length: int | None = None, *checks) -> cs.CoreSchema:
     return schema
 
 
-def _int(ge: int, le: int) -> cs.CoreSchema:
-    return cs.int_schema(ge=ge, le=le)
-
-
 NON_BLANK = _text()
 TTS_TEXT = _text(MAX_TEXT, _tts_tags)
-PERCENT, BIT = _int(0, 100), _int(0, 1)
+PERCENT, BIT = cs.int_schema(ge=0, le=100), cs.int_schema(ge=0, le=1)
 SUB_TITLE = cs.no_info_before_validator_function(
     _on_off, cs.literal_schema(["on", "off"]),
     metadata={"json_schema": {"anyOf": [{"enum": ["on", "off"]}, {"type": "boolean"}]}})
 
 
-def _field(schema: cs.CoreSchema, default: Any = _REQUIRED, *, factory=None,
-           description: str | None = None) -> cs.TypedDictField:
+def field(schema: cs.CoreSchema, default: Any = _REQUIRED, *, factory=None,
+          description: str | None = None) -> cs.TypedDictField:
     """A field, required unless it has a default (or a ``factory``); a default of None
     also lets the field be written as null."""
     metadata = {"description": description} if description else None
@@ -107,58 +103,58 @@ def _field(schema: cs.CoreSchema, default: Any = _REQUIRED, *, factory=None,
     return cs.typed_dict_field(schema, required=default is _REQUIRED and factory is None, metadata=metadata)
 
 
-def _record(name: str, doc: str | None, fields: dict[str, cs.TypedDictField]) -> cs.TypedDictSchema:
+def record(name: str, doc: str | None, fields: dict[str, cs.TypedDictField]) -> cs.TypedDictSchema:
     """A mapping with exactly these fields (unknown ones are errors)."""
     return cs.typed_dict_schema(fields, extra_behavior="forbid", config=_STRICT, ref=name,
                                 metadata={"title": name, "description": doc})
 
 
-SEGMENT = _record("Segment", "One spoken segment of a Xingyun video, optionally shown over a media URL.", {
-    "text": _field(NON_BLANK),
-    "media_url": _field(NON_BLANK, None),
+SEGMENT = record("Segment", "One spoken segment of a Xingyun video, optionally shown over a media URL.", {
+    "text": field(NON_BLANK),
+    "media_url": field(NON_BLANK, None),
 })
 
 _VIDEO_FIELDS = {  # every provider's; not in the request body
-    "labels": _field(cs.dict_schema(cs.str_schema(), cs.str_schema()), factory=dict,
-                     description="Metadata only; never triggers a render."),
-    "prevent_destroy": _field(cs.bool_schema(), False, description="A plan that would delete or replace it fails."),
+    "labels": field(cs.dict_schema(cs.str_schema(), cs.str_schema()), factory=dict,
+                    description="Metadata only; never triggers a render."),
+    "prevent_destroy": field(cs.bool_schema(), False, description="A plan that would delete or replace it fails."),
 }
 
-XINGYUN = _record("XingyunVideo", "Mofa Xingyun create_render_task, by segments or by a PPT deck.", {
+XINGYUN = record("XingyunVideo", "Mofa Xingyun create_render_task, by segments or by a PPT deck.", {
     **_VIDEO_FIELDS,
-    "provider": _field(cs.literal_schema(["xingyun"])),
-    "look_name": _field(NON_BLANK),
-    "tts_vcn_name": _field(NON_BLANK),
-    "studio_name": _field(NON_BLANK),
-    "video_name": _field(NON_BLANK, None),
-    "sub_title": _field(SUB_TITLE, "on"),
-    "if_aigc_mark": _field(cs.bool_schema(), True),
-    "segment": _field(cs.list_schema(SEGMENT, min_length=1), None),
-    "ppt_file": _field(NON_BLANK, None, description="A .pptx relative to the spec file."),
+    "provider": field(cs.literal_schema(["xingyun"])),
+    "look_name": field(NON_BLANK),
+    "tts_vcn_name": field(NON_BLANK),
+    "studio_name": field(NON_BLANK),
+    "video_name": field(NON_BLANK, None),
+    "sub_title": field(SUB_TITLE, "on"),
+    "if_aigc_mark": field(cs.bool_schema(), True),
+    "segment": field(cs.list_schema(SEGMENT, min_length=1), None),
+    "ppt_file": field(NON_BLANK, None, description="A .pptx relative to the spec file."),
 })
 
-SPEECH_PARAM = _record("SpeechParam", None, {
-    "vcn": _field(NON_BLANK),
-    "speed": _field(PERCENT, 50),
-    "volume": _field(PERCENT, 50),
-    "pitch": _field(PERCENT, 50),
-    "bright": _field(_int(50, 100), 50),
+SPEECH_PARAM = record("SpeechParam", None, {
+    "vcn": field(NON_BLANK),
+    "speed": field(PERCENT, 50),
+    "volume": field(PERCENT, 50),
+    "pitch": field(PERCENT, 50),
+    "bright": field(cs.int_schema(ge=50, le=100), 50),
 })
 
-VIDEO_PARAM = _record("VideoParam", None, {
-    "template": _field(NON_BLANK),
-    "watermask": _field(BIT, None),
-    "background": _field(BIT, description="Required (必传): 0 = use backgroundImage, 1 = no background."),
-    "backgroundImage": _field(NON_BLANK, None),
+VIDEO_PARAM = record("VideoParam", None, {
+    "template": field(NON_BLANK),
+    "watermask": field(BIT, None),
+    "background": field(BIT, description="Required (必传): 0 = use backgroundImage, 1 = no background."),
+    "backgroundImage": field(NON_BLANK, None),
 })
 
-UNISOUND = _record("UnisoundVideo", "Unisound ai-vms-nrt/start with type 2 (text to video).", {
+UNISOUND = record("UnisoundVideo", "Unisound ai-vms-nrt/start with type 2 (text to video).", {
     **_VIDEO_FIELDS,
-    "provider": _field(cs.literal_schema(["unisound"])),
-    "text": _field(TTS_TEXT),
-    "speech_param": _field(SPEECH_PARAM),
-    "video_param": _field(VIDEO_PARAM),
-    "user_id": _field(NON_BLANK, None),
+    "provider": field(cs.literal_schema(["unisound"])),
+    "text": field(TTS_TEXT),
+    "speech_param": field(SPEECH_PARAM),
+    "video_param": field(VIDEO_PARAM),
+    "user_id": field(NON_BLANK, None),
 })
 
 RECORDS = {"xingyun": XINGYUN, "unisound": UNISOUND}
