@@ -17,7 +17,6 @@ import hashlib
 import json
 import os
 import shutil
-import site
 import subprocess
 import sys
 import tarfile
@@ -100,7 +99,8 @@ def test_the_installed_wheel_runs_the_quickstart(dist, tmp_path):
     purelib = Path(run(python, "-c", "import sysconfig; print(sysconfig.get_path('purelib'))").stdout.strip())
     # The dependencies, from this interpreter (appended after the wheel's own site-packages;
     # a directory named in a .pth has its own .pth files ignored, so no editable reconciler).
-    (purelib / "deps-from-the-test-env.pth").write_text("\n".join(site.getsitepackages()) + "\n")
+    deps = [p for p in sys.path if p.endswith(("site-packages", "dist-packages"))]
+    (purelib / "deps-from-the-test-env.pth").write_text("\n".join(deps) + "\n")
     where = run(python, "-c", "import reconciler; print(reconciler.__file__)", cwd=tmp_path).stdout.strip()
     assert Path(where).is_relative_to(purelib), f"reconciler imported from {where}, not the wheel"
 
