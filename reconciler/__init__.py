@@ -5,3 +5,6 @@ Specs in git say what each video should be; ``plan`` shows what would change,
 """
 
 __version__ = "0.1.0"
+# The name to `pip install` (and the one --version reads): "reconciler" on PyPI is an
+# unrelated project. The import package and the command are `reconciler`.
+DISTRIBUTION = "avatar-video-reconciler"

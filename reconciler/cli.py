@@ -14,6 +14,7 @@ from pathlib import Path
 
 import click
 
+from reconciler import DISTRIBUTION, __version__
 from reconciler.errors import ReconcilerError
 
 
@@ -59,12 +60,28 @@ over_budget_option = click.option(
 )
 
 
+def _print_version(ctx: click.Context, _param, value: bool) -> None:
+    """``--version``: the installed distribution's version (its metadata, not that of the
+    unrelated PyPI project "reconciler") and its name, which is what to ``pip install``."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        number = version(DISTRIBUTION)
+    except PackageNotFoundError:  # run from a source tree (python -m reconciler)
+        number = __version__
+    click.echo(f"reconciler {number} ({DISTRIBUTION})")
+    ctx.exit()
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.option("-C", "directory", type=click.Path(file_okay=False, path_type=Path), default=".",
               help="Run as if started in DIR.")
 @click.option("--debug", "-v", "--verbose", "debug", is_flag=True,
               help="Show debug logs (every vendor call, retry and download) on stderr; secrets redacted.")
-@click.version_option(package_name="reconciler")
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and the distribution to install, then exit.")
 @click.pass_context
 def cli(ctx: click.Context, directory: Path, debug: bool) -> None:
     """Declarative renders of digital-human videos: plan, apply, watch."""

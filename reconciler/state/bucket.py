@@ -31,6 +31,7 @@ import time
 from collections.abc import Mapping
 from pathlib import Path
 
+from reconciler import DISTRIBUTION
 from reconciler.errors import ConfigError, OutputsError
 from reconciler.util.s3url import Location
 
@@ -95,7 +96,7 @@ class Bucket:
             import boto3
             from botocore.config import Config as BotoConfig
         except ImportError:
-            raise ConfigError("outputs in a bucket need boto3: pip install 'reconciler[s3]'") from None
+            raise ConfigError(f"outputs in a bucket need boto3: pip install '{DISTRIBUTION}[s3]'") from None
         endpoint = env.get("AWS_ENDPOINT_URL") or None
         options = dict(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
                        retries={"mode": "standard", "max_attempts": ATTEMPTS},

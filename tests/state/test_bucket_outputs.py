@@ -168,6 +168,15 @@ def test_missing_bucket_credentials_are_a_config_error():
         bucket.check()
 
 
+def test_without_boto3_the_error_says_what_to_install(monkeypatch):
+    monkeypatch.setitem(sys.modules, "boto3", None)  # `import boto3` fails as when it is not installed
+    env = {"AWS_ENDPOINT_URL": "http://127.0.0.1:9", "AWS_ACCESS_KEY_ID": "k", "AWS_SECRET_ACCESS_KEY": "s"}
+    with pytest.raises(ConfigError) as excinfo:
+        Bucket(s3url.Location("videos"), env=env).check()
+    # this project's distribution: "reconciler" on PyPI is an unrelated one
+    assert "pip install 'avatar-video-reconciler[s3]'" in str(excinfo.value)
+
+
 def test_endpoint_names_for_messages():
     assert endpoint_name({}) == "AWS S3 (us-east-1)"
     assert endpoint_name({"AWS_REGION": "eu-west-1"}) == "AWS S3 (eu-west-1)"
