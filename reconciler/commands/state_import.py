@@ -77,8 +77,10 @@ def _check_importable(desired: DesiredVideo, task_id: str, recorded: dict[str, R
     """Refuse to import over a render the state already manages, or a task that is
     another video's render of a different spec."""
     address, video = desired.address, recorded.get(desired.address)
-    forget = f"`reconciler state forget {address}`" + (" --abandon" if video is not None and video.unfinished
-                                                       else "")
+    from reconciler.commands.state_forget import in_flight
+
+    forget = f"`reconciler state forget {address}" + (" --abandon`" if video is not None and in_flight(video)
+                                                      else "`")
     if video is not None and video.task_id == task_id and video.status in (Status.RENDERING, Status.FINISHED):
         raise ReconcilerError(f"state import: task {task_id} is already {address}'s render ({video.status.value}): "
                               "nothing to import. Nothing was changed.")
