@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import signal
 
-from tests.e2e.support import assert_consistent, on_both_backends, wait_until
+from tests.e2e.support import assert_consistent, assert_s3_consistent, on_both_backends, wait_until
 
 KILLED = -signal.SIGKILL
 
@@ -159,3 +159,20 @@ def test_forget_refuses_a_render_in_flight_unless_abandoned(project, sim):
     assert "abandoned" in abandoned.stdout
     assert project.recorded() == {} and project.manifest()["videos"] == {}
     assert sim.calls("cancel") == []  # no vendor call: the render keeps running there
+
+
+def test_with_outputs_in_a_bucket_an_import_publishes_the_object_and_forget_keeps_it(s3_project, sim):
+    project = s3_project
+    project.write_specs(xingyun={"xy/a": "a"})
+    task_id = unknown_create(project, sim)
+    imported = project.run("state", "import", "xy/a", task_id)
+    assert imported.returncode == 0, imported.stdout + imported.stderr
+    assert_s3_consistent(project)
+    [key] = project.objects()
+    forgot = project.run("state", "forget", "xy/a")
+    assert forgot.returncode == 0, forgot.stdout + forgot.stderr
+    assert project.recorded() == {} and list(project.objects()) == [key]  # no object deleted
+    again = project.apply()
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert len(creates(sim)) == 1  # the import settled it; the cache served it after the forget
+    assert_s3_consistent(project)
