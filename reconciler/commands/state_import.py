@@ -42,7 +42,7 @@ def run(project, address: str, task_id: str, variables: dict[str, str]) -> int:
         raise ReconcilerError("state import: TASK_ID is empty; give the task id the vendor's console shows")
     desired = _desired(config, address, variables)
     check_credentials(config, {desired.provider})
-    out = Console(highlight=False, soft_wrap=True)
+    out = Console(highlight=False, markup=False, soft_wrap=True)  # addresses and task ids as typed
     lock = state_store.writer_lock(config).acquire("state import")
     try:
         report_takeover(lock)
