@@ -216,9 +216,12 @@ def _history(rows: list[dict]) -> list[Attempt]:
             continue
         if (row.get("holder") or "").startswith(IMPORT_HOLDER):
             why = "imported by a person (`state import`): a task found at the vendor"
-        elif previous is None or previous.get("outcome") in ("deleted", "forgotten"):
-            why = ("first render" if previous is None else "added again after a delete"
-                   if previous["outcome"] == "deleted" else "added again after `state forget`")
+        elif previous is None:
+            why = "first render"
+        elif previous.get("outcome") == "deleted":
+            why = "added again after a delete"
+        elif previous.get("outcome") == "forgotten":
+            why = "added again after `state forget`"
         elif row["fingerprint"] != previous["fingerprint"]:
             why = "the spec changed"
         elif previous["status"] == "failed":
