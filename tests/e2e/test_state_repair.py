@@ -96,6 +96,7 @@ def test_an_import_the_vendor_or_the_state_refuses_changes_nothing(project, sim)
     finished = project.apply()  # xy/b rendered; xy/a stays unknown (reported, exit 1)
     assert project.recorded()["xy/b"].has_output, finished.stdout + finished.stderr
     assert "reconciler state import ADDR TASK_ID" in project.run("plan").stdout  # the way out, said
+    assert "reconciler state import xy/a TASK_ID" in project.run("status").stdout
     before = snapshot(project)
 
     unknown_task = project.run("state", "import", "xy/a", "987654321")
