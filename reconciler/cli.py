@@ -190,6 +190,47 @@ def migrate(ctx, to):
     _run(ctx, "migrate", to=to)
 
 
+@state.command("import", short_help="Adopt a vendor's task as ADDR's render (no create sent).")
+@click.argument("address", metavar="ADDR")
+@click.argument("task_id", metavar="TASK_ID")
+@var_option
+@click.pass_context
+def state_import(ctx, address, task_id, vars_):
+    """Adopt a render that exists at the vendor as ADDR's render (no create is sent).
+
+    Settles a create whose outcome is `unknown` (after a kill) without paying again:
+    find its task in the vendor's console, then import it. A free status call checks
+    that the vendor knows TASK_ID (a task it does not know is refused, nothing
+    changed). ADDR must be a video of the specs: the task is recorded with the
+    fingerprint of ADDR's current spec — you vouch that it renders that spec. A
+    finished task is downloaded now; one still rendering by the next apply, refresh
+    or watch. A video the state already manages (rendering, or finished with its
+    output) is not imported over: `state forget` it first. `unknown`, `failed`,
+    `cancelled`, a lost output, or a video not in the state: importable. Takes the
+    writer lock like apply.
+    """
+    _run(ctx, "state_import", address=address, task_id=task_id, variables=_parse_vars(vars_))
+
+
+@state.command("forget", short_help="Drop ADDR... from state and manifest (no vendor call).")
+@click.argument("addresses", metavar="ADDR...", nargs=-1, required=True)
+@click.option("--abandon", is_flag=True,
+              help="Forget videos with a render in flight too (it keeps running at the vendor; nothing will "
+                   "download it).")
+@click.pass_context
+def state_forget(ctx, addresses, abandon):
+    """Drop ADDR... from the state and the manifest (Terraform's `state rm`).
+
+    No vendor is called and no output file or object is deleted; the history stays.
+    The next plan proposes each video still in the specs as new, served from the
+    render cache (no render) where the cache holds it. All or nothing: an address
+    the state does not record is an error, and nothing is forgotten. A video with a
+    render in flight (rendering, unknown, or finished and not downloaded) is refused
+    unless --abandon. Takes the writer lock like apply.
+    """
+    _run(ctx, "state_forget", addresses=addresses, abandon=abandon)
+
+
 @cli.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", type=click.IntRange(0, 65535), default=8765, show_default=True)

@@ -106,7 +106,9 @@ def _summarize(out, engine: Engine, store: Store, hooks: _LastEvent, lost: list[
     unknown = sorted(a for a, v in recorded.items() if v.status is Status.UNKNOWN)
     if unknown:
         out.print(Text(f"{len(unknown)} create(s) have an unknown outcome (sent, answer lost: maybe paid for); "
-                       "they are not sent again. To render one again on purpose:", style="yellow"), soft_wrap=True)
+                       "they are not sent again. A task found in the vendor's console is adopted, with no second "
+                       "payment, by `reconciler state import ADDR TASK_ID`. To render one again on purpose:",
+                       style="yellow"), soft_wrap=True)
         for address in unknown:
             out.print(f"  reconciler apply --replace {address}", highlight=False, soft_wrap=True)
     needs = [a for a, v in recorded.items() if v.status in (Status.FAILED, Status.CANCELLED) or v.output_lost]

@@ -96,7 +96,8 @@ def _attention(console, recorded, config, now: float, stalled: set[str], warning
     unknown = sorted(a for a, v in recorded.items() if v.status is Status.UNKNOWN)
     for address in unknown:
         console.print(Text(f"Outcome unknown: {address}: the create was sent but its answer never arrived (it may "
-                           f"be rendering, and paid for); to render it again on purpose: "
+                           f"be rendering, and paid for); its task found in the vendor's console is adopted by "
+                           f"reconciler state import {address} TASK_ID; to render it again on purpose: "
                            f"reconciler apply --replace {address}", style="magenta"), soft_wrap=True)
 
 

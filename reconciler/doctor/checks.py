@@ -190,7 +190,9 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
             if v.output_lost]
     return [
         _finding("unknown creates", unknown, "create(s) sent whose answer never arrived (maybe paid)",
-                 "Look in the vendor console; render again only on purpose: `reconciler apply --replace ADDR`."),
+                 "Look in the vendor console: a task found there is adopted, with no second payment, by "
+                 "`reconciler state import ADDR TASK_ID`; render again only on purpose: "
+                 "`reconciler apply --replace ADDR`."),
         _finding("stalled renders", stalled, "render(s) unfinished for longer than expected",
                  "Ask the vendor about the task; `reconciler refresh` polls it again. It is never re-rendered "
                  "without `--replace`."),

@@ -28,6 +28,7 @@ from reconciler import model
 from reconciler.gallery import costs, script
 from reconciler.model import RecordedVideo, Status
 from reconciler.state import manifest, outputs_store, overdue
+from reconciler.state.store import IMPORT_HOLDER
 
 ATTENTION = ("failed", "unknown", "stalled", "lost")  # shown first, in this order
 ORDER = (*ATTENTION, "rendering", "pending", "cancelled", "finished")
@@ -213,8 +214,14 @@ def _history(rows: list[dict]) -> list[Attempt]:
     for row in rows:
         if row["status"] == "not_sent":
             continue
-        if previous is None or previous.get("outcome") == "deleted":
-            why = "first render" if previous is None else "added again after a delete"
+        if (row.get("holder") or "").startswith(IMPORT_HOLDER):
+            why = "imported by a person (`state import`): a task found at the vendor"
+        elif previous is None:
+            why = "first render"
+        elif previous.get("outcome") == "deleted":
+            why = "added again after a delete"
+        elif previous.get("outcome") == "forgotten":
+            why = "added again after `state forget`"
         elif row["fingerprint"] != previous["fingerprint"]:
             why = "the spec changed"
         elif previous["status"] == "failed":

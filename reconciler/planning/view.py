@@ -173,7 +173,9 @@ def _unknown_note(changes: list[Change]) -> Text:
     n = len(changes)
     note = Text(f"Outcome unknown ({n} video{'s' if n != 1 else ''}): the create was sent but its answer never "
                 "arrived, so it may be rendering and already paid for. It is not sent again; check the "
-                "vendor's console, then render it again on purpose with:\n", style="yellow")
+                "vendor's console: a task found there is adopted, with no second payment, by "
+                "`reconciler state import ADDR TASK_ID`; otherwise render it again on purpose with:\n",
+                style="yellow")
     for change in changes:
         note.append(f"  {planner.replace_command(change.address)}\n")
     return note

@@ -254,6 +254,61 @@ class RowStore:
                 cur.set_video_if_attempt(address, attempt, status=Status.UNKNOWN.value, error=INTERRUPTED_CREATE)
             return [r[0] for r in rows]
 
+    # -- a person's repairs: ``state import``, ``state forget`` (CONTRACT §13) -------
+
+    def import_task(self, desired: DesiredVideo, task_id: str, status: Status, *, holder: str,
+                    video_url: str | None = None, preview_image_url: str | None = None,
+                    finished_at: str | None = None) -> int:
+        """``task_id``, a task the vendor knows (the caller asked it), becomes the current
+        render of ``desired``: recorded with the spec's fingerprint and request (the person
+        vouches that the task renders it), ``status`` rendering or finished and not yet
+        downloaded, so it is followed like any other. A new attempt records it in the
+        history (``holder``: the import); no intent, since no create is sent. The output
+        published now, if any, stays published until this task's own is recorded."""
+        if status not in (Status.RENDERING, Status.FINISHED):
+            raise StateError(f"internal: an imported task is rendering or finished, not {status.value}")
+        at = now()
+        with self._tx() as cur:
+            row = cur.one_dict("SELECT * FROM videos WHERE address = ?" + cur.for_update, [desired.address])
+            previous = json.dumps({k: row[k] for k in ATTEMPT_FIELDS_OF_VIDEO}) if row else None
+            prev = cur.one("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address])
+            attempt = max((row["attempt"] or 0) if row else 0, prev[0] or 0) + 1
+            fields = {
+                "provider": desired.provider, "fingerprint": desired.fingerprint,
+                "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
+                "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
+                "prevent_destroy": int(desired.prevent_destroy), "status": status.value,
+                "task_id": task_id, "attempt": attempt, "error": None, "submitted_at": at,
+                "finished_at": finished_at, "video_url": video_url, "preview_image_url": preview_image_url,
+                "download_task_id": None, "download_prior": None, "updated_at": at,
+            }
+            if row:
+                cur.update_video(desired.address, fields)
+            else:
+                cur.insert("videos", {"address": desired.address, "output_lost": 0, **fields})
+            cur.insert("attempts", {
+                "address": desired.address, "attempt": attempt, "provider": desired.provider,
+                "fingerprint": desired.fingerprint, "task_id": task_id, "status": status.value,
+                "holder": holder, "intent_at": at, "submitted_at": at, "finished_at": finished_at,
+                "previous": previous,
+            })
+            return attempt
+
+    def forget(self, addresses) -> None:
+        """Drop the videos ``addresses`` from the state, all or none (``StateError`` naming
+        those not recorded). Nothing else is touched: no output, no cache entry; their
+        history stays, each attempt's outcome (where it had none) ``forgotten``."""
+        wanted = sorted(set(addresses))
+        with self._tx() as cur:
+            missing = [a for a in wanted
+                       if cur.one("SELECT 1 FROM videos WHERE address = ?" + cur.for_update, [a]) is None]
+            if missing:
+                raise StateError(f"not in the state: {', '.join(missing)}; nothing was forgotten")
+            for address in wanted:
+                cur.execute("DELETE FROM videos WHERE address = ?", [address])
+                cur.execute("UPDATE attempts SET outcome = COALESCE(outcome, 'forgotten') WHERE address = ?",
+                            [address])
+
     # -- the render cache's index (CONTRACT §11) -----------------------------------
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,

@@ -27,7 +27,7 @@ import dataclasses
 import os
 import re
 from pathlib import Path
-from typing import TYPE_CHECKING, Mapping, Protocol
+from typing import TYPE_CHECKING, Collection, Mapping, Protocol
 
 from reconciler.errors import ConfigError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
@@ -40,6 +40,8 @@ STATE_URL_VAR = "RECONCILER_STATE_URL"  # CONTRACT §8: overrides `state` in rec
 INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
                       "its answer was never recorded")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
+# who wrote an attempt that ``state import`` adopted (``holder`` of its history row): a person, no create sent
+IMPORT_HOLDER = "state import"
 
 
 class WriterLock(Protocol):
@@ -155,6 +157,21 @@ class Store(Protocol):
 
     def recover(self) -> list[str]:
         """Turn intents a dead writer left pending into ``unknown`` (lock holder only)."""
+
+    # -- a person's repairs (CONTRACT §13) ----------------------------------------------
+
+    def import_task(self, desired: DesiredVideo, task_id: str, status: Status, *, holder: str,
+                    video_url: str | None = None, preview_image_url: str | None = None,
+                    finished_at: str | None = None) -> int:
+        """``state import``: ``task_id`` (checked at the vendor by the caller) becomes the
+        current render of ``desired``, recorded with its fingerprint, ``status`` rendering or
+        finished; a new attempt in the history, written by ``holder``, whose create this
+        state never sent. A published output stays published until the task's own is
+        recorded (as in a replace). Returns the attempt number."""
+
+    def forget(self, addresses: Collection[str]) -> None:
+        """``state forget``: drop these videos, all or none (``StateError`` naming an
+        address not recorded); their history stays, marked ``forgotten``."""
 
     # -- the render cache's index (CONTRACT §11; the bytes: ``state/render_cache``) --------
 

@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 from reconciler.config import load_config
+from reconciler.model import Status
 from reconciler.gallery import cards
 from reconciler.state import store as state_store
 from tests.gallery.support import StateBuilder, desired, run
@@ -94,6 +95,29 @@ def test_stalled_renders_and_why_each_render_was_paid(tmp_path):
     assert [(a.why, a.paid) for a in made["e/edited"].history] == [("first render", "paid"), ("the spec changed", "paid")]
     assert [(a.why, a.paid) for a in made["d/maybe"].history] == [("first render", "maybe paid")]
     assert [(a.why, a.paid) for a in made["c/bad"].history] == [("first render", "not paid")]
+
+
+def test_the_history_says_which_render_a_person_imported_and_which_came_after_a_forget(tmp_path):
+    root = tmp_path / "proj"
+    root.mkdir()
+    (root / "reconciler.yaml").write_text("parallelism: 2\n")
+    state = StateBuilder(root)
+    settled, again = desired("f/settled", "答复丢了"), desired("g/again", "再来一次")
+    state.unknown(settled)
+    state.store.import_task(settled, "777", Status.RENDERING, holder="state import (pid 9)")
+    state.finished(again)
+    state.store.forget([again.address])
+    state.finished(again)
+    state.close()
+    config = load_config(root)
+    store = state_store.open_store(config, readonly=True)
+    recorded, attempts = store.recorded(), store.attempts()
+    store.close()
+    made = {c.address: c for c in cards.build_cards(config, recorded, attempts, root / "site",
+                                                    dt.datetime.now(dt.timezone.utc))}
+    assert [(a.why, a.paid) for a in made["f/settled"].history] == [
+        ("first render", "maybe paid"), ("imported by a person (`state import`): a task found at the vendor", "paid")]
+    assert [a.why for a in made["g/again"].history] == ["first render", "added again after `state forget`"]
 
 
 def test_the_cli_does_not_import_the_gallery():

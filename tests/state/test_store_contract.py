@@ -336,6 +336,67 @@ def test_a_dead_writers_intent_reads_as_unknown_and_recover_makes_it_so(store_fa
     assert other.recover() == []  # once
 
 
+# -- a person's repairs: state import, state forget (CONTRACT §13) --------------------------------
+
+
+def test_an_import_settles_an_unknown_create_as_the_task_the_person_names(store):
+    lost = store.begin_attempt(video(fingerprint="fp-old"), holder="apply (pid 1)")
+    store.attempt_failed("launch/intro", lost, "timed out after sending", status=Status.UNKNOWN)
+    generation = store.generation()
+    attempt = store.import_task(video(fingerprint="fp-new", labels={"owner": "ops"}), "135", Status.RENDERING,
+                                holder="state import (pid 2)")
+    rec = store.get("launch/intro")
+    assert attempt == 2 and store.generation() > generation  # a saved plan made before is stale
+    assert (rec.status, rec.task_id, rec.attempt, rec.fingerprint, rec.error) == (
+        Status.RENDERING, "135", 2, "fp-new", None)
+    assert rec.labels == {"owner": "ops"} and rec.submitted_at and not rec.has_output
+    unknown, imported = store.attempts("launch/intro")
+    assert (unknown["status"], unknown["task_id"]) == ("unknown", None)  # the history keeps what was not known
+    assert (imported["status"], imported["task_id"], imported["fingerprint"], imported["holder"]) == (
+        "rendering", "135", "fp-new", "state import (pid 2)")
+    # from then on it is followed like any render: polled, downloaded, published
+    assert store.record_task("launch/intro", "135", Status.FINISHED, video_url="https://cdn/135.mp4") is True
+    store.record_output("launch/intro", "135", "outputs/launch/intro.mp4", "sha-135", 100)
+    rec = store.get("launch/intro")
+    assert rec.has_output and (rec.output_task_id, rec.output_fingerprint) == ("135", "fp-new")
+
+
+def test_an_imported_finished_task_keeps_the_old_output_published_until_its_own_lands(store):
+    finish(store, video(), "old")
+    store.mark_output_lost("launch/intro", "gone")
+    store.import_task(video(), "new", Status.FINISHED, holder="state import (pid 2)",
+                      video_url="https://cdn/new.mp4", finished_at="2026-01-02T00:00:00+00:00")
+    rec = store.get("launch/intro")
+    assert (rec.status, rec.task_id, rec.video_url, rec.finished_at) == (
+        Status.FINISHED, "new", "https://cdn/new.mp4", "2026-01-02T00:00:00+00:00")
+    assert rec.output_task_id == "old"  # not downloaded yet: the engine collects it
+    assert store.download_started("launch/intro") is None
+
+
+def test_an_import_into_an_address_never_recorded_creates_its_row(store):
+    store.import_task(video("faq/q1", provider="unisound"), "u-7", Status.RENDERING, holder="state import (pid 2)")
+    rec = store.get("faq/q1")
+    assert (rec.provider, rec.status, rec.task_id, rec.attempt, rec.output_lost) == (
+        "unisound", Status.RENDERING, "u-7", 1, False)
+    [row] = store.attempts("faq/q1")
+    assert row["previous"] is None and row["status"] == "rendering"
+
+
+def test_forget_drops_videos_all_or_none_and_keeps_their_history_and_cache(store):
+    finish(store, video("a"), "1")
+    finish(store, video("b", fingerprint="fp-b"), "2")
+    store.cache_put("fp-b", provider="xingyun", task_id="2", sha256="sha-2", size=100)
+    before, generation = store.recorded(), store.generation()
+    with pytest.raises(StateError, match="not in the state: nope"):
+        store.forget(["a", "nope"])
+    assert store.recorded() == before and store.generation() == generation  # nothing changed
+    store.forget(["b", "a"])
+    assert store.recorded() == {} and store.generation() > generation
+    assert [(r["address"], r["task_id"], r["outcome"]) for r in store.attempts()] == [
+        ("a", "1", "forgotten"), ("b", "2", "forgotten")]
+    assert store.cached_fingerprints() == frozenset({"fp-b"})  # served again by the next plan, no render
+
+
 # -- the manifest snapshot -------------------------------------------------------------------------
 
 
