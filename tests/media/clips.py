@@ -50,8 +50,8 @@ def _picture(i: int, width: int, height: int, fps: int):
     luma = frame.planes[0]
     shift = (3 * i) % 256
     luma.update(b"".join(_RAMP[(row + shift) % 256:(row + shift) % 256 + luma.line_size] for row in range(height)))
-    frame.planes[1].update(bytes([(5 * i) % 256]) * frame.planes[1].buffer_size)
-    frame.planes[2].update(bytes([(255 - 7 * i) % 256]) * frame.planes[2].buffer_size)
+    frame.planes[1].update(bytes([16 + (5 * i) % 225]) * frame.planes[1].buffer_size)  # in TV range (16-240)
+    frame.planes[2].update(bytes([240 - (7 * i) % 225]) * frame.planes[2].buffer_size)
     frame.pts, frame.time_base = i, Fraction(1, fps)
     return frame
 

@@ -20,14 +20,19 @@ FRAME = 1 / FPS
 
 
 def stream_ends(path) -> tuple[float, float]:
-    """Where the video and the audio stream end (last packet's pts + duration), seconds."""
+    """Where the video and the audio stream end (last packet's pts + duration), seconds.
+    (FFmpeg 7's demuxer gives no packet durations for a file with an edit list: there, a
+    video packet lasts one frame at the stream's rate.)"""
     ends = {}
     with av.open(str(path)) as container:
         for packet in container.demux():
-            if packet.pts is not None and packet.duration:
-                end = (packet.pts + packet.duration) * packet.time_base
-                kind = packet.stream.type
-                ends[kind] = max(ends.get(kind, Fraction(0)), end)
+            if packet.pts is None:
+                continue
+            duration = packet.duration * packet.time_base
+            if not duration and packet.stream.type == "video":
+                duration = 1 / Fraction(packet.stream.average_rate)
+            kind = packet.stream.type
+            ends[kind] = max(ends.get(kind, Fraction(0)), packet.pts * packet.time_base + duration)
     return float(ends["video"]), float(ends["audio"])
 
 
@@ -113,3 +118,9 @@ def test_the_old_video_stays_when_a_part_is_not_a_video(tmp_path):
 def test_joining_nothing_is_refused(tmp_path):
     with pytest.raises(MediaError, match="no parts"):
         join([], tmp_path / "video.mp4")
+
+
+def test_a_missing_part_is_a_local_problem_not_bad_media(tmp_path):
+    with pytest.raises(FileNotFoundError):
+        join([make_clip(tmp_path / "p0.mp4", 1.0), tmp_path / "gone.mp4"], tmp_path / "video.mp4")
+    assert not (tmp_path / "video.mp4").exists()
