@@ -123,22 +123,20 @@ def _sentences(units: list[Unit]) -> list[list[tuple[int, int]]]:
     """Clauses as unit ranges ``[a, b)`` grouped by sentence (a group ends a cue). A range
     starts at its first shown character and takes the spaces and pauses after its
     punctuation; a ``<mute>`` there ends the group as a sentence end does (no cue shows
-    what is said after a pause); line ends cut and are dropped; a clause with nothing
-    spoken joins the one before it."""
+    what is said after a pause); line ends cut; a clause with nothing spoken (a line of
+    punctuation) joins the clause before it, or the one after it at the start."""
     shown = "".join(u.shown if u.shown else "\u0000" for u in units)  # one character per unit
-    sentences: list[list[tuple[int, int]]] = []
-    clauses: list[tuple[int, int]] = []
+    clauses: list[tuple[int, int, bool]] = []  # (a, b, ends its group)
     a = None
     i = 0
     while i < len(units):
         char = shown[i]
         if char == "\n":
             if a is not None:
-                clauses.append((a, i))
+                clauses.append((a, i, True))
                 a = None
-            if clauses:
-                sentences.append(clauses)
-                clauses = []
+            elif clauses:
+                clauses[-1] = (clauses[-1][0], clauses[-1][1], True)
             i += 1
             continue
         if a is None and units[i].shown.strip():
@@ -153,17 +151,16 @@ def _sentences(units: list[Unit]) -> list[list[tuple[int, int]]]:
             punctuated = i
             while i < len(units) and not units[i].shown.strip() and shown[i] != "\n":
                 i += 1  # spaces and pauses after the punctuation belong to this clause
-            clauses.append((a, i))
+            clauses.append((a, i, sentence_end or any(u.pause_s for u in units[punctuated:i])))
             a = None
-            if sentence_end or any(u.pause_s for u in units[punctuated:i]):
-                sentences.append(clauses)
-                clauses = []
     if a is not None:
-        clauses.append((a, len(units)))
-    if clauses:
-        sentences.append(clauses)
-    return [_merge_unspoken(units, s) for s in sentences]
-
+        clauses.append((a, len(units), True))
+    groups: list[list[tuple[int, int]]] = [[]]
+    for a, b, ends in _merge_unspoken(units, clauses):
+        groups[-1].append((a, b))
+        if ends:
+            groups.append([])
+    return [g for g in groups if g]
 
 
 def _ends_clause(shown: str, i: int) -> bool:
@@ -173,13 +170,17 @@ def _ends_clause(shown: str, i: int) -> bool:
     return shown[i] not in ",:;" or i + 1 >= len(shown) or not shown[i + 1].isalnum()
 
 
-def _merge_unspoken(units: list[Unit], clauses: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    merged: list[tuple[int, int]] = []
-    for a, b in clauses:
-        if merged and not any(u.spoken for u in units[a:b]):
-            merged[-1] = (merged[-1][0], b)
-        else:
-            merged.append((a, b))
+def _merge_unspoken(units: list[Unit], clauses: list[tuple[int, int, bool]]) -> list[tuple[int, int, bool]]:
+    merged: list[tuple[int, int, bool]] = []
+    carried = None  # the start of unspoken clauses at the very beginning
+    for a, b, ends in clauses:
+        if any(u.spoken for u in units[a:b]):
+            merged.append((a if carried is None else carried, b, ends))
+            carried = None
+        elif merged:
+            merged[-1] = (merged[-1][0], b, merged[-1][2] or ends)
+        elif carried is None:
+            carried = a
     return merged
 
 
@@ -195,7 +196,7 @@ def _chunks(units: list[Unit], clauses: list[tuple[int, int]]):
             end, last_break = start, None
             while end < b and _fits(_text(units, start, end + 1)):
                 end += 1
-                after = units[end].shown if end < b else ""
+                after = next((u.shown for u in units[end:b] if u.shown.strip()), "")
                 if _punctuation(after):
                     continue  # a line never starts with punctuation
                 if units[end - 1].shown == " " or _wide(units[end - 1].shown) or _wide(after):
@@ -204,6 +205,8 @@ def _chunks(units: list[Unit], clauses: list[tuple[int, int]]):
                 yield start, b
                 break
             cut = last_break if last_break and last_break > start else max(end, start + 1)
+            while cut - 1 > start and not any(u.spoken for u in units[cut:b]):
+                cut -= 1  # a word cut mid-way (no space to break at): its punctuation keeps a letter
             yield start, cut
             start = cut
             while start < b and not units[start].shown.strip():
@@ -211,7 +214,8 @@ def _chunks(units: list[Unit], clauses: list[tuple[int, int]]):
 
 
 def _text(units: list[Unit], a: int, b: int) -> str:
-    return "".join(u.shown for u in units[a:b]).strip()
+    """What units ``[a, b)`` show on one line (a line end inside: a merged clause)."""
+    return "".join(u.shown for u in units[a:b] if u.shown != "\n").strip()
 
 
 def _joined(line: str, chunk: str) -> str:

@@ -4,6 +4,7 @@ in order without overlap, timed by what is spoken, the last cue ending with the 
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import pysubs2
@@ -11,6 +12,7 @@ import pytest
 
 from reconciler.media.captions import cues, srt, vtt
 from reconciler.media.script import shown_text
+from tests.media.helpers import random_script
 
 LONG_CJK = ("数字人视频的每一段都单独渲染，然后在本地按顺序拼接成一个完整的视频文件，"
             "这样修改其中一句话只需要重新渲染那一句，而不是整个视频；字幕也按照脚本自动生成。")
@@ -122,3 +124,35 @@ def test_a_long_cjk_sentence_is_cut_into_cues_of_two_lines_of_twenty():
 def test_a_part_with_nothing_spoken_has_no_cue_and_takes_its_time():
     got = cues([("开始。", 1.0), ("<mute>1000</mute>", 1.0), ("结束。", 1.0)])
     assert [(c.text, c.start_s, c.end_s) for c in got] == [("开始。", 0.0, 1.0), ("结束。", 2.0, 3.0)]
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_random_scripts_in_random_parts_keep_every_rule(seed):
+    import random
+
+    rng = random.Random(seed)
+    parts = [(random_script(rng), round(rng.uniform(0.5, 40.0), 3)) for _ in range(rng.randint(1, 6))]
+    got = cues(parts)
+    t, bounds = 0.0, []
+    for _, duration in parts:
+        bounds.append((t, t + duration))
+        t += duration
+    for cue in got:
+        assert cue.start_s < cue.end_s
+        assert 1 <= len(cue.lines) <= 2 and all(line_fits(line) and line.strip() for line in cue.lines)
+        assert sum(1 for a, b in bounds if a - 1e-9 <= cue.start_s and cue.end_s <= b + 1e-9) >= 1
+    assert all(a.end_s <= b.start_s + 1e-9 for a, b in zip(got, got[1:]))
+    spoken_parts = [k for k, (text, _) in enumerate(parts) if any(ch.isalnum() for ch in shown_text(text))]
+    shown = squeeze("".join(shown_text(parts[k][0]) for k in spoken_parts))  # a silent part has no cue
+    assert squeeze("".join(c.text for c in got)) == shown  # nothing lost, nothing added
+    if spoken_parts:
+        assert abs(got[-1].end_s - bounds[spoken_parts[-1]][1]) < 1e-6
+    # pysubs2 may take a cue's last line of bare digits for the next cue's number (a
+    # browser's WebVTT parser does not: a blank line ends a cue), so such a line is not compared
+    def comparable(cue_list):
+        return [(a, b, re.sub(r"\n\d+$", "", text)) for a, b, text in cue_list]
+
+    exact = comparable([(round(c.start_s * 1000), round(c.end_s * 1000), c.text) for c in got])
+    unescaped = vtt(got).replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+    assert comparable(parse(unescaped, "vtt")) == exact
+    assert comparable(parse(srt(got), "srt")) == exact

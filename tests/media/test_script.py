@@ -8,6 +8,7 @@ import pytest
 
 from reconciler.media.script import reading, shown_text, split_sentences, tag_parts
 from reconciler.specs import schema
+from tests.media.helpers import random_script
 
 SCRIPTS = [
     "第一句。第二句!第三句?",
@@ -60,3 +61,16 @@ def test_the_shown_text_drops_tags_and_shows_a_sub_s_written_form():
 @pytest.mark.parametrize("text", SCRIPTS)
 def test_the_tag_grammar_is_the_one_specs_validate_with(text):
     assert list(tag_parts(text)) == list(schema.tts_parts(text))
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_random_scripts_split_into_balanced_sentences_that_make_the_script(seed):
+    import random
+
+    text = random_script(random.Random(seed))
+    pieces = split_sentences(text)
+    assert "".join("".join(pieces).split()) == "".join(text.split())  # only spaces and line ends dropped
+    for piece in pieces:
+        assert schema.tag_problem(piece) is None
+        assert piece == piece.strip() and "\n" not in piece
+        assert any(u.spoken for u in reading(piece)) or pieces == [piece]  # each piece says something
