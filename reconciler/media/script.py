@@ -118,8 +118,9 @@ def ends_sentence(text: str, i: int) -> bool:
 def split_sentences(text: str) -> list[str]:
     """``text`` cut after each sentence end (。！？!?. with any closing quote) and at
     line ends, never inside a TTS tag (a sentence end or line end inside a tag does not
-    cut: the tag is read as one). Pieces are stripped; one with nothing spoken (a lone
-    pause or punctuation) stays with the sentence before it (or after it, at the start)."""
+    cut: the tag is read as one). A ``<mute>`` right after a sentence end stays with it.
+    Pieces are stripped; one with nothing spoken (a lone pause or punctuation) stays with
+    the sentence before it (or after it, at the start)."""
     pieces: list[str] = []
     current: list[str] = []
     depth = 0
@@ -152,7 +153,24 @@ def split_sentences(text: str) -> list[str]:
                     cut()
             i += 1
     cut()
-    return _merge_silent([p.strip() for p in pieces if p.strip()])
+    return _merge_silent(_pauses_after([p.strip() for p in pieces if p.strip()]))
+
+
+_LEADING_MUTE = re.compile(r"(?:\s*<mute>[^<]*</mute>)+")
+
+
+def _pauses_after(pieces: list[str]) -> list[str]:
+    """A ``<mute>`` right after a sentence end is that sentence's pause, not the start
+    of the next one (as in captions: a cue stays up through the pause after it)."""
+    out: list[str] = []
+    for piece in pieces:
+        m = _LEADING_MUTE.match(piece)
+        if out and m:
+            out[-1] += m.group(0).strip()
+            piece = piece[m.end():].strip()
+        if piece:
+            out.append(piece)
+    return out
 
 
 def _raw_parts(text: str):

@@ -42,6 +42,10 @@ def test_a_tag_is_never_cut_through():
     assert all(schema.tag_problem(p) is None for p in pieces)
 
 
+def test_a_pause_after_a_sentence_end_is_that_sentence_s():
+    assert split_sentences("第二句。<mute>300</mute>第三句!") == ["第二句。<mute>300</mute>", "第三句!"]
+
+
 def test_a_pause_or_punctuation_alone_stays_with_a_sentence():
     assert split_sentences("第一句。<mute>500</mute>\n第二句。……") == ["第一句。<mute>500</mute>", "第二句。……"]
     assert split_sentences("<mute>200</mute>。开始。") == ["<mute>200</mute>。开始。"]
