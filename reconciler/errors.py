@@ -16,6 +16,7 @@ Messages say what happened *and what to do next*. No message may contain a secre
     ├── ManifestError          the manifest file could not be written: stop
     ├── OutputsError           the outputs bucket failed (unreachable, 403, 5xx, a timeout): a
     │                          local failure to fix and retry, never a vendor loss
+    ├── MediaError             a video file does not decode (or parts cannot be joined): ``.reason``
     └── ProviderError          raised by reconciler.providers only, mapped once at the boundary
         ├── TransientError     safe to retry (429/5xx, vendor "internal error", connect failures)
         ├── PermanentError     retrying cannot help (auth, bad params, quota, text too long, PPT)
@@ -94,6 +95,17 @@ class OutputsError(ReconcilerError):
     """The outputs store (an S3-compatible bucket, CONTRACT §9) refused or could not be
     reached. Never a lost output and never a reason to render again: what was
     downloaded stays staged locally until an upload is confirmed."""
+
+
+class MediaError(ReconcilerError):
+    """A video file is not playable media (CONTRACT §12): no video stream, no duration,
+    or a frame that does not decode; or parts that cannot be joined. ``reason`` says
+    why in words a person can read; ``path`` names the file."""
+
+    def __init__(self, path: object, reason: str):
+        super().__init__(f"{path}: {reason}")
+        self.path = str(path)
+        self.reason = reason
 
 
 class ProviderError(ReconcilerError):
