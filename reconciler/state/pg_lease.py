@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from reconciler.errors import LockHeldError, StateError, StateUnreachableError
-from reconciler.state.lock import LockHolder
+from reconciler.state.lock import LockHolder, held_message
 from reconciler.util import clock
 
 now = clock.iso_now
@@ -157,12 +157,12 @@ class PostgresLease:
             token = secrets.token_hex(16)
             me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=now())
             with reachable(self._where()), scoped(conn, self.schema):
-                row = conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
+                row = conn.execute("SELECT token, pid, host, command, since, expires_at > now(), "
+                                   "extract(epoch FROM expires_at - now()) FROM lease "
                                    "WHERE name = 'writer' FOR UPDATE").fetchone()
                 holder = _holder(row)
                 if holder is not None and row[5]:
-                    raise LockHeldError(f"the state {self._where()} is locked by {holder.describe()}; "
-                                        f"wait for it to finish or stop it")
+                    raise LockHeldError(held_message(self._where(), holder, ends_in=float(row[6])))
                 self.taken_over = holder  # a token still set but expired: its holder died
                 conn.execute("UPDATE lease SET token = %s, pid = %s, host = %s, command = %s, since = %s, "
                              "heartbeat = now(), expires_at = now() + make_interval(secs => %s) "
