@@ -238,14 +238,15 @@ class PostgresStore(RowStore):
         refuses this state naming ``state migrate`` (never an empty state to render again),
         and the rerun recognises it and copies again."""
         with self._session():
-            if self._version():
-                raise target_full(self._where())
+            version = self._version()
+        if version and (version != SCHEMA_VERSION or self.recorded() or self.attempts() or self.cache_index()):
+            raise target_full(self._where())  # an empty state (no row at all) is as good as none
         with self._tx(bump=False) as cur:
             cur.execute("INSERT INTO meta VALUES ('migrating', ?) ON CONFLICT (key) DO UPDATE "
                         "SET value = EXCLUDED.value", [source])
         try:
             with self._tx(bump=False) as cur:
-                _upgrade(cur, 0)
+                _upgrade(cur, version)
                 self._load(cur, data)
                 cur.execute("DELETE FROM meta WHERE key = 'migrating'")
                 check(self.dump())

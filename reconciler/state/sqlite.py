@@ -110,8 +110,8 @@ class StateStore(RowStore):
         self._mutex = threading.RLock()  # one connection, shared by the engine's state thread and readers
         self._conn: sqlite3.Connection | None = None  # every read goes through it
         self._db: sqlite_utils.Database | None = None  # writers only
+        _refuse_partial_copy(path)
         if not _exists(path):
-            _refuse_partial_copy(path)
             if readonly:
                 return  # a missing state reads as empty; nothing is created
             _create(path)
@@ -413,19 +413,20 @@ def _create(path: Path) -> None:
 def receive(path: Path, data: dict, check) -> None:
     """``state migrate`` into the file ``path`` (its lock held): the copy is built whole
     under ``.NAME.migrating`` beside it, ``check``-ed, and only then renamed into place,
-    so a kill half-way leaves no ``path`` at all, only the partial copy, which makes every
-    command refuse ``path`` (``_refuse_partial_copy``) and which a rerun starts over."""
+    so a kill half-way leaves ``path`` as it was (none, or an empty state) beside the
+    partial copy, which makes every command refuse ``path`` (``_refuse_partial_copy``)
+    and which a rerun starts over."""
     from reconciler.util import atomic
 
+    partial = _partial_copy(path)
+    _remove_database(partial)  # a rerun starts over
     if _exists(path):
         existing = StateStore(path, readonly=True)
-        try:
-            if existing.schema_version():
+        try:  # an empty state (no row at all) is as good as none: replaced
+            if existing.schema_version() and (existing.recorded() or existing.attempts() or existing.cache_index()):
                 raise target_full(path)
         finally:
             existing.close()
-    partial = _partial_copy(path)
-    _remove_database(partial)  # a rerun starts over
     store = StateStore(partial)
     try:
         store.load(data)
@@ -437,6 +438,8 @@ def receive(path: Path, data: dict, check) -> None:
     except BaseException:
         _remove_database(partial)
         raise
+    for stale in (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        stale.unlink(missing_ok=True)  # an empty state's: they must not be read as the copy's
     os.replace(partial, path)
     atomic.fsync_dir(path.parent)
 
@@ -446,7 +449,8 @@ def _partial_copy(path: Path) -> Path:
 
 
 def _refuse_partial_copy(path: Path) -> None:
-    """A missing state beside the partial copy of a killed ``state migrate`` is not empty."""
+    """A state beside the partial copy of a killed ``state migrate`` is not what it seems
+    (missing, or an empty one the copy was to replace): refused until the rerun."""
     partial = _partial_copy(path)
     if partial.exists():
         raise migration_interrupted(path, f"its partial copy is {partial.name}")

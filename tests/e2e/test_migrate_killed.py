@@ -99,3 +99,32 @@ def killed_pid(project: Project) -> int:
     holder = project.lock_holder()
     assert holder is not None
     return holder.pid
+
+
+@pytest.mark.parametrize("direction", ["sqlite->postgresql", "postgresql->sqlite"])
+def test_an_empty_state_is_a_target_and_a_killed_copy_into_it_is_completed(tmp_path, sim, pg_url, direction):
+    """A target some command opened (its tables made, no row: what an older version's
+    killed migration left) holds nothing to merge or overwrite: it is filled."""
+    root = tmp_path / "p"
+    if direction == "sqlite->postgresql":
+        source, to = Project(root, sim), pg_url
+        empty = Project(tmp_path / "other", sim, state_url=pg_url)
+    else:
+        source, to = Project(root, sim, state_url=pg_url), "state/copy.db"
+        empty = _sqlite_view(root, sim, to)
+    assert empty.run("refresh").returncode == 0  # the target's tables, no row
+    source.write_specs(xingyun={"xy/a": "一"})
+    if direction == "postgresql->sqlite":
+        source = Project(root, sim, state_url=pg_url)  # the view above rewrote reconciler.yaml
+    assert source.apply().returncode == 0
+    recorded = source.recorded()
+    killed = source.run("state", "migrate", "--to", to, **CRASH)
+    assert killed.returncode == KILLED, killed.stdout + killed.stderr
+    target = Project(root, sim, state_url=pg_url) if to == pg_url else _sqlite_view(root, sim, to)
+    refused = target.run("plan")
+    assert refused.returncode == 1 and "state migrate" in refused.stderr, refused.stdout + refused.stderr
+    source = Project(root, sim) if to == pg_url else Project(root, sim, state_url=pg_url)
+    rerun = _migrate_when_free(source, to)
+    assert rerun.returncode == 0, rerun.stdout + rerun.stderr
+    target = Project(root, sim, state_url=pg_url) if to == pg_url else _sqlite_view(root, sim, to)
+    assert target.recorded() == recorded and target.plan_actions() == {"xy/a": "noop"}
