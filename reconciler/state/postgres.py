@@ -62,16 +62,6 @@ def _migrate_4(cur) -> None:
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # the same versions as the SQLite store
 
 
-def _upgrade(cur, version: int) -> None:
-    """Bring the tables from schema ``version`` to ``SCHEMA_VERSION`` in ``cur``'s transaction."""
-    for target in range(version + 1, SCHEMA_VERSION + 1):
-        MIGRATIONS[target](cur)
-    if version != SCHEMA_VERSION:
-        cur.execute("INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE "
-                    "SET value = EXCLUDED.value", [str(SCHEMA_VERSION)])
-        cur.execute("INSERT INTO meta VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING")
-
-
 class PostgresStore(RowStore):
     """One project's state in its PostgreSQL schema (``state.store.Store``)."""
 
@@ -287,6 +277,16 @@ class PostgresStore(RowStore):
             return frozenset()
         with self._session() as conn:
             return frozenset(r[0] for r in conn.execute("SELECT fingerprint FROM cache").fetchall())
+
+
+def _upgrade(cur, version: int) -> None:
+    """Bring the tables from schema ``version`` to ``SCHEMA_VERSION`` in ``cur``'s transaction."""
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[target](cur)
+    if version != SCHEMA_VERSION:
+        cur.execute("INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE "
+                    "SET value = EXCLUDED.value", [str(SCHEMA_VERSION)])
+        cur.execute("INSERT INTO meta VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING")
 
 
 class _Cursor(TxCursor):
