@@ -6,8 +6,12 @@ would pay again for renders it already has. So:
 
 - both states are locked for the copy (nothing writes to either meanwhile);
 - a target that already holds a state is refused (a copy never merges nor overwrites);
-- the rows are copied in one transaction of the target, then both states are read
-  again and compared row by row: the command succeeds only if they are equal;
+- the copy is all or nothing (``StateBackend.receive``: a SQLite file built under a
+  temporary name and renamed; one PostgreSQL transaction after a marker row), and it is
+  read back and compared row by row with the source before it becomes the target's
+  state. A kill half-way leaves a target every command refuses, naming this command
+  (never an empty state that a plan would render again, paid), and running this
+  command again completes the copy;
 - the source is only read: it is left exactly as it was, and stays the project's state
   until a person points ``state`` (or ``RECONCILER_STATE_URL``) at the target.
 """
@@ -32,7 +36,7 @@ def run(project, to: str) -> int:
     try:
         target_lock = target.lock().acquire("state migrate")
         try:
-            copied = _copy(source, target, where_to)
+            copied = _copy(source, target, where_from, where_to)
         finally:
             target_lock.release()
     finally:
@@ -44,7 +48,7 @@ def run(project, to: str) -> int:
     return 0
 
 
-def _copy(source, target, where_to: str) -> dict:
+def _copy(source, target, where_from: str, where_to: str) -> dict:
     reader = source.open(readonly=True)
     try:
         data = reader.dump()
@@ -52,21 +56,13 @@ def _copy(source, target, where_to: str) -> dict:
             raise StateError("the project has no state yet: nothing to migrate")
     finally:
         reader.close()
-    existing = target.open(readonly=True)
-    try:
-        if existing.schema_version() or existing.recorded() or existing.attempts():
-            raise StateError(f"the target {where_to} already holds a state; migrate only into an empty one")
-    finally:
-        existing.close()
-    writer = target.open()
-    try:
-        writer.load(data)
-        copied = writer.dump()
-    finally:
-        writer.close()
-    if _normal(copied) != _normal(data):
-        raise StateError(f"the copy in {where_to} differs from the source after writing; the source is unchanged, "
-                         f"remove the target's state before trying again")
+
+    def check(copied: dict) -> None:
+        if _normal(copied) != _normal(data):
+            raise StateError(f"the copy in {where_to} differs from the source after writing, so it was not kept; "
+                             f"the source and the target are unchanged")
+
+    target.receive(data, where_from, check)
     generation = next((int(r["value"]) for r in data["meta"] if r["key"] == "generation"), 0)
     return {"videos": len(data["videos"]), "attempts": len(data["attempts"]), "generation": generation}
 

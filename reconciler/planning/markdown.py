@@ -5,9 +5,17 @@ So the comment leads with the summary and the cost, then a table of the changes,
 the script diffs folded in ``<details>``. Long plans stay readable inside GitHub's
 comment limit (65,536 characters): unchanged videos are one line, the table and
 the diffs are capped, and every cap says what it left out. Pure text: no rich.
+
+Text from the specs and the state (video names, labels, file names, reasons, script
+diffs) is the repository's users', so it never becomes markup of its own in the
+comment: outside code it makes no @mention, no issue reference, no link or image, no
+code span and no HTML (``_prose``); in code (addresses, the fenced diff) it cannot
+close the code.
 """
 
 from __future__ import annotations
+
+import re
 
 from reconciler.model import Action, Change, Plan
 from reconciler.planning import describe, planner
@@ -105,7 +113,21 @@ def _diffs(changes: list[Change]) -> list[str]:
 
 def _cell(text: str) -> str:
     """Text safe in a table cell: no pipe ends the cell, no newline ends the row."""
-    return _html(text).replace("|", "\\|").replace("\n", " ")
+    return _prose(text).replace("|", "\\|").replace("\n", " ")
+
+
+_MARKUP = re.compile(r"([\\`\[\]])")  # a backslash, a code span, a link or an image
+_AUTOLINKED = re.compile(r"@|#|:(?=//)|(?i:\bwww)(?=\.)|(?i:\bgh)(?=-\d)")  # mention, issue, URL, www., GH-1
+_ZWSP = "&#8203;"  # a zero-width space: the text reads the same, GitHub links none of it
+
+
+def _prose(text: str) -> str:
+    """User text outside code, as itself: HTML and Markdown link/code characters escaped,
+    and a zero-width space after each ``@``, ``#``, URL scheme ``:``, ``www`` and ``GH``,
+    so GitHub makes no mention, issue reference or autolink of it (the way bots quoting
+    release notes do)."""
+    text = _MARKUP.sub(r"\\\1", _html(text))
+    return _AUTOLINKED.sub(lambda m: m.group(0) + _ZWSP, text)
 
 
 def _code(text: str) -> str:

@@ -16,7 +16,7 @@ from reconciler.specs import schema
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
 # An address (``schema.ADDRESS_RULE``) as a JSON Schema pattern.
-ADDRESS_PATTERN = r"^(?!/)(?!.*(^|/)\.{0,2}(/|$))[A-Za-z0-9_.\-/]{1,200}$"
+ADDRESS_PATTERN = r"^(?!/)(?!.*(^|/)(\.|/|$))[A-Za-z0-9_.\-/]{1,200}$"
 
 
 class _FromDescription(GenerateJsonSchema):

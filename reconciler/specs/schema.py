@@ -29,7 +29,8 @@ from reconciler.model import VENDORS
 
 TTS_TAGS = ("value", "code", "tel", "py", "pname", "word", "phrase", "letter", "mute", "sub")
 MAX_TEXT = 5000
-ADDRESS_RULE = "1-200 characters of A-Z a-z 0-9 _ - . /, no empty, '.' or '..' part, not starting with '/'"
+ADDRESS_RULE = ("1-200 characters of A-Z a-z 0-9 _ - . /, no empty part nor one starting with '.', "
+                "not starting with '/'")
 _ADDRESS = re.compile(r"[A-Za-z0-9_.\-/]{1,200}")
 # A TTS tag is ``<name ...>`` or ``</name>`` with a known name; any other ``<`` is text
 # (``3<5 且 6>2`` is a comparison, not a broken tag: VENDOR-NOTES).
@@ -288,8 +289,14 @@ def address_problem(address: Any) -> str | None:
         return f"an address must be a string ({ADDRESS_RULE})"
     if not _ADDRESS.fullmatch(address) or address.startswith("/"):
         return f"invalid address ({ADDRESS_RULE})"
-    if any(part in ("", ".", "..") for part in address.split("/")):
+    parts = address.split("/")
+    if any(part in ("", ".", "..") for part in parts):
         return f"invalid address ({ADDRESS_RULE})"
+    hidden = next((part for part in parts if part.startswith(".")), None)
+    if hidden is not None:  # outputs/.cache/ (CONTRACT §11), .NAME.mp4.PID.part downloads, ...
+        return (f"invalid address: its part {hidden!r} starts with '.', and names starting with '.' inside the "
+                f"outputs are reconciler's own (the render cache .cache/, downloads in progress), which "
+                f"`cache prune` and the clean-up of interrupted downloads may delete; rename it")
     return None
 
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 import stat
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from reconciler.errors import LockHeldError, StateError
@@ -31,6 +33,40 @@ class LockHolder:
 
     def describe(self) -> str:
         return f"pid {self.pid} on {self.host} ({self.command}, since {self.since})"
+
+    def known_dead(self) -> bool:
+        """Whether this holder is certainly gone: a pid on this very host that no longer
+        runs (``kill(pid, 0)``). A holder on another host, or a pid that exists (perhaps
+        reused), is never called dead."""
+        import socket
+
+        if self.host != socket.gethostname() or not isinstance(self.pid, int) or self.pid <= 0:
+            return False
+        try:
+            os.kill(self.pid, 0)
+        except ProcessLookupError:
+            return True
+        except OSError:  # EPERM: it runs, as another user
+            return False
+        return False
+
+
+def held_message(where, holder: LockHolder | None, *, ends_in: float | None = None) -> str:
+    """Why a writer cannot start: who holds the state. A holder known dead (a crash on
+    this host) is said to be, with when its lease runs out (``ends_in`` seconds; a
+    PostgreSQL lease outlives its holder by up to that long), so nobody waits for a
+    process that will never finish."""
+    if holder is None:
+        return f"the state {where} is locked by another process; wait for it to finish or stop it"
+    if holder.known_dead() and ends_in is not None:
+        until = (clock.utc_now() + timedelta(seconds=max(0.0, ends_in))).isoformat(timespec="seconds")
+        return (f"the state {where} is locked by {holder.describe()}, which is no longer running (it stopped "
+                f"without releasing the state); its lease runs out in {max(0, math.ceil(ends_in))} s (at {until}), "
+                f"then any command takes it over: run this one again then")
+    if holder.known_dead():  # a file lock dies with its holder: a process it started keeps it
+        return (f"the state {where} is locked by a process started by {holder.describe()}, which is no longer "
+                f"running; stop that process")
+    return f"the state {where} is locked by {holder.describe()}; wait for it to finish or stop it"
 
 
 class StateLock:
@@ -58,10 +94,7 @@ class StateLock:
         except BlockingIOError:
             holder = _read_holder(fd)
             os.close(fd)
-            who = holder.describe() if holder else "another process"
-            raise LockHeldError(
-                f"the state {self.path.with_suffix('')} is locked by {who}; wait for it to finish or stop it"
-            ) from None
+            raise LockHeldError(held_message(self.path.with_suffix(''), holder)) from None
         self.taken_over = _read_holder(fd)
         import socket  # only a writer names its host: a reader's plan pays nothing for it
 

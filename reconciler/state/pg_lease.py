@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from typing import Iterator
 
 from reconciler.errors import LockHeldError, StateError, StateUnreachableError
-from reconciler.state.lock import LockHolder
+from reconciler.state.lock import LockHolder, held_message
 from reconciler.util import clock
 
 now = clock.iso_now
@@ -46,6 +46,9 @@ CONNECT_TIMEOUT = 10  # seconds: every network call has a timeout
 
 
 STATEMENT_TIMEOUT_MS = 30_000
+
+
+LOCK_WAIT_MS = 2_000  # taking the lease waits no longer on another transaction's lock (another's DDL)
 
 
 _HELD: dict[tuple[str, str], str] = {}  # (url, schema) -> token of the lease this process holds
@@ -126,6 +129,7 @@ def ensure_schema(conn, schema: str) -> None:
     if table_exists(conn, schema, "lease"):
         return
     with conn.transaction():
+        _bound_lock_waits(conn)
         conn.execute("SELECT pg_advisory_xact_lock(hashtext(%s))", [f"reconciler schema {schema}"])
         conn.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
         conn.execute(f'CREATE TABLE IF NOT EXISTS "{schema}".meta (key text PRIMARY KEY, value text)')
@@ -151,22 +155,19 @@ class PostgresLease:
         return f"{redacted(self.url)} (schema {self.schema})"
 
     def acquire(self, command: str) -> PostgresLease:
+        """Take the lease, or fail at once naming its holder. Every lock this waits on (the
+        schema's creation by another first user, the lease row another is taking) is held
+        for a short transaction at most; a wait longer than ``LOCK_WAIT_MS`` means another
+        writer is at work, and fails as held rather than waiting for that writer's end."""
+        import psycopg
+
         conn = connect(self.url)
         try:
-            ensure_schema(conn, self.schema)
-            token = secrets.token_hex(16)
-            me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=now())
-            with reachable(self._where()), scoped(conn, self.schema):
-                row = conn.execute("SELECT token, pid, host, command, since, expires_at > now() FROM lease "
-                                   "WHERE name = 'writer' FOR UPDATE").fetchone()
-                holder = _holder(row)
-                if holder is not None and row[5]:
-                    raise LockHeldError(f"the state {self._where()} is locked by {holder.describe()}; "
-                                        f"wait for it to finish or stop it")
-                self.taken_over = holder  # a token still set but expired: its holder died
-                conn.execute("UPDATE lease SET token = %s, pid = %s, host = %s, command = %s, since = %s, "
-                             "heartbeat = now(), expires_at = now() + make_interval(secs => %s) "
-                             "WHERE name = 'writer'", [token, me.pid, me.host, me.command, me.since, self.seconds])
+            with reachable(self._where()):
+                try:
+                    token = self._take(conn, command)
+                except psycopg.errors.LockNotAvailable:
+                    raise self._busy() from None
         finally:
             conn.close()
         self._token = token
@@ -175,6 +176,35 @@ class PostgresLease:
         self._thread = threading.Thread(target=self._renew_loop, name="state-lease", daemon=True)
         self._thread.start()
         return self
+
+    def _busy(self) -> LockHeldError:
+        """Another writer kept a lock past ``LOCK_WAIT_MS``: name the lease's holder (read
+        without a lock) if it has one yet."""
+        row = self._probe()
+        holder = _holder(row) if row and row[5] else None
+        if holder is None:
+            return LockHeldError(f"the state {self._where()} is being taken by another process (it is creating "
+                                 f"the state's tables or taking its lease); run this command again in a moment")
+        return LockHeldError(held_message(self._where(), holder))
+
+    def _take(self, conn, command: str) -> str:
+        """One short transaction: the lease row read and locked, then ours (its token)."""
+        ensure_schema(conn, self.schema)
+        token = secrets.token_hex(16)
+        me = LockHolder(pid=os.getpid(), host=socket.gethostname(), command=command, since=now())
+        with scoped(conn, self.schema):
+            _bound_lock_waits(conn)
+            row = conn.execute("SELECT token, pid, host, command, since, expires_at > now(), "
+                               "extract(epoch FROM expires_at - now()) FROM lease "
+                               "WHERE name = 'writer' FOR UPDATE").fetchone()
+            holder = _holder(row)
+            if holder is not None and row[5]:
+                raise LockHeldError(held_message(self._where(), holder, ends_in=float(row[6])))
+            self.taken_over = holder  # a token still set but expired: its holder died
+            conn.execute("UPDATE lease SET token = %s, pid = %s, host = %s, command = %s, since = %s, "
+                         "heartbeat = now(), expires_at = now() + make_interval(secs => %s) "
+                         "WHERE name = 'writer'", [token, me.pid, me.host, me.command, me.since, self.seconds])
+        return token
 
     def _renew_loop(self) -> None:
         """Renew every third of the lease, each renewal its own short transaction on a
@@ -247,6 +277,11 @@ class PostgresLease:
 
     def __exit__(self, *exc) -> None:
         self.release()
+
+
+def _bound_lock_waits(conn) -> None:
+    """This transaction waits at most ``LOCK_WAIT_MS`` for a lock (then ``LockNotAvailable``)."""
+    conn.execute("SELECT set_config('lock_timeout', %s, true)", [str(LOCK_WAIT_MS)])
 
 
 def _holder(row) -> LockHolder | None:

@@ -22,7 +22,9 @@ from reconciler.errors import LockHeldError, StateError
 from reconciler.model import RecordedVideo
 from reconciler.state.pg_lease import (connect, ensure_schema, held_token, intent_margin, reachable, redacted,
                                        scoped, table_exists)
-from reconciler.state.rows import SCHEMA_VERSION, RowStore, TxCursor, to_recorded
+from reconciler.state.rows import (SCHEMA_VERSION, RowStore, TxCursor, migration_interrupted, target_full,
+                                   to_recorded)
+from reconciler.util.crashpoint import crash_point
 
 
 _VIDEO_DDL = """
@@ -63,7 +65,9 @@ MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # the
 class PostgresStore(RowStore):
     """One project's state in its PostgreSQL schema (``state.store.Store``)."""
 
-    def __init__(self, url: str, schema: str, *, readonly: bool = False):
+    def __init__(self, url: str, schema: str, *, readonly: bool = False, receiving: bool = False):
+        """``receiving``: opened by ``state migrate`` to ``receive`` a copy (its tables are
+        created in the copy's own transaction)."""
         self.url, self.schema, self.readonly = url, schema, readonly
         self._mutex = threading.RLock()
         self._conn = connect(url)
@@ -78,7 +82,8 @@ class PostgresStore(RowStore):
             else:
                 ensure_schema(self._conn, schema)
                 self._exists = True
-                self._migrate()
+                if not receiving:
+                    self._migrate()
         except BaseException:
             self._conn.close()
             raise
@@ -97,7 +102,14 @@ class PostgresStore(RowStore):
         row = self._conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         return int(row[0]) if row else 0
 
+    def _refuse_partial_copy(self) -> None:
+        """The marker of a ``state migrate`` killed half-way (``receive``): not an empty state."""
+        row = self._conn.execute("SELECT value FROM meta WHERE key = 'migrating'").fetchone()
+        if row:
+            raise migration_interrupted(self._where(), f"copying {row[0]}")
+
     def _check_version(self) -> None:
+        self._refuse_partial_copy()
         version = self._version()
         if version > SCHEMA_VERSION:
             raise StateError(f"{self._where()}: written by a newer reconciler (schema {version}, this one knows "
@@ -107,15 +119,11 @@ class PostgresStore(RowStore):
 
     def _migrate(self) -> None:
         with self._tx(bump=False) as cur:
+            self._refuse_partial_copy()
             version = self._version()
             if version > SCHEMA_VERSION:
                 raise StateError(f"{self._where()}: written by a newer reconciler (schema {version}); upgrade")
-            for target in range(version + 1, SCHEMA_VERSION + 1):
-                MIGRATIONS[target](cur)
-            if version != SCHEMA_VERSION:
-                cur.execute("INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE "
-                            "SET value = EXCLUDED.value", [str(SCHEMA_VERSION)])
-                cur.execute("INSERT INTO meta VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING")
+            _upgrade(cur, version)
 
     @contextmanager
     def _session(self) -> Iterator:
@@ -212,19 +220,50 @@ class PostgresStore(RowStore):
                 "attempts": self._rows("SELECT * FROM attempts ORDER BY id"),
                 "cache": self._rows("SELECT * FROM cache ORDER BY fingerprint") if self._has_videos() else []}
 
-    def load(self, data: dict) -> None:
-        """Write a whole state dumped from another store into this empty one, in one transaction."""
+    def receive(self, data: dict, source: str, check) -> None:
+        """``state migrate`` into this schema (its lease held): first a marker row (meta
+        ``migrating``) in its own transaction, then one transaction that creates the tables,
+        writes every row, removes the marker and lets ``check`` compare the copy before it
+        commits. A kill half-way rolls the copy back and leaves the marker: every command then
+        refuses this state naming ``state migrate`` (never an empty state to render again),
+        and the rerun recognises it and copies again."""
+        with self._session():
+            version = self._version()
+        if version and (version != SCHEMA_VERSION or self.recorded() or self.attempts() or self.cache_index()):
+            raise target_full(self._where())  # an empty state (no row at all) is as good as none
         with self._tx(bump=False) as cur:
-            for row in data["videos"]:
-                cur.insert("videos", row)
-            for row in data["attempts"]:
-                cur.insert("attempts", row)
-            for row in data.get("cache", []):
-                cur.insert("cache", row)
-            for row in data["meta"]:
-                cur.execute("UPDATE meta SET value = %s WHERE key = %s", [row["value"], row["key"]])
-            cur.execute("SELECT setval(pg_get_serial_sequence('attempts', 'id'), "
-                        "GREATEST((SELECT MAX(id) FROM attempts), 1))")
+            cur.execute("INSERT INTO meta VALUES ('migrating', ?) ON CONFLICT (key) DO UPDATE "
+                        "SET value = EXCLUDED.value", [source])
+        try:
+            with self._tx(bump=False) as cur:
+                _upgrade(cur, version)
+                self._load(cur, data)
+                cur.execute("DELETE FROM meta WHERE key = 'migrating'")
+                check(self.dump())
+        except BaseException:
+            self._drop_marker()  # a copy that failed (not killed) leaves the target as it was
+            raise
+
+    def _drop_marker(self) -> None:
+        try:
+            with self._tx(bump=False) as cur:
+                cur.execute("DELETE FROM meta WHERE key = 'migrating'")
+        except StateError:
+            pass  # unreachable or lease lost: the marker stays, and the rerun completes the copy
+
+    def _load(self, cur: _Cursor, data: dict) -> None:
+        """Write a whole state dumped from another store into this empty one (in ``cur``'s transaction)."""
+        for row in data["videos"]:
+            cur.insert("videos", row)
+        crash_point("mid_migrate")
+        for row in data["attempts"]:
+            cur.insert("attempts", row)
+        for row in data.get("cache", []):
+            cur.insert("cache", row)
+        for row in data["meta"]:
+            cur.execute("UPDATE meta SET value = %s WHERE key = %s", [row["value"], row["key"]])
+        cur.execute("SELECT setval(pg_get_serial_sequence('attempts', 'id'), "
+                    "GREATEST((SELECT MAX(id) FROM attempts), 1))")
 
     # -- the render cache's index (the same operations as the SQLite store) ------------
 
@@ -238,6 +277,16 @@ class PostgresStore(RowStore):
             return frozenset()
         with self._session() as conn:
             return frozenset(r[0] for r in conn.execute("SELECT fingerprint FROM cache").fetchall())
+
+
+def _upgrade(cur, version: int) -> None:
+    """Bring the tables from schema ``version`` to ``SCHEMA_VERSION`` in ``cur``'s transaction."""
+    for target in range(version + 1, SCHEMA_VERSION + 1):
+        MIGRATIONS[target](cur)
+    if version != SCHEMA_VERSION:
+        cur.execute("INSERT INTO meta VALUES ('schema_version', %s) ON CONFLICT (key) DO UPDATE "
+                    "SET value = EXCLUDED.value", [str(SCHEMA_VERSION)])
+        cur.execute("INSERT INTO meta VALUES ('generation', '0') ON CONFLICT (key) DO NOTHING")
 
 
 class _Cursor(TxCursor):

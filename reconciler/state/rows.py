@@ -356,6 +356,20 @@ _ROW_TYPES = {
 }
 
 
+def target_full(where) -> StateError:
+    """``state migrate`` into a state that holds one: a copy never merges nor overwrites."""
+    return StateError(f"the target {where} already holds a state; migrate only into an empty one")
+
+
+def migration_interrupted(where, partial: str) -> StateError:
+    """Any command on a state a killed ``state migrate`` was filling (CONTRACT §8): it is
+    not an empty state (a plan on it would render everything again, paid), and the
+    rerun of the migration completes it."""
+    return StateError(f"{where}: a `reconciler state migrate` into this state was interrupted ({partial}); "
+                      f"run the same `reconciler state migrate --to ...` again to complete the copy, or point "
+                      f"`state` back at its source, which is unchanged. Nothing was changed.")
+
+
 def to_recorded(row: dict, where) -> RecordedVideo:
     """A video row as data; StateError naming the state (``where``), the row and the
     column for a value edited into something that does not parse (never a traceback,

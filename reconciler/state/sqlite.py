@@ -45,7 +45,9 @@ from typing import TYPE_CHECKING, Iterator
 from reconciler.errors import StateError, StateWriteError
 from reconciler.model import RecordedVideo
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
-from reconciler.state.rows import SCHEMA_VERSION, RowStore, TxCursor, to_recorded
+from reconciler.state.rows import (SCHEMA_VERSION, RowStore, TxCursor, migration_interrupted, target_full,
+                                   to_recorded)
+from reconciler.util.crashpoint import crash_point
 
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
     import sqlite_utils
@@ -108,6 +110,7 @@ class StateStore(RowStore):
         self._mutex = threading.RLock()  # one connection, shared by the engine's state thread and readers
         self._conn: sqlite3.Connection | None = None  # every read goes through it
         self._db: sqlite_utils.Database | None = None  # writers only
+        _refuse_partial_copy(path)
         if not _exists(path):
             if readonly:
                 return  # a missing state reads as empty; nothing is created
@@ -310,6 +313,7 @@ class StateStore(RowStore):
         with self._tx(bump=False) as cur:
             db = cur.db
             db["videos"].insert_all(data["videos"])
+            crash_point("mid_migrate")
             db["attempts"].insert_all(data["attempts"])
             db["cache"].insert_all(data.get("cache", []))
             for row in data["meta"]:
@@ -395,8 +399,7 @@ def _create(path: Path) -> None:
 
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(f".{path.name}.{os.getpid()}.new")
-    for leftover in (tmp, Path(f"{tmp}-wal"), Path(f"{tmp}-shm"), Path(f"{tmp}-journal")):
-        leftover.unlink(missing_ok=True)
+    _remove_database(tmp)
     fresh = StateStore.__new__(StateStore)
     fresh.path, fresh.readonly, fresh._mutex, fresh._conn, fresh._db = tmp, False, threading.RLock(), None, None
     try:
@@ -405,6 +408,57 @@ def _create(path: Path) -> None:
         fresh.close()
     os.replace(tmp, path)
     atomic.fsync_dir(path.parent)
+
+
+def receive(path: Path, data: dict, check) -> None:
+    """``state migrate`` into the file ``path`` (its lock held): the copy is built whole
+    under ``.NAME.migrating`` beside it, ``check``-ed, and only then renamed into place,
+    so a kill half-way leaves ``path`` as it was (none, or an empty state) beside the
+    partial copy, which makes every command refuse ``path`` (``_refuse_partial_copy``)
+    and which a rerun starts over."""
+    from reconciler.util import atomic
+
+    partial = _partial_copy(path)
+    _remove_database(partial)  # a rerun starts over
+    if _exists(path):
+        existing = StateStore(path, readonly=True)
+        try:  # an empty state (no row at all) is as good as none: replaced
+            if existing.schema_version() and (existing.recorded() or existing.attempts() or existing.cache_index()):
+                raise target_full(path)
+        finally:
+            existing.close()
+    store = StateStore(partial)
+    try:
+        store.load(data)
+        copied = store.dump()
+    finally:
+        store.close()
+    try:
+        check(copied)
+    except BaseException:
+        _remove_database(partial)
+        raise
+    for stale in (Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        stale.unlink(missing_ok=True)  # an empty state's: they must not be read as the copy's
+    os.replace(partial, path)
+    atomic.fsync_dir(path.parent)
+
+
+def _partial_copy(path: Path) -> Path:
+    return path.with_name(f".{path.name}.migrating")
+
+
+def _refuse_partial_copy(path: Path) -> None:
+    """A state beside the partial copy of a killed ``state migrate`` is not what it seems
+    (missing, or an empty one the copy was to replace): refused until the rerun."""
+    partial = _partial_copy(path)
+    if partial.exists():
+        raise migration_interrupted(path, f"its partial copy is {partial.name}")
+
+
+def _remove_database(path: Path) -> None:
+    for leftover in (path, Path(f"{path}-wal"), Path(f"{path}-shm"), Path(f"{path}-journal")):
+        leftover.unlink(missing_ok=True)
 
 
 def _unreadable(path: Path, exc: Exception) -> StateError:

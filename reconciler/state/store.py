@@ -204,6 +204,13 @@ class StateBackend(Protocol):
 
     def describe(self) -> str: ...
 
+    def receive(self, data: dict, source: str, check) -> None:
+        """``state migrate`` (both locks held): make this empty state a copy of ``data``
+        (a ``dump`` of ``source``), all or nothing. ``check(copied)`` sees the copy before
+        it becomes the state and raises to abandon it. A target holding a state is refused;
+        a kill half-way leaves a mark every command refuses naming ``state migrate``, and
+        the rerun completes the copy."""
+
 
 class SqliteBackend:
     """A state in one SQLite file (the default ``state/reconciler.db``). A plain class:
@@ -228,6 +235,11 @@ class SqliteBackend:
 
         return StateStore(self.path, readonly=readonly)
 
+    def receive(self, data: dict, source: str, check) -> None:
+        from reconciler.state.sqlite import receive
+
+        receive(self.path, data, check)
+
 
 class PostgresBackend:
     """A state in the project's schema of a PostgreSQL database (CONTRACT §8); psycopg
@@ -248,6 +260,15 @@ class PostgresBackend:
         from reconciler.state.postgres import PostgresStore
 
         return PostgresStore(self.url, self.schema, readonly=readonly)
+
+    def receive(self, data: dict, source: str, check) -> None:
+        from reconciler.state.postgres import PostgresStore
+
+        store = PostgresStore(self.url, self.schema, receiving=True)
+        try:
+            store.receive(data, source, check)
+        finally:
+            store.close()
 
 
 def backend(config: Config, env: Mapping[str, str] | None = None) -> StateBackend:

@@ -280,8 +280,9 @@ def test_bad_deck_paths_are_errors(tmp_path, ppt_file, problem):
 # --- addresses and duplicates ----------------------------------------------------------
 
 @pytest.mark.parametrize("address, ok", [
-    ("intro", True), ("launch/intro-2.v1_final", True), ("a/b/c/d", True), ("a" * 200, True), (".hidden", True),
+    ("intro", True), ("launch/intro-2.v1_final", True), ("a/b/c/d", True), ("a" * 200, True), ("a.b/c.", True),
     ("/abs", False), ("a//b", False), ("a/./b", False), ("a/../b", False), ("..", False), ("a/", False),
+    (".hidden", False), (".cache/0123", False), ("a/.b/c", False),  # outputs/.* are reconciler's own
     ("a" * 201, False), ("空格", False), ("a b", False), ("a:b", False), ("a\\\\b", False), ("''", False),
 ])
 def test_address_rules(tmp_path, address, ok):

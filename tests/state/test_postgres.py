@@ -83,3 +83,31 @@ def test_an_intent_needs_half_the_lease_left(tmp_path, pg_url, monkeypatch):
     finally:
         store.close()
         lock.release()
+
+
+def test_a_second_writer_fails_at_once_naming_the_first_while_a_transaction_of_it_holds_the_lease(
+        tmp_path, pg_url, monkeypatch):
+    monkeypatch.setenv(state_store.STATE_URL_VAR, pg_url)
+    config = project(tmp_path / "p")
+    first = state_store.writer_lock(config).acquire("apply")
+    try:
+        with psycopg.connect(pg_url) as busy:  # a long transaction of the first writer keeps the lease row locked
+            busy.execute("SELECT * FROM reconciler.lease FOR UPDATE")
+            with pytest.raises(LockHeldError, match=r"locked by pid \d+ on .*\(apply, since"):
+                state_store.writer_lock(config).acquire("apply")
+            busy.rollback()
+    finally:
+        first.release()
+
+
+def test_a_second_first_user_does_not_wait_for_the_first_ones_schema_transaction(tmp_path, pg_url, monkeypatch):
+    monkeypatch.setenv(state_store.STATE_URL_VAR, pg_url)
+    config = project(tmp_path / "p")
+    with psycopg.connect(pg_url) as first:  # the first user's DDL transaction, not committed yet
+        first.execute("SELECT pg_advisory_xact_lock(hashtext('reconciler schema reconciler'))")
+        first.execute("CREATE SCHEMA reconciler")
+        with pytest.raises(LockHeldError, match="being taken by another process"):
+            state_store.writer_lock(config).acquire("apply")
+        first.rollback()
+    lock = state_store.writer_lock(config).acquire("apply")  # once it is over, the role is free
+    lock.release()
