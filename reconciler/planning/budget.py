@@ -38,14 +38,23 @@ def over_budget(plan: Plan, budget: Budget | None) -> list[str]:
     return out
 
 
+def refusal(plan: Plan, budget: Budget | None, *, allow_over_budget: bool) -> OverBudgetError | None:
+    """The OverBudgetError a plan over budget is refused with (None when within budget or
+    allowed): the caller shows the plan first, then raises it."""
+    over = over_budget(plan, budget)
+    if not over or allow_over_budget:
+        return None
+    return OverBudgetError(
+        f"The plan is over budget: {'; '.join(over)} (reconciler.yaml). Nothing was sent. "
+        "Render fewer videos (--target), raise the budget, or run again with --allow-over-budget.",
+        tuple(over))
+
+
 def enforce(plan: Plan, budget: Budget | None, *, allow_over_budget: bool) -> None:
     """Raise OverBudgetError for a plan over budget, unless allowed."""
-    over = over_budget(plan, budget)
-    if over and not allow_over_budget:
-        raise OverBudgetError(
-            f"The plan is over budget: {'; '.join(over)} (reconciler.yaml). Nothing was sent. "
-            "Render fewer videos (--target), raise the budget, or run again with --allow-over-budget.",
-            tuple(over))
+    refused = refusal(plan, budget, allow_over_budget=allow_over_budget)
+    if refused is not None:
+        raise refused
 
 
 @dataclass(frozen=True)
@@ -54,10 +63,11 @@ class Cost:
 
     budget: Budget | None
     money: dict[str, float]  # per currency; {} when no vendor has a price
+    over: tuple[str, ...] = ()  # each figure over its limit (``over_budget``), allowed or not
 
     @classmethod
     def of(cls, plan: Plan, config: Config) -> Cost:
-        return cls(config.file.budget, money(plan, config))
+        return cls(config.file.budget, money(plan, config), tuple(over_budget(plan, config.file.budget)))
 
     @property
     def money_text(self) -> str:
