@@ -73,7 +73,9 @@ def _estimate_json(plan: Plan, cost) -> dict:
     ``"over_budget"``: each figure over its limit, in words."""
     estimate = {"renders": plan.renders, "tts_chars": plan.tts_chars}
     if cost is not None and cost.money:
-        estimate["price"] = {currency: round(amount, 2) for currency, amount in sorted(cost.money.items())}
+        from reconciler.planning.budget import rounded  # cost is set: budget is imported already
+
+        estimate["price"] = {currency: float(rounded(amount)) for currency, amount in sorted(cost.money.items())}
     if cost is not None and cost.over:  # refused (exit 1) unless --allow-over-budget
         estimate["over_budget"] = list(cost.over)
     return estimate
