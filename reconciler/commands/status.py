@@ -118,12 +118,14 @@ def _table(recorded: dict[str, RecordedVideo], stalled: set[str], *, wide: bool,
     columns = ["address", "provider", "status", "task", "output", "updated", "error"]
     if not wide:
         columns = [c for c in columns if c not in ("provider", "updated")]
+    outputs = {address: _output_cell(v, location) + (" (lost)" if v.output_lost else "")
+               for address, v in recorded.items()}
+    short = max(map(len, outputs.values()), default=0) <= 24  # e.g. bucket outputs shown short: never folded
     for name in columns:
-        short = name == "output" and location is not None  # bucket outputs are shown short: never folded
-        table.add_column(name, no_wrap=short or name in ("address", "status", "task", "updated"), overflow="fold")
+        table.add_column(name, no_wrap=(name == "output" and short) or name in ("address", "status", "task", "updated"),
+                         overflow="fold")
     for address, v in sorted(recorded.items()):
-        output = _output_cell(v, location)
-        output = f"{output} (lost)" if v.output_lost else output
+        output = outputs[address]
         cells = {
             "address": Text(address), "provider": v.provider,
             "status": (Text(f"{v.status.value} (stalled)", style="yellow") if address in stalled

@@ -29,7 +29,8 @@ def _bucket_state(root) -> dict[str, str]:
     files = {}
     try:
         for n, address in enumerate(ADDRESSES, start=100):
-            request = {"text": f"第{n}号。", "speech_param": {"vcn": "xuanxuan-plus"}, "video_param": {"template": "t"}}
+            request = {"text": f"第{n}号。", "speech_param": {"vcn": "xuanxuan-plus"},
+                       "video_param": {"template": "t"}}
             video = DesiredVideo(address=address, provider="unisound", request=request,
                                  fingerprint=hashlib.sha256(address.encode()).hexdigest(), spec_file="specs/a.yaml")
             attempt = store.begin_attempt(video, holder="test")
