@@ -9,6 +9,10 @@ Planning never writes anything but the ``--out`` file (never one the tool manage
 opened read-only and a missing one reads as empty (it is not created). The JSON document
 goes to stdout alone; notes about a saved file go to stderr in ``--json`` mode so
 stdout stays parseable.
+
+A plan over ``budget:`` is still shown in full (text, JSON or Markdown on stdout: what
+would have been rendered), then refused: the refusal on stderr, exit 1, no ``--out``
+file written.
 """
 
 from __future__ import annotations
@@ -56,13 +60,13 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
                           use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget,
                           keep_deleted_outputs=config.file.keep_deleted_outputs)
     plan = planner.make_plan(desired, recorded, options)
-    cost = None
+    cost = refused = None
     if config.file.budget is not None or config.has_prices:
         from reconciler.planning import budget  # only when configured: a plain plan pays nothing for it
 
-        budget.enforce(plan, config.file.budget, allow_over_budget=allow_over_budget)  # before --out is written
         cost = budget.Cost.of(plan, config)
-    if out is not None:
+        refused = budget.refusal(plan, config.file.budget, allow_over_budget=allow_over_budget)
+    if out is not None and refused is None:  # a refused plan is shown, never saved
         saved_plan.save_plan(out, plan, options=options, variables=variables, specs_digest=load.digest,
                            state_generation=generation, config_digest=config.digest())
     if as_json:
@@ -77,6 +81,8 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
         from rich.console import Console
 
         view.print_plan(plan, Console(stderr=False), cost)
+    if refused is not None:  # after the plan, so a person sees what would have been rendered
+        raise refused
     if out is not None:
         _print_saved(out, config.root, to_stderr=as_json or as_markdown)
     return 2 if detailed_exitcode and plan.has_changes else 0

@@ -21,6 +21,10 @@ lapsed in a network partition) or the shared state itself (the database unreacha
 goes back to waiting, as a standby, instead of exiting: a blip of the database never
 leaves a team without a daemon, and no process ever writes without the role. A state
 that cannot be reached while waiting is waited for too (said once).
+
+``--standby`` without ``--git-ref`` renders this checkout's working tree, uncommitted
+edits included: on a team, whichever machine leads would render its own files. That is
+said once, at start, with the command that renders what the team committed instead.
 """
 
 from __future__ import annotations
@@ -35,6 +39,10 @@ from reconciler.watch.eventlog import EventLog, LogHooks
 
 
 STANDBY_POLL = 1.0  # seconds between a standby's tries to take the role
+STANDBY_WORKING_TREE = (
+    "--standby without --git-ref renders this checkout's working tree, uncommitted edits of this machine "
+    "included, whenever this process leads; on a team, to render only what was committed run "
+    "`reconciler watch --standby --git-ref origin/main` on every machine")
 
 
 def run(project, interval: float, log_format: str, allow_mass_delete: bool, variables: dict[str, str],
@@ -91,6 +99,8 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
     # --git-ref: REF must name a commit now (else exit 1); the specs, vars, config and
     # decks then come from its tree, state, manifest and outputs stay in the project.
     source = GitRef(config.root, git_ref, config.state_dir) if git_ref else None
+    if standby and source is None:
+        log.warning("standby", STANDBY_WORKING_TREE)
     while True:
         lock = _take_role(config, log, standby)
         if lock is None:

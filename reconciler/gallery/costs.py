@@ -6,12 +6,14 @@ plain data work a test checks without HTML. The formula is ``planning.budget.amo
 the one that prices a plan; this module only finds what to feed it: which renders were
 paid (``cards`` decides, from the history) and how many characters each one spoke.
 
-A render speaks the script it was sent with, which is not always the video's current
-one: the attempt rows carry only a fingerprint, so each fingerprint's request is looked
-up among the requests the state still knows (every video's current request, and the
-video as it was before each attempt, kept in ``previous``). A render whose script is
-known nowhere any more (the last version of a deleted video) is counted at the price per
-render only, and the page says so.
+A render is priced at the script it was sent with, read from its own attempt row (the
+request each attempt sent, recorded since schema 5 and filled in for older rows by the
+migration), never from a video's current spec or row: a delete, an edit, a render
+served from the cache or a refused create changes no figure; only a paid render does.
+A render whose script the state never had (history older than the upgrade, of a video
+already deleted then) is counted at the price per render only, and the page says so.
+Money is exact (``planning.budget``: ``Decimal``), rounded once where it is shown, so
+the figures do not depend on the order of the history either.
 
 Nothing here runs, and nothing about money is shown, when no vendor has a price.
 """
@@ -53,27 +55,28 @@ def spent(config, recorded: dict[str, RecordedVideo], attempts: list[dict]) -> S
     prices = {name: p for name, p in prices.items() if p is not None}
     if not prices:
         return None
-    scripts = _requests_by_fingerprint(recorded, attempts)
     renders: dict[str, int] = {}
     chars: dict[str, int] = {}
     unknown: dict[str, int] = {}
-    per_video = {address: {prices[v.provider].currency: 0.0} for address, v in recorded.items() if v.provider in prices}
+    per_video = {address: {prices[v.provider].currency: budget.ZERO}
+                 for address, v in recorded.items() if v.provider in prices}
     for row in attempts:
         price = prices.get(row["provider"])
         if price is None or not paid(row):
             continue
         provider = row["provider"]
-        request = scripts.get(row["fingerprint"])
+        request = _json(row.get("request"))  # what this render was sent: its own, never a video's now
+        request = request if isinstance(request, dict) else None
         n = schema.tts_chars(request)
         renders[provider] = renders.get(provider, 0) + 1
         chars[provider] = chars.get(provider, 0) + n
         unknown[provider] = unknown.get(provider, 0) + (request is None)
         video = per_video.setdefault(row["address"], {})
-        video[price.currency] = video.get(price.currency, 0.0) + budget.amount(price, 1, n)
+        video[price.currency] = video.get(price.currency, budget.ZERO) + budget.amount(price, 1, n)
     by_vendor, total = [], {}
     for provider, price in prices.items():
-        money = budget.amount(price, renders.get(provider, 0), chars.get(provider, 0))
-        total[price.currency] = total.get(price.currency, 0.0) + money
+        money = budget.amount(price, renders.get(provider, 0), chars.get(provider, 0))  # exact: the sum of its renders
+        total[price.currency] = total.get(price.currency, budget.ZERO) + money
         by_vendor.append(VendorSpent(provider, model.display_name(provider), renders.get(provider, 0),
                                      chars.get(provider, 0), budget.money_text({price.currency: money}),
                                      unknown.get(provider, 0)))
@@ -84,19 +87,6 @@ def spent(config, recorded: dict[str, RecordedVideo], attempts: list[dict]) -> S
 def paid(row: dict) -> bool:
     """A create the vendor accepted (it answered with a task id): a render that was paid."""
     return row["status"] != "not_sent" and bool(row["task_id"])
-
-
-def _requests_by_fingerprint(recorded: dict[str, RecordedVideo], attempts: list[dict]) -> dict[str, dict]:
-    known: dict[str, dict] = {}
-    for row in attempts:
-        before = _json(row.get("previous"))
-        request = _json(before.get("request")) if isinstance(before, dict) else None
-        if isinstance(request, dict) and before.get("fingerprint"):
-            known[before["fingerprint"]] = request
-    for video in recorded.values():
-        if video.request is not None and video.fingerprint:
-            known[video.fingerprint] = video.request
-    return known
 
 
 def _json(value):

@@ -69,10 +69,15 @@ def plan_json_text(plan: Plan, cost=None) -> str:
 
 
 def _estimate_json(plan: Plan, cost) -> dict:
-    """The estimate; with prices set, ``"price": {currency: amount}`` too."""
+    """The estimate; with prices set, ``"price": {currency: amount}`` too; over budget,
+    ``"over_budget"``: each figure over its limit, in words."""
     estimate = {"renders": plan.renders, "tts_chars": plan.tts_chars}
     if cost is not None and cost.money:
-        estimate["price"] = {currency: round(amount, 2) for currency, amount in sorted(cost.money.items())}
+        from reconciler.planning.budget import rounded  # cost is set: budget is imported already
+
+        estimate["price"] = {currency: float(rounded(amount)) for currency, amount in sorted(cost.money.items())}
+    if cost is not None and cost.over:  # refused (exit 1) unless --allow-over-budget
+        estimate["over_budget"] = list(cost.over)
     return estimate
 
 

@@ -22,8 +22,8 @@ from reconciler.errors import LockHeldError, StateError
 from reconciler.model import RecordedVideo
 from reconciler.state.pg_lease import (connect, ensure_schema, held_token, intent_margin, reachable, redacted,
                                        scoped, table_exists)
-from reconciler.state.rows import (SCHEMA_VERSION, RowStore, TxCursor, migration_interrupted, target_full,
-                                   to_recorded)
+from reconciler.state.rows import (SCHEMA_VERSION, RowStore, TxCursor, migration_interrupted, sent_requests,
+                                   target_full, to_recorded)
 from reconciler.util.crashpoint import crash_point
 
 
@@ -59,7 +59,16 @@ def _migrate_4(cur) -> None:
                 "bytes bigint, video_url text, preview_image_url text, created_at text, used_at text)")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # the same versions as the SQLite store
+def _migrate_5(cur) -> None:
+    """Each attempt records the request it sent (as the SQLite store's migration 5)."""
+    cur.execute("ALTER TABLE attempts ADD COLUMN request text")
+    attempts = [tuple(r) for r in cur.all("SELECT id, fingerprint, previous FROM attempts")]
+    videos = [tuple(r) for r in cur.all("SELECT fingerprint, request FROM videos")]
+    for id_, request in sent_requests(attempts, videos).items():
+        cur.execute("UPDATE attempts SET request = ? WHERE id = ?", [request, id_])
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):

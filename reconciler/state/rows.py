@@ -23,7 +23,7 @@ from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
 
-SCHEMA_VERSION = 4  # both backends migrate through the same versions
+SCHEMA_VERSION = 5  # both backends migrate through the same versions
 
 now = clock.iso_now  # the one clock (util/clock)
 
@@ -124,7 +124,7 @@ class RowStore:
             cur.insert("attempts", {
                 "address": desired.address, "attempt": attempt, "provider": desired.provider,
                 "fingerprint": desired.fingerprint, "status": Status.PENDING.value,
-                "holder": holder, "intent_at": now(), "previous": previous,
+                "holder": holder, "intent_at": now(), "previous": previous, "request": fields["request"],
             })
             return attempt
 
@@ -290,7 +290,7 @@ class RowStore:
                 "address": desired.address, "attempt": attempt, "provider": desired.provider,
                 "fingerprint": desired.fingerprint, "task_id": task_id, "status": status.value,
                 "holder": holder, "intent_at": at, "submitted_at": at, "finished_at": finished_at,
-                "previous": previous,
+                "previous": previous, "request": fields["request"],
             })
             return attempt
 
@@ -340,6 +340,29 @@ class RowStore:
             else:
                 cur.insert("videos", {"address": desired.address, **fields})
             cur.execute("UPDATE cache SET used_at = ? WHERE fingerprint = ?", [at, desired.fingerprint])
+
+
+# -- the request each attempt sent (schema 5) -----------------------------------------
+
+def sent_requests(attempts: list, videos: list) -> dict[int, str]:
+    """For attempts recorded before each kept the request it sent (schema 5): the
+    request of each (``id`` -> JSON text) found by its fingerprint among the requests
+    the state still knows (each video's current one, and each video as it was before
+    an attempt, kept in ``previous``). ``attempts`` are ``(id, fingerprint, previous)``,
+    ``videos`` ``(fingerprint, request)``. Run once, by the migration: from then on what
+    an attempt sent is its own, and no later delete or edit changes it."""
+    known: dict[str, str] = {}
+    for _, _, previous in attempts:
+        try:
+            before = json.loads(previous) if previous else None
+        except ValueError:
+            continue
+        if isinstance(before, dict) and before.get("fingerprint") and isinstance(before.get("request"), str):
+            known[before["fingerprint"]] = before["request"]
+    for fingerprint, request in videos:
+        if fingerprint and request:
+            known[fingerprint] = request
+    return {id_: known[fingerprint] for id_, fingerprint, _ in attempts if fingerprint in known}
 
 
 # -- reading a video row ------------------------------------------------------------

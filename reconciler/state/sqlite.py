@@ -8,8 +8,9 @@ One SQLite file (WAL mode) holds three tables:
   fingerprint and request it was rendered from) and the *published output* (file,
   sha256, size, which fingerprint and task it came from). During a replace the two
   differ, which is how the old output stays in the manifest until the new one lands.
-- ``attempts``: the history of every paid call, written as an *intent* in its own
-  transaction before the call, and updated the moment the answer arrives. A crash
+- ``attempts``: the history of every paid call (each with the request it sent), written
+  as an *intent* in its own transaction before the call, and updated the moment the
+  answer arrives. A crash
   loses at most the call in flight, and that call is left as ``pending``, which the
   next lock holder turns into ``unknown`` (``recover``): the create may have been
   sent and paid for, so it is surfaced, never silently re-sent.
@@ -45,8 +46,8 @@ from typing import TYPE_CHECKING, Iterator
 from reconciler.errors import StateError, StateWriteError
 from reconciler.model import RecordedVideo
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
-from reconciler.state.rows import (SCHEMA_VERSION, RowStore, TxCursor, migration_interrupted, target_full,
-                                   to_recorded)
+from reconciler.state.rows import (SCHEMA_VERSION, RowStore, TxCursor, migration_interrupted, sent_requests,
+                                   target_full, to_recorded)
 from reconciler.util.crashpoint import crash_point
 
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
@@ -96,7 +97,19 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
                        pk="fingerprint")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # version -> function that brings version-1 up to it
+def _migrate_5(db: sqlite_utils.Database) -> None:
+    """Each attempt records the request it sent, so what a render cost (CONTRACT §10:
+    per render and per 1,000 characters of its script) is read from the attempt itself,
+    not from a video row a delete or an edit later changes; older rows are filled in
+    from what the state knows now (``rows.sent_requests``)."""
+    db["attempts"].add_column("request", str)
+    attempts = [tuple(r) for r in db.execute("SELECT id, fingerprint, previous FROM attempts").fetchall()]
+    videos = [tuple(r) for r in db.execute("SELECT fingerprint, request FROM videos").fetchall()]
+    for id_, request in sent_requests(attempts, videos).items():
+        db.execute("UPDATE attempts SET request = ? WHERE id = ?", [request, id_])
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}  # version -> function that brings version-1 up to it
 
 
 class StateStore(RowStore):

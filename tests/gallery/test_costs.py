@@ -31,7 +31,7 @@ def make_history(root: Path) -> None:
     state.unknown(desired("d/maybe", "也许", provider="xingyun"))  # no answer: not counted as paid
     state.finished(desired("x/one", "幻灯片", provider="xingyun"))
     state.finished(desired("z/gone", "再见吧"))
-    state.store.remove("z/gone")  # deleted: still paid for, its last script no longer recorded
+    state.store.remove("z/gone")  # deleted: still paid for, at the script its attempt recorded
     state.close()
 
 
@@ -52,9 +52,9 @@ def test_each_paid_render_is_priced_at_its_own_script(tmp_path):
                                "d/maybe": "0.00 USD", "x/one": "2.00 USD"}
     unisound, xingyun = sorted(spent.by_vendor, key=lambda v: v.provider)
     assert (unisound.renders, unisound.tts_chars, unisound.money, unisound.unknown_scripts) == (
-        4, 13, "53.00 CNY", 1)  # z/gone: 10 for the render, its speech unknown
+        4, 16, "56.00 CNY", 0)  # z/gone: 13, its script read from its own attempt
     assert (xingyun.renders, xingyun.money, xingyun.unknown_scripts) == (1, "2.00 USD", 0)
-    assert spent.total == "53.00 CNY + 2.00 USD"
+    assert spent.total == "56.00 CNY + 2.00 USD"
 
 
 def test_page_shows_the_total_and_each_videos_cost(tmp_path):
@@ -62,12 +62,12 @@ def test_page_shows_the_total_and_each_videos_cost(tmp_path):
     make_history(root)
     result = run(root, "gallery")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.splitlines()[0].endswith("; spent so far 53.00 CNY + 2.00 USD.")
+    assert result.stdout.splitlines()[0].endswith("; spent so far 56.00 CNY + 2.00 USD.")
     html = (root / "site/index.html").read_text()
     top = re.search(r'<div class="spent" id="spent">(.*?)</div>', html).group(1)
     assert re.sub(r"<[^>]+>", "", top) == (
-        "spent so far 53.00 CNY + 2.00 USD · Xingyun: 2.00 USD (1 render, 3 TTS characters) · Unisound: "
-        "53.00 CNY (4 renders, 13 TTS characters; 1 priced per render only: script no longer recorded)")
+        "spent so far 56.00 CNY + 2.00 USD · Xingyun: 2.00 USD (1 render, 3 TTS characters) · Unisound: "
+        "56.00 CNY (4 renders, 16 TTS characters)")
     cost = dict(re.findall(r'id="v-([^"]+)".*?<dd class="cost">([^<]*)</dd>', html, re.S))
     assert cost == {"c/bad": "0.00 CNY · 0 renders paid", "d/maybe": "0.00 USD · 0 renders paid (and 1 maybe paid, not counted)",
                     "e/edited": "28.00 CNY · 2 renders paid", "a/ok": "15.00 CNY · 1 render paid",
