@@ -50,9 +50,10 @@ from reconciler.state import overdue
 from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs_store
 from reconciler.config import Config
+from reconciler.config import account as config_account
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
 from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
-from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status
+from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status, account_text, owner_elsewhere
 from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
 from reconciler.state.store import Store
@@ -133,11 +134,14 @@ class Engine:
         self._inflight: set[asyncio.Task] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._recovered = False
+        self._accounts: dict[str, str | None] = {}  # provider -> the account this run calls as
+        self._reported_owners: dict[str, str] = {}  # address -> the other account it was reported as owned by
         # What executor and follow may use: built once, passed down (never the engine).
         self.context = RunContext(
             config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
             providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
-            lock=self.lock, wake=self._wakeup, outputs=self.outputs)
+            lock=self.lock, wake=self._wakeup, outputs=self.outputs, account=self.account,
+            other_account=self.other_account)
         self.halted: str | None = None  # why this engine stopped taking new work (see halt)
         self.halt_cause: BaseException | None = None  # the error behind ``halted``, where there was one
         self.on_halt: Callable[[str], None] | None = None  # e.g. the daemon stops
@@ -182,6 +186,50 @@ class Engine:
             self.errors.pop(address, None)
         self.hooks.event(event)
 
+    # -- accounts (CONTRACT §13) -------------------------------------------------------
+
+    def account(self, provider: str) -> str | None:
+        """The vendor account this run calls ``provider`` as (None without credentials:
+        nothing of it can be called, and that is said where it is needed)."""
+        if provider not in self._accounts:
+            try:
+                self._accounts[provider] = config_account.account(self.config, provider)
+            except ReconcilerError:
+                self._accounts[provider] = None
+        return self._accounts[provider]
+
+    def accounts(self) -> dict[str, str]:
+        """``account`` of every vendor known here (for ``PlanOptions.accounts``)."""
+        return {name: mine for name in VENDORS if (mine := self.account(name)) is not None}
+
+    def other_account(self, video: RecordedVideo) -> bool:
+        """Whether ``video``'s render was created with another account than this run's:
+        then it is reported (once) and must not be polled, downloaded, cancelled, marked
+        failed or lost, or rendered again here."""
+        current = self.account(video.provider)
+        owner = owner_elsewhere(video, {video.provider: current} if current else {})
+        if owner is None:
+            return False
+        self._report_owner(video.address, video.provider, owner, video.task_id)
+        return True
+
+    def report_held(self, plan: Plan) -> None:
+        """Report the changes the planner held back for another account (``held_for``)."""
+        for change in plan.changes:
+            if change.held_for is not None:
+                task_id = change.recorded.task_id if change.recorded else None
+                self._report_owner(change.address, change.provider, change.held_for, task_id)
+
+    def _report_owner(self, address: str, provider: str, owner: str, task_id: str | None) -> None:
+        if self._reported_owners.get(address) == owner:
+            return
+        self._reported_owners[address] = owner
+        mine = self.account(provider)
+        self.emit(Kind.OTHER_ACCOUNT, address, provider, task_id,
+                  f"owned by another account ({account_text(provider, owner)}; this checkout runs as "
+                  f"{account_text(provider, mine) if mine else 'another'}): not polled, downloaded, cancelled or "
+                  "rendered again here; run this where that account's credentials (or simulator) are")
+
     # -- starting points --------------------------------------------------------------
 
     def recover(self) -> list[str]:
@@ -215,6 +263,8 @@ class Engine:
         for video in recorded.values():
             if not to_collect(video) or (addresses is not None and video.address not in addresses):
                 continue
+            if self.other_account(video):
+                continue
             warning = overdue.download_warning(video, wall_clock.utc_now().timestamp())
             if warning:
                 self.emit(Kind.WARNING, video.address, video.provider, video.task_id, warning)
@@ -246,6 +296,7 @@ class Engine:
     async def _execute(self, plan: Plan, stop: asyncio.Event) -> None:
         try:
             changes = [c for c in plan.changes if c.action is not Action.NOOP]
+            self.report_held(plan)
             for moved in filter(executor.moved_only, plan.changes):
                 await executor.record_move(self.context, moved)
             await asyncio.gather(*(self._change(c, stop) for c in changes))

@@ -57,7 +57,12 @@ def _migrate_4(cur) -> None:
                 "bytes bigint, video_url text, preview_image_url text, created_at text, used_at text)")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # the same versions as the SQLite store
+def _migrate_5(cur) -> None:
+    cur.execute("ALTER TABLE videos ADD COLUMN account text")
+    cur.execute("ALTER TABLE attempts ADD COLUMN account text")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):

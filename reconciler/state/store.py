@@ -105,8 +105,9 @@ class Store(Protocol):
 
     # -- writes -------------------------------------------------------------------------
 
-    def begin_attempt(self, desired: DesiredVideo, holder: str) -> int:
-        """The intent, written *before* a paid create. Returns the attempt number."""
+    def begin_attempt(self, desired: DesiredVideo, holder: str, account: str | None = None) -> int:
+        """The intent, written *before* a paid create as the vendor ``account`` (§13).
+        Returns the attempt number."""
 
     def attempt_submitted(self, address: str, attempt: int, task_id: str) -> None:
         """The create's answer: the render exists and is paid for."""
