@@ -49,6 +49,7 @@ from reconciler.apply import decks, executor, follow, published
 from reconciler.state import overdue
 from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs_store
+from reconciler.state.outputs import kept_elsewhere
 from reconciler.config import Config
 from reconciler.config import account as config_account
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
@@ -203,14 +204,23 @@ class Engine:
         return {name: mine for name in VENDORS if (mine := self.account(name)) is not None}
 
     def other_account(self, video: RecordedVideo) -> bool:
-        """Whether ``video``'s render was created with another account than this run's:
-        then it is reported (once) and must not be polled, downloaded, cancelled, marked
-        failed or lost, or rendered again here."""
+        """Whether ``video``'s render (as recorded) was created with another account than
+        this run's: then it must not be polled, downloaded, cancelled, marked failed or
+        lost, or rendered again here, and it is reported once: kept on another machine
+        when its output is published by another checkout (nothing to do here), else owned
+        by another account (work this checkout cannot do: the command exits 1)."""
         current = self.account(video.provider)
         owner = owner_elsewhere(video, {video.provider: current} if current else {})
         if owner is None:
             return False
-        self._report_owner(video.address, video.provider, owner, video.task_id)
+        place = kept_elsewhere(self.config, video)
+        if place is None:
+            self._report_owner(video.address, video.provider, owner, video.task_id)
+        elif self._reported_owners.get(video.address) != owner:
+            self._reported_owners[video.address] = owner
+            self.emit(Kind.KEPT_ELSEWHERE, video.address, video.provider, video.output_task_id,
+                      f"the output is kept on another machine ({place}) and was rendered with another account "
+                      f"({account_text(video.provider, owner)}): not fetched here")
         return True
 
     def report_held(self, plan: Plan) -> None:
@@ -257,13 +267,13 @@ class Engine:
         if not self._recovered:
             self.recover()
         added = 0
-        recorded = await self.db(self.store.recorded)
+        as_recorded = await self.db(self.store.recorded)
         # a published file gone or damaged that the vendor can give again reads as "not downloaded"
-        recorded = await asyncio.to_thread(self.outputs.notice_missing, recorded)
+        recorded = await asyncio.to_thread(self.outputs.notice_missing, as_recorded)
         for video in recorded.values():
             if not to_collect(video) or (addresses is not None and video.address not in addresses):
                 continue
-            if self.other_account(video):
+            if self.other_account(as_recorded[video.address]):
                 continue
             warning = overdue.download_warning(video, wall_clock.utc_now().timestamp())
             if warning:
