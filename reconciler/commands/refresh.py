@@ -116,7 +116,7 @@ def _summarize(out, engine: Engine, store: Store, hooks: _LastEvent, lost: list[
     if needs:
         out.print(f"{len(needs)} video(s) need a new render: run `reconciler plan` to see them, "
                   "then `reconciler apply`.", highlight=False)
-    elif any(v.unfinished for v in recorded.values()) and not unanswered:
+    elif any(v.unfinished for v in recorded.values()) and not unanswered and not others:
         out.print("Some renders are still running: run `reconciler refresh` again later.", highlight=False)
     if engine.halted:
         out.print(Text(f"Stopped: {engine.halted}", style="bold red"), soft_wrap=True)

@@ -62,7 +62,7 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
         for a in addresses
     )
     if options.accounts:
-        changes = tuple(map(lambda c: _held(c, options.accounts), changes))
+        changes = tuple(map(lambda c: _held(c, options), changes))
     if options.use_cache and any(c.action in (Action.CREATE, Action.REPLACE) for c in changes):
         servable = options.cached | published_fingerprints(recorded)
         if servable:
@@ -265,20 +265,24 @@ FROM_CACHE = "from the render cache: no render"
 # -- accounts (CONTRACT §13) ------------------------------------------------------------
 
 
-def _held(change: Change, accounts) -> Change:
+def _held(change: Change, options: PlanOptions) -> Change:
     """A replace or delete of a render created with another vendor account is not this
     checkout's to carry out (it would cancel, or render again, what its own vendor does
     not know): a noop that says whose it is (``held_for``); apply exits 1 on it."""
     r = change.recorded
     if change.action not in (Action.REPLACE, Action.DELETE) or r is None:
         return change
-    owner = owner_elsewhere(r, accounts)
+    owner = owner_elsewhere(r, options.accounts)
     if owner is None:
         return change
+    if change.action is Action.REPLACE:
+        why = f"it would be rendered again: {_replace_cause(change.desired, r, options)[0]}"
+    else:
+        why = "it would be deleted: no longer in specs"
     return dataclasses.replace(
         change, action=Action.NOOP, details=(), held_for=owner,
-        reason=f"{OWNED_ELSEWHERE} ({account_text(r.provider, owner)}): its {change.action.value} is left to a "
-               f"checkout running as that account ({change.reason})")
+        reason=f"{OWNED_ELSEWHERE} ({account_text(r.provider, owner)}): {why}; only a checkout running as that "
+               f"account can {change.action.value} it")
 
 
 OWNED_ELSEWHERE = "owned by another account"

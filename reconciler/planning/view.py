@@ -124,6 +124,8 @@ def print_plan(plan: Plan, console: Console, cost=None) -> None:
             console.print(Text("No changes. Nothing will be rendered; some creates have an unknown outcome:",
                                style="bold yellow"), soft_wrap=True)
             console.print(_unknown_note(unknown), soft_wrap=True)
+        elif any(c.held_for is not None for c in plan.changes):
+            console.print(Text("No changes this checkout can carry out.", style="bold yellow"), soft_wrap=True)
         else:
             console.print(Text("No changes. Your renders match the specs.", style="bold green"), soft_wrap=True)
         return

@@ -13,10 +13,12 @@ and exits 1 where it had work to do on them; the first checkout still finishes t
 
 from __future__ import annotations
 
+import signal
+
 import pytest
 
 from reconciler.sim.store import read_ledger
-from tests.e2e.support import Project, Sim, grep_secrets, on_both_backends
+from tests.e2e.support import Project, Sim, grep_secrets, on_both_backends, read_until
 
 
 @pytest.fixture
@@ -112,3 +114,29 @@ def test_each_checkouts_own_simulator_is_its_own_account(project, sim, tmp_path)
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert _statuses(a) == {"uni/q": "finished", "xy/a": "finished"}
     assert read_ledger(b.root / "state") == []
+
+
+@on_both_backends
+def test_a_watch_of_another_account_leaves_the_renders_to_their_owner(project, sim, other_sim, tmp_path):
+    a = project
+    b = _second_checkout(a, tmp_path / "b", other_sim)
+    a.write_specs(xingyun={"xy/a": "一"}, unisound={"uni/q": "你好"})
+    b.write_specs(xingyun={"xy/a": "一 v2"}, unisound={"uni/q": "你好"})  # B's specs would replace xy/a
+    started = a.apply("--no-wait")
+    assert started.returncode == 0, started.stdout + started.stderr
+
+    watch = b.start("watch", "--interval", "60")
+    try:
+        # reported while it reads the state, before it would have polled anything
+        said = read_until(watch.stderr, "owned by another account")
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        said += watch.communicate(timeout=30)[1]
+    assert watch.returncode == 0
+    assert all(f"other_account {address}: owned by another account" in said for address in ("xy/a", "uni/q")), said
+    assert other_sim.ledger() == [] and sim.calls("cancel") == []  # never polled, cancelled or rendered again
+    assert _statuses(a) == {"uni/q": "rendering", "xy/a": "rendering"}
+
+    finished = a.apply()
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert _statuses(a) == {"uni/q": "finished", "xy/a": "finished"} and len(sim.calls("create")) == 2
