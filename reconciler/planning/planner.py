@@ -61,7 +61,7 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
         _change(a, desired.get(a), recorded.get(a), options) if a in targeted else _untargeted(a, desired, recorded)
         for a in addresses
     )
-    if options.accounts:
+    if options.accounts and _other_accounts_recorded(recorded, options.accounts):
         changes = tuple(map(lambda c: _held(c, options), changes))
     if options.use_cache and any(c.action in (Action.CREATE, Action.REPLACE) for c in changes):
         servable = options.cached | published_fingerprints(recorded)
@@ -286,6 +286,17 @@ def _held(change: Change, options: PlanOptions) -> Change:
 
 
 OWNED_ELSEWHERE = "owned by another account"
+
+
+def _other_accounts_recorded(recorded: dict[str, RecordedVideo], accounts) -> bool:
+    """Whether any recorded render may be another account's (a quick test, read in C: in
+    the common case of one account no change is looked at again)."""
+    seen = set(map(_account_of, recorded.values()))
+    seen.discard(None)
+    return not seen <= set(accounts.values())
+
+
+_account_of = operator.attrgetter("account")
 
 
 # -- safety checks --------------------------------------------------------------------
