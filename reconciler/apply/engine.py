@@ -137,6 +137,7 @@ class Engine:
         self._recovered = False
         self._accounts: dict[str, str | None] = {}  # provider -> the account this run calls as
         self._reported_owners: dict[str, str] = {}  # address -> the other account it was reported as owned by
+        self._reported_kept: set[tuple[str, str]] = set()  # (address, other account): its output kept elsewhere
         # What executor and follow may use: built once, passed down (never the engine).
         self.context = RunContext(
             config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
@@ -213,11 +214,12 @@ class Engine:
         owner = owner_elsewhere(video, {video.provider: current} if current else {})
         if owner is None:
             return False
-        place = kept_elsewhere(self.config, video)
+        done = video.status is Status.FINISHED and video.output_task_id == video.task_id  # nothing left to follow
+        place = kept_elsewhere(self.config, video) if done else None
         if place is None:
             self._report_owner(video.address, video.provider, owner, video.task_id)
-        elif self._reported_owners.get(video.address) != owner:
-            self._reported_owners[video.address] = owner
+        elif (video.address, owner) not in self._reported_kept:
+            self._reported_kept.add((video.address, owner))
             self.emit(Kind.KEPT_ELSEWHERE, video.address, video.provider, video.output_task_id,
                       f"the output is kept on another machine ({place}) and was rendered with another account "
                       f"({account_text(video.provider, owner)}): not fetched here")

@@ -87,6 +87,10 @@ def test_another_accounts_renders_are_left_to_it_and_it_still_finishes_them(proj
     assert quiet.returncode == 0, quiet.stdout + quiet.stderr
     assert "kept on another machine" in quiet.stdout + quiet.stderr
     assert other_sim.ledger() == [] and _statuses(a) == {"uni/q": "finished", "xy/a": "finished"}
+    held = b.apply()  # B's specs still ask for a replace and a delete it may not carry out
+    assert held.returncode == 1 and "owned by another account" in held.stdout + held.stderr
+    assert other_sim.ledger() == [] and sim.calls("cancel") == [] and len(sim.calls("create")) == 2
+    assert _statuses(a) == {"uni/q": "finished", "xy/a": "finished"}
 
 
 @pytest.mark.parametrize("state_backend", ["postgresql"], indirect=True)
