@@ -49,3 +49,11 @@ def test_an_unchanged_video_of_another_account_is_left_alone_quietly():
     plan = make_plan({"x": desired("x", "fp1")}, {"x": recorded("x", "app-a@vendor.example")},
                      PlanOptions(accounts=MINE))
     assert [(c.action, c.held_for, c.reason) for c in plan.changes] == [(Action.NOOP, None, "up to date")]
+
+
+def test_the_pull_request_comment_names_the_held_videos_and_their_account():
+    from reconciler.planning.markdown import plan_markdown
+
+    plan = make_plan({"x": desired("x")}, {"x": recorded("x", "app-a@vendor.example")}, PlanOptions(accounts=MINE))
+    assert "1 video owned by another account, not changed by this checkout: `x` (xingyun app id app-a at " \
+           "vendor.example)" in plan_markdown(plan)
