@@ -144,3 +144,27 @@ def test_a_watch_of_another_account_leaves_the_renders_to_their_owner(project, s
     finished = a.apply()
     assert finished.returncode == 0, finished.stdout + finished.stderr
     assert _statuses(a) == {"uni/q": "finished", "xy/a": "finished"} and len(sim.calls("create")) == 2
+
+
+@on_both_backends
+def test_a_teammate_with_other_credentials_never_calls_about_the_first_ones_renders(project, sim, tmp_path):
+    a = project
+    b = _second_checkout(a, tmp_path / "b", sim)  # the same vendor endpoint, another app id / appKey
+    teammate = {"XINGYUN_APP_ID": "teammate-xy-app", "UNISOUND_APPKEY": "teammate-uni-key"}
+    for checkout in (a, b):
+        checkout.write_specs(xingyun={"xy/a": "一"}, unisound={"uni/q": "你好"})
+    started = a.apply("--no-wait")
+    assert started.returncode == 0, started.stdout + started.stderr
+    before = len(sim.ledger())
+
+    refreshed = b.run("refresh", **teammate)
+    said = refreshed.stdout + refreshed.stderr
+    assert refreshed.returncode == 1, said
+    assert "owned by another account (xingyun app id e2e-xy-app at 127.0.0.1:" in said
+    assert "owned by another account (unisound appKey e2e-uni-key at 127.0.0.1:" in said
+    assert "this checkout runs as xingyun app id teammate-xy-app" in said and not grep_secrets(said)
+    assert len(sim.ledger()) == before and _statuses(a) == {"uni/q": "rendering", "xy/a": "rendering"}
+
+    finished = a.apply()
+    assert finished.returncode == 0, finished.stdout + finished.stderr
+    assert _statuses(a) == {"uni/q": "finished", "xy/a": "finished"}
