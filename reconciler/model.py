@@ -14,6 +14,7 @@ import marshal
 import operator
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Mapping
 
 
 
@@ -38,6 +39,7 @@ class Vendor:
     # Seconds of clock skew after which signed calls are refused: Xingyun documents 60 s;
     # Unisound documents nothing (choice: assume the same 60 s).
     clock_window: float = 60.0
+    app_id_name: str = "app id"  # how messages name the public account id (CONTRACT §13)
 
 
 VENDORS: dict[str, Vendor] = {v.name: v for v in (
@@ -46,7 +48,8 @@ VENDORS: dict[str, Vendor] = {v.name: v for v in (
            default_endpoint="https://nebula-agent.xingyun3d.com", client="xingyun:XingyunProvider"),
     Vendor("unisound", "Unisound", can_cancel=False, one_shot_download=True,
            env_app_id="UNISOUND_APPKEY", env_secret="UNISOUND_SECRET", env_endpoint="UNISOUND_ENDPOINT",
-           default_endpoint="https://ai-api.hivoice.cn", client="unisound:UnisoundProvider"),
+           default_endpoint="https://ai-api.hivoice.cn", client="unisound:UnisoundProvider",
+           app_id_name="appKey"),
 )}
 
 
@@ -60,6 +63,26 @@ def can_cancel(provider: str) -> bool:
     """Whether ``provider`` can cancel a render (an unknown one is assumed able to)."""
     vendor = VENDORS.get(provider)
     return vendor.can_cancel if vendor else True
+
+
+def owner_elsewhere(video: RecordedVideo, accounts: Mapping[str, str]) -> str | None:
+    """The account ``video``'s render was created with, when that is not the account
+    this checkout runs as for its vendor (CONTRACT §13); else None. A render recorded
+    without an account (before accounts were recorded), or of a vendor whose account
+    is not known here (no credentials), counts as this checkout's own."""
+    current = accounts.get(video.provider)
+    if video.account is None or current is None or video.account == current:
+        return None
+    return video.account
+
+
+def account_text(provider: str, account: str) -> str:
+    """``xingyun app id sim-app at sim:1a2b3c`` for an account ``sim-app@sim:1a2b3c``
+    (config/account.py): the public id and where it lives; never a secret."""
+    vendor = VENDORS.get(provider)
+    app_id, _, where = account.rpartition("@")
+    name = f"{provider} {vendor.app_id_name if vendor else 'account'}"
+    return f"{name} {app_id} at {where}" if app_id else f"{name} {account}"
 
 
 @dataclass(frozen=True)
@@ -199,6 +222,7 @@ class RecordedVideo:
     output_task_id: str | None = None
     output_lost: bool = False
     output_place: str | None = None  # "host:/project/root" of the checkout that downloaded the output (§8)
+    account: str | None = None  # the vendor account its render was created with (config/account.py); None: any
 
     @property
     def unfinished(self) -> bool:
@@ -219,6 +243,9 @@ class PlanOptions:
     cached: frozenset[str] = frozenset()  # render fingerprints the render cache holds (CONTRACT §11)
     allow_over_budget: bool = False  # budget (CONTRACT §10): enforced by planning.budget, not the planner
     keep_deleted_outputs: bool = False  # config (CONTRACT §9): a delete's reason says its output is kept
+    # provider -> the vendor account this checkout runs as (CONTRACT §13); a render of another
+    # account is never replaced or deleted here (planner._held); empty: no check
+    accounts: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -232,6 +259,7 @@ class Change:
     recorded: RecordedVideo | None = None
     details: tuple[str, ...] = ()  # extra human lines, e.g. a short script diff
     from_cache: bool = False  # a create/replace served from the render cache: no render
+    held_for: str | None = None  # the other account whose render this change would have touched (§13): a noop
 
     @property
     def renders(self) -> int:

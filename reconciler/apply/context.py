@@ -15,6 +15,8 @@ function hands back to the engine (the action it carried out) is its return valu
     ctx.manifest.changed()      the manifest follows the state
     ctx.clock()                 monotonic seconds (injected in tests)
     ctx.lock(address)           held while a change or a poll+download works on it
+    ctx.account(provider)       the vendor account this run calls as (None: not known here)
+    ctx.other_account(video)    a render of another account: reported, never touched (CONTRACT §13)
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from reconciler.state import overdue
-from reconciler.model import Status
+from reconciler.model import RecordedVideo, Status
 
 if TYPE_CHECKING:  # pragma: no cover
     from reconciler.apply.schedule import Tracker
@@ -50,6 +52,9 @@ class RunContext:
     lock: Callable[[str], asyncio.Lock]
     wake: Callable[[], None]  # tell the engine's wait loop that the tracker changed
     outputs: OutputsStore  # the local outputs folder or the bucket (CONTRACT §9)
+    account: Callable[[str], str | None]  # provider -> the account its renders are created with (§13)
+    # a video whose render another vendor account created: reported (once) and True; else False
+    other_account: Callable[[RecordedVideo], bool]
 
     def track(self, address: str, provider: str, task_id: str) -> None:
         """Follow a render whose create was just answered (recorded as rendering)."""

@@ -49,10 +49,12 @@ from reconciler.apply import decks, executor, follow, published
 from reconciler.state import overdue
 from reconciler.apply.context import RunContext
 from reconciler.state import manifest_writer, outputs_store
+from reconciler.state.outputs import kept_elsewhere
 from reconciler.config import Config
+from reconciler.config import account as config_account
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
 from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
-from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status
+from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status, account_text, owner_elsewhere
 from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
 from reconciler.state.store import Store
@@ -133,11 +135,15 @@ class Engine:
         self._inflight: set[asyncio.Task] = set()
         self._locks: dict[str, asyncio.Lock] = {}
         self._recovered = False
+        self._accounts: dict[str, str | None] = {}  # provider -> the account this run calls as
+        self._reported_owners: dict[str, str] = {}  # address -> the other account it was reported as owned by
+        self._reported_kept: set[tuple[str, str]] = set()  # (address, other account): its output kept elsewhere
         # What executor and follow may use: built once, passed down (never the engine).
         self.context = RunContext(
             config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
             providers=providers, manifest=self.manifest, clock=clock, holder=self.holder,
-            lock=self.lock, wake=self._wakeup, outputs=self.outputs)
+            lock=self.lock, wake=self._wakeup, outputs=self.outputs, account=self.account,
+            other_account=self.other_account)
         self.halted: str | None = None  # why this engine stopped taking new work (see halt)
         self.halt_cause: BaseException | None = None  # the error behind ``halted``, where there was one
         self.on_halt: Callable[[str], None] | None = None  # e.g. the daemon stops
@@ -182,6 +188,60 @@ class Engine:
             self.errors.pop(address, None)
         self.hooks.event(event)
 
+    # -- accounts (CONTRACT §13) -------------------------------------------------------
+
+    def account(self, provider: str) -> str | None:
+        """The vendor account this run calls ``provider`` as (None without credentials:
+        nothing of it can be called, and that is said where it is needed)."""
+        if provider not in self._accounts:
+            try:
+                self._accounts[provider] = config_account.account(self.config, provider)
+            except ReconcilerError:
+                self._accounts[provider] = None
+        return self._accounts[provider]
+
+    def accounts(self) -> dict[str, str]:
+        """``account`` of every vendor known here (for ``PlanOptions.accounts``)."""
+        return {name: mine for name in VENDORS if (mine := self.account(name)) is not None}
+
+    def other_account(self, video: RecordedVideo) -> bool:
+        """Whether ``video``'s render (as recorded) was created with another account than
+        this run's: then it must not be polled, downloaded, cancelled, marked failed or
+        lost, or rendered again here, and it is reported once: kept on another machine
+        when its output is published by another checkout (nothing to do here), else owned
+        by another account (work this checkout cannot do: the command exits 1)."""
+        current = self.account(video.provider)
+        owner = owner_elsewhere(video, {video.provider: current} if current else {})
+        if owner is None:
+            return False
+        done = video.status is Status.FINISHED and video.output_task_id == video.task_id  # nothing left to follow
+        place = kept_elsewhere(self.config, video) if done else None
+        if place is None:
+            self._report_owner(video.address, video.provider, owner, video.task_id)
+        elif (video.address, owner) not in self._reported_kept:
+            self._reported_kept.add((video.address, owner))
+            self.emit(Kind.KEPT_ELSEWHERE, video.address, video.provider, video.output_task_id,
+                      f"the output is kept on another machine ({place}) and was rendered with another account "
+                      f"({account_text(video.provider, owner)}): not fetched here")
+        return True
+
+    def report_held(self, plan: Plan) -> None:
+        """Report the changes the planner held back for another account (``held_for``)."""
+        for change in plan.changes:
+            if change.held_for is not None:
+                task_id = change.recorded.task_id if change.recorded else None
+                self._report_owner(change.address, change.provider, change.held_for, task_id)
+
+    def _report_owner(self, address: str, provider: str, owner: str, task_id: str | None) -> None:
+        if self._reported_owners.get(address) == owner:
+            return
+        self._reported_owners[address] = owner
+        mine = self.account(provider)
+        self.emit(Kind.OTHER_ACCOUNT, address, provider, task_id,
+                  f"owned by another account ({account_text(provider, owner)}; this checkout runs as "
+                  f"{account_text(provider, mine) if mine else 'another'}): not polled, downloaded, cancelled or "
+                  "rendered again here; run this where that account's credentials (or simulator) are")
+
     # -- starting points --------------------------------------------------------------
 
     def recover(self) -> list[str]:
@@ -209,11 +269,13 @@ class Engine:
         if not self._recovered:
             self.recover()
         added = 0
-        recorded = await self.db(self.store.recorded)
+        as_recorded = await self.db(self.store.recorded)
         # a published file gone or damaged that the vendor can give again reads as "not downloaded"
-        recorded = await asyncio.to_thread(self.outputs.notice_missing, recorded)
+        recorded = await asyncio.to_thread(self.outputs.notice_missing, as_recorded)
         for video in recorded.values():
             if not to_collect(video) or (addresses is not None and video.address not in addresses):
+                continue
+            if self.other_account(as_recorded[video.address]):
                 continue
             warning = overdue.download_warning(video, wall_clock.utc_now().timestamp())
             if warning:
@@ -246,6 +308,7 @@ class Engine:
     async def _execute(self, plan: Plan, stop: asyncio.Event) -> None:
         try:
             changes = [c for c in plan.changes if c.action is not Action.NOOP]
+            self.report_held(plan)
             for moved in filter(executor.moved_only, plan.changes):
                 await executor.record_move(self.context, moved)
             await asyncio.gather(*(self._change(c, stop) for c in changes))

@@ -47,6 +47,7 @@ class Kind(StrEnum):
     MOVED = "moved"  # (unchanged): the video now lives in another spec file, recorded
     DELETED = "deleted"  # deleted: removed from state, manifest and outputs
     SKIPPED = "skipped"  # skipped: not started because of an interrupt
+    OTHER_ACCOUNT = "other_account"  # other account: its render belongs to another vendor account (§13); untouched
     ERROR = "error"  # failed: a step failed in a way that is none of the above
 
     @property
@@ -95,11 +96,12 @@ ABOUT: dict[Kind, About] = {
     Kind.MOVED: About(None),
     Kind.DELETED: About("deleted", True, progress=True),
     Kind.SKIPPED: About("skipped", True),
+    Kind.OTHER_ACCOUNT: About("other account", True, "error", failing=True, repeats="detail"),
     Kind.ERROR: About("failed", True, "error", failing=True, repeats="detail", retry=True),
 }
 FINAL = frozenset(a.state for a in ABOUT.values() if a.final and a.state)
 ORDER = ("submitting", "rendering", "stalled", "downloading", "finished", "updated", "deleted",
-         "failed", "unknown", "cancelled", "skipped")
+         "failed", "unknown", "cancelled", "skipped", "other account")
 
 
 @dataclass(frozen=True)
@@ -190,7 +192,7 @@ class PlainHooks:
 
 
 _STYLE = {"finished": "green", "failed": "red", "unknown": "red", "cancelled": "yellow", "stalled": "yellow",
-          "deleted": "red", "updated": "yellow", "skipped": "yellow"}
+          "deleted": "red", "updated": "yellow", "skipped": "yellow", "other account": "red"}
 
 
 class RichHooks:

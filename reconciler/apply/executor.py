@@ -169,7 +169,7 @@ async def submit(ctx: RunContext, desired: DesiredVideo, action: Action) -> str:
 async def _submit(ctx: RunContext, desired: DesiredVideo, action: Action, request: RenderRequest) -> str:
     store, address, db = ctx.store, desired.address, ctx.db
     provider = ctx.providers[desired.provider]
-    attempt = await db(store.begin_attempt, desired, ctx.holder)
+    attempt = await db(store.begin_attempt, desired, ctx.holder, ctx.account(desired.provider))
     ctx.emit(Kind.SUBMITTING, address, desired.provider, detail=action.value)
     crash_point("after_intent")
     try:

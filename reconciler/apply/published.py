@@ -64,6 +64,7 @@ async def check(ctx: RunContext, parallelism: int) -> tuple[list[str], list[str]
         ctx.emit(Kind.ERROR, video.address, video.provider, video.output_task_id,
                  f"{why}: run `reconciler refresh` again once fixed (not counted as lost)")
     lost = []
+    damaged = [(video, why) for video, why in damaged if not ctx.other_account(video)]
     for video, why in damaged:
         place = outputs.kept_elsewhere(ctx.config, video)
         if place and not outputs.fetch_again(video) and why.endswith(" is missing"):

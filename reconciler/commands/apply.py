@@ -26,6 +26,7 @@ import sys
 import time
 from pathlib import Path
 
+from reconciler.config import account as config_account
 from reconciler.state import outputs_store
 from reconciler.planning import saved_plan, view
 from reconciler.planning import planner
@@ -143,7 +144,8 @@ def _fresh_plan(config, variables, options, hooks, parallelism):
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
     recorded = engine.outputs.notice_missing(store.recorded())
-    options = dataclasses.replace(options, cached=store.cached_fingerprints() if options.use_cache else frozenset())
+    options = dataclasses.replace(options, cached=store.cached_fingerprints() if options.use_cache else frozenset(),
+                                  accounts=config_account.accounts(config))
     return store, engine, planner.make_plan(desired, recorded, options)
 
 
@@ -160,7 +162,8 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
                                                                 with_cache=saved.options.use_cache)
     recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
     plan = planner.make_plan(desired, recorded, dataclasses.replace(
-        saved.options, cached=cached, keep_deleted_outputs=config.file.keep_deleted_outputs))
+        saved.options, cached=cached, keep_deleted_outputs=config.file.keep_deleted_outputs,
+        accounts=config_account.accounts(config)))
     saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)
     store = state_store.open_store(config)
@@ -254,6 +257,9 @@ def summarize(out, engine: Engine, elapsed: float, *, interrupted: int | None, n
         _list(out, "Unknown: the create was sent but its answer never arrived. It may have been paid for, so "
                    "it is not sent again; to render one again on purpose, run "
                    "`reconciler apply --replace ADDRESS`:", unknown, engine.errors)
+    others = sorted(a for a, s in states.items() if s == "other account")
+    _list(out, "Owned by another account: not polled, downloaded, cancelled or rendered again by this checkout:",
+          others, engine.errors)
     if stalled:
         _list(out, "Stalled: still rendering long past the usual time; not waited for (`reconciler refresh` "
                    "or `reconciler watch` keep following them):", stalled, engine.errors)

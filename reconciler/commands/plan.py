@@ -21,6 +21,7 @@ import sys
 from pathlib import Path
 
 from reconciler.commands import specwarn
+from reconciler.config import account as config_account
 from reconciler.state import outputs_store
 from reconciler.planning import view
 from reconciler.planning import planner
@@ -58,7 +59,8 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
                           use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget,
-                          keep_deleted_outputs=config.file.keep_deleted_outputs)
+                          keep_deleted_outputs=config.file.keep_deleted_outputs,
+                          accounts=config_account.accounts(config))
     plan = planner.make_plan(desired, recorded, options)
     cost = refused = None
     if config.file.budget is not None or config.has_prices:

@@ -11,7 +11,8 @@ It says what needs a person: renders stalled past ``stall_after``, finished Unis
 outputs not downloaded a day after they finished (their link dies after 3 days), and
 creates whose outcome is unknown (with the command that renders them again). It exits
 1 when it could not find out: a vendor that could not be reached or refused the
-credentials for an unfinished render, or a local write that failed.
+credentials for an unfinished render, a render created with another vendor account
+(CONTRACT §13: listed, never polled here), or a local write that failed.
 """
 
 from __future__ import annotations
@@ -100,6 +101,8 @@ def _summarize(out, engine: Engine, store: Store, hooks: _LastEvent, lost: list[
         out.print(f"{len(lost)} output(s) lost: {', '.join(lost)}.", highlight=False)
     unanswered = {a: e.detail for a, e in hooks.last.items() if e.kind in _UNANSWERED}
     _section(out, "Not refreshed (a vendor call failed; still recorded as before):", unanswered)
+    others = {a: e.detail for a, e in hooks.last.items() if e.kind is Kind.OTHER_ACCOUNT}
+    _section(out, "Owned by another account (not refreshed here; left as recorded):", others)
     stalled = {a: e.detail for a, e in hooks.last.items() if e.kind is Kind.STALLED}
     _section(out, "Stalled (not rendered again unless you ask):", stalled)
     _section(out, "Warning:", hooks.warnings)
@@ -115,11 +118,11 @@ def _summarize(out, engine: Engine, store: Store, hooks: _LastEvent, lost: list[
     if needs:
         out.print(f"{len(needs)} video(s) need a new render: run `reconciler plan` to see them, "
                   "then `reconciler apply`.", highlight=False)
-    elif any(v.unfinished for v in recorded.values()) and not unanswered:
+    elif any(v.unfinished for v in recorded.values()) and not unanswered and not others:
         out.print("Some renders are still running: run `reconciler refresh` again later.", highlight=False)
     if engine.halted:
         out.print(Text(f"Stopped: {engine.halted}", style="bold red"), soft_wrap=True)
-    return 1 if unanswered or engine.halted else 0
+    return 1 if unanswered or others or engine.halted else 0
 
 
 def _section(out, title: str, items: dict[str, str]) -> None:

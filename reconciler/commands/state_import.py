@@ -28,6 +28,7 @@ import difflib
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
 from reconciler.apply.events import Kind, make_hooks
 from reconciler.commands.apply import check_credentials, report_takeover
+from reconciler.config import account as config_account
 from reconciler.errors import PermanentError, ProviderError, ReconcilerError
 from reconciler.model import DesiredVideo, RecordedVideo, Status, display_name
 from reconciler.state import store as state_store
@@ -121,7 +122,8 @@ async def _import(config, store, desired: DesiredVideo, task_id: str, before: Re
         engine.recover()  # as every writer does first: a dead writer's intents become unknown
         await engine.db(store.import_task, desired, task_id, Status.FINISHED if finished else Status.RENDERING,
                         holder=engine.holder, video_url=status.video_url,
-                        preview_image_url=status.preview_image_url, finished_at=status.finished_at)
+                        preview_image_url=status.preview_image_url, finished_at=status.finished_at,
+                        account=config_account.account(config, desired.provider))
         engine.manifest.changed()
         _said_imported(out, desired, task_id, before, status.raw_state or status.state.value)
         if finished:

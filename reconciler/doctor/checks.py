@@ -73,6 +73,7 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
         if cred.status != ERROR:
             checks += doctor_vendors.check_vendor(config, name, env)
     checks += _renders(config, recorded, now)
+    checks.append(_other_accounts(config, recorded, env))
     return checks
 
 
@@ -207,6 +208,20 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
                  "Run `reconciler refresh` (a live link is fetched again), then `reconciler plan` to see what "
                  "must be rendered again."),
     ]
+
+
+def _other_accounts(config, recorded: dict, env: Mapping[str, str]) -> Check:
+    """Renders still needing their vendor that another vendor account created (CONTRACT
+    §13): this checkout never follows them; their owner must."""
+    from reconciler.config import account as config_account
+    from reconciler.model import account_text, owner_elsewhere
+
+    mine = config_account.accounts(config, env)
+    others = [f"{a} ({account_text(v.provider, owner)})" for a, v in sorted(recorded.items())
+              if _needs_vendor(v) and (owner := owner_elsewhere(v, mine))]
+    return _finding("accounts", others, "unfinished render(s) owned by another account, never followed here",
+                    "Run `reconciler refresh` where that account's credentials (or simulator) are; this "
+                    "checkout's commands list them and exit 1 while they need work.")
 
 
 def _finding(name: str, items: list[str], what: str, fix: str) -> Check:

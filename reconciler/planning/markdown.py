@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import re
 
+from reconciler import model
 from reconciler.model import Action, Change, Plan
 from reconciler.planning import describe, planner
 from reconciler.planning.view import summary_line
@@ -50,8 +51,20 @@ def plan_markdown(plan: Plan, cost=None) -> str:
                 "(not sent again unless a person asks): "
                 + ", ".join(f"`{_code(c.address)}`" for c in unknown[:20])
                 + (f" and {len(unknown) - 20} more" if len(unknown) > 20 else ""), ""]
+    out += _held(plan)
     out += _diffs(shown)
     return "\n".join(out).rstrip("\n") + "\n"
+
+
+def _held(plan: Plan) -> list[str]:
+    """The changes held back for another vendor account (CONTRACT §13), with whose they are."""
+    held = [c for c in plan.changes if c.held_for is not None]
+    if not held:
+        return []
+    return [f"⚠️ {len(held)} video{'s' if len(held) != 1 else ''} owned by another account, not changed by this "
+            "checkout: " + ", ".join(f"`{_code(c.address)}` ({model.account_text(c.provider, c.held_for)})"
+                                     for c in held[:20])
+            + (f" and {len(held) - 20} more" if len(held) > 20 else ""), ""]
 
 
 def _estimate(plan: Plan, cost) -> list[str]:

@@ -19,6 +19,10 @@ For an address in both, the first matching rule wins:
     labels / prevent_destroy / spec file differ   update (no render)
     otherwise                   noop
 
+A replace or delete of a render created with another vendor account than the one this
+checkout runs as (``options.accounts``, CONTRACT §13) is a noop naming that account
+(``held_for``): what its own vendor does not know is neither cancelled nor rendered again.
+
 A create or replace whose render fingerprint is in ``options.cached`` (the render
 cache's index, read before planning like the state) or is that of an output published
 now (``published_fingerprints``) is marked ``from_cache``: apply publishes the cached
@@ -43,7 +47,8 @@ import operator
 
 from reconciler.errors import PlanError
 from reconciler.planning.describe import describe_render_change, fmt
-from reconciler.model import Action, Change, DesiredVideo, Plan, PlanOptions, RecordedVideo, Status, can_cancel, display_name
+from reconciler.model import (Action, Change, DesiredVideo, Plan, PlanOptions, RecordedVideo, Status, account_text,
+                              can_cancel, display_name, owner_elsewhere)
 
 
 
@@ -56,6 +61,8 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
         _change(a, desired.get(a), recorded.get(a), options) if a in targeted else _untargeted(a, desired, recorded)
         for a in addresses
     )
+    if options.accounts and _other_accounts_recorded(recorded, options.accounts):
+        changes = tuple(map(lambda c: _held(c, options), changes))
     if options.use_cache and any(c.action in (Action.CREATE, Action.REPLACE) for c in changes):
         servable = options.cached | published_fingerprints(recorded)
         if servable:
@@ -142,6 +149,7 @@ def _plain(address: str, action: Action, provider: str, reason: str, file: str |
     fields["address"], fields["action"], fields["provider"], fields["reason"] = address, action, provider, reason
     fields["file"], fields["desired"], fields["recorded"], fields["details"] = file, d, r, ()
     fields["from_cache"] = False
+    fields["held_for"] = None
     return change
 
 
@@ -252,6 +260,43 @@ def _from_cache(change: Change, cached: frozenset[str]) -> Change:
 
 
 FROM_CACHE = "from the render cache: no render"
+
+
+# -- accounts (CONTRACT §13) ------------------------------------------------------------
+
+
+def _held(change: Change, options: PlanOptions) -> Change:
+    """A replace or delete of a render created with another vendor account is not this
+    checkout's to carry out (it would cancel, or render again, what its own vendor does
+    not know): a noop that says whose it is (``held_for``); apply exits 1 on it."""
+    r = change.recorded
+    if change.action not in (Action.REPLACE, Action.DELETE) or r is None:
+        return change
+    owner = owner_elsewhere(r, options.accounts)
+    if owner is None:
+        return change
+    if change.action is Action.REPLACE:
+        why = f"it would be rendered again: {_replace_cause(change.desired, r, options)[0]}"
+    else:
+        why = "it would be deleted: no longer in specs"
+    return dataclasses.replace(
+        change, action=Action.NOOP, details=(), held_for=owner,
+        reason=f"{OWNED_ELSEWHERE} ({account_text(r.provider, owner)}): {why}; only a checkout running as that "
+               f"account can {change.action.value} it")
+
+
+OWNED_ELSEWHERE = "owned by another account"
+
+
+def _other_accounts_recorded(recorded: dict[str, RecordedVideo], accounts) -> bool:
+    """Whether any recorded render may be another account's (a quick test, read in C: in
+    the common case of one account no change is looked at again)."""
+    seen = set(map(_account_of, recorded.values()))
+    seen.discard(None)
+    return not seen <= set(accounts.values())
+
+
+_account_of = operator.attrgetter("account")
 
 
 # -- safety checks --------------------------------------------------------------------

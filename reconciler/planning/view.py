@@ -123,11 +123,14 @@ def print_plan(plan: Plan, console: Console, cost=None) -> None:
     from rich.text import Text
 
     unknown = [c for c in plan.changes if planner.outcome_unknown(c)]
+    print_held(plan, console)
     if not plan.has_changes:
         if unknown:
             console.print(Text("No changes. Nothing will be rendered; some creates have an unknown outcome:",
                                style="bold yellow"), soft_wrap=True)
             console.print(_unknown_note(unknown), soft_wrap=True)
+        elif any(c.held_for is not None for c in plan.changes):
+            console.print(Text("No changes this checkout can carry out.", style="bold yellow"), soft_wrap=True)
         else:
             console.print(Text("No changes. Your renders match the specs.", style="bold green"), soft_wrap=True)
         return
@@ -153,6 +156,22 @@ def print_plan(plan: Plan, console: Console, cost=None) -> None:
         extra += f" Budget: {cost.limits_text()} per plan."
     console.print(f"Estimated cost: {_count(plan.renders, 'render')}, {_count(plan.tts_chars, 'TTS character')}."
                   + extra, soft_wrap=True)
+
+
+def print_held(plan: Plan, console: Console) -> None:
+    """The changes held back because their render belongs to another vendor account
+    (CONTRACT §13), each with its owner: not carried out here (apply exits 1 on them)."""
+    held = [c for c in plan.changes if c.held_for is not None]
+    if not held:
+        return
+    from rich.text import Text
+
+    n = len(held)
+    note = Text(f"Owned by another account ({n} video{'s' if n != 1 else ''}): not carried out by this checkout; "
+                "run it where that account's credentials (or simulator) are:\n", style="bold yellow")
+    for change in held:
+        note.append(f"  {change.address}: {change.reason}\n")
+    console.print(note, soft_wrap=True, end="")
 
 
 def _abandons(change: Change) -> bool:

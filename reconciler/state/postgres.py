@@ -68,7 +68,13 @@ def _migrate_5(cur) -> None:
         cur.execute("UPDATE attempts SET request = ? WHERE id = ?", [request, id_])
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}  # the same versions as the SQLite store
+def _migrate_6(cur) -> None:
+    cur.execute("ALTER TABLE videos ADD COLUMN account text")
+    cur.execute("ALTER TABLE attempts ADD COLUMN account text")
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
+              6: _migrate_6}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):

@@ -23,14 +23,14 @@ from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
 
-SCHEMA_VERSION = 5  # both backends migrate through the same versions
+SCHEMA_VERSION = 6  # both backends migrate through the same versions
 
 now = clock.iso_now  # the one clock (util/clock)
 
 # the attempt columns of a video row, kept with an intent to put the row back if the create is never sent
 ATTEMPT_FIELDS_OF_VIDEO = (
     "fingerprint", "request", "spec_file", "labels", "prevent_destroy", "status", "task_id", "attempt",
-    "error", "submitted_at", "finished_at", "video_url", "preview_image_url",
+    "error", "submitted_at", "finished_at", "video_url", "preview_image_url", "account",
 )
 CACHE_COLUMNS = ("fingerprint", "provider", "task_id", "sha256", "bytes", "video_url", "preview_image_url",
                  "created_at", "used_at")
@@ -102,8 +102,9 @@ class RowStore:
 
     # -- one paid create: intent, then its answer ----------------------------------
 
-    def begin_attempt(self, desired: DesiredVideo, holder: str) -> int:
-        """Write the intent *before* a paid create. Returns the attempt number."""
+    def begin_attempt(self, desired: DesiredVideo, holder: str, account: str | None = None) -> int:
+        """Write the intent *before* a paid create, as the vendor ``account`` it is sent
+        with (CONTRACT §13). Returns the attempt number."""
         with self._tx(margin=self._intent_margin()) as cur:
             row = cur.one_dict("SELECT * FROM videos WHERE address = ?" + cur.for_update, [desired.address])
             previous = json.dumps({k: row[k] for k in ATTEMPT_FIELDS_OF_VIDEO}) if row else None
@@ -116,6 +117,7 @@ class RowStore:
                 "prevent_destroy": int(desired.prevent_destroy), "status": Status.PENDING.value,
                 "task_id": None, "attempt": attempt, "error": None, "submitted_at": None,
                 "finished_at": None, "video_url": None, "preview_image_url": None, "updated_at": now(),
+                "account": account,
             }
             if row:
                 cur.update_video(desired.address, fields)
@@ -125,6 +127,7 @@ class RowStore:
                 "address": desired.address, "attempt": attempt, "provider": desired.provider,
                 "fingerprint": desired.fingerprint, "status": Status.PENDING.value,
                 "holder": holder, "intent_at": now(), "previous": previous, "request": fields["request"],
+                "account": account,
             })
             return attempt
 
@@ -258,7 +261,7 @@ class RowStore:
 
     def import_task(self, desired: DesiredVideo, task_id: str, status: Status, *, holder: str,
                     video_url: str | None = None, preview_image_url: str | None = None,
-                    finished_at: str | None = None) -> int:
+                    finished_at: str | None = None, account: str | None = None) -> int:
         """``task_id``, a task the vendor knows (the caller asked it), becomes the current
         render of ``desired``: recorded with the spec's fingerprint and request (the person
         vouches that the task renders it), ``status`` rendering or finished and not yet
@@ -280,7 +283,7 @@ class RowStore:
                 "prevent_destroy": int(desired.prevent_destroy), "status": status.value,
                 "task_id": task_id, "attempt": attempt, "error": None, "submitted_at": at,
                 "finished_at": finished_at, "video_url": video_url, "preview_image_url": preview_image_url,
-                "download_task_id": None, "download_prior": None, "updated_at": at,
+                "download_task_id": None, "download_prior": None, "updated_at": at, "account": account,
             }
             if row:
                 cur.update_video(desired.address, fields)
@@ -290,7 +293,7 @@ class RowStore:
                 "address": desired.address, "attempt": attempt, "provider": desired.provider,
                 "fingerprint": desired.fingerprint, "task_id": task_id, "status": status.value,
                 "holder": holder, "intent_at": at, "submitted_at": at, "finished_at": finished_at,
-                "previous": previous, "request": fields["request"],
+                "previous": previous, "request": fields["request"], "account": account,
             })
             return attempt
 
@@ -375,7 +378,7 @@ _ROW_TYPES = {
     "attempt": (int, type(None)), "error": _TEXT, "submitted_at": _TEXT, "finished_at": _TEXT,
     "video_url": _TEXT, "preview_image_url": _TEXT, "output_file": _TEXT, "output_sha256": _TEXT,
     "output_bytes": (int, type(None)), "output_fingerprint": _TEXT, "output_task_id": _TEXT,
-    "output_lost": (int, type(None)),
+    "output_lost": (int, type(None)), "account": _TEXT,
 }
 
 
@@ -428,5 +431,5 @@ def to_recorded(row: dict, where) -> RecordedVideo:
         video_url=row["video_url"], preview_image_url=row["preview_image_url"], output_file=row["output_file"],
         output_sha256=row["output_sha256"], output_bytes=row["output_bytes"],
         output_fingerprint=row["output_fingerprint"], output_task_id=row["output_task_id"],
-        output_lost=bool(row["output_lost"]), output_place=row.get("output_place"),
+        output_lost=bool(row["output_lost"]), output_place=row.get("output_place"), account=row.get("account"),
     )

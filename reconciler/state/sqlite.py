@@ -109,7 +109,15 @@ def _migrate_5(db: sqlite_utils.Database) -> None:
         db.execute("UPDATE attempts SET request = ? WHERE id = ?", [request, id_])
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}  # version -> function that brings version-1 up to it
+def _migrate_6(db: sqlite_utils.Database) -> None:
+    """Every render records the vendor account it was created with (CONTRACT §13), so a
+    checkout running as another account never follows it; older rows have none."""
+    db["videos"].add_column("account", str)
+    db["attempts"].add_column("account", str)
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
+              6: _migrate_6}  # version -> function that brings version-1 up to it
 
 
 class StateStore(RowStore):

@@ -107,8 +107,9 @@ class Store(Protocol):
 
     # -- writes -------------------------------------------------------------------------
 
-    def begin_attempt(self, desired: DesiredVideo, holder: str) -> int:
-        """The intent, written *before* a paid create. Returns the attempt number."""
+    def begin_attempt(self, desired: DesiredVideo, holder: str, account: str | None = None) -> int:
+        """The intent, written *before* a paid create as the vendor ``account`` (§13).
+        Returns the attempt number."""
 
     def attempt_submitted(self, address: str, attempt: int, task_id: str) -> None:
         """The create's answer: the render exists and is paid for."""
@@ -162,7 +163,7 @@ class Store(Protocol):
 
     def import_task(self, desired: DesiredVideo, task_id: str, status: Status, *, holder: str,
                     video_url: str | None = None, preview_image_url: str | None = None,
-                    finished_at: str | None = None) -> int:
+                    finished_at: str | None = None, account: str | None = None) -> int:
         """``state import``: ``task_id`` (checked at the vendor by the caller) becomes the
         current render of ``desired``, recorded with its fingerprint, ``status`` rendering or
         finished; a new attempt in the history, written by ``holder``, whose create this

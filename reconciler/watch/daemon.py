@@ -204,7 +204,8 @@ class Daemon:
         self.report.warnings(config, load)
         cached = await asyncio.to_thread(self.engine.store.cached_fingerprints)  # the render cache (§11)
         options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share,
-                              cached=cached, keep_deleted_outputs=config.file.keep_deleted_outputs)
+                              cached=cached, keep_deleted_outputs=config.file.keep_deleted_outputs,
+                              accounts=self.engine.accounts())
         try:
             with gcpause.paused():  # ~10^4 acyclic changes: a generation-2 scan in the middle doubled a save's wait
                 plan = planner.make_plan(resolved.videos, recorded, options)
@@ -213,6 +214,7 @@ class Daemon:
             return
         self.log.forget_topic("refused")  # accepted again: a later refusal is news
         self.report.outcome_unknown(plan)
+        self.engine.report_held(plan)
         plan, skips = self.policy.restrain(plan, resolved.held, self.clock())
         for skip in skips:
             self.report.skip(skip)
