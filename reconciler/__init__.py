@@ -5,3 +5,6 @@ Specs in git say what each video should be; ``plan`` shows what would change,
 """
 
 __version__ = "0.1.0"
+
+# The name this is installed by (``pip install``): every install hint is built from it.
+DISTRIBUTION = "reconciler"

@@ -10,7 +10,8 @@ Every line passes ``Redact`` first. The clients never log a header, query or bod
 a log line can quote an exception or a URL: the filter replaces the configured secrets
 (passed in by the caller; this module knows nothing about vendors) and the value of any
 query parameter or header that looks like a credential (``signature=``, ``X-TOKEN:``...)
-with ``***``, so ``--debug`` output can be pasted into an issue as it is.
+with ``***``, and redacts every URL in it (``util.urls``: its user part and credential
+query values), so ``--debug`` output can be pasted into an issue as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import re
 import sys
 import time
 from typing import Iterable
+
+from reconciler.util import urls
 
 LOGGER = "reconciler"  # the parent of every logger in the package (``reconciler.providers``, ...)
 MASK = "***"
@@ -44,6 +47,7 @@ class Redact(logging.Filter):
     def redact(self, text: str) -> str:
         for secret in self.secrets:
             text = text.replace(secret, MASK)
+        text = urls.redact_all(text)
         return _CREDENTIAL.sub(lambda m: m["key"] + m["sep"] + MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
