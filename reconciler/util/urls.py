@@ -82,11 +82,11 @@ class Url:
         return self._render(userinfo=shown, query=_redact_query(self.query), fragment="")
 
     def secrets(self) -> list[str]:
-        """What this URL holds that no output may show: the whole user part when it has a
-        password, the password (as written and decoded), credential query values."""
+        """What this URL holds that no output may show: the password (as written and
+        decoded) and the credential query values."""
         found = []
         if self.userinfo is not None and self.password is not None:
-            found += [self.userinfo, self.userinfo.partition(":")[2], self.password]
+            found += [self.userinfo.partition(":")[2], self.password]
         for pair in self.query.split("&"):
             name, sep, value = pair.partition("=")
             if sep and value and _SECRET_PARAM.match(unquote(name)):
@@ -170,17 +170,21 @@ def scrub(text: str, secrets: list[str] | tuple[str, ...]) -> str:
 
 
 def scrub_url(text: str, url: str) -> str:
-    """``text`` (a message derived from an exception about ``url``) with the URL's secrets
-    scrubbed and any URL in it redacted. An unreadable ``url`` is still scrubbed of every
-    part before its last ``@``."""
+    """``text`` (a message derived from an exception about ``url``) with the whole user
+    part (when it holds a password) and the URL's secrets scrubbed, and any URL in it
+    redacted. An unreadable ``url`` is still scrubbed of every part before its last ``@``."""
     try:
-        secrets = parse(url).secrets()
+        parsed = parse(url)
+        userinfo = parsed.userinfo if parsed.password is not None else None
+        secrets = parsed.secrets()
     except UrlError:
         found = SCHEME.match(url)
-        rest = url[found.end():] if found else url
-        userinfo = rest.rpartition("@")[0]
-        secrets = [userinfo, *userinfo.split(":", 1)[1:]] if userinfo else []
-    return redact_all(scrub(text, secrets))
+        userinfo = (url[found.end():] if found else url).rpartition("@")[0]
+        secrets = userinfo.split(":", 1)[1:]
+    text = redact_all(text)
+    if userinfo:
+        text = text.replace(userinfo, MASK)
+    return scrub(text, secrets)
 
 
 def _split_port(hostport: str) -> tuple[str, int | None]:
