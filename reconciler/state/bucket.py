@@ -50,7 +50,10 @@ def endpoint_name(env: Mapping[str, str] | None = None) -> str:
     url = env.get("AWS_ENDPOINT_URL", "").strip()
     if not url:
         return f"AWS S3 ({env.get('AWS_REGION') or DEFAULT_REGION})"
-    return urls.redact(url) if urls.has_scheme(url) else "AWS_ENDPOINT_URL (not a URL)"
+    try:  # the user part is not the endpoint's name (and is refused: check_endpoint)
+        return urls.redact(urls.parse(url).without_userinfo())
+    except urls.UrlError:
+        return urls.redact(url) if urls.has_scheme(url) else "AWS_ENDPOINT_URL (not a URL)"
 
 
 def check_endpoint(env: Mapping[str, str] | None = None) -> None:
