@@ -44,10 +44,14 @@ class Redact(logging.Filter):
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
 
-    def redact(self, text: str) -> str:
+    def mask(self, text: str) -> str:
+        """``text`` with every secret masked (nothing else changed)."""
         for secret in self.secrets:
             text = text.replace(secret, MASK)
-        text = urls.redact_all(text)
+        return text
+
+    def redact(self, text: str) -> str:
+        text = urls.redact_all(self.mask(text))
         return _CREDENTIAL.sub(lambda m: m["key"] + m["sep"] + MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:
