@@ -105,3 +105,14 @@ def test_a_malformed_webhook_url_is_a_warning_naming_the_variable(project, sim, 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "notify: $TEAM_HOOK is not a usable webhook URL" in result.stderr
     assert "Traceback" not in result.stderr and "hooks.example.com" not in result.stdout + result.stderr
+
+
+def test_a_state_url_that_cannot_be_read_says_to_percent_encode_and_shows_none_of_it(project, sim):
+    project.state_url = f"postgresql://team:{PASSWORD}@127.0.0.1:54x32/videos"
+    for command in (("plan",), ("doctor", "--json")):
+        result = project.run(*command)
+        assert result.returncode == 1
+        shown = result.stdout + result.stderr
+        assert "RECONCILER_STATE_URL (environment): the PostgreSQL URL cannot be read" in shown
+        assert "Percent-encode" in shown and "54x32" not in shown
+        assert_no_piece(result)
