@@ -13,10 +13,10 @@ quotes the rest of the password back as a host name). The user part is split at 
 first ``:`` into user and password, both percent-decoded. A URL that cannot be read
 raises ``UrlError``, whose message never quotes any part of the URL.
 
-The redaction rule: ``scheme://user:***@host:port/path?query`` — the user name stays
-(it names the database role), the password is ``***``; every query value whose name
-looks like a credential (``password=``, ``access_token=``, ``X-Amz-Signature=``...) is
-``***``; a fragment is dropped. What cannot be parsed prints as ``scheme://***``. (A
+The redaction rule: ``scheme://user:***@host:port/path`` — the user name stays (it
+names the database role), the password is ``***``, the query and the fragment are
+dropped (libpq takes ``?password=``, a webhook ``?access_token=``, a presigned URL its
+signature). What cannot be parsed prints as ``scheme://***``. (A
 token in the user part of an endpoint is refused where the endpoint is checked; a
 webhook URL, a secret as a whole, is never printed at all.)
 """
@@ -79,7 +79,7 @@ class Url:
             shown = f"{self.userinfo.partition(':')[0]}:{MASK}@"
         else:
             shown = f"{self.userinfo}@"
-        return self._render(userinfo=shown, query=_redact_query(self.query), fragment="")
+        return self._render(userinfo=shown, query="", fragment="")
 
     def secrets(self) -> list[str]:
         """What this URL holds that no output may show: the password (as written and
@@ -205,13 +205,3 @@ def _split_port(hostport: str) -> tuple[str, int | None]:
     if not raw_port.isascii() or not raw_port.isdigit() or int(raw_port) > 65535:
         raise UrlError("its port is not a number from 0 to 65535")
     return host, int(raw_port)
-
-
-def _redact_query(query: str) -> str:
-    if not query:
-        return query
-    pairs = []
-    for pair in query.split("&"):
-        name, sep, value = pair.partition("=")
-        pairs.append(f"{name}={MASK}" if sep and _SECRET_PARAM.match(unquote(name)) else pair)
-    return "&".join(pairs)
