@@ -103,7 +103,7 @@ def _conninfo(url: str) -> tuple[str, dict[str, str]]:
     if parsed.userinfo is None:
         return url, {}
     keywords = {"user": parsed.user} if parsed.user else {}
-    if parsed.password is not None:
+    if parsed.password:  # an empty one (``user:@host``) leaves PGPASSWORD and .pgpass their say
         keywords["password"] = parsed.password
     return parsed.without_userinfo(), keywords
 
