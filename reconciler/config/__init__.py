@@ -141,7 +141,7 @@ class Config:
             return Credentials(endpoint="sim", app_id=app_id or SIM_APP_ID, secret=secret or SIM_SECRET)
         if not (app_id or secret) and is_loopback(endpoint):
             app_id, secret = SIM_APP_ID, SIM_SECRET
-        _check_endpoint(provider, endpoint, env)
+        check_endpoint(provider, endpoint, env)
         missing = [n for n, v in ((id_var, app_id), (secret_var, secret)) if not v]
         if missing:
             raise ConfigError(
@@ -169,7 +169,7 @@ def secrets(env: Mapping[str, str] | None = None) -> dict[str, str]:
     return found
 
 
-def _check_endpoint(provider: str, endpoint: str, env: Mapping[str, str]) -> None:
+def check_endpoint(provider: str, endpoint: str, env: Mapping[str, str]) -> None:
     """ConfigError naming where the endpoint was set (and quoting none of it) unless it is
     an http(s) URL with a host."""
     var = VENDORS[provider].env_endpoint

@@ -158,7 +158,17 @@ def _bucket(config, env: Mapping[str, str]) -> Check:
 def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
     from reconciler.model import VENDORS
 
+    from reconciler.config import check_endpoint
+
     id_var, secret_var = VENDORS[name].env_app_id, VENDORS[name].env_secret
+    endpoint = config.endpoint(name, env)
+    if endpoint != "sim":
+        try:
+            check_endpoint(name, endpoint, env)
+        except ReconcilerError as exc:
+            return Check(f"{name} credentials", ERROR, str(exc),
+                         f"Set {VENDORS[name].env_endpoint} (or `providers.{name}.endpoint` in reconciler.yaml) to "
+                         f"the vendor's base URL, e.g. {VENDORS[name].default_endpoint}, or unset it.")
     try:
         creds = config.credentials(name, env)
     except ReconcilerError as exc:

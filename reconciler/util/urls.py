@@ -108,7 +108,7 @@ def parse(text: str) -> Url:
     control character or space, a host that is not one, or a port that is not a number."""
     found = SCHEME.match(text)
     if not found:
-        raise UrlError("it has no scheme: write it as scheme://host[:port][/path], e.g. https://example.com")
+        raise UrlError("it has no scheme (such as https or postgresql) before its host")
     if _CONTROL.search(text):
         raise UrlError("it holds a space or a control character")
     rest = text[found.end():]

@@ -116,3 +116,21 @@ def test_a_state_url_that_cannot_be_read_says_to_percent_encode_and_shows_none_o
         assert "RECONCILER_STATE_URL (environment): the PostgreSQL URL cannot be read" in shown
         assert "Percent-encode" in shown and "54x32" not in shown
         assert_no_piece(result)
+
+
+@pytest.mark.parametrize("endpoint, said", [
+    ("127.0.0.1:8765", "XINGYUN_ENDPOINT (environment): it has no scheme"),
+    ("http://u:PwA1x@127.0.0.1:8765", "XINGYUN_ENDPOINT (environment) holds a user part"),
+    ("http://127.0.0.1:87x5", "XINGYUN_ENDPOINT (environment): its port is not a number"),
+])
+def test_a_vendor_endpoint_that_cannot_be_used_is_a_clear_error_naming_the_variable(project, sim, endpoint, said):
+    project.write_specs(xingyun={"xy/a": "hello"})
+    doctor = project.run("doctor", "--json", XINGYUN_ENDPOINT=endpoint)
+    assert doctor.returncode == 1
+    check = {c["name"]: c for c in json.loads(doctor.stdout)}["xingyun credentials"]
+    assert check["status"] == "error" and said in check["detail"] and "XINGYUN_ENDPOINT" in check["fix"]
+    apply = project.run("apply", "--auto-approve", XINGYUN_ENDPOINT=endpoint)
+    assert apply.returncode == 1 and said in apply.stderr
+    for result in (doctor, apply):
+        assert_no_piece(result)
+        assert "8765" not in result.stdout + result.stderr and "87x5" not in result.stdout + result.stderr
