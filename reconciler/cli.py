@@ -277,6 +277,21 @@ def schema(ctx):
     _run(ctx, "schema")
 
 
+def _shown(message: str) -> str:
+    """An error's message as it may be printed: the last line of defence behind the
+    redaction where each message is made (every URL redacted, every secret of the
+    environment masked, every piece of the state URL's password: ``util.urls``)."""
+    import os
+
+    from reconciler.config import secrets
+    from reconciler.state.store import STATE_URL_VAR
+    from reconciler.util import logs, urls
+
+    message = logs.Redact(secrets().values()).mask(urls.redact_all(message))
+    state_url = os.environ.get(STATE_URL_VAR)
+    return urls.scrub_url(message, state_url) if state_url else message
+
+
 def main() -> None:
     try:
         # without standalone mode click *returns* the code of ctx.exit(code) (e.g. the
@@ -293,7 +308,7 @@ def main() -> None:
         click.echo("Aborted.", err=True)
         sys.exit(130)
     except ReconcilerError as exc:
-        click.echo(f"Error: {exc}", err=True)
+        click.echo(f"Error: {_shown(str(exc))}", err=True)
         sys.exit(1)
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)

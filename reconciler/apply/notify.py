@@ -26,6 +26,7 @@ from typing import Any, Mapping
 
 from reconciler.apply.events import Event
 from reconciler.config import Notify
+from reconciler.util import urls
 from reconciler.util.backoff import Exponential
 
 GATHER = 0.3  # seconds events are gathered into one message
@@ -84,10 +85,13 @@ class Notifier:
         self._targets: list[tuple[Notify, str]] = []
         for target in targets:
             url = env.get(target.url_env, "").strip()
-            if url:
-                self._targets.append((target, url))
-            else:
+            if not url:
                 self._warn(f"notify: ${target.url_env} is not set; no {target.format} messages")
+            elif (why := _unusable(url)) is not None:
+                self._warn(f"notify: ${target.url_env} is not a usable webhook URL ({why}); "
+                           f"no {target.format} messages")
+            else:
+                self._targets.append((target, url))
         self._queue: queue.Queue[Notice | None] = queue.Queue()
         self._thread: threading.Thread | None = None
         if self._targets:
@@ -141,8 +145,6 @@ class Notifier:
                         self._post(client, target, url, body(target.format, chosen))
 
     def _post(self, client: Any, target: Notify, url: str, payload: dict) -> None:
-        import httpx
-
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         why = ""
         for n in range(TRIES):
@@ -151,7 +153,7 @@ class Notifier:
                 if r.status_code < 300:
                     return
                 why = f"HTTP {r.status_code}"
-            except httpx.HTTPError as exc:
+            except Exception as exc:  # noqa: BLE001 - InvalidURL, an IDNA UnicodeError...: a warning, never a traceback
                 why = type(exc).__name__  # never str(exc): it may carry the URL
             if n + 1 < TRIES:
                 time.sleep(RETRY.delay(n))
@@ -162,6 +164,17 @@ class Notifier:
             print(message, file=self._stderr, flush=True)
         except (OSError, ValueError):
             pass
+
+
+def _unusable(url: str) -> str | None:
+    """Why ``url`` cannot be posted to (quoting none of it), or None."""
+    try:
+        parsed = urls.parse(url)
+    except urls.UrlError as exc:
+        return str(exc)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "not an http(s) URL with a host"
+    return None
 
 
 class NotifyingHooks:

@@ -20,9 +20,8 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
-from urllib.parse import urlsplit
 
-from reconciler.util import readfile, s3url, yamlio
+from reconciler.util import readfile, s3url, urls, yamlio
 from reconciler.errors import ConfigError
 from reconciler.model import VENDORS, Credentials
 from reconciler.config.file import (  # noqa: F401 - the settings are part of this package's interface
@@ -142,10 +141,11 @@ class Config:
             return Credentials(endpoint="sim", app_id=app_id or SIM_APP_ID, secret=secret or SIM_SECRET)
         if not (app_id or secret) and is_loopback(endpoint):
             app_id, secret = SIM_APP_ID, SIM_SECRET
+        check_endpoint(provider, endpoint, env)
         missing = [n for n, v in ((id_var, app_id), (secret_var, secret)) if not v]
         if missing:
             raise ConfigError(
-                f"{provider}: set {' and '.join(missing)} in the environment to call {endpoint} "
+                f"{provider}: set {' and '.join(missing)} in the environment to call {urls.redact(endpoint)} "
                 f"(or use `endpoint: sim` / {endpoint_var}=sim for the built-in simulator)"
             )
         return Credentials(endpoint=endpoint.rstrip("/"), app_id=app_id, secret=secret)
@@ -153,7 +153,8 @@ class Config:
 
 def secrets(env: Mapping[str, str] | None = None) -> dict[str, str]:
     """The secrets set in the environment, ``{variable: value}``: the vendor secrets and
-    the state database's password (``PGPASSWORD``, or one inside ``RECONCILER_STATE_URL``),
+    the state database's password (``PGPASSWORD``, or one inside ``RECONCILER_STATE_URL``; one
+    inside ``AWS_ENDPOINT_URL`` too),
     the outputs bucket's secret (``AWS_SECRET_ACCESS_KEY``, ``AWS_SESSION_TOKEN``),
     what no plan file, log line or output may ever show."""
     env = os.environ if env is None else env
@@ -161,15 +162,38 @@ def secrets(env: Mapping[str, str] | None = None) -> dict[str, str]:
     for name in ("PGPASSWORD", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
         if env.get(name):
             found[name] = env[name]
-    url_password = _url_password(env.get("RECONCILER_STATE_URL") or "")
-    if url_password:
-        found["RECONCILER_STATE_URL"] = url_password
+    for name in ("RECONCILER_STATE_URL", "AWS_ENDPOINT_URL"):
+        url_password = _url_password(env.get(name) or "")
+        if url_password:
+            found[name] = url_password
     return found
+
+
+def check_endpoint(provider: str, endpoint: str, env: Mapping[str, str]) -> None:
+    """ConfigError naming where the endpoint was set (and quoting none of it) unless it is
+    an http(s) URL with a host."""
+    var = VENDORS[provider].env_endpoint
+    where = f"{var} (environment)" if env.get(var) else f"reconciler.yaml: providers.{provider}.endpoint"
+    try:
+        parsed = urls.parse(endpoint)
+    except urls.UrlError as exc:
+        raise ConfigError(f"{provider}: {where}: {exc}; expected the vendor's base URL, e.g. "
+                          f"{VENDORS[provider].default_endpoint} (or `sim`)") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(f"{provider}: {where}: not an http(s) URL with a host; expected the vendor's base URL, "
+                          f"e.g. {VENDORS[provider].default_endpoint} (or `sim`)")
+    if parsed.userinfo is not None:
+        vendor = VENDORS[provider]
+        raise ConfigError(f"{provider}: {where} holds a user part (credentials?): remove it; credentials go in "
+                          f"{vendor.env_app_id} and {vendor.env_secret} in the environment")
 
 
 def is_loopback(endpoint: str) -> bool:
     """Whether ``endpoint`` is on this machine's loopback (where only a simulator runs)."""
-    host = urlsplit(endpoint).hostname or ""
+    try:
+        host = urls.parse(endpoint).hostname
+    except urls.UrlError:
+        return False
     if host == "localhost":
         return True
     try:

@@ -13,9 +13,8 @@ import dataclasses
 import math
 import re
 from dataclasses import dataclass
-from urllib.parse import urlsplit
 
-from reconciler.util import s3url
+from reconciler.util import s3url, urls
 from reconciler.model import AUTH_KEYS, AUTH_PLACES, VENDORS, UnisoundAuth
 
 
@@ -307,14 +306,16 @@ def _check_outputs(problems: _Problems, outputs: str | None, data: dict) -> str 
 
 
 def _url_password(url: str) -> str | None:
-    """The password a database URL carries (in its user part or as ``?password=``), if any."""
-    if "://" not in url:
+    """The password a URL carries (in its user part, as written, or as ``?password=``), if
+    any (``util.urls``: the last ``@`` ends the user part, as a person pasting one means)."""
+    if not urls.has_scheme(url):
         return None
     try:
-        parts = urlsplit(url)
-        if parts.password:
-            return parts.password
-    except ValueError:
-        return None
-    match = re.search(r"(?:^|&)password=([^&]+)", parts.query)
+        parsed = urls.parse(url)
+    except urls.UrlError:
+        userinfo = url.split("://", 1)[1].rpartition("@")[0]
+        return userinfo.partition(":")[2] or None
+    if parsed.password:
+        return parsed.userinfo.partition(":")[2]
+    match = re.search(r"(?:^|&)password=([^&]+)", parsed.query)
     return match.group(1) if match else None

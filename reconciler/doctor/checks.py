@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass
 from typing import Mapping
 
 from reconciler.errors import ReconcilerError
-from reconciler.util import clock
+from reconciler.util import clock, urls
 
 OK, WARNING, ERROR = "ok", "warning", "error"
 UNISOUND_LINK_DAYS = 3  # "视频下载地址3天有效"
@@ -39,8 +39,8 @@ class Check:
 
 
 def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | None = None) -> list[Check]:
-    """Every check of the project at ``root``, in order (stops early when the config or
-    the state cannot be read: the rest would only repeat that)."""
+    """Every check of the project at ``root``, in order (stops early only when the config
+    cannot be read: an unreadable or unreachable state is one error among the rest)."""
     import os
 
     from reconciler.config import load_config
@@ -59,12 +59,10 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
     spec_check, in_specs = _specs(config)
     checks.append(spec_check)
     state_check, recorded = _state(config)
-    checks += [state_check, _lock(config)]
+    checks += [state_check, _lock(config, readable=recorded is not None)]
     if config.outputs_location is not None:
         checks.append(_bucket(config, env))
-    if recorded is None:
-        return checks
-    vendors = sorted(in_specs | {v.provider for v in recorded.values() if _needs_vendor(v)})
+    vendors = sorted(in_specs | {v.provider for v in (recorded or {}).values() if _needs_vendor(v)})
     if not vendors:
         checks.append(Check("vendors", OK, "no spec or recorded render uses a vendor yet"))
     for name in vendors:
@@ -72,8 +70,9 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
         checks.append(cred)
         if cred.status != ERROR:
             checks += doctor_vendors.check_vendor(config, name, env)
-    checks += _renders(config, recorded, now)
-    checks.append(_other_accounts(config, recorded, env))
+    if recorded is not None:  # an unreadable state has no renders to look at (its check says why)
+        checks += _renders(config, recorded, now)
+        checks.append(_other_accounts(config, recorded, env))
     return checks
 
 
@@ -115,15 +114,25 @@ def _state(config):
         finally:
             store.close()
     except ReconcilerError as exc:
-        return Check("state", ERROR, str(exc), f"Restore {rel} from a backup, or move it away to start afresh."), None
+        if isinstance(state_store.backend(config), state_store.SqliteBackend):
+            return Check("state", ERROR, str(exc), f"Restore {rel} from a backup, or move it away to start afresh."), None
+        return Check("state", ERROR, str(exc), "Check that the database server is up and reachable from here, and "
+                     "the user and password (RECONCILER_STATE_URL, PGPASSWORD)."), None
     return Check("state", OK, f"{rel} opens: {len(recorded)} video(s) recorded"), recorded
 
 
-def _lock(config) -> Check:
+def _lock(config, readable: bool = True) -> Check:
     from reconciler.state import store as state_store
 
     lock = state_store.writer_lock(config)
-    if not lock.held():
+    try:
+        held = lock.held()
+    except ReconcilerError as exc:
+        if not readable:  # the state check said it already
+            return Check("lock", ERROR, "not checked: the state cannot be reached (see the state check)",
+                         "Fix the state first; then run doctor again.")
+        return Check("lock", ERROR, str(exc), "Check the state database server and the network.")
+    if not held:
         return Check("lock", OK, "free: apply, refresh and watch can take it")
     holder = lock.holder()
     who = holder.describe() if holder else "another process"
@@ -150,7 +159,17 @@ def _bucket(config, env: Mapping[str, str]) -> Check:
 def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
     from reconciler.model import VENDORS
 
+    from reconciler.config import check_endpoint
+
     id_var, secret_var = VENDORS[name].env_app_id, VENDORS[name].env_secret
+    endpoint = config.endpoint(name, env)
+    if endpoint != "sim":
+        try:
+            check_endpoint(name, endpoint, env)
+        except ReconcilerError as exc:
+            return Check(f"{name} credentials", ERROR, str(exc),
+                         f"Set {VENDORS[name].env_endpoint} (or `providers.{name}.endpoint` in reconciler.yaml) to "
+                         f"the vendor's base URL, e.g. {VENDORS[name].default_endpoint}, or unset it.")
     try:
         creds = config.credentials(name, env)
     except ReconcilerError as exc:
@@ -160,7 +179,7 @@ def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
         return Check(f"{name} credentials", OK, "endpoint: sim (the built-in simulator; no account needed)")
     given = [v for v in (id_var, secret_var) if env.get(v)]
     source = f"{' and '.join(given)} set" if given else "the simulator's defaults (a loopback endpoint)"
-    return Check(f"{name} credentials", OK, f"{source}; endpoint {creds.endpoint}")
+    return Check(f"{name} credentials", OK, f"{source}; endpoint {urls.redact(creds.endpoint)}")
 
 
 def _needs_vendor(video) -> bool:

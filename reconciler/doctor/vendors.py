@@ -21,6 +21,7 @@ from typing import Mapping
 
 from reconciler.doctor.checks import ERROR, OK, WARNING, Check
 from reconciler.model import VENDORS
+from reconciler.util import urls
 
 CLOCK_OK = 10.0  # seconds of skew that need no comment
 PLACEMENT_CODES = frozenset({23902, 23908})  # Unisound: refused before the task lookup
@@ -132,7 +133,7 @@ def _describe(auth) -> str:
 
 def _where(config, name: str, env: Mapping[str, str]) -> str:
     endpoint = config.endpoint(name, env)
-    return "the built-in simulator" if endpoint == "sim" else endpoint
+    return "the built-in simulator" if endpoint == "sim" else urls.redact(endpoint)
 
 
 def _endpoint_fix(config, name: str, env: Mapping[str, str]) -> str:

@@ -29,6 +29,7 @@ from reconciler.gallery import costs, script
 from reconciler.model import RecordedVideo, Status
 from reconciler.state import manifest, outputs_store, overdue
 from reconciler.state.store import IMPORT_HOLDER
+from reconciler.util import urls
 
 ATTENTION = ("failed", "unknown", "stalled", "lost")  # shown first, in this order
 ORDER = (*ATTENTION, "rendering", "pending", "cancelled", "finished")
@@ -172,8 +173,12 @@ def object_url(s3_url: str) -> str:
     ``AWS_ENDPOINT_URL`` when set, else AWS's virtual-hosted style. It plays when the
     reviewer can read the bucket (a public or a signed-in endpoint)."""
     bucket, _, key = s3_url.removeprefix("s3://").partition("/")
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").rstrip("/")
+    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip().rstrip("/")
     if endpoint:
+        try:  # never a user part (a secret) in the page
+            endpoint = urls.parse(endpoint).without_userinfo()
+        except urls.UrlError:
+            endpoint = urls.redact(endpoint)
         return f"{endpoint}/{quote(bucket)}/{quote(key)}"
     return f"https://{bucket}.s3.amazonaws.com/{quote(key)}"
 

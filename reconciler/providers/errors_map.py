@@ -24,6 +24,7 @@ from typing import Callable
 import httpx
 
 from reconciler.errors import OutcomeUnknownError, PermanentError, ProviderError, TransientError
+from reconciler.util import urls
 
 from . import codes
 
@@ -59,7 +60,8 @@ def transport_error(exc: Exception, call: Call) -> ProviderError:
         )
     if isinstance(exc, UNUSABLE):
         return PermanentError(
-            f"{call.prefix()}: the request could not be sent ({kind}: {exc}). Check the endpoint URL.",
+            f"{call.prefix()}: the request could not be sent ({kind}: {urls.redact_all(str(exc))}). "
+            "Check the endpoint URL.",
             provider=call.provider,
         )
     return lost_answer(call, f"the connection failed after the request was sent ({kind})")

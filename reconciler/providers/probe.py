@@ -28,6 +28,10 @@ from .http import VendorHTTP
 REACHED = "reached"  # a vendor answer: see ``authenticated``
 UNREACHABLE = "unreachable"  # no answer at all (DNS, refused, timeout, TLS)
 NOT_THE_API = "not_the_api"  # an answer, but not this vendor's JSON (wrong endpoint or path)
+# The path does not exist there (with a JSON body or not, even one with an ``error_code``):
+# the vendors answer the probe's path with HTTP 200, so this is a wrong endpoint, never a
+# sign that the credentials passed.
+WRONG_PATH = frozenset({404, 405})
 
 
 @dataclass(frozen=True)
@@ -51,6 +55,9 @@ async def run(http: VendorHTTP, build: Callable[[], httpx.Request], call: Call, 
     rtt = time.monotonic() - started
     skew = skew_of(resp.headers, http.clock() - rtt / 2)
     body = errors_map.json_object(resp)
+    if resp.status_code in WRONG_PATH:  # whatever its body says: no API of this vendor at that path
+        return Probe(NOT_THE_API, False, None, f"HTTP {resp.status_code} (no such path: a wrong endpoint)",
+                     rtt, skew, resp.status_code)
     if body is None or "error_code" not in body:
         return Probe(NOT_THE_API, False, None, f"HTTP {resp.status_code} without a {call.provider} answer",
                      rtt, skew, resp.status_code)

@@ -33,6 +33,7 @@ from pathlib import Path
 
 from reconciler import DISTRIBUTION
 from reconciler.errors import ConfigError, OutputsError
+from reconciler.util import urls
 from reconciler.util.s3url import Location
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection
@@ -45,19 +46,41 @@ log = logging.getLogger("reconciler.bucket")  # `--debug`: one line per bucket c
 
 
 def endpoint_name(env: Mapping[str, str] | None = None) -> str:
-    """The endpoint for messages (no user part): ``AWS_ENDPOINT_URL`` or AWS S3."""
+    """The endpoint for messages (``util.urls.redact``: no user part): ``AWS_ENDPOINT_URL`` or AWS S3."""
     env = os.environ if env is None else env
     url = env.get("AWS_ENDPOINT_URL", "").strip()
     if not url:
         return f"AWS S3 ({env.get('AWS_REGION') or DEFAULT_REGION})"
-    scheme, sep, rest = url.partition("://")
-    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+    try:  # the user part is not the endpoint's name (and is refused: check_endpoint)
+        return urls.redact(urls.parse(url).without_userinfo())
+    except urls.UrlError:
+        return urls.redact(url) if urls.has_scheme(url) else "AWS_ENDPOINT_URL (not a URL)"
+
+
+def check_endpoint(env: Mapping[str, str] | None = None) -> None:
+    """ConfigError, naming the variable and quoting none of it, unless ``AWS_ENDPOINT_URL``
+    is unset or an http(s) base URL without credentials."""
+    env = os.environ if env is None else env
+    url = env.get("AWS_ENDPOINT_URL", "").strip()
+    if not url:
+        return
+    expected = "expected the S3-compatible service's base URL, e.g. http://127.0.0.1:8333"
+    try:
+        parsed = urls.parse(url)
+    except urls.UrlError as exc:
+        raise ConfigError(f"AWS_ENDPOINT_URL (environment): {exc}; {expected}") from None
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise ConfigError(f"AWS_ENDPOINT_URL (environment): not an http(s) URL with a host; {expected}")
+    if parsed.userinfo is not None:
+        raise ConfigError("AWS_ENDPOINT_URL (environment) holds credentials: remove them from the URL and set "
+                          "AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY in the environment")
 
 
 def require_credentials(location: Location, env: Mapping[str, str] | None = None) -> None:
-    """ConfigError unless the environment holds the bucket's key and secret (no network,
-    no boto3): apply and refresh ask this before any paid call."""
+    """ConfigError unless the environment holds the bucket's key and secret and a usable
+    endpoint (no network, no boto3): apply and refresh ask this before any paid call."""
     env = os.environ if env is None else env
+    check_endpoint(env)
     missing = [n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not env.get(n)]
     if missing:
         raise ConfigError(f"outputs: s3://{location.bucket}: set {' and '.join(missing)} in the "
@@ -97,7 +120,7 @@ class Bucket:
             from botocore.config import Config as BotoConfig
         except ImportError:
             raise ConfigError(f"outputs in a bucket need boto3: pip install '{DISTRIBUTION}[s3]'") from None
-        endpoint = env.get("AWS_ENDPOINT_URL") or None
+        endpoint = env.get("AWS_ENDPOINT_URL", "").strip() or None
         options = dict(connect_timeout=CONNECT_TIMEOUT, read_timeout=READ_TIMEOUT,
                        retries={"mode": "standard", "max_attempts": ATTEMPTS},
                        max_pool_connections=self._pool, signature_version="s3v4",
@@ -193,7 +216,7 @@ class Bucket:
             return f"no answer from {self.endpoint} within {READ_TIMEOUT:.0f} s ({ATTEMPTS} tries); try again later"
         if isinstance(exc, OSError):
             return f"{exc.strerror or exc}"
-        return f"{type(exc).__name__}: {exc}"
+        return urls.redact_all(f"{type(exc).__name__}: {exc}")
 
 
 def _status(exc: BaseException) -> int | None:

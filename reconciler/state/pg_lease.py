@@ -30,9 +30,9 @@ import threading
 from contextlib import contextmanager
 from typing import Iterator
 
-from reconciler.errors import LockHeldError, StateError, StateUnreachableError
+from reconciler.errors import ConfigError, LockHeldError, StateError, StateUnreachableError
 from reconciler.state.lock import LockHolder, held_message
-from reconciler.util import clock
+from reconciler.util import clock, urls
 
 now = clock.iso_now
 
@@ -67,22 +67,57 @@ def connect(url: str):
     with a timeout on connect. No server-side prepared statements
     (``prepare_threshold=None``), no startup ``options`` (PgBouncer refuses them:
     "unsupported startup parameter") and no session state at all: a pooler in
-    transaction mode may hand each transaction to another server connection."""
-    import psycopg
+    transaction mode may hand each transaction to another server connection.
 
+    The URL is parsed by ``util.urls`` (the last ``@`` ends the user part, so a password
+    with an unescaped ``@``, ``:`` or ``/`` works) and its user and password are handed
+    to libpq as keywords, never inside the URL; the driver's messages are scrubbed of
+    every piece of the password before they are shown."""
+    psycopg = driver()
+    conninfo, keywords = _conninfo(url)
     try:
-        conn = psycopg.connect(url, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None)
+        conn = psycopg.connect(conninfo, autocommit=True, connect_timeout=CONNECT_TIMEOUT, prepare_threshold=None,
+                               **keywords)
     except psycopg.OperationalError as exc:  # refused, timed out, name unknown, authentication
-        raise StateUnreachableError(f"cannot reach the PostgreSQL state {redacted(url)}: {_first_line(exc)}") from None
+        raise StateUnreachableError(f"cannot reach the PostgreSQL state {redacted(url)}: {_why(exc, url)}") from None
     except psycopg.Error as exc:
-        raise StateError(f"cannot reach the PostgreSQL state {redacted(url)}: {_first_line(exc)}") from None
+        raise StateError(f"cannot reach the PostgreSQL state {redacted(url)}: {_why(exc, url)}") from None
     return conn
 
 
-def redacted(url: str) -> str:
-    from reconciler.state.store import _redacted
+def driver():
+    """The psycopg module, or a ConfigError naming the extra to install."""
+    try:
+        import psycopg
+    except ImportError:
+        from reconciler import DISTRIBUTION
 
-    return _redacted(url)
+        raise ConfigError(f"a PostgreSQL state needs the psycopg driver: pip install '{DISTRIBUTION}[postgresql]'"
+                          ) from None
+    return psycopg
+
+
+def _conninfo(url: str) -> tuple[str, dict[str, str]]:
+    """The URL without its user part, and the user and password (decoded) as keywords."""
+    try:
+        parsed = urls.parse(url)
+    except urls.UrlError:  # store.backend refused it already, with the reason
+        raise ConfigError(f"the PostgreSQL state URL {redacted(url)} cannot be read") from None
+    if parsed.userinfo is None:
+        return url, {}
+    keywords = {"user": parsed.user} if parsed.user else {}
+    if parsed.password:  # an empty one (``user:@host``) leaves PGPASSWORD and .pgpass their say
+        keywords["password"] = parsed.password
+    return parsed.without_userinfo(), keywords
+
+
+def redacted(url: str) -> str:
+    return urls.redact(url)
+
+
+def _why(exc: BaseException, url: str) -> str:
+    """The first line of a driver error about ``url``, with no piece of its secrets."""
+    return urls.scrub_url(_first_line(exc), url)
 
 
 def _first_line(exc: BaseException) -> str:
@@ -108,7 +143,7 @@ def reachable(where: str) -> Iterator[None]:
     SQLite: ``StateWriteError``, so a run stops taking new work and exits 1 saying what
     to do, instead of a traceback. A write whose COMMIT got no answer may have landed:
     an intent then reads as ``unknown`` on recovery, never as a create to send again."""
-    import psycopg
+    psycopg = driver()
 
     try:
         yield

@@ -31,6 +31,7 @@ from typing import TYPE_CHECKING, Collection, Mapping, Protocol
 
 from reconciler.errors import ConfigError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.util import urls
 
 if TYPE_CHECKING:
     from reconciler.config import Config
@@ -292,6 +293,7 @@ def backend(config: Config, env: Mapping[str, str] | None = None) -> StateBacken
         return SqliteBackend(config.state_path)
     scheme = setting.split(":", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
+        _check_postgres_url(where, setting)
         return PostgresBackend(setting, config.file.state_schema)
     raise ConfigError(f"{where}: unknown state backend {scheme!r} in {_redacted(setting)}; use a file path "
                       f"(SQLite, e.g. state/reconciler.db) or a postgresql:// URL")
@@ -304,9 +306,20 @@ def target_backend(config: Config, to: str) -> StateBackend:
         return SqliteBackend(config.root / to)
     scheme = to.split(":", 1)[0].lower()
     if scheme in ("postgresql", "postgres"):
+        _check_postgres_url("--to", to)
         return PostgresBackend(to, config.file.state_schema)
     raise ConfigError(f"--to: unknown state backend {scheme!r} in {_redacted(to)}; use a postgresql:// URL "
                       f"or a SQLite file path")
+
+
+def _check_postgres_url(where: str, url: str) -> None:
+    """ConfigError (quoting no part of it) for a PostgreSQL URL that cannot be read."""
+    try:
+        urls.parse(url)
+    except urls.UrlError as exc:
+        raise ConfigError(f"{where}: the PostgreSQL URL cannot be read: {exc}. Percent-encode any special "
+                          "character of the user or password (@ as %40, : as %3A, / as %2F, % as %25), or set "
+                          "the password in PGPASSWORD") from None
 
 
 def describe(config: Config) -> str:
@@ -358,17 +371,8 @@ def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]
 
 
 def _redacted(url: str) -> str:
-    """``url`` without a password or query (the environment's URL may carry one)."""
-    from urllib.parse import urlsplit
-
-    try:
-        parts = urlsplit(url)
-        netloc = parts.netloc
-        if parts.password is not None:
-            netloc = netloc.replace(f":{parts.password}@", ":***@", 1)
-        return parts._replace(netloc=netloc, query="", fragment="").geturl()  # libpq takes ?password= too
-    except ValueError:
-        return url.split("://", 1)[0] + "://***"
+    """``url`` safe to print (``util.urls``: no password, token or credential query value)."""
+    return urls.redact(url)
 
 
 def _config_line(config: Config) -> str:

@@ -10,7 +10,8 @@ Every line passes ``Redact`` first. The clients never log a header, query or bod
 a log line can quote an exception or a URL: the filter replaces the configured secrets
 (passed in by the caller; this module knows nothing about vendors) and the value of any
 query parameter or header that looks like a credential (``signature=``, ``X-TOKEN:``...)
-with ``***``, so ``--debug`` output can be pasted into an issue as it is.
+with ``***``, and redacts every URL in it (``util.urls``: its user part and credential
+query values), so ``--debug`` output can be pasted into an issue as it is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import re
 import sys
 import time
 from typing import Iterable
+
+from reconciler.util import urls
 
 LOGGER = "reconciler"  # the parent of every logger in the package (``reconciler.providers``, ...)
 MASK = "***"
@@ -41,9 +44,14 @@ class Redact(logging.Filter):
         super().__init__()
         self.secrets = sorted({s for s in secrets if len(s) >= MIN_SECRET_LEN}, key=len, reverse=True)
 
-    def redact(self, text: str) -> str:
+    def mask(self, text: str) -> str:
+        """``text`` with every secret masked (nothing else changed)."""
         for secret in self.secrets:
             text = text.replace(secret, MASK)
+        return text
+
+    def redact(self, text: str) -> str:
+        text = urls.redact_all(self.mask(text))
         return _CREDENTIAL.sub(lambda m: m["key"] + m["sep"] + MASK, text)
 
     def filter(self, record: logging.LogRecord) -> bool:

@@ -91,3 +91,23 @@ def test_an_unset_variable_is_named_and_nothing_is_started():
     n.event(Event(Kind.FINISHED, "a"))
     n.close()
     assert "$NOPE is not set" in err.getvalue()
+
+
+@pytest.mark.parametrize("url", ["https://hooks.example.com:443x/send", "https://hooks.example.com/a\x7fb",
+                                 "hooks.example.com/send", "https://:443/send"])
+def test_a_url_that_cannot_be_read_is_a_warning_naming_the_variable_and_nothing_is_started(url):
+    err = io.StringIO()
+    n = notify.Notifier((Notify("HOOK", "slack"),), env={"HOOK": url}, stderr=err)
+    n.event(Event(Kind.FINISHED, "a"))
+    n.close()
+    assert "notify: $HOOK is not a usable webhook URL" in err.getvalue()
+    assert "hooks.example.com" not in err.getvalue() and n._thread is None
+
+
+def test_a_url_the_http_client_refuses_is_a_warning_not_a_dead_thread():
+    err = io.StringIO()
+    n = notify.Notifier((Notify("HOOK", "slack", ("budget",)),), env={"HOOK": "https://a..b/send"}, stderr=err)
+    n.budget("over")
+    n.close(wait=10)
+    assert not n._thread.is_alive()
+    assert "notify: the slack webhook in $HOOK failed (UnicodeError); message dropped" in err.getvalue()
