@@ -194,8 +194,7 @@ class PostgresLease:
         schema's creation by another first user, the lease row another is taking) is held
         for a short transaction at most; a wait longer than ``LOCK_WAIT_MS`` means another
         writer is at work, and fails as held rather than waiting for that writer's end."""
-        import psycopg
-
+        psycopg = driver()
         conn = connect(self.url)
         try:
             with reachable(self._where()):
