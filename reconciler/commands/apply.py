@@ -55,6 +55,7 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
     store = None
     try:
         report_takeover(lock)
+        _settle_outputs(config)
         hooks = make_hooks()
         if config.file.notify:  # imported only when configured
             from reconciler.apply import notify
@@ -102,6 +103,18 @@ def refuse_plan_options(plan_file: Path, *, targets, replace, variables, allow_m
             f"apply {plan_file}: {', '.join(given)} cannot be used with a saved plan, which carries its own "
             f"options and variables (they would be ignored). Nothing was changed. Give them to "
             f"`reconciler plan ... --out {plan_file}` instead, then run `reconciler apply {plan_file}`.")
+
+
+def _settle_outputs(config) -> None:
+    """Refuse outputs configured elsewhere than the state's (``outputs migrate``), and
+    record the location of a state that has none yet."""
+    from reconciler.state import outputs_location
+
+    store = state_store.open_store(config)
+    try:
+        outputs_location.settle(config, store)
+    finally:
+        store.close()
 
 
 def report_takeover(lock: WriterLock) -> None:

@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 
 from reconciler.commands import specwarn
-from reconciler.state import outputs_store
+from reconciler.state import outputs_location, outputs_store
 from reconciler.planning import view
 from reconciler.planning import planner
 from reconciler.model import PlanOptions
@@ -44,6 +44,7 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
 
         out = out if out.is_absolute() else config.root / out
         saved_plan.check_out_path(config, out, spec_cache=config.state_dir / cache.CACHE_DIR)
+    outputs_location.require(config)  # `outputs:` switched without `outputs migrate`: refused
     load = loader.load_specs(config, variables)
     desired = load.desired()
     specwarn.report(config, load)
