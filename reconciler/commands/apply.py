@@ -26,7 +26,7 @@ import sys
 import time
 from pathlib import Path
 
-from reconciler.state import outputs_store
+from reconciler.state import outputs_location, outputs_store
 from reconciler.planning import saved_plan, view
 from reconciler.planning import planner
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
@@ -55,7 +55,6 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
     store = None
     try:
         report_takeover(lock)
-        _settle_outputs(config)
         hooks = make_hooks()
         if config.file.notify:  # imported only when configured
             from reconciler.apply import notify
@@ -69,6 +68,7 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
                                   use_cache=not no_cache, allow_over_budget=allow_over_budget,
                                   keep_deleted_outputs=config.file.keep_deleted_outputs)
             store, engine, plan = _fresh_plan(config, variables, options, hooks, parallelism)
+        outputs_location.check(config, store)  # `outputs:` switched without `outputs migrate`: refused
         cost = None
         if config.file.budget is not None or config.has_prices:
             from reconciler.planning import budget
@@ -82,6 +82,7 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
             return 1
         scope = _targeted(plan, options.targets)
         check_credentials(config, _providers_needed(plan, store, wait=not no_wait, scope=scope))
+        outputs_location.record(config, store)  # approved: from now on outputs are published there
         started = time.monotonic()
         interrupted = asyncio.run(_carry_out(engine, plan, hooks, wait=not no_wait, scope=scope))
         return summarize(out, engine, time.monotonic() - started, interrupted=interrupted, no_wait=no_wait)
@@ -103,18 +104,6 @@ def refuse_plan_options(plan_file: Path, *, targets, replace, variables, allow_m
             f"apply {plan_file}: {', '.join(given)} cannot be used with a saved plan, which carries its own "
             f"options and variables (they would be ignored). Nothing was changed. Give them to "
             f"`reconciler plan ... --out {plan_file}` instead, then run `reconciler apply {plan_file}`.")
-
-
-def _settle_outputs(config) -> None:
-    """Refuse outputs configured elsewhere than the state's (``outputs migrate``), and
-    record the location of a state that has none yet."""
-    from reconciler.state import outputs_location
-
-    store = state_store.open_store(config)
-    try:
-        outputs_location.settle(config, store)
-    finally:
-        store.close()
 
 
 def report_takeover(lock: WriterLock) -> None:

@@ -6,8 +6,9 @@ carried on as if all was well. So the state records the location its published o
 and render cache are at (the ``meta`` row ``outputs_location``: a project-relative
 folder such as ``outputs``, or ``s3://bucket/prefix``), and:
 
-- ``require`` (plan, doctor) and ``settle`` (apply, refresh, watch, cache prune: the
-  writers, which also record the location of a state that has none yet) refuse, exit 1,
+- ``require`` (plan, apply, doctor) and ``settle`` (refresh, watch, cache prune, state
+  import: writers, which also ``record`` the location of a state that has none yet;
+  apply records it once its plan is approved) refuse, exit 1,
   when the configured ``outputs:`` is another place, naming the command that moves them
   (``reconciler outputs migrate --to <configured>``), or, after that command moved them,
   the line of reconciler.yaml to change;
@@ -92,19 +93,28 @@ def require(config: Config) -> None:
 
     store = state_store.open_store(config, readonly=True)
     try:
-        why = problem(config, store)
+        check(config, store)
     finally:
         store.close()
+
+
+def check(config: Config, store) -> None:
+    """``require`` with a store the caller has open."""
+    why = problem(config, store)
     if why:
         raise ConfigError(why)
 
 
 def settle(config: Config, store) -> None:
-    """For a writer holding the lock: ``require``, and record the location where the
+    """For a writer holding the lock: ``check``, and record the location where the
     state has none yet (its first run, or one written before this version)."""
-    why = problem(config, store)
-    if why:
-        raise ConfigError(why)
+    check(config, store)
+    record(config, store)
+
+
+def record(config: Config, store) -> None:
+    """Record the configured location in a state that has none yet (a writer, after
+    ``require``: apply once its plan is approved, so a refused apply writes nothing)."""
     if store.meta(KEY) is None:
         store.set_meta({KEY: configured(config)})
 
