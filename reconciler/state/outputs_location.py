@@ -68,14 +68,15 @@ def derived(recorded: dict[str, RecordedVideo]) -> str | None:
     return None
 
 
-def recorded_location(store) -> str | None:
-    """Where ``store``'s outputs are: its row, else read off its published outputs."""
-    return store.meta(KEY) or derived(store.recorded())
+def recorded_location(store, recorded: dict[str, RecordedVideo] | None = None) -> str | None:
+    """Where ``store``'s outputs are: its row, else read off its published outputs
+    (``recorded``: the caller's copy of them, if it has one)."""
+    return store.meta(KEY) or derived(store.recorded() if recorded is None else recorded)
 
 
-def problem(config: Config, store) -> str | None:
+def problem(config: Config, store, recorded: dict[str, RecordedVideo] | None = None) -> str | None:
     """Why ``config`` may not publish into ``store``'s outputs (another location), or None."""
-    at, wanted = recorded_location(store), configured(config)
+    at, wanted = recorded_location(store, recorded), configured(config)
     if at is None or at == wanted:
         return None
     line = config_line(config)
@@ -87,20 +88,21 @@ def problem(config: Config, store) -> str | None:
             f"verified, and the state then records them there), or put back `outputs: {at}`. Nothing was changed.")
 
 
-def require(config: Config) -> None:
-    """ConfigError when the configured outputs are not where the state's are (read-only)."""
+def require(config: Config, recorded: dict[str, RecordedVideo] | None = None) -> None:
+    """ConfigError when the configured outputs are not where the state's are (read-only;
+    ``recorded``: the videos the caller read already)."""
     from reconciler.state import store as state_store
 
     store = state_store.open_store(config, readonly=True)
     try:
-        check(config, store)
+        check(config, store, recorded)
     finally:
         store.close()
 
 
-def check(config: Config, store) -> None:
+def check(config: Config, store, recorded: dict[str, RecordedVideo] | None = None) -> None:
     """``require`` with a store the caller has open."""
-    why = problem(config, store)
+    why = problem(config, store, recorded)
     if why:
         raise ConfigError(why)
 

@@ -60,7 +60,7 @@ def test_folder_to_bucket_after_the_line_was_switched(s3_project: S3Project, sim
     bucket_url = f"s3://{project.bucket}/{project.prefix}"
 
     project.configure()  # `outputs: s3://...` written, nothing migrated
-    for command in (("plan",), ("apply", "--auto-approve"), ("refresh",)):
+    for command in (("plan",), ("apply", "--auto-approve"), ("refresh",), ("watch",)):
         refused = project.run(*command)
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert f"reconciler outputs migrate --to {bucket_url}" in refused.stderr
