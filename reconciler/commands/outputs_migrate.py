@@ -77,6 +77,7 @@ def _migrate(config, store, target: str) -> dict:
         state_id = uuid.uuid4().hex
         store.set_meta({STATE_ID: state_id})
     places = Places(config)
+    places.tidy()
     _claim(places, store, source, target, state_id)
 
     place = None if s3url.is_s3(target) else outputs.this_place(config)

@@ -45,6 +45,13 @@ class Places:
     def __init__(self, config: Config):
         self.config = config
         self._buckets: dict[str, object] = {}
+        self.staging = config.state_dir / "migrate"  # a bucket's copy is staged here, then PUT
+
+    def tidy(self) -> None:
+        """Drop what a killed run left staged (call under the writer lock)."""
+        if self.staging.is_dir():
+            for leftover in self.staging.glob(".*.part"):
+                leftover.unlink(missing_ok=True)
 
     # -- refs ----------------------------------------------------------------------------------
 
@@ -87,7 +94,7 @@ class Places:
         """Copy ``source`` to ``target``, verified (SourceDamaged: the source is not the
         recorded bytes; OSError/OutputsError: the copy failed and can be run again)."""
         if s3url.is_s3(target):
-            staging = self.config.state_dir / "migrate" / f".{sha256}.{os.getpid()}.part"
+            staging = self.staging / f".{sha256}.{os.getpid()}.part"
             staging.parent.mkdir(parents=True, exist_ok=True)
             try:
                 with open(staging, "wb") as out:
