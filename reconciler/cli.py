@@ -270,6 +270,27 @@ def cache_prune(ctx):
     _run(ctx, "cache", )
 
 
+@cli.group()
+def outputs():
+    """Where the published outputs and the render cache live (CONTRACT §9, §13)."""
+
+
+@outputs.command("migrate")
+@click.option("--to", "to", required=True, metavar="LOCATION",
+              help="The new outputs location: a folder (relative to the project) or s3://BUCKET/PREFIX.")
+@click.pass_context
+def outputs_migrate(ctx, to):
+    """Copy every published output and cached render to LOCATION, verified by sha256.
+
+    Nothing is rendered or downloaded from a vendor; the source is left as it was. The
+    state then records its outputs at LOCATION, and the command says the line of
+    reconciler.yaml to change (until it is changed, plan, apply, refresh and watch
+    refuse). A target holding another state's outputs is refused; run again after an
+    interruption, it skips what is already copied and verified. Takes the writer lock.
+    """
+    _run(ctx, "outputs_migrate", to=to)
+
+
 @cli.command()
 @click.pass_context
 def schema(ctx):

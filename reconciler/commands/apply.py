@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from reconciler.config import account as config_account
-from reconciler.state import outputs_store
+from reconciler.state import outputs_location, outputs_store
 from reconciler.planning import saved_plan, view
 from reconciler.planning import planner
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
@@ -69,6 +69,7 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
                                   use_cache=not no_cache, allow_over_budget=allow_over_budget,
                                   keep_deleted_outputs=config.file.keep_deleted_outputs)
             store, engine, plan = _fresh_plan(config, variables, options, hooks, parallelism)
+        outputs_location.check(config, store)  # `outputs:` switched without `outputs migrate`: refused
         cost = None
         if config.file.budget is not None or config.has_prices:
             from reconciler.planning import budget
@@ -82,6 +83,7 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
             return 1
         scope = _targeted(plan, options.targets)
         check_credentials(config, _providers_needed(plan, store, wait=not no_wait, scope=scope))
+        outputs_location.record(config, store)  # approved: from now on outputs are published there
         started = time.monotonic()
         interrupted = asyncio.run(_carry_out(engine, plan, hooks, wait=not no_wait, scope=scope))
         return summarize(out, engine, time.monotonic() - started, interrupted=interrupted, no_wait=no_wait)

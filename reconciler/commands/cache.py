@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from reconciler.commands.status import human_bytes
 from reconciler.errors import ReconcilerError
-from reconciler.state import outputs_store
+from reconciler.state import outputs_location, outputs_store
 from reconciler.state import store as state_store
 from reconciler.util import clock
 
@@ -26,6 +26,7 @@ def run(project) -> int:
     try:
         store = state_store.open_store(config)
         try:
+            outputs_location.settle(config, store)  # never prune where the cache is not
             in_use = {fp for v in store.recorded().values() for fp in (v.fingerprint, v.output_fingerprint) if fp}
             cutoff = (clock.utc_now() - timedelta(days=config.file.cache_keep_days)).isoformat(timespec="seconds")
             removed = freed = 0

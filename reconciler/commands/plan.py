@@ -22,7 +22,7 @@ from pathlib import Path
 
 from reconciler.commands import specwarn
 from reconciler.config import account as config_account
-from reconciler.state import outputs_store
+from reconciler.state import outputs_location, outputs_store
 from reconciler.planning import view
 from reconciler.planning import planner
 from reconciler.model import PlanOptions
@@ -55,6 +55,7 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
     # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
     recorded, generation, cached = state_store.read_plan_inputs(config, recovered=not state.lock().held(),
                                                                 with_cache=not no_cache)
+    outputs_location.require(config, recorded)  # `outputs:` switched without `outputs migrate`: refused
     recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,

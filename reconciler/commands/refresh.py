@@ -24,6 +24,7 @@ from reconciler.commands.apply import check_credentials, report_takeover
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
 from reconciler.apply.events import Kind, make_hooks
 from reconciler.model import Status
+from reconciler.state import outputs_location
 from reconciler.state import store as state_store
 from reconciler.state.store import Store
 
@@ -62,6 +63,7 @@ def run(project) -> int:
         report_takeover(lock)
         store = state_store.open_store(config)
         try:
+            outputs_location.settle(config, store)
             check_credentials(config, {v.provider for v in store.recorded().values() if to_collect(v)})
             hooks = _LastEvent(make_hooks())
             engine = Engine(config, store, ProviderSet(config), hooks, holder="refresh")

@@ -49,6 +49,9 @@ def run(project, address: str, task_id: str, variables: dict[str, str]) -> int:
         report_takeover(lock)
         store = state_store.open_store(config)
         try:
+            from reconciler.state import outputs_location
+
+            outputs_location.settle(config, store)  # never download into a place the state's outputs left
             recorded = state_store.as_recovered(store.recorded())  # a dead writer's intent is an unknown create
             _check_importable(desired, task_id, recorded)
             return asyncio.run(_import(config, store, desired, task_id, recorded.get(address), out))

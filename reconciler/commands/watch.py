@@ -136,6 +136,9 @@ def _lead(config, lock, log: EventLog, interval: float, allow_mass_delete: bool,
             log.error("error", f"{exc}")
             return 1, True
         try:
+            from reconciler.state import outputs_location
+
+            outputs_location.settle(config, store)  # `outputs:` switched without `outputs migrate`: refused
             hooks = LogHooks(log)
             engine_config = config if source is None else dataclasses.replace(config, inputs_root=source.current)
             engine = Engine(engine_config, store, ProviderSet(config), hooks, holder="watch")

@@ -60,6 +60,8 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
     checks.append(spec_check)
     state_check, recorded = _state(config)
     checks += [state_check, _lock(config, readable=recorded is not None)]
+    if recorded:
+        checks.append(_outputs_location(config))
     if config.outputs_location is not None:
         checks.append(_bucket(config, env))
     vendors = sorted(in_specs | {v.provider for v in (recorded or {}).values() if _needs_vendor(v)})
@@ -119,6 +121,19 @@ def _state(config):
         return Check("state", ERROR, str(exc), "Check that the database server is up and reachable from here, and "
                      "the user and password (RECONCILER_STATE_URL, PGPASSWORD)."), None
     return Check("state", OK, f"{rel} opens: {len(recorded)} video(s) recorded"), recorded
+
+
+def _outputs_location(config) -> Check:
+    """The configured ``outputs:`` is where the state's outputs are (issue 22)."""
+    from reconciler.state import outputs_location
+
+    try:
+        outputs_location.require(config)
+    except ReconcilerError as exc:
+        return Check("outputs location", ERROR, str(exc),
+                     "Run the command named above, or change `outputs:` in reconciler.yaml as it says.")
+    return Check("outputs location", OK, f"outputs: {outputs_location.configured(config)} is where the state's "
+                 "outputs are")
 
 
 def _lock(config, readable: bool = True) -> Check:

@@ -168,6 +168,23 @@ class Bucket:
             if not reply.get("IsTruncated") or not token:
                 return keys
 
+    def open_object(self, key: str):
+        """The body of ``key`` as a stream to ``read(n)`` (``outputs migrate``), or None
+        when there is no such object."""
+        reply = self._call(f"reading {key}", "get_object", Key=key, missing_ok=True)
+        return None if reply is None else reply["Body"]
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        """A small object (``outputs migrate``'s marker), in one PUT."""
+        self._call(f"writing {key}", "put_object", Key=key, Body=data, ContentType=content_type,
+                   ContentMD5=base64.b64encode(hashlib.md5(data, usedforsecurity=False).digest()).decode())
+
+    def some_under(self, folder: str, limit: int = 2) -> list[str]:
+        """Up to ``limit`` keys under ``folder/`` ("": the whole bucket), at any depth."""
+        reply = self._call(f"listing {folder}/", "list_objects_v2", Prefix=f"{folder}/" if folder else "",
+                           MaxKeys=limit)
+        return [item["Key"] for item in reply.get("Contents", [])]
+
     def check(self) -> None:
         """A HEAD of the bucket: reachable, credentials accepted, the bucket exists."""
         self._call("checking the bucket", "head_bucket")

@@ -213,6 +213,11 @@ class PostgresStore(RowStore):
     def _has_videos(self) -> bool:
         return self._exists and self.schema_version() > 0
 
+    def meta(self, key: str) -> str | None:
+        """A settings row of ``meta`` (e.g. ``outputs_location``), None when unset."""
+        rows = self._rows("SELECT value FROM meta WHERE key = %s", [key])
+        return rows[0]["value"] if rows else None
+
     # -- writes (each its own transaction) ----------------------------------------
 
     def _intent_margin(self) -> float:
@@ -275,8 +280,9 @@ class PostgresStore(RowStore):
             cur.insert("attempts", row)
         for row in data.get("cache", []):
             cur.insert("cache", row)
-        for row in data["meta"]:
-            cur.execute("UPDATE meta SET value = %s WHERE key = %s", [row["value"], row["key"]])
+        for row in data["meta"]:  # the generation, and settings rows (the outputs location)
+            cur.execute("INSERT INTO meta (key, value) VALUES (%s, %s) ON CONFLICT (key) DO UPDATE "
+                        "SET value = EXCLUDED.value", [row["key"], row["value"]])
         cur.execute("SELECT setval(pg_get_serial_sequence('attempts', 'id'), "
                     "GREATEST((SELECT MAX(id) FROM attempts), 1))")
 

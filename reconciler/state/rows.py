@@ -83,6 +83,15 @@ class TxCursor:
                      f"ON CONFLICT (fingerprint) DO UPDATE SET {others}", list(fields.values()))
 
 
+def _set_meta(cur: TxCursor, values: dict[str, str | None]) -> None:
+    for key, value in values.items():
+        if value is None:
+            cur.execute("DELETE FROM meta WHERE key = ?", [key])
+        else:
+            cur.execute("INSERT INTO meta (key, value) VALUES (?, ?) ON CONFLICT (key) DO UPDATE "
+                        "SET value = excluded.value", [key, value])
+
+
 def _sets(fields: dict) -> str:
     return ", ".join(f"{k} = ?" for k in fields)
 
@@ -311,6 +320,24 @@ class RowStore:
                 cur.execute("DELETE FROM videos WHERE address = ?", [address])
                 cur.execute("UPDATE attempts SET outcome = COALESCE(outcome, 'forgotten') WHERE address = ?",
                             [address])
+
+    # -- where the outputs are (``outputs migrate``, ``state/outputs_location``) ---------
+
+    def set_meta(self, values: dict[str, str | None]) -> None:
+        """Write settings rows of ``meta`` (the outputs location, the state's identity);
+        None removes one. Bookkeeping: a saved plan stays valid."""
+        with self._tx(bump=False) as cur:
+            _set_meta(cur, values)
+
+    def move_outputs(self, files: dict[str, tuple[str, str | None]], meta: dict[str, str | None]) -> None:
+        """``outputs migrate``'s switch, in one transaction: each video's published output
+        is now ``files[address]`` (file, place), and ``meta`` says where the outputs are.
+        A video whose output changed meanwhile is impossible (the caller holds the lock)."""
+        with self._tx() as cur:
+            for address, (file, place) in files.items():
+                cur.execute("UPDATE videos SET output_file = ?, output_place = ?, updated_at = ? WHERE address = ?",
+                            [file, place, now(), address])
+            _set_meta(cur, meta)
 
     # -- the render cache's index (CONTRACT §11) -----------------------------------
 

@@ -318,6 +318,13 @@ class StateStore(RowStore):
             return None
         return rows[0]["download_task_id"], rows[0]["download_prior"]
 
+    def meta(self, key: str) -> str | None:
+        """A settings row of ``meta`` (e.g. ``outputs_location``), None when unset."""
+        if self._conn is None:
+            return None
+        rows = self._rows("SELECT value FROM meta WHERE key = ?", [key]) if "meta" in self._tables() else []
+        return rows[0]["value"] if rows else None
+
     # -- whole-state copy (``state migrate``) ----------------------------------------
 
     def dump(self) -> dict:

@@ -175,6 +175,18 @@ class Store(Protocol):
         """``state forget``: drop these videos, all or none (``StateError`` naming an
         address not recorded); their history stays, marked ``forgotten``."""
 
+    # -- where the outputs are (``state/outputs_location``, ``outputs migrate``) ------------
+
+    def meta(self, key: str) -> str | None:
+        """A settings row (``outputs_location``, ``state_id``, ...), None when unset."""
+
+    def set_meta(self, values: dict[str, str | None]) -> None:
+        """Write settings rows (None removes one); no generation bump."""
+
+    def move_outputs(self, files: dict[str, tuple[str, str | None]], meta: dict[str, str | None]) -> None:
+        """Each video's published output is now ``files[address]`` (file, place), and the
+        settings ``meta`` are written, in one transaction."""
+
     # -- the render cache's index (CONTRACT §11; the bytes: ``state/render_cache``) --------
 
     def cache_index(self) -> dict[str, dict]:

@@ -22,7 +22,8 @@ def crash_point(name: str) -> None:
     ``before_manifest``, ``after_cache_publish``; with outputs in a bucket ``after_stage``
     (download verified in its staging file, before the upload) and ``after_upload``
     (upload confirmed, before the state records it); ``mid_migrate`` (``state migrate`` half-way
-    through writing the copy). Unset (always, outside tests) it does nothing."""
+    through writing the copy); ``after_migrate_copy`` (``outputs migrate``: one file copied and
+    verified at the target, before the next). Unset (always, outside tests) it does nothing."""
     wanted = os.environ.get(CRASH_ENV)
     if not wanted:
         return

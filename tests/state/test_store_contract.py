@@ -520,3 +520,26 @@ def test_a_video_served_from_the_cache_is_finished_with_no_paid_attempt(store):
 def test_an_empty_or_missing_state_has_an_empty_cache(store_factory):
     reader = store_factory.open(readonly=True)
     assert reader.cached_fingerprints() == frozenset() and reader.cache_index() == {}
+
+
+# -- where the outputs are (``outputs migrate``, issue 22) ----------------------------------
+
+
+def test_the_outputs_location_is_a_setting_and_a_move_switches_files_and_location_at_once(store_factory):
+    store = store_factory.open()
+    assert store.meta("outputs_location") is None
+    finish(store, video(), "135")
+    generation = store.generation()
+    store.set_meta({"outputs_location": "outputs", "state_id": "abc"})
+    assert store.generation() == generation  # bookkeeping: a saved plan stays valid
+    store.move_outputs({"launch/intro": ("s3://b/p/launch/intro/sha-135.mp4", None)},
+                       {"outputs_location": "s3://b/p", "outputs_previous": "outputs"})
+    reader = store_factory.open(readonly=True)
+    moved = reader.get("launch/intro")
+    assert (moved.output_file, moved.output_sha256, moved.output_place) == (
+        "s3://b/p/launch/intro/sha-135.mp4", "sha-135", None)
+    assert (reader.meta("outputs_location"), reader.meta("outputs_previous"), reader.meta("state_id")) == (
+        "s3://b/p", "outputs", "abc")
+    assert reader.generation() > generation  # the published files changed: a saved plan is stale
+    store.set_meta({"outputs_previous": None})
+    assert reader.meta("outputs_previous") is None
