@@ -57,7 +57,11 @@ def _migrate_4(cur) -> None:
                 "bytes bigint, video_url text, preview_image_url text, created_at text, used_at text)")
 
 
-MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4}  # the same versions as the SQLite store
+def _migrate_5(cur) -> None:
+    cur.execute("ALTER TABLE cache ADD COLUMN location text")  # where the bytes are (see the SQLite store)
+
+
+MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):
@@ -233,11 +237,14 @@ class PostgresStore(RowStore):
             return {}
         return {row["fingerprint"]: row for row in self._rows("SELECT * FROM cache")}
 
-    def cached_fingerprints(self) -> frozenset[str]:
+    def cached_fingerprints(self, location: str | None = None) -> frozenset[str]:
         if not self._has_videos():
             return frozenset()
+        sql, params = "SELECT fingerprint FROM cache", []
+        if location is not None:
+            sql, params = sql + " WHERE location IS NULL OR location = %s", [location]
         with self._session() as conn:
-            return frozenset(r[0] for r in conn.execute("SELECT fingerprint FROM cache").fetchall())
+            return frozenset(r[0] for r in conn.execute(sql, params).fetchall())
 
 
 class _Cursor(TxCursor):
