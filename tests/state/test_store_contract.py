@@ -459,3 +459,15 @@ def test_a_video_served_from_the_cache_is_finished_with_no_paid_attempt(store):
 def test_an_empty_or_missing_state_has_an_empty_cache(store_factory):
     reader = store_factory.open(readonly=True)
     assert reader.cached_fingerprints() == frozenset() and reader.cache_index() == {}
+
+
+def test_a_cache_entry_records_where_its_bytes_are_and_a_plan_reads_only_those_it_can(store):
+    """Issue 19 §1: an entry kept in another checkout's outputs folder (or bucket) is not
+    a free render here; one from before locations were recorded is looked for."""
+    store.cache_put("fp-here", provider="xingyun", task_id="1", sha256="s1", size=1, location="host-a:/p/outputs")
+    store.cache_put("fp-there", provider="xingyun", task_id="2", sha256="s2", size=2, location="host-b:/p/outputs")
+    store.cache_put("fp-old", provider="xingyun", task_id="3", sha256="s3", size=3)
+    assert store.cache_index()["fp-there"]["location"] == "host-b:/p/outputs"
+    assert store.cached_fingerprints() == frozenset({"fp-here", "fp-there", "fp-old"})
+    assert store.cached_fingerprints("host-a:/p/outputs") == frozenset({"fp-here", "fp-old"})
+    assert store.cached_fingerprints("s3://bucket/prefix") == frozenset({"fp-old"})
