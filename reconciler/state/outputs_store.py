@@ -107,6 +107,7 @@ class LocalOutputs:
 
     def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
         outputs.sweep_partials(self.config)
+        render_cache.unshare(self.config)  # entries hard-linked by an older version get their own copy
 
     def cache_keep(self, fingerprint: str, file: str) -> None:
         render_cache.keep(self.config, fingerprint, self.config.root / file)

@@ -20,6 +20,7 @@ bucket. Nothing else touches the files:
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from reconciler.config import Config
@@ -109,6 +110,28 @@ def unservable(config: Config, entries: list[dict]) -> dict[str, str]:
         if size != entry["bytes"]:
             out[entry["fingerprint"]] = f"cached file has {size} bytes, recorded {entry['bytes']}"
     return out
+
+
+def unshare(config: Config) -> int:
+    """Give every entry that still shares its inode with another file (a hard link an
+    older version made to a published output) a copy of its own, so overwriting that
+    output in place no longer changes the entry. One ``stat`` per entry; returns how many
+    were copied (an entry that cannot be copied now stays as it is: ``problem`` still
+    checks it before any use)."""
+    folder = config.outputs_dir / FOLDER
+    copied = 0
+    try:
+        paths = [Path(e.path) for e in os.scandir(folder) if e.name.endswith(".mp4") and not e.name.startswith(".")]
+    except OSError:
+        return 0
+    for path in paths:
+        try:
+            if path.stat().st_nlink > 1:
+                atomic.copy_file(path, path, suffix=".part")
+                copied += 1
+        except OSError:
+            continue
+    return copied
 
 
 def remove(config: Config, fingerprint: str) -> None:

@@ -71,3 +71,17 @@ def test_the_plans_look_names_entries_gone_resized_or_kept_elsewhere(config):
     assert "bytes" in render_cache.unservable(config, [dict(entry, bytes=1)])["fp"]
     render_cache.entry_path(config, "fp").unlink()
     assert render_cache.unservable(config, [entry]) == {"fp": "cached file is missing"}
+
+
+def test_an_entry_an_older_version_hard_linked_gets_a_copy_of_its_own_at_the_next_run(config):
+    import os
+
+    entry = kept(config)
+    published, cached = config.outputs_dir / "a.mp4", render_cache.entry_path(config, "fp")
+    cached.unlink()
+    os.link(published, cached)  # what link_or_copy left behind
+    outputs_store.LocalOutputs(config).sweep()  # Engine.recover, before any change
+    assert cached.stat().st_nlink == published.stat().st_nlink == 1
+    with open(published, "r+b") as f:
+        f.write(b"\0" * 64)
+    assert render_cache.problem(config, entry) is None
