@@ -253,9 +253,12 @@ class Engine:
     async def _execute(self, plan: Plan, stop: asyncio.Event) -> None:
         try:
             changes = [c for c in plan.changes if c.action is not Action.NOOP]
+            carried = {c.address for c in changes}
             for first in {c.same_as for c in changes if c.same_as is not None}:
                 self._renders_for[first] = asyncio.Event()  # this plan's: a watch re-plans with new ones
                 self._ran.discard(first)
+                if first not in carried:  # held back (watch's policy): nothing to wait for
+                    self._settled(first)
             for moved in filter(executor.moved_only, plan.changes):
                 await executor.record_move(self.context, moved)
             await asyncio.gather(*(self._change(c, stop) for c in changes))

@@ -63,3 +63,12 @@ def test_a_change_counted_free_whose_entry_is_gone_is_not_rendered(tmp_path):
     assert rig.providers["xingyun"].calls == []  # no create: nothing paid the plan did not count
     assert "not rendered" in rig.engine.errors["a"] and "run `reconciler plan`" in rig.engine.errors["a"]
     assert rig.store.recorded() == {}
+
+
+def test_a_change_held_for_a_render_this_run_does_not_carry_out_is_released(tmp_path):
+    """The watch's policy may hold the first back: the others do not wait for ever."""
+    rig = Rig(tmp_path)
+    p = plan_of(twins("a", "b"), rig)
+    held = planner.Plan(tuple(c for c in p.changes if c.address != "a"))
+    asyncio.run(asyncio.wait_for(rig.apply(held), 10))
+    assert rig.providers["xingyun"].calls == [] and "not rendered" in rig.engine.errors["b"]
