@@ -20,7 +20,11 @@ out); ``wait`` returns when nothing is tracked and no ``execute`` is running, or
 when ``stop`` is set (then it lets the calls in flight finish). Concurrency: a change
 takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one of
 ``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
-per-vendor limit (``providers.http``), which is what bounds polls and downloads.
+per-vendor limit (``providers.http``), which is what bounds polls and downloads. A
+change served from the render of another change of the same plan (``Change.same_as``:
+the same content, CONTRACT §11) waits, holding no slot, until that render settles
+(``_settled``: its output verified and cached, or failed, or not followed in this run),
+then is served from it or said not to be; it is never rendered itself.
 The state is written only through the ``Store``, each outcome the moment it happens
 (``executor`` for creates, ``follow`` for polls and downloads, each given a
 ``context.RunContext``, never the engine), on one thread of its own; the manifest
