@@ -85,3 +85,15 @@ def test_an_entry_an_older_version_hard_linked_gets_a_copy_of_its_own_at_the_nex
     with open(published, "r+b") as f:
         f.write(b"\0" * 64)
     assert render_cache.problem(config, entry) is None
+
+
+def test_in_a_bucket_an_entry_recorded_in_another_outputs_location_is_not_servable(tmp_path):
+    from tests.fakes import FakeBucket
+    from reconciler.state.bucket_outputs import BucketOutputs
+
+    (tmp_path / "reconciler.yaml").write_text("outputs: s3://videos/launch\n")
+    store = BucketOutputs(load_config(tmp_path), bucket=FakeBucket())
+    assert store.cache_location() == "s3://videos/launch"
+    entries = [{"fingerprint": "here", "location": "s3://videos/launch"}, {"fingerprint": "old", "location": None},
+               {"fingerprint": "folder", "location": "host-a:/p/outputs"}]
+    assert list(store.cache_unservable(entries)) == ["folder"]  # no network: the HEAD is apply's
