@@ -23,7 +23,7 @@ import signal
 import pytest
 
 from tests.e2e.support import (Project, XINGYUN_SPEC, assert_consistent, database_url, on_both_backends,
-                               read_until)
+                               read_until, wait_until)
 
 INTRO = "欢迎来到发布会"
 EDITED = "欢迎来到新品发布会"
@@ -225,6 +225,29 @@ def test_the_same_content_twice_in_one_plan_costs_one_render(project, sim):
     one = sha(project.root / "outputs/one.mp4")
     assert sha(project.root / "outputs/two.mp4") == one == sha(project.root / "outputs/three.mp4")
     assert_consistent(project)
+
+
+def test_watch_renders_the_same_content_twice_once(project, sim):
+    write(project, {"b": EDITED})
+    applied(project)
+    watch = project.start("watch", "--interval", "0.5")
+    try:
+        read_until(watch.stderr, "watching")
+        write(project, {"b": EDITED, "one": INTRO, "two": INTRO})
+
+        def both_finished():
+            try:
+                videos = project.manifest()["videos"]
+            except (OSError, ValueError):
+                return False
+            return all(videos.get(a, {}).get("status") == "finished" for a in ("one", "two"))
+
+        wait_until(both_finished, timeout=60, what="both addresses finished")
+        assert creates(sim) == 2  # b, then one render for one and two
+    finally:
+        watch.send_signal(signal.SIGTERM)
+        watch.communicate(timeout=30)
+    assert sha(project.root / "outputs/one.mp4") == sha(project.root / "outputs/two.mp4")
 
 
 def test_when_the_one_render_fails_the_others_are_not_paid_and_it_is_said(project, sim):
