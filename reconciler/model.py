@@ -241,6 +241,7 @@ class PlanOptions:
     max_delete_share: float | None = None
     use_cache: bool = True  # False: --no-cache (CONTRACT §11)
     cached: frozenset[str] = frozenset()  # render fingerprints the render cache holds (CONTRACT §11)
+    place: str | None = None  # this checkout (outputs_store.place()): outputs another one downloaded are not servable
     allow_over_budget: bool = False  # budget (CONTRACT §10): enforced by planning.budget, not the planner
     keep_deleted_outputs: bool = False  # config (CONTRACT §9): a delete's reason says its output is kept
     # provider -> the vendor account this checkout runs as (CONTRACT §13); a render of another
@@ -260,6 +261,7 @@ class Change:
     details: tuple[str, ...] = ()  # extra human lines, e.g. a short script diff
     from_cache: bool = False  # a create/replace served from the render cache: no render
     held_for: str | None = None  # the other account whose render this change would have touched (§13): a noop
+    same_as: str | None = None  # served from the render of this address in the same plan (same fingerprint)
 
     @property
     def renders(self) -> int:

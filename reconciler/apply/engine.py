@@ -20,7 +20,11 @@ out); ``wait`` returns when nothing is tracked and no ``execute`` is running, or
 when ``stop`` is set (then it lets the calls in flight finish). Concurrency: a change
 takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one of
 ``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
-per-vendor limit (``providers.http``), which is what bounds polls and downloads.
+per-vendor limit (``providers.http``), which is what bounds polls and downloads. A
+change served from the render of another change of the same plan (``Change.same_as``:
+the same content, CONTRACT §11) waits, holding no slot, until that render settles
+(``_settled``: its output verified and cached, or failed, or not followed in this run),
+then is served from it or said not to be; it is never rendered itself.
 The state is written only through the ``Store``, each outcome the moment it happens
 (``executor`` for creates, ``follow`` for polls and downloads, each given a
 ``context.RunContext``, never the engine), on one thread of its own; the manifest
@@ -138,6 +142,9 @@ class Engine:
         self._accounts: dict[str, str | None] = {}  # provider -> the account this run calls as
         self._reported_owners: dict[str, str] = {}  # address -> the other account it was reported as owned by
         self._reported_kept: set[tuple[str, str]] = set()  # (address, other account): its output kept elsewhere
+        self._renders_for: dict[str, asyncio.Event] = {}  # a render others of the plan are served from -> settled
+        self._ran: set[str] = set()  # of those, the ones whose own change has been carried out
+        self._following = 0  # ``wait`` calls running: a render started now will be followed to its output
         # What executor and follow may use: built once, passed down (never the engine).
         self.context = RunContext(
             config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
@@ -163,6 +170,8 @@ class Engine:
         calls in flight finish. The first reason is kept in ``halted``."""
         if self.halted is None:
             self.halted = str(why)
+            for address in list(self._renders_for):
+                self._settled(address)  # held changes are released (and find nothing to serve them)
             self.halt_cause = why if isinstance(why, BaseException) else None
             if self.on_halt is not None:
                 self.on_halt(self.halted)
@@ -182,6 +191,8 @@ class Engine:
              detail: str = "") -> None:
         event = Event(kind, address, provider, task_id, detail)
         self.tally.add(event)
+        if kind.about.final and address in self._ran:
+            self._settled(address)
         if kind.about.failing:
             self.errors[address] = detail
         elif event.state is not None:
@@ -309,6 +320,12 @@ class Engine:
         try:
             changes = [c for c in plan.changes if c.action is not Action.NOOP]
             self.report_held(plan)
+            carried = {c.address for c in changes}
+            for first in {c.same_as for c in changes if c.same_as is not None}:
+                self._renders_for[first] = asyncio.Event()  # this plan's: a watch re-plans with new ones
+                self._ran.discard(first)
+                if first not in carried:  # held back (watch's policy): nothing to wait for
+                    self._settled(first)
             for moved in filter(executor.moved_only, plan.changes):
                 await executor.record_move(self.context, moved)
             await asyncio.gather(*(self._change(c, stop) for c in changes))
@@ -326,22 +343,44 @@ class Engine:
         return slot
 
     async def _change(self, change, stop: asyncio.Event) -> None:
+        if change.same_as is not None:  # served from the render of another change of this plan: once it settles
+            await first_of(stop, self._renders_for[change.same_as])
+        done = None
+        try:
+            done = await self._carry_out(change, stop)
+        finally:
+            if change.address in self._renders_for:
+                self._ran.add(change.address)
+                if done is None or not self._following or self.halted:
+                    self._settled(change.address)  # no render of it will be followed in this run
+
+    def _settled(self, address: str) -> None:
+        """The render others of this plan are served from (``Change.same_as``) has settled:
+        its output verified and cached, or it failed, stalled or will not be followed
+        here. The changes held for it go on (``executor.from_cache`` serves them or says why not)."""
+        event = self._renders_for.get(address)
+        if event is not None:
+            event.set()
+
+    async def _carry_out(self, change, stop: asyncio.Event) -> Action | None:
         try:
             vendor_slot = self._vendor_slot(change.provider) if executor.calls_vendor(change) else nullcontext()
         except ReconcilerError as exc:  # e.g. missing credentials
             self.emit(Kind.ERROR, change.address, change.provider, detail=str(exc))
-            return
+            return None
         async with vendor_slot, self._slots:
             if stop.is_set() or self.halted:
                 self.emit(Kind.SKIPPED, change.address, change.provider, detail=f"{change.action.value} not started")
-                return
+                return None
             try:
                 async with self.lock(change.address):
                     done = await executor.run(self.context, change)
                 if done is not None:
                     self.actions[change.address] = done
+                return done
             except ReconcilerError as exc:  # e.g. missing credentials, a state write refused
                 self.emit(Kind.ERROR, change.address, change.provider, detail=str(exc))
+                return None
 
     # -- following renders ------------------------------------------------------------------
 
@@ -349,6 +388,13 @@ class Engine:
         """Poll tracked renders (downloading each output as it finishes) until none is
         left and no ``execute`` runs, or ``stop`` is set; calls in flight are let finish."""
         stop = stop or asyncio.Event()
+        self._following += 1
+        try:
+            await self._wait(stop)
+        finally:
+            self._following -= 1
+
+    async def _wait(self, stop: asyncio.Event) -> None:
         while not stop.is_set() and not self.halted:
             for item in self.tracker.take_due(self.clock()):
                 self._spawn(self._poll(item))

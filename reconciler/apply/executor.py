@@ -20,7 +20,8 @@ removes its managed output file, or its objects in a bucket unless
 ``keep_deleted_outputs`` (its render-cache entry stays; a removal that fails is said,
 not fatal). A create or replace the
 plan marked ``from_cache`` publishes the cached output instead (``from_cache``); a
-damaged entry is dropped and the video rendered, visibly. An update touches state only. Each function takes
+damaged or missing entry is dropped and the video is *not* rendered (its plan counted no
+render): said, exit 1, the next plan shows the render. An update touches state only. Each function takes
 a ``context.RunContext`` (store, providers, tracker, events, manifest), never the
 engine; ``run`` returns the action it carried out, for the engine's summary.
 """
@@ -33,6 +34,7 @@ from typing import TYPE_CHECKING
 
 from reconciler.apply import decks
 from reconciler.state import outputs
+from reconciler.state.outputs_store import CacheDamaged
 from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.apply.events import Kind
 from reconciler.util.crashpoint import crash_point
@@ -59,11 +61,11 @@ async def run(ctx: RunContext, change: Change) -> Action | None:
     if change.action in (Action.CREATE, Action.REPLACE):
         old = change.recorded
         if change.from_cache:
-            served = await from_cache(ctx, change.desired, old.output_file if old is not None else None)
-            if served is not None:
-                if served and old is not None and old.unfinished and old.task_id:
-                    await supersede(ctx, old.address, old.provider, old.task_id)
-                return change.action if served else None
+            served = await from_cache(ctx, change.desired, old.output_file if old is not None else None,
+                                      change.same_as)
+            if served and old is not None and old.unfinished and old.task_id:
+                await supersede(ctx, old.address, old.provider, old.task_id)
+            return change.action if served else None
         outcome = await submit(ctx, change.desired, change.action)
         if outcome != NOT_SENT and old is not None and old.unfinished and old.task_id:
             await supersede(ctx, old.address, old.provider, old.task_id)
@@ -101,33 +103,40 @@ def calls_vendor(change: Change) -> bool:
     return change.action is Action.DELETE and r is not None and r.unfinished and r.task_id is not None
 
 
-async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | None = None) -> bool | None:
-    """Serve ``desired`` from the render cache (CONTRACT §11): verify the entry, put it
-    at the address's output atomically (a file at ``outputs/<address>.mp4``, or a
-    server-side copy in the bucket), then record it (state, manifest): no vendor call.
-    True when served; False on a local failure (reported, nothing rendered, nothing
-    recorded: fix it and apply again); None when the entry is gone or damaged (dropped,
-    never served, said so): the caller renders it instead. ``previous``: the output a
-    replace supersedes (removed from a bucket once the new one is recorded)."""
+async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | None = None,
+                     same_as: str | None = None) -> bool:
+    """Serve ``desired`` from the render cache (CONTRACT §11): verify the entry, put a
+    copy at the address's output atomically (a file at ``outputs/<address>.mp4``, its
+    sha256 checked on the copy, or a server-side copy in the bucket), then record it
+    (state, manifest): no vendor call. True when served. False when not, said: a local
+    failure (nothing rendered or recorded: fix it and apply again), or an entry gone,
+    damaged or kept where this checkout cannot read it, with no intact published output
+    of the same content to keep it again from: then the video is *not* rendered, since
+    the plan counted no render for it (CONTRACT §11: an apply never pays more renders
+    than its plan counted); the next plan shows the render and its cost. ``same_as``:
+    the address of this plan whose render serves it (``planner._render_once``).
+    ``previous``: the output a replace supersedes (removed from a bucket once the new
+    one is recorded)."""
     address, fingerprint = desired.address, desired.fingerprint
     entry = (await ctx.db(ctx.store.cache_index)).get(fingerprint)
     try:
-        why = "it is no longer cached" if entry is None else await asyncio.to_thread(ctx.outputs.cache_problem, entry)
+        why = await _unusable(ctx, entry)
+        if why is not None:
+            entry = await _keep_again(ctx, fingerprint)
     except ReconcilerError as exc:  # the bucket unreachable: never a reason to pay for a render
         ctx.emit(Kind.ERROR, address, desired.provider,
                  detail=f"could not check the render cache ({exc}); nothing was rendered or recorded: apply again "
                         "once the bucket answers")
         return False
-    if why is not None:
-        if entry is not None:
-            await ctx.db(ctx.store.cache_drop, fingerprint)
-            with contextlib.suppress(OSError, ReconcilerError):
-                await asyncio.to_thread(ctx.outputs.cache_remove, fingerprint)
-        ctx.emit(Kind.WARNING, address, desired.provider,
-                 detail=f"the render cache cannot serve it ({why}; entry dropped): rendering it instead, a paid render")
-        return None
+    if entry is None:
+        ctx.emit(Kind.ERROR, address, desired.provider, detail=_not_rendered(why, same_as))
+        return False
     try:
         rel = await asyncio.to_thread(ctx.outputs.cache_publish, fingerprint, address, entry)
+    except CacheDamaged as exc:
+        await _drop(ctx, fingerprint)
+        ctx.emit(Kind.ERROR, address, desired.provider, detail=_not_rendered(f"{exc}; entry dropped", same_as))
+        return False
     except (OSError, ReconcilerError) as exc:
         where = outputs.relative(ctx.config, outputs.output_path(ctx.config, address)) if not ctx.outputs.remote \
             else "its address in the bucket"
@@ -146,10 +155,65 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | Non
             ctx.emit(Kind.WARNING, address, desired.provider,
                      detail=f"the previous output {previous} could not be removed ({exc})")
     ctx.tracker.discard(address)
+    source = f"the render of {same_as}" if same_as else "the render cache"
     ctx.emit(Kind.FINISHED, address, desired.provider, entry.get("task_id"),
-             f"{rel} ({entry['bytes']} bytes) from the render cache: no render")
+             f"{rel} ({entry['bytes']} bytes) from {source}: no render")
     ctx.manifest.changed()
     return True
+
+
+async def _unusable(ctx: RunContext, entry: dict | None) -> str | None:
+    """Why ``entry`` cannot be served here (None: it can). One kept where this checkout
+    cannot read it stays indexed (another checkout's); a damaged one is dropped."""
+    if entry is None:
+        return "it is not in the render cache"
+    where = entry.get("location")
+    if where is not None and where != ctx.outputs.cache_location():
+        return f"its bytes are kept at {where}, which this checkout cannot read"
+    why = await asyncio.to_thread(ctx.outputs.cache_problem, entry)
+    if why is not None:
+        await _drop(ctx, entry["fingerprint"])
+        why += "; entry dropped"
+    return why
+
+
+async def _drop(ctx: RunContext, fingerprint: str) -> None:
+    await ctx.db(ctx.store.cache_drop, fingerprint)
+    with contextlib.suppress(OSError, ReconcilerError):
+        await asyncio.to_thread(ctx.outputs.cache_remove, fingerprint)
+
+
+async def _keep_again(ctx: RunContext, fingerprint: str) -> dict | None:
+    """The cache entry of ``fingerprint`` kept again from an intact published output of
+    that content here (the plan counted such an output as servable:
+    ``planner.published_fingerprints``); None if there is none."""
+    place = ctx.outputs.place()
+    for video in (await ctx.db(ctx.store.recorded)).values():
+        if not (video.has_output and video.output_fingerprint == fingerprint
+                and (place is None or video.output_place in (None, place))):
+            continue
+        try:
+            if await asyncio.to_thread(ctx.outputs.check, video) is not None:
+                continue  # gone or changed here: refresh deals with it
+            await asyncio.to_thread(ctx.outputs.cache_keep, fingerprint, video.output_file)
+        except (OSError, ReconcilerError):
+            continue
+        await ctx.db(ctx.store.cache_put, fingerprint, provider=video.provider, task_id=video.output_task_id,
+                     sha256=video.output_sha256, size=video.output_bytes, video_url=video.video_url,
+                     preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location())
+        return (await ctx.db(ctx.store.cache_index)).get(fingerprint)
+    return None
+
+
+def _not_rendered(why: str, same_as: str | None) -> str:
+    """The error of a change the plan counted as free that cannot be served now."""
+    if same_as is None:
+        what = f"the plan counted it as served from the render cache, which cannot serve it now ({why})"
+    else:
+        what = (f"the plan counted one render for this content, made for {same_as}, and that render has no "
+                f"verified output to serve it from ({why})")
+    return (f"not rendered: {what}. Rendering it now would be a paid render the plan did not count: run "
+            "`reconciler plan` to see the render and its cost, then apply again")
 
 
 async def submit(ctx: RunContext, desired: DesiredVideo, action: Action) -> str:

@@ -292,7 +292,8 @@ async def _keep_in_cache(ctx: RunContext, item: Tracked, rel: str, sha256: str, 
                  f"could not keep {rel} in the render cache ({why}); it stays published")
         return
     await ctx.db(ctx.store.cache_put, video.output_fingerprint, provider=item.provider, task_id=item.task_id,
-                 sha256=sha256, size=size, video_url=video.video_url, preview_image_url=video.preview_image_url)
+                 sha256=sha256, size=size, video_url=video.video_url, preview_image_url=video.preview_image_url,
+                 location=ctx.outputs.cache_location())
 
 
 async def _lost(ctx: RunContext, item: Tracked, why: str) -> None:

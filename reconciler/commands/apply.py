@@ -30,6 +30,7 @@ from reconciler.config import account as config_account
 from reconciler.state import outputs_location, outputs_store
 from reconciler.planning import saved_plan, view
 from reconciler.planning import planner
+from reconciler.apply import executor
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
 from reconciler.errors import ReconcilerError
 from reconciler.apply.events import make_hooks
@@ -115,8 +116,9 @@ def report_takeover(lock: WriterLock) -> None:
 
 
 def _providers_needed(plan, store: Store, *, wait: bool, scope: set[str] | None) -> set[str]:
-    # a change the render cache serves needs its vendor too: a damaged entry falls back to a render
-    needed = {c.provider for c in plan.changes if c.action not in (Action.NOOP, Action.UPDATE)}
+    # a change the render cache serves calls no vendor (a damaged entry is not rendered instead)
+    needed = {c.provider for c in plan.changes
+              if c.action not in (Action.NOOP, Action.UPDATE) and (not c.from_cache or executor.calls_vendor(c))}
     if wait:
         needed |= {v.provider for v in store.recorded().values()
                    if to_collect(v) and (scope is None or v.address in scope)}
@@ -146,9 +148,11 @@ def _fresh_plan(config, variables, options, hooks, parallelism):
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
     recorded = engine.outputs.notice_missing(store.recorded())
-    options = dataclasses.replace(options, cached=store.cached_fingerprints() if options.use_cache else frozenset(),
-                                  accounts=config_account.accounts(config))
-    return store, engine, planner.make_plan(desired, recorded, options)
+    where = engine.outputs
+    options = dataclasses.replace(options, place=where.place(), cached=store.cached_fingerprints(
+        where.cache_location()) if options.use_cache else frozenset(), accounts=config_account.accounts(config))
+    return store, engine, planner.make_plan(desired, recorded, options, unservable=lambda fingerprints: (
+        where.cache_unservable(state_store.cache_entries(store, fingerprints))))
 
 
 def _saved_plan(config, plan_file: Path, hooks, parallelism):
@@ -160,12 +164,15 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
     load = loader.load_specs(config, saved.variables)
     desired = load.desired()
     # we hold the lock: intents left pending are a dead writer's, read as unknown (as `plan` did)
+    where = outputs_store.open_outputs(config)
     recorded, generation, cached = state_store.read_plan_inputs(config, recovered=True,
-                                                                with_cache=saved.options.use_cache)
-    recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
+                                                                with_cache=saved.options.use_cache,
+                                                                location=where.cache_location())
+    recorded = where.notice_missing(recorded)  # no network: trusts a bucket
     plan = planner.make_plan(desired, recorded, dataclasses.replace(
-        saved.options, cached=cached, keep_deleted_outputs=config.file.keep_deleted_outputs,
-        accounts=config_account.accounts(config)))
+        saved.options, cached=cached, place=where.place(), keep_deleted_outputs=config.file.keep_deleted_outputs,
+        accounts=config_account.accounts(config)),
+        unservable=lambda fingerprints: where.cache_unservable(state_store.read_cache_entries(config, fingerprints)))
     saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
                          config_digest=config.digest(), replanned=plan)
     store = state_store.open_store(config)

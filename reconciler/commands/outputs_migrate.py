@@ -28,7 +28,7 @@ import uuid
 from reconciler.apply.engine import to_collect
 from reconciler.commands.apply import report_takeover
 from reconciler.errors import ReconcilerError
-from reconciler.state import outputs, outputs_location
+from reconciler.state import outputs, outputs_location, render_cache
 from reconciler.state import store as state_store
 from reconciler.state.outputs_move import MARKER, Places, SourceDamaged
 from reconciler.util import s3url
@@ -115,7 +115,8 @@ def _migrate(config, store, target: str) -> dict:
             "copied already is kept and skipped). The state still records its outputs at " + source + ".")
     for fingerprint in dropped:
         store.cache_drop(fingerprint)  # never served from a place that lacks its bytes
-    store.move_outputs(files, {outputs_location.KEY: target, outputs_location.PREVIOUS: source})
+    cache_location = target if s3url.is_s3(target) else render_cache.place_of(config.root / target)
+    store.move_outputs(files, {outputs_location.KEY: target, outputs_location.PREVIOUS: source}, cache_location)
     _write_manifest(config, store, target)
     notes = []
     if not_there:

@@ -53,16 +53,18 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
     desired = load.desired()
     specwarn.report(config, load)
     # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
+    where = outputs_store.open_outputs(config)
     recorded, generation, cached = state_store.read_plan_inputs(config, recovered=not state.lock().held(),
-                                                                with_cache=not no_cache)
+                                                                with_cache=not no_cache, location=where.cache_location())
     outputs_location.require(config, recorded)  # `outputs:` switched without `outputs migrate`: refused
-    recorded = outputs_store.open_outputs(config).notice_missing(recorded)  # no network: trusts a bucket
+    recorded = where.notice_missing(recorded)  # no network: trusts a bucket
     options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
                           allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
-                          use_cache=not no_cache, cached=cached, allow_over_budget=allow_over_budget,
-                          keep_deleted_outputs=config.file.keep_deleted_outputs,
+                          use_cache=not no_cache, cached=cached, place=where.place(),
+                          allow_over_budget=allow_over_budget, keep_deleted_outputs=config.file.keep_deleted_outputs,
                           accounts=config_account.accounts(config))
-    plan = planner.make_plan(desired, recorded, options)
+    plan = planner.make_plan(desired, recorded, options, unservable=lambda fingerprints: where.cache_unservable(
+        state_store.read_cache_entries(config, fingerprints)))
     cost = refused = None
     if config.file.budget is not None or config.has_prices:
         from reconciler.planning import budget  # only when configured: a plain plan pays nothing for it

@@ -26,7 +26,13 @@ checkout runs as (``options.accounts``, CONTRACT §13) is a noop naming that acc
 A create or replace whose render fingerprint is in ``options.cached`` (the render
 cache's index, read before planning like the state) or is that of an output published
 now (``published_fingerprints``) is marked ``from_cache``: apply publishes the cached
-output instead of rendering (CONTRACT §11).
+output instead of rendering (CONTRACT §11). A ``--replace`` never is: a person asks for
+it because the kept render is wrong. Two or more changes that render the same
+fingerprint render it once: the first by address, the others are marked ``from_cache``
+with ``same_as`` naming it (apply holds them until its output is verified). The caller
+may pass ``unservable``, its cheap look at the cache entries the plan counts as free
+(no I/O here): any it names is planned again as a paid render, the reason saying why,
+so a plan never counts a render apply would have to pay.
 
 Then the safety checks refuse the plan (``PlanError``): targets or --replace naming
 nothing, a mass delete (an empty or mis-checked-out specs folder looks exactly like
@@ -44,6 +50,7 @@ from __future__ import annotations
 
 import dataclasses
 import operator
+from typing import Callable
 
 from reconciler.errors import PlanError
 from reconciler.planning.describe import describe_render_change, fmt
@@ -52,8 +59,23 @@ from reconciler.model import (Action, Change, DesiredVideo, Plan, PlanOptions, R
 
 
 
-def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVideo], options: PlanOptions) -> Plan:
-    """The changes that bring ``recorded`` to ``desired``. Raises PlanError when refused."""
+def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVideo], options: PlanOptions, *,
+              unservable: Callable[[frozenset[str]], dict[str, str]] | None = None) -> Plan:
+    """The changes that bring ``recorded`` to ``desired``. Raises PlanError when refused.
+    ``unservable(fingerprints)``: which of the cache entries this plan serves from cannot
+    be served (fingerprint -> why); they are planned again as renders."""
+    plan = _make_plan(desired, recorded, options)
+    if unservable is None or not options.cached:
+        return plan
+    relied = options.cached.intersection(c.desired.fingerprint for c in plan.changes if c.from_cache and c.same_as is None)
+    bad = unservable(relied) if relied else {}
+    if not bad:
+        return plan
+    again = _make_plan(desired, recorded, dataclasses.replace(options, cached=options.cached - bad.keys()))
+    return Plan(tuple(_unserved(c, bad) for c in again.changes))
+
+
+def _make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVideo], options: PlanOptions) -> Plan:
     addresses = sorted(desired.keys() | recorded.keys())
     targeted = _targeted(addresses, options.targets)
     _check_replace(options, desired, recorded, targeted)
@@ -64,9 +86,10 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
     if options.accounts and _other_accounts_recorded(recorded, options.accounts):
         changes = tuple(map(lambda c: _held(c, options), changes))
     if options.use_cache and any(c.action in (Action.CREATE, Action.REPLACE) for c in changes):
-        servable = options.cached | published_fingerprints(recorded)
+        servable = options.cached | published_fingerprints(recorded, options.place)
         if servable:
-            changes = tuple(map(lambda c: _from_cache(c, servable), changes))
+            changes = tuple(map(lambda c: _from_cache(c, servable, options.replace), changes))
+        changes = _render_once(changes, options.replace)
     _check_mass_delete(changes, len(recorded), options)
     _check_prevent_destroy(changes)
     return Plan(changes)
@@ -148,8 +171,7 @@ def _plain(address: str, action: Action, provider: str, reason: str, file: str |
     fields = change.__dict__  # item by item: faster than update(**...) by half
     fields["address"], fields["action"], fields["provider"], fields["reason"] = address, action, provider, reason
     fields["file"], fields["desired"], fields["recorded"], fields["details"] = file, d, r, ()
-    fields["from_cache"] = False
-    fields["held_for"] = None
+    fields["from_cache"], fields["same_as"], fields["held_for"] = False, None, None
     return change
 
 
@@ -243,18 +265,23 @@ def _noop_reason(r: RecordedVideo) -> str:
     return "up to date"
 
 
-def published_fingerprints(recorded: dict[str, RecordedVideo]) -> frozenset[str]:
+def published_fingerprints(recorded: dict[str, RecordedVideo], place: str | None = None) -> frozenset[str]:
     """The render fingerprints of the outputs published now. Each is servable like a
     cache entry even when its copy into the render cache failed (a kill between the two
     steps, a bucket hiccup): ``Engine.recover`` keeps it in the cache before any change
-    runs, so a rename or a duplicate of it never pays (CONTRACT §11)."""
-    return frozenset(v.output_fingerprint for v in recorded.values() if v.has_output and v.output_fingerprint)
+    runs, so a rename or a duplicate of it never pays (CONTRACT §11). Not one that
+    another checkout of a shared state downloaded (``output_place`` not ``place``): its
+    file is not here to serve from."""
+    return frozenset(v.output_fingerprint for v in recorded.values() if v.has_output and v.output_fingerprint
+                     and (place is None or v.output_place in (None, place)))
 
 
-def _from_cache(change: Change, cached: frozenset[str]) -> Change:
+def _from_cache(change: Change, cached: frozenset[str], forced: frozenset[str] = frozenset()) -> Change:
     """A create or replace whose fingerprint the render cache holds is served from it:
-    its output is published, no vendor call (CONTRACT §11)."""
-    if change.action not in (Action.CREATE, Action.REPLACE) or change.desired.fingerprint not in cached:
+    its output is published, no vendor call (CONTRACT §11). Not one forced by
+    ``--replace``: that is a paid render (CONTRACT §4)."""
+    if (change.action not in (Action.CREATE, Action.REPLACE) or change.desired.fingerprint not in cached
+            or change.address in forced):
         return change
     return dataclasses.replace(change, reason=change.reason + "; " + FROM_CACHE, from_cache=True)
 
@@ -297,6 +324,36 @@ def _other_accounts_recorded(recorded: dict[str, RecordedVideo], accounts) -> bo
 
 
 _account_of = operator.attrgetter("account")
+
+
+def _render_once(changes: tuple[Change, ...], forced: frozenset[str]) -> tuple[Change, ...]:
+    """Changes that would each render the same fingerprint: the first by address renders,
+    every other (unless forced by ``--replace``) is served from that render once its
+    output is verified (CONTRACT §11: the same content twice costs one render)."""
+    if _count(changes, Action.CREATE) + _count(changes, Action.REPLACE) < 2:
+        return changes  # the common case, counted in C
+    first: dict[str, str] = {}
+    out = list(changes)
+    for i, change in enumerate(changes):
+        if not change.renders:
+            continue
+        fingerprint = change.desired.fingerprint
+        if fingerprint not in first:
+            first[fingerprint] = change.address
+        elif change.address not in forced:
+            out[i] = dataclasses.replace(
+                change, reason=f"{change.reason}; same content as {first[fingerprint]}, rendered once for both: "
+                               "no render", from_cache=True, same_as=first[fingerprint])
+    return tuple(out)
+
+
+def _unserved(change: Change, bad: dict[str, str]) -> Change:
+    """A change planned again as a render because the cache entry it would have been
+    served from cannot be (``make_plan``'s ``unservable``): the reason says why."""
+    why = bad.get(change.desired.fingerprint) if change.renders and change.desired is not None else None
+    if why is None:
+        return change
+    return dataclasses.replace(change, reason=f"{change.reason}; the render cache cannot serve it ({why})")
 
 
 # -- safety checks --------------------------------------------------------------------

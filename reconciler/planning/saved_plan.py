@@ -174,13 +174,32 @@ def check_fresh(saved: SavedPlan, *, specs_digest: str, state_generation: int, c
                        "an apply, refresh or watch ran since)")
     if saved.config_digest != config_digest:
         changed.append("reconciler.yaml changed")
-    if not changed and _actions(saved.plan_json) != _actions(view.plan_to_json(replanned)):
-        changed.append("planning again now gives different changes")
+    if not changed:
+        now = view.plan_to_json(replanned)
+        if _actions(saved.plan_json) != _actions(now):
+            changed.append("planning again now gives different changes")
+        elif _renders(saved.plan_json) != _renders(now):
+            changed.append(_more_renders(saved.plan_json, now))
     if changed:
         raise StalePlanError(
             "the saved plan is stale: " + "; ".join(changed)
             + ". Nothing was changed. Run `reconciler plan` again (with --out to save it), then apply the new plan."
         )
+
+
+def _renders(plan_json: dict) -> list[tuple]:
+    return [(c.get("address"), c.get("renders", 0)) for c in plan_json.get("changes", [])]
+
+
+def _more_renders(saved: dict, now: dict) -> str:
+    """Why a saved plan whose changes are the same now counts other paid renders (a cache
+    entry it counted as free is gone or no longer readable here): it is not carried out,
+    so an apply never pays more renders than the plan it carries out counted."""
+    was = {c.get("address"): c.get("renders", 0) for c in saved.get("changes", [])}
+    moved = [c["address"] for c in now.get("changes", []) if c.get("renders", 0) != was.get(c.get("address"), 0)]
+    return (f"planning again now counts {sum(c.get('renders', 0) for c in now.get('changes', []))} paid render(s) "
+            f"where the saved plan counted {sum(was.values())} (the render cache can no longer serve "
+            f"{', '.join(moved)})")
 
 
 def _actions(plan_json: dict) -> list[tuple]:

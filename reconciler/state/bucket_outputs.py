@@ -176,6 +176,16 @@ class BucketOutputs:
             return "cached object's sha256 metadata differs from the one recorded"
         return None
 
+    def cache_location(self) -> str:
+        return self.location.url
+
+    def cache_unservable(self, entries: list[dict]) -> dict[str, str]:
+        """Entries recorded in another outputs location (no network: ``cache_problem``
+        HEADs each one at apply)."""
+        here = self.location.url
+        return {e["fingerprint"]: f"its bytes are kept at {e['location']}, not in {here}"
+                for e in entries if e.get("location") not in (None, here)}
+
     def cache_publish(self, fingerprint: str, address: str, entry: dict) -> str:
         key = self.object_key(address, entry["sha256"])
         self.bucket.copy(self.cache_key(fingerprint), key)

@@ -19,6 +19,8 @@ never a lost output, never a render paid again.
     remove(address, file)           a delete
     sweep(recorded)                 half-done downloads of a killed run (and staged ones no render needs)
     cache_keep / cache_problem / cache_publish / cache_remove   the render cache's bytes
+    cache_location() / cache_unservable(entries)   where entries kept here are recorded as being,
+                                    and the plan's cheap look at the entries it would count free
     public_url(file) / player_url(file)       what a player can use
 """
 
@@ -31,6 +33,8 @@ from reconciler.config import Config
 from reconciler.model import RecordedVideo
 from reconciler.state import outputs, render_cache
 from reconciler.util import s3url
+
+CacheDamaged = render_cache.Damaged  # what ``cache_publish`` raises when the entry's bytes are not the recorded ones
 
 
 class OutputsStore(Protocol):
@@ -55,6 +59,10 @@ class OutputsStore(Protocol):
     def cache_keep(self, fingerprint: str, file: str) -> None: ...
 
     def cache_problem(self, entry: dict) -> str | None: ...
+
+    def cache_location(self) -> str: ...
+
+    def cache_unservable(self, entries: list[dict]) -> dict[str, str]: ...
 
     def cache_publish(self, fingerprint: str, address: str, entry: dict) -> str: ...
 
@@ -99,6 +107,7 @@ class LocalOutputs:
 
     def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
         outputs.sweep_partials(self.config)
+        render_cache.unshare(self.config)  # entries hard-linked by an older version get their own copy
 
     def cache_keep(self, fingerprint: str, file: str) -> None:
         render_cache.keep(self.config, fingerprint, self.config.root / file)
@@ -106,9 +115,15 @@ class LocalOutputs:
     def cache_problem(self, entry: dict) -> str | None:
         return render_cache.problem(self.config, entry)
 
+    def cache_location(self) -> str:
+        return render_cache.place(self.config)
+
+    def cache_unservable(self, entries: list[dict]) -> dict[str, str]:
+        return render_cache.unservable(self.config, entries)
+
     def cache_publish(self, fingerprint: str, address: str, entry: dict) -> str:
         dest = outputs.output_path(self.config, address)
-        render_cache.publish(self.config, fingerprint, dest)
+        render_cache.publish(self.config, entry, dest)
         return outputs.relative(self.config, dest)
 
     def cache_remove(self, fingerprint: str) -> None:

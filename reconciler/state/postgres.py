@@ -73,8 +73,12 @@ def _migrate_6(cur) -> None:
     cur.execute("ALTER TABLE attempts ADD COLUMN account text")
 
 
+def _migrate_7(cur) -> None:
+    cur.execute("ALTER TABLE cache ADD COLUMN location text")  # where the bytes are (see the SQLite store)
+
+
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
-              6: _migrate_6}  # the same versions as the SQLite store
+              6: _migrate_6, 7: _migrate_7}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):
@@ -293,11 +297,14 @@ class PostgresStore(RowStore):
             return {}
         return {row["fingerprint"]: row for row in self._rows("SELECT * FROM cache")}
 
-    def cached_fingerprints(self) -> frozenset[str]:
+    def cached_fingerprints(self, location: str | None = None) -> frozenset[str]:
         if not self._has_videos():
             return frozenset()
+        sql, params = "SELECT fingerprint FROM cache", []
+        if location is not None:
+            sql, params = sql + " WHERE location IS NULL OR location = %s", [location]
         with self._session() as conn:
-            return frozenset(r[0] for r in conn.execute("SELECT fingerprint FROM cache").fetchall())
+            return frozenset(r[0] for r in conn.execute(sql, params).fetchall())
 
 
 def _upgrade(cur, version: int) -> None:

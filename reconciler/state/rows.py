@@ -23,7 +23,7 @@ from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
 
-SCHEMA_VERSION = 6  # both backends migrate through the same versions
+SCHEMA_VERSION = 7  # both backends migrate through the same versions
 
 now = clock.iso_now  # the one clock (util/clock)
 
@@ -33,7 +33,7 @@ ATTEMPT_FIELDS_OF_VIDEO = (
     "error", "submitted_at", "finished_at", "video_url", "preview_image_url", "account",
 )
 CACHE_COLUMNS = ("fingerprint", "provider", "task_id", "sha256", "bytes", "video_url", "preview_image_url",
-                 "created_at", "used_at")
+                 "created_at", "used_at", "location")  # location: where the bytes are (outputs_store.cache_location)
 
 
 class TxCursor:
@@ -329,25 +329,31 @@ class RowStore:
         with self._tx(bump=False) as cur:
             _set_meta(cur, values)
 
-    def move_outputs(self, files: dict[str, tuple[str, str | None]], meta: dict[str, str | None]) -> None:
+    def move_outputs(self, files: dict[str, tuple[str, str | None]], meta: dict[str, str | None],
+                     cache_location: str | None = None) -> None:
         """``outputs migrate``'s switch, in one transaction: each video's published output
-        is now ``files[address]`` (file, place), and ``meta`` says where the outputs are.
+        is now ``files[address]`` (file, place), ``meta`` says where the outputs are, and
+        every cache entry's bytes are at ``cache_location`` (they were copied there).
         A video whose output changed meanwhile is impossible (the caller holds the lock)."""
         with self._tx() as cur:
             for address, (file, place) in files.items():
                 cur.execute("UPDATE videos SET output_file = ?, output_place = ?, updated_at = ? WHERE address = ?",
                             [file, place, now(), address])
+            if cache_location is not None:
+                cur.execute("UPDATE cache SET location = ?", [cache_location])
             _set_meta(cur, meta)
 
     # -- the render cache's index (CONTRACT §11) -----------------------------------
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
-                  video_url: str | None = None, preview_image_url: str | None = None) -> None:
-        """Index a verified output under its fingerprint (replacing an older entry)."""
+                  video_url: str | None = None, preview_image_url: str | None = None,
+                  location: str | None = None) -> None:
+        """Index a verified output under its fingerprint (replacing an older entry), its
+        bytes kept at ``location`` (a bucket, or one checkout's outputs folder)."""
         at = now()
         with self._tx(bump=False) as cur:  # the cache is not the state a saved plan was made from
             cur.upsert_cache(dict(zip(CACHE_COLUMNS, (fingerprint, provider, task_id, sha256, size, video_url,
-                                                      preview_image_url, at, at))))
+                                                      preview_image_url, at, at, location))))
 
     def cache_used(self, fingerprint: str) -> None:
         with self._tx(bump=False) as cur:

@@ -116,8 +116,15 @@ def _migrate_6(db: sqlite_utils.Database) -> None:
     db["attempts"].add_column("account", str)
 
 
+def _migrate_7(db: sqlite_utils.Database) -> None:
+    """A cache entry records where its bytes are (a bucket, or one checkout's outputs
+    folder): a checkout that cannot read them does not count it free. Older entries
+    read NULL: counted only where their file is found (``render_cache.unservable``)."""
+    db["cache"].add_column("location", str)
+
+
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
-              6: _migrate_6}  # version -> function that brings version-1 up to it
+              6: _migrate_6, 7: _migrate_7}  # version -> function that brings version-1 up to it
 
 
 class StateStore(RowStore):
@@ -356,8 +363,15 @@ class StateStore(RowStore):
             return {}
         return {row["fingerprint"]: row for row in self._rows("SELECT * FROM cache")}
 
-    def cached_fingerprints(self) -> frozenset[str]:
-        """The fingerprints the cache holds: all a plan needs (one column, no row dicts)."""
+    def cached_fingerprints(self, location: str | None = None) -> frozenset[str]:
+        """The fingerprints the cache holds (with ``location``: those whose bytes are
+        there, or not recorded): all a plan needs (one column, no row dicts)."""
+        if location is not None:
+            if self._conn is None or "cache" not in self._tables():
+                return frozenset()
+            with self._mutex:
+                return frozenset(r[0] for r in self._conn.execute(
+                    "SELECT fingerprint FROM cache WHERE location IS NULL OR location = ?", [location]))
         if self._conn is None or "cache" not in self._tables():
             return frozenset()
         with self._mutex:

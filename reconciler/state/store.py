@@ -183,21 +183,25 @@ class Store(Protocol):
     def set_meta(self, values: dict[str, str | None]) -> None:
         """Write settings rows (None removes one); no generation bump."""
 
-    def move_outputs(self, files: dict[str, tuple[str, str | None]], meta: dict[str, str | None]) -> None:
-        """Each video's published output is now ``files[address]`` (file, place), and the
-        settings ``meta`` are written, in one transaction."""
+    def move_outputs(self, files: dict[str, tuple[str, str | None]], meta: dict[str, str | None],
+                     cache_location: str | None = None) -> None:
+        """Each video's published output is now ``files[address]`` (file, place), every
+        cache entry's bytes are at ``cache_location``, and the settings ``meta`` are
+        written, in one transaction."""
 
     # -- the render cache's index (CONTRACT §11; the bytes: ``state/render_cache``) --------
 
     def cache_index(self) -> dict[str, dict]:
         """Every cache entry by render fingerprint (provider, task_id, sha256, bytes,
-        video_url, preview_image_url, created_at, used_at): an input of the plan."""
+        video_url, preview_image_url, created_at, used_at, location): an input of the plan."""
 
-    def cached_fingerprints(self) -> frozenset[str]:
-        """The fingerprints the cache holds (the plan's input: cheaper than the index)."""
+    def cached_fingerprints(self, location: str | None = None) -> frozenset[str]:
+        """The fingerprints the cache holds (the plan's input: cheaper than the index); with
+        ``location``, only entries whose bytes are kept there or not recorded."""
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
-                  video_url: str | None = None, preview_image_url: str | None = None) -> None: ...
+                  video_url: str | None = None, preview_image_url: str | None = None,
+                  location: str | None = None) -> None: ...
 
     def cache_used(self, fingerprint: str) -> None: ...
 
@@ -361,18 +365,33 @@ def read_recorded(config: Config, *, recovered: bool) -> tuple[dict[str, Recorde
     return (as_recovered(recorded) if recovered else recorded), generation
 
 
-def read_plan_inputs(config: Config, *, recovered: bool,
-                     with_cache: bool = True) -> tuple[dict[str, RecordedVideo], int, frozenset[str]]:
+def read_plan_inputs(config: Config, *, recovered: bool, with_cache: bool = True,
+                     location: str | None = None) -> tuple[dict[str, RecordedVideo], int, frozenset[str]]:
     """``read_recorded`` plus the fingerprints the render cache holds (CONTRACT §11; an
-    empty set ``with_cache=False``): every input of a plan that the state keeps, read
-    through one read-only open."""
+    empty set ``with_cache=False``; with ``location``, only entries kept there or not
+    recorded): every input of a plan that the state keeps, read through one read-only open."""
     store = open_store(config, readonly=True)
     try:
         recorded, generation = store.recorded(), store.generation()
-        cached = store.cached_fingerprints() if with_cache else frozenset()
+        cached = store.cached_fingerprints(location) if with_cache else frozenset()
     finally:
         store.close()
     return (as_recovered(recorded) if recovered else recorded), generation, cached
+
+
+def cache_entries(store: Store, fingerprints: frozenset[str]) -> list[dict]:
+    """The index rows of ``fingerprints`` (those the cache holds), by fingerprint order."""
+    index = store.cache_index()
+    return [index[f] for f in sorted(fingerprints) if f in index]
+
+
+def read_cache_entries(config: Config, fingerprints: frozenset[str]) -> list[dict]:
+    """``cache_entries`` through a read-only open (for ``plan``, whose store is closed)."""
+    store = open_store(config, readonly=True)
+    try:
+        return cache_entries(store, fingerprints)
+    finally:
+        store.close()
 
 
 def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Callable
 
 
 class Replacement:
@@ -113,28 +114,32 @@ def fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def link_or_copy(src: Path, dest: Path) -> None:
-    """Put the bytes of ``src`` at ``dest`` atomically: a hard link where the filesystem
-    allows one (no bytes copied), else a copy through ``Replacement``. ``dest`` is
-    replaced whole or left as it was."""
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    try:
-        if os.path.samefile(src, dest):
-            return  # already a link of it (rename would leave the temporary link behind)
-    except FileNotFoundError:
-        pass
-    tmp = dest.parent / f".{dest.name}.{os.getpid()}.link"
-    try:
-        tmp.unlink(missing_ok=True)
-        os.link(src, tmp)
-    except OSError:
-        tmp.unlink(missing_ok=True)
-        with open(src, "rb") as source, Replacement(dest) as out:
+def copy_file(src: Path, dest: Path, *, verify: Callable[[Path], None] | None = None, suffix: str = ".tmp") -> None:
+    """Put a copy of ``src``'s bytes at ``dest`` atomically, as a file of its own (never a
+    hard link: changing one file in place must never change the other). Where the
+    filesystem offers it the copy is a reflink (``FICLONE``: copy-on-write, no bytes
+    copied), else the bytes are copied through ``Replacement``. ``verify(tmp)`` runs on
+    the complete copy before it replaces ``dest``; whatever it raises leaves ``dest`` as
+    it was (so a caller checks the very bytes it publishes)."""
+    with open(src, "rb") as source, Replacement(dest, suffix=suffix) as out:
+        if not _clone(source, out.file):
             while chunk := source.read(1 << 20):
                 out.file.write(chunk)
-        return
+        out.file.flush()
+        if verify is not None:
+            verify(out.tmp)
+
+
+def _clone(source, target) -> bool:
+    """Make ``target`` a copy-on-write clone of ``source`` (Linux ``FICLONE``); False where
+    the filesystem or platform cannot (then the caller copies)."""
     try:
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)  # gone after a rename, unless dest became a link of src meanwhile
-    fsync_dir(dest.parent)
+        import fcntl
+
+        fcntl.ioctl(target.fileno(), _FICLONE, source.fileno())
+    except (ImportError, OSError):
+        return False
+    return True
+
+
+_FICLONE = 0x40049409  # linux/fs.h: _IOW(0x94, 9, int)

@@ -202,13 +202,15 @@ class Daemon:
         resolved = self.lastgood.resolve(load, recorded)
         self.report.specs(resolved)
         self.report.warnings(config, load)
-        cached = await asyncio.to_thread(self.engine.store.cached_fingerprints)  # the render cache (§11)
+        where = self.engine.outputs
+        cached = await asyncio.to_thread(self.engine.store.cached_fingerprints, where.cache_location())  # §11
         options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share,
-                              cached=cached, keep_deleted_outputs=config.file.keep_deleted_outputs,
+                              cached=cached, place=where.place(), keep_deleted_outputs=config.file.keep_deleted_outputs,
                               accounts=self.engine.accounts())
         try:
             with gcpause.paused():  # ~10^4 acyclic changes: a generation-2 scan in the middle doubled a save's wait
-                plan = planner.make_plan(resolved.videos, recorded, options)
+                plan = planner.make_plan(resolved.videos, recorded, options, unservable=lambda fingerprints: (
+                    where.cache_unservable(state_store.cache_entries(self.engine.store, fingerprints))))
         except PlanError as exc:
             self.log.once(("refused", str(exc)), "plan_refused", f"nothing done: {exc}", level="error")
             return

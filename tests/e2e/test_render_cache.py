@@ -137,7 +137,7 @@ def test_branch_switch_and_back_is_free(project, sim):
     assert_consistent(project)
 
 
-def test_forced_replace_of_a_lost_output_is_served_from_the_cache(project, sim):
+def test_a_lost_output_is_served_from_the_cache_but_a_forced_replace_is_paid(project, sim):
     project.write_specs(unisound={"uni/a": INTRO})  # one-shot download: a lost file is lost at the vendor
     applied(project)
     kept = sha(project, "uni/a")
@@ -147,8 +147,8 @@ def test_forced_replace_of_a_lost_output_is_served_from_the_cache(project, sim):
     assert change["action"] == "replace" and change["renders"] == 0, change
     applied(project)
     assert creates(sim) == 1 and sha(project, "uni/a") == kept
-    applied(project, "--replace", "uni/a")
-    assert creates(sim) == 1
+    applied(project, "--replace", "uni/a")  # the kept render is wrong: a new one (CONTRACT §4)
+    assert creates(sim) == 2 and sha(project, "uni/a") != kept
     assert_consistent(project)
 
 
@@ -164,19 +164,24 @@ def test_no_cache_renders_anyway(project, sim):
     assert_consistent(project)
 
 
-def test_damaged_entry_is_dropped_and_rendered_visibly(project, sim):
+def test_damaged_entry_is_dropped_and_not_rendered_until_a_plan_counts_it(project, sim):
     write(project, {"a": INTRO})
     applied(project)
     cached = list((project.root / "outputs/.cache").iterdir())
     assert len(cached) == 1
     write(project, {"b": INTRO})
-    (project.root / "outputs/a.mp4").unlink()  # the output is a hard link (or copy) of the entry
-    with open(cached[0], "r+b") as f:  # damage the bytes, same size
+    (project.root / "outputs/a.mp4").unlink()
+    with open(cached[0], "r+b") as f:  # damage the bytes, same size: only a hash sees it
         f.seek(100)
         f.write(b"\0" * 16)
-    result = applied(project)
-    assert "render cache cannot serve it" in result.stderr
-    assert creates(sim) == 2  # rendered, never served the damaged file
+    result = project.apply()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "not rendered" in result.stdout + result.stderr
+    assert creates(sim) == 1  # the plan counted no render: none paid
+    doc = project.plan_json()
+    assert doc["estimate"]["renders"] == 1  # the next plan shows it
+    applied(project)
+    assert creates(sim) == 2
     assert_consistent(project)
 
 

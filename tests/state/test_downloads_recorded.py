@@ -41,3 +41,24 @@ def test_a_schema_1_state_is_migrated_with_its_rows(tmp_path):
         assert store.generation() == 4  # an upgrade counts on: a plan saved at 3 is stale, none saved at 0 fresh
     finally:
         store.close()
+
+
+def test_a_schema_4_state_gains_the_cache_location_and_keeps_its_entries(tmp_path):
+    """Issue 19 §1: the cache entries of a state written before locations were recorded
+    are kept, their location unknown (NULL: a plan looks for their file)."""
+    path = tmp_path / "reconciler.db"
+    conn = sqlite3.connect(path)
+    db = sqlite_utils.Database(conn)
+    db["meta"].create({"key": str, "value": str}, pk="key")
+    for version in (1, 2, 3, 4):
+        sqlite_mod.MIGRATIONS[version](db)
+    db["meta"].insert_all([{"key": "schema_version", "value": "4"}, {"key": "generation", "value": "2"}])
+    db["cache"].insert({"fingerprint": "fp", "provider": "xingyun", "task_id": "7", "sha256": "s", "bytes": 9})
+    conn.commit()
+    conn.close()
+    store = StateStore(path)
+    try:
+        assert store.cache_index()["fp"]["location"] is None
+        assert store.cached_fingerprints("host:/p/outputs") == frozenset({"fp"})
+    finally:
+        store.close()

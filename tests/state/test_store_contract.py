@@ -543,3 +543,15 @@ def test_the_outputs_location_is_a_setting_and_a_move_switches_files_and_locatio
     assert reader.generation() > generation  # the published files changed: a saved plan is stale
     store.set_meta({"outputs_previous": None})
     assert reader.meta("outputs_previous") is None
+
+
+def test_a_cache_entry_records_where_its_bytes_are_and_a_plan_reads_only_those_it_can(store):
+    """Issue 19 §1: an entry kept in another checkout's outputs folder (or bucket) is not
+    a free render here; one from before locations were recorded is looked for."""
+    store.cache_put("fp-here", provider="xingyun", task_id="1", sha256="s1", size=1, location="host-a:/p/outputs")
+    store.cache_put("fp-there", provider="xingyun", task_id="2", sha256="s2", size=2, location="host-b:/p/outputs")
+    store.cache_put("fp-old", provider="xingyun", task_id="3", sha256="s3", size=3)
+    assert store.cache_index()["fp-there"]["location"] == "host-b:/p/outputs"
+    assert store.cached_fingerprints() == frozenset({"fp-here", "fp-there", "fp-old"})
+    assert store.cached_fingerprints("host-a:/p/outputs") == frozenset({"fp-here", "fp-old"})
+    assert store.cached_fingerprints("s3://bucket/prefix") == frozenset({"fp-old"})
