@@ -1,9 +1,11 @@
 """The team recipes in the repository parse and say what the README promises: a
 pre-commit hook running `reconciler validate`, and a CI workflow that plans as a
-PR comment and applies on merge with the state from a secret."""
+PR comment and applies on merge with the state from a secret; and CI (`.ci/run`) running
+the README's test command exactly."""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import yaml
@@ -26,3 +28,10 @@ def test_example_workflow_plans_on_pull_requests_and_applies_on_main():
     apply_steps = [s.get("run") for s in flow["jobs"]["apply"]["steps"]]
     assert "reconciler apply --auto-approve" in apply_steps
     assert "refs/heads/main" in flow["jobs"]["apply"]["if"]
+
+
+def test_ci_runs_the_readme_test_command_verbatim_on_two_workers():
+    blocks = re.findall(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    command = blocks[1]  # "Run the tests:"
+    assert command.endswith("pytest -n 2"), command  # pytest-xdist: the suite mostly waits on subprocesses
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
