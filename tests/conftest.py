@@ -1,13 +1,27 @@
 """Suite-wide fixtures: the session's PostgreSQL server (``tests/pgserver.py``), the
 PgBouncer in transaction mode in front of it (``tests/pgbouncer.py``) and the S3 server
 (``tests/s3server.py``), each started only by a test that asks for it and stopped when
-the session ends."""
+the session ends.
+
+Every run of the engine in this session (in-process, or a console script started with
+this environment) polls a render first after ``FIRST_POLL_SECONDS`` instead of the
+vendors' 2 s (``apply/schedule.py``): the simulators here render in 0.2-0.6 s. A test
+that needs the real schedule passes one, or removes the variable from its environment.
+Under pytest-xdist each worker is a session of its own: its own servers, started on
+first use (each takes a few seconds; sharing one between workers saved less than it
+cost in lifecycle code)."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
+from reconciler.apply.schedule import FIRST_POLL_ENV
 from tests import pgbouncer, pgserver
+
+FIRST_POLL_SECONDS = "0.7"
+os.environ.setdefault(FIRST_POLL_ENV, FIRST_POLL_SECONDS)
 
 
 @pytest.fixture(scope="session")
