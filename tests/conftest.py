@@ -4,9 +4,10 @@ PgBouncer in transaction mode in front of it (``tests/pgbouncer.py``) and the S3
 the session ends.
 
 Every run of the engine in this session (in-process, or a console script started with
-this environment) polls a render first after ``FIRST_POLL_SECONDS`` instead of the
-vendors' 2 s (``apply/schedule.py``): the simulators here render in 0.2-0.6 s. A test
-that needs the real schedule passes one, or removes the variable from its environment.
+this environment) polls a render first after 0.7 s instead of the vendors' 2 s
+(``helpers.FAST_FIRST_POLL``, ``apply/schedule.py``): the simulators here render in
+0.2-0.6 s. A helper that strips ``RECONCILER_*`` from a child's environment adds it
+back; a test that needs the real schedule passes one, or removes the variable.
 Under pytest-xdist each worker is a session of its own: its own servers, started on
 first use (each takes a few seconds; sharing one between workers saved less than it
 cost in lifecycle code)."""
@@ -17,11 +18,11 @@ import os
 
 import pytest
 
-from reconciler.apply.schedule import FIRST_POLL_ENV
 from tests import pgbouncer, pgserver
+from tests.helpers import FAST_FIRST_POLL
 
-FIRST_POLL_SECONDS = "0.7"
-os.environ.setdefault(FIRST_POLL_ENV, FIRST_POLL_SECONDS)
+for _name, _value in FAST_FIRST_POLL.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")

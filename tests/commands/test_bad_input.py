@@ -21,6 +21,7 @@ import pytest
 from reconciler.config import load_config
 from reconciler.model import Status
 from reconciler.state.sqlite import StateStore
+from tests.helpers import FAST_FIRST_POLL
 
 SPEC = """\
 defaults:
@@ -46,7 +47,8 @@ def project(tmp_path) -> Path:
 
 def run(project: Path, *args, timeout: float = 60, **extra_env) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XINGYUN_", "UNISOUND_", "RECONCILER_"))}
-    env.update({"COLUMNS": "200", "XINGYUN_ENDPOINT": NOWHERE, "UNISOUND_ENDPOINT": NOWHERE, **extra_env})
+    env.update({"COLUMNS": "200", "XINGYUN_ENDPOINT": NOWHERE, "UNISOUND_ENDPOINT": NOWHERE, **FAST_FIRST_POLL,
+                **extra_env})
     return subprocess.run([sys.executable, "-m", "reconciler", "-C", str(project), *args],
                           capture_output=True, text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
 
