@@ -30,8 +30,8 @@ def test_example_workflow_plans_on_pull_requests_and_applies_on_main():
     assert "refs/heads/main" in flow["jobs"]["apply"]["if"]
 
 
-def test_ci_runs_the_readme_test_command_verbatim_on_two_workers():
+def test_ci_runs_the_readme_test_command_verbatim_on_parallel_workers():
     blocks = re.findall(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
     command = blocks[1]  # "Run the tests:"
-    assert command.endswith("pytest -n 2"), command  # pytest-xdist: the suite mostly waits on subprocesses
+    assert re.search(r"pytest -n [2-9]$", command), command  # pytest-xdist: the suite mostly waits on subprocesses
     assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
