@@ -1,13 +1,28 @@
 """Suite-wide fixtures: the session's PostgreSQL server (``tests/pgserver.py``), the
 PgBouncer in transaction mode in front of it (``tests/pgbouncer.py``) and the S3 server
 (``tests/s3server.py``), each started only by a test that asks for it and stopped when
-the session ends."""
+the session ends.
+
+Every run of the engine in this session (in-process, or a console script started with
+this environment) polls a render first after 0.7 s instead of the vendors' 2 s
+(``helpers.FAST_FIRST_POLL``, ``apply/schedule.py``): the simulators here render in
+0.2-0.6 s. A helper that strips ``RECONCILER_*`` from a child's environment adds it
+back; a test that needs the real schedule passes one, or removes the variable.
+Under pytest-xdist each worker is a session of its own: its own servers, started on
+first use (PostgreSQL 2-4 s, SeaweedFS ~4 s on a busy 2-core machine, the workers'
+starts overlapping), never shared: no worker has to outlive another to stop them."""
 
 from __future__ import annotations
+
+import os
 
 import pytest
 
 from tests import pgbouncer, pgserver
+from tests.helpers import FAST_FIRST_POLL
+
+for _name, _value in FAST_FIRST_POLL.items():
+    os.environ.setdefault(_name, _value)
 
 
 @pytest.fixture(scope="session")

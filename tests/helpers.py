@@ -1,5 +1,7 @@
 """Builders the test folders share: the spec-file headers a project's specs start with,
-and a tiny .pptx the simulator accepts as a deck.
+a tiny .pptx the simulator accepts as a deck, and the environment every engine run of
+the tests gets (``FAST_FIRST_POLL``: set for the session by ``tests/conftest.py``, and
+added back by each helper that strips ``RECONCILER_*`` from a child's environment).
 
 Per-folder helpers stay in their folder (``e2e/support.py``, ``sim/helpers.py``,
 ``watch/helpers.py``); shared fakes of the engine's parts are in ``fakes.py``.
@@ -11,6 +13,10 @@ import io
 import zipfile
 from pathlib import Path
 
+from reconciler.apply.schedule import FIRST_POLL_ENV
+
+# The simulators here render in 0.2-0.6 s: a run polls first after 0.7 s, not the vendors' 2 s.
+FAST_FIRST_POLL = {FIRST_POLL_ENV: "0.7"}
 # The defaults of a Xingyun spec file, then ``videos:``: append ``  address:\n    segment: ...``.
 XINGYUN_HEADER = """\
 defaults:

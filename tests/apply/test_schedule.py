@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.apply.schedule import PollSchedule, Tracker
+from reconciler.apply.schedule import FIRST_POLL_ENV, PollSchedule, Tracker
 
 
 def test_schedule_starts_after_a_few_seconds_grows_and_is_capped():
@@ -86,3 +86,14 @@ def test_take_everything_for_refresh():
     for i in range(5):
         t.add(f"v{i}", "xingyun", str(i), now=0)
     assert len(t.take_due(0, everything=True)) == 5
+
+
+def test_a_run_polls_first_after_two_seconds_unless_the_test_knob_says_otherwise(monkeypatch):
+    monkeypatch.delenv(FIRST_POLL_ENV, raising=False)
+    assert PollSchedule.for_run().first == 2.0  # VENDOR-NOTES: a few seconds first
+    monkeypatch.setenv(FIRST_POLL_ENV, "0.5")
+    assert PollSchedule.for_run().first == 0.5
+    assert Tracker().add("a", "xingyun", "1", now=0).due < 1
+    for junk in ("", "soon", "0", "-1", "nan", "inf"):
+        monkeypatch.setenv(FIRST_POLL_ENV, junk)
+        assert PollSchedule.for_run().first == 2.0, junk

@@ -14,6 +14,7 @@ from reconciler.commands import apply, refresh
 from reconciler.errors import LockHeldError
 from reconciler.providers import local_sim
 from reconciler.state.sqlite import StateLock
+from tests.helpers import FAST_FIRST_POLL
 
 SPEC = """\
 defaults: {provider: unisound, speech_param: {vcn: xuanxuan-plus}, video_param: {template: yadi_01, background: 1}}
@@ -29,6 +30,8 @@ def proj(tmp_path, monkeypatch):
         if name.startswith(("XINGYUN_", "UNISOUND_", "RECONCILER_")):
             monkeypatch.delenv(name)
     monkeypatch.setenv("RECONCILER_SIM_RENDER_SECONDS", "0.2")
+    for name, value in FAST_FIRST_POLL.items():
+        monkeypatch.setenv(name, value)
     (tmp_path / "reconciler.yaml").write_text("providers: {xingyun: {endpoint: sim}, unisound: {endpoint: sim}}\n")
     (tmp_path / "specs").mkdir()
     (tmp_path / "specs/faq.yaml").write_text(SPEC)

@@ -14,7 +14,6 @@ import shutil
 import sqlite3
 import subprocess
 import sys
-import tempfile
 from pathlib import Path
 
 import pytest
@@ -22,6 +21,7 @@ import pytest
 from reconciler.config import load_config
 from reconciler.model import Status
 from reconciler.state.sqlite import StateStore
+from tests.helpers import FAST_FIRST_POLL
 
 SPEC = """\
 defaults:
@@ -47,7 +47,8 @@ def project(tmp_path) -> Path:
 
 def run(project: Path, *args, timeout: float = 60, **extra_env) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XINGYUN_", "UNISOUND_", "RECONCILER_"))}
-    env.update({"COLUMNS": "200", "XINGYUN_ENDPOINT": NOWHERE, "UNISOUND_ENDPOINT": NOWHERE, **extra_env})
+    env.update({"COLUMNS": "200", "XINGYUN_ENDPOINT": NOWHERE, "UNISOUND_ENDPOINT": NOWHERE, **FAST_FIRST_POLL,
+                **extra_env})
     return subprocess.run([sys.executable, "-m", "reconciler", "-C", str(project), *args],
                           capture_output=True, text=True, env=env, timeout=timeout, stdin=subprocess.DEVNULL)
 
@@ -267,28 +268,31 @@ def test_readers_write_nothing_on_bad_input_in_a_fresh_project(project):
 
 
 def test_readers_work_on_a_read_only_state_folder(project):
-    """As root, chmod is not honoured, so the commands run as uid 65534 (nobody, through
-    ``setpriv``), for whom it is: this proves a reader needs no write access to the
-    state folder (nor to the project)."""
+    """As root, file modes are not honoured, so the commands run as root without the
+    capabilities that override them (``setpriv`` drops CAP_DAC_OVERRIDE and CAP_FOWNER):
+    for that process the read-only modes hold, while the checkout and its interpreter stay
+    reachable wherever the clone lives (a uid such as nobody cannot enter a 0700 folder
+    holding it). This proves a reader needs no write access to the state folder (nor to
+    the project)."""
     if os.geteuid() == 0 and not shutil.which("setpriv"):
         pytest.skip("running as root without setpriv: a read-only folder cannot be made")
-    if os.geteuid() == 0:
-        base = Path(tempfile.mkdtemp(prefix="reconciler-ro-"))  # /tmp/pytest-of-root is 0700
-        os.chmod(base, 0o755)
-        shutil.copytree(project, base / "proj")
-        project = base / "proj"
     try:
         recorded_state(project, finished=False)
         state = project / "state"
         for path in [project, *project.rglob("*")]:
             os.chmod(path, 0o555 if path.is_dir() else 0o444)
         before = snapshot(project)
-        as_nobody = ["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups"] if os.geteuid() == 0 else []
+        no_override = ["setpriv", "--inh-caps=-dac_override,-fowner",
+                       "--bounding-set=-dac_override,-fowner"] if os.geteuid() == 0 else []
         env = {k: v for k, v in os.environ.items() if not k.startswith(("XINGYUN_", "UNISOUND_"))}
         env["COLUMNS"] = "200"
+        if no_override:  # the modes really hold for such a process
+            probe = subprocess.run([*no_override, sys.executable, "-c", "import sys; open(sys.argv[1], 'w')",
+                                    str(state / "probe")], capture_output=True, text=True, timeout=60)
+            assert probe.returncode != 0 and "Permission denied" in probe.stderr, probe.stderr
         outputs = {}
         for command in (["validate"], ["plan"], ["status"], ["status", "--json"]):
-            proc = subprocess.run([*as_nobody, sys.executable, "-m", "reconciler", "-C", str(project), *command],
+            proc = subprocess.run([*no_override, sys.executable, "-m", "reconciler", "-C", str(project), *command],
                                   capture_output=True, text=True, env=env, timeout=60, cwd="/")
             assert proc.returncode == 0, (command, proc.stderr)
             outputs[" ".join(command)] = proc.stdout
@@ -301,8 +305,6 @@ def test_readers_work_on_a_read_only_state_folder(project):
     finally:
         for path in [project, *project.rglob("*")]:
             os.chmod(path, 0o755 if path.is_dir() else 0o644)
-        if os.geteuid() == 0:
-            shutil.rmtree(project.parent)
 
 
 # -- the simulator's settings from the environment -------------------------------------------

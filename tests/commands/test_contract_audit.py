@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.helpers import FAST_FIRST_POLL
+
 SPEC = """\
 defaults:
   provider: unisound
@@ -37,6 +39,7 @@ def project(tmp_path) -> Path:
 
 def run(root: Path, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("XINGYUN_", "UNISOUND_", "RECONCILER_"))}
+    env.update(FAST_FIRST_POLL)
     env["RECONCILER_SIM_RENDER_SECONDS"] = "0.2"
     return subprocess.run([sys.executable, "-m", "reconciler", "-C", str(root), *args], input=stdin,
                           capture_output=True, text=True, env=env, timeout=120,
@@ -145,6 +148,7 @@ def test_a_sim_process_on_loopback_needs_no_credentials(tmp_path):
     sim = start_in_thread(state_dir=tmp_path / "simstate", render_seconds=0.2)
     try:
         env = {k: v for k, v in os.environ.items() if not k.startswith(("XINGYUN_", "UNISOUND_", "RECONCILER_"))}
+        env.update(FAST_FIRST_POLL)
         env["UNISOUND_ENDPOINT"] = sim.url
         res = subprocess.run([sys.executable, "-m", "reconciler", "-C", str(tmp_path), "apply", "--auto-approve"],
                              capture_output=True, text=True, env=env, timeout=120, stdin=subprocess.DEVNULL)

@@ -31,7 +31,7 @@ from reconciler.config import load_config
 from reconciler.sim import media
 from reconciler.state import manifest as manifest_mod
 from reconciler.state import store as state_store
-from tests.helpers import XINGYUN_HEADER, tiny_pptx
+from tests.helpers import FAST_FIRST_POLL, XINGYUN_HEADER, tiny_pptx
 
 RECONCILER = str(Path(sys.executable).with_name("reconciler")) if Path(sys.executable).with_name(
     "reconciler").exists() else shutil.which("reconciler")
@@ -207,6 +207,7 @@ class Project:
         env = {k: v for k, v in os.environ.items()
                if not k.startswith(("RECONCILER_", "XINGYUN_", "UNISOUND_"))}
         env.update(SECRETS)
+        env.update(FAST_FIRST_POLL)
         env.update({"XINGYUN_ENDPOINT": self.sim.url, "UNISOUND_ENDPOINT": self.sim.url,
                     "COLUMNS": "200"})
         if self.state_url:

@@ -143,7 +143,7 @@ def test_without_terminal_or_auto_approve_apply_refuses(project, sim):
 @on_every_backend
 def test_two_concurrent_applies_one_fails_fast_naming_the_holder(project, sim):
     project.write_specs(xingyun={"xy/a": "a"}, unisound={"uni/a": "a"})
-    sim.faults({"render_seconds": 2.0})
+    sim.faults({"render_seconds": 3600})  # the first apply holds the lock, however slow the machine
     first = project.start("apply", "--auto-approve")
     wait_until(lambda: sim.calls("create"), what="the first apply's creates")
     second = project.run("apply", "--auto-approve", timeout=10)
@@ -151,6 +151,7 @@ def test_two_concurrent_applies_one_fails_fast_naming_the_holder(project, sim):
     assert f"pid {first.pid}" in second.stderr and "locked" in second.stderr
     refresh = project.run("refresh", timeout=10)
     assert refresh.returncode == 1 and f"pid {first.pid}" in refresh.stderr
+    sim.faults({"clock_advance_seconds": 3600})  # the renders are done at the first apply's next poll
     out, err = first.communicate(timeout=60)
     assert first.returncode == 0, out + err
     assert_consistent(project)

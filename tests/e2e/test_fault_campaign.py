@@ -15,6 +15,7 @@ import pytest
 
 from tests import pgserver
 from tests.e2e.support import BACKENDS, SECRETS
+from tests.helpers import FAST_FIRST_POLL
 
 BENCH = Path(__file__).resolve().parents[2] / "bench" / "fault_campaign.py"
 
@@ -34,7 +35,7 @@ def test_a_small_seeded_fault_campaign_keeps_every_promise(sim, tmp_path, backen
     if backend == "postgresql":
         request.getfixturevalue("pg_server")  # the session's server, stopped with the session
         fresh_state = pgserver.fresh_database
-    figures = fc.campaign(runs=3, seed=7, sim=fc.Sim(sim.url), env=fc.project_env(sim.url, SECRETS),
+    figures = fc.campaign(runs=3, seed=7, sim=fc.Sim(sim.url), env=fc.project_env(sim.url, {**SECRETS, **FAST_FIRST_POLL}),
                           workdir=tmp_path, fresh_state=fresh_state)
     assert figures.runs == 3 and figures.kills >= 1, figures.lines()
     assert figures.ok, "\n".join(figures.lines() + figures.problems)

@@ -73,7 +73,7 @@ def test_stop_is_bounded_with_idle_keep_alive_connections(state_dir):
         assert c.get("/_sim/health").status_code == 200  # leaves an idle keep-alive connection
     t0 = time.monotonic()
     sim.stop()
-    assert time.monotonic() - t0 < 1.5
+    assert time.monotonic() - t0 < 10  # bounded however busy the machine: idle keep-alive clients hold nothing up
     sim.stop()  # idempotent
     for c in clients:
         c.close()
@@ -89,7 +89,7 @@ def test_stop_interrupts_a_slow_fault(state_dir):
     poll(lambda: [e for e in sim.ledger() if e["kind"] == "create"], bool, timeout=5)
     t0 = time.monotonic()
     sim.stop()
-    assert time.monotonic() - t0 < 2
+    assert time.monotonic() - t0 < 15  # well before the 30 s fault ends, however busy the machine
     thread.join(5)
     http.close()
 

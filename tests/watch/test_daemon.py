@@ -107,7 +107,7 @@ def test_sigterm_mid_render_then_restart_finishes_without_duplicates(project):
     wait_until(lambda: len(project.calls("create")) == 3, what="three creates")
     started = time.monotonic()
     assert w.stop(signal.SIGTERM) == 0
-    assert time.monotonic() - started < 5
+    assert time.monotonic() - started < 15  # it does not wait for the 3 s renders (asserted below); generous under load
     assert w.events("stop")[-1]["message"].startswith("stopped")
     assert not project.finished("x/1") and not project.finished("u/1")
 
