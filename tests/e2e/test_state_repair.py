@@ -166,7 +166,8 @@ def test_with_outputs_in_a_bucket_an_import_publishes_the_object_and_forget_keep
     project = s3_project
     project.write_specs(xingyun={"xy/a": "a"})
     task_id = unknown_create(project, sim)
-    imported = project.run("state", "import", "xy/a", task_id)
+    wait_until(lambda: sim.tasks()[("xingyun", task_id)]["state"] == "finished", what="the render to finish")
+    imported = project.run("state", "import", "xy/a", task_id)  # finished: downloaded and published now
     assert imported.returncode == 0, imported.stdout + imported.stderr
     assert_s3_consistent(project)
     [key] = project.objects()

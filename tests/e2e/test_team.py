@@ -208,7 +208,8 @@ def test_a_crash_after_the_intent_is_recovered_by_the_next_writer_on_another_mac
     a, b = machines
     for m in machines:
         m.write_specs(xingyun={"xy/a": "一", "xy/b": "二"})
-    crashed = a.start("apply", "--auto-approve", RECONCILER_TEST_CRASH_AT="after_intent:1")
+    # one change at a time: the kill comes after the first intent, before any other is written
+    crashed = a.start("apply", "--auto-approve", "--parallelism", "1", RECONCILER_TEST_CRASH_AT="after_intent:1")
     crashed.communicate(timeout=60)
     assert crashed.returncode == KILLED
     assert [v.status.value for v in a.recorded().values()] == ["pending"]  # the intent, in the shared state
