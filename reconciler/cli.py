@@ -50,7 +50,7 @@ var_option = click.option("--var", "vars_", multiple=True, metavar="KEY=VALUE", 
 target_option = click.option("--target", "targets", multiple=True, metavar="ADDR", help="Limit to this address.")
 replace_option = click.option("--replace", "replace", multiple=True, metavar="ADDR", help="Force a new render.")
 no_cache_option = click.option(
-    "--no-cache", is_flag=True, help="Render even where the render cache holds the output (CONTRACT §11)."
+    "--no-cache", is_flag=True, help="Render even where the render cache holds the output (docs/cache.md)."
 )
 mass_delete_option = click.option(
     "--allow-mass-delete", is_flag=True, help="Allow a plan that deletes all (or over max_delete_share) videos."
@@ -102,7 +102,7 @@ def validate(ctx, vars_):
 
 
 @cli.command()
-@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (CONTRACT §5).")
+@click.option("--json", "as_json", is_flag=True, help="Machine-readable plan (docs/formats.md).")
 @click.option("--markdown", "as_markdown", is_flag=True, help="The plan as Markdown for a pull-request comment.")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="Save the plan for `apply FILE`.")
 @target_option
@@ -260,7 +260,7 @@ def gallery(ctx, out):
 
 @cli.group()
 def cache():
-    """The render cache (CONTRACT §11)."""
+    """The render cache (docs/cache.md)."""
 
 
 @cache.command("prune")
@@ -272,7 +272,7 @@ def cache_prune(ctx):
 
 @cli.group()
 def outputs():
-    """Where the published outputs and the render cache live (CONTRACT §9, §13)."""
+    """Where the published outputs and the render cache live (docs/outputs.md)."""
 
 
 @outputs.command("migrate")

@@ -92,13 +92,13 @@ class ManifestError(ReconcilerError):
 
 
 class OutputsError(ReconcilerError):
-    """The outputs store (an S3-compatible bucket, CONTRACT §9) refused or could not be
+    """The outputs store (an S3-compatible bucket, docs/outputs.md) refused or could not be
     reached. Never a lost output and never a reason to render again: what was
     downloaded stays staged locally until an upload is confirmed."""
 
 
 class MediaError(ReconcilerError):
-    """A video file is not playable media (CONTRACT §12): no video stream, no duration,
+    """A video file is not playable media (docs/parts.md): no video stream, no duration,
     or a frame that does not decode; or parts that cannot be joined. ``reason`` says
     why in words a person can read; ``path`` names the file."""
 

@@ -17,7 +17,6 @@ from enum import StrEnum
 from typing import Mapping
 
 
-
 @dataclass(frozen=True)
 class Vendor:
     """What the rest of reconciler needs to know about one vendor, in one place.
@@ -39,7 +38,10 @@ class Vendor:
     # Seconds of clock skew after which signed calls are refused: Xingyun documents 60 s;
     # Unisound documents nothing (choice: assume the same 60 s).
     clock_window: float = 60.0
-    app_id_name: str = "app id"  # how messages name the public account id (CONTRACT §13)
+    app_id_name: str = "app id"  # how messages name the public account id (docs/team.md)
+    # Seconds an output link works after the render finished, where the vendor documents it
+    # (Unisound: 3 days, 3天有效); None: undocumented (download at once all the same).
+    link_lifetime: float | None = None
 
 
 VENDORS: dict[str, Vendor] = {v.name: v for v in (
@@ -49,7 +51,7 @@ VENDORS: dict[str, Vendor] = {v.name: v for v in (
     Vendor("unisound", "Unisound", can_cancel=False, one_shot_download=True,
            env_app_id="UNISOUND_APPKEY", env_secret="UNISOUND_SECRET", env_endpoint="UNISOUND_ENDPOINT",
            default_endpoint="https://ai-api.hivoice.cn", client="unisound:UnisoundProvider",
-           app_id_name="appKey"),
+           app_id_name="appKey", link_lifetime=3 * 86400.0),
 )}
 
 
@@ -67,7 +69,7 @@ def can_cancel(provider: str) -> bool:
 
 def owner_elsewhere(video: RecordedVideo, accounts: Mapping[str, str]) -> str | None:
     """The account ``video``'s render was created with, when that is not the account
-    this checkout runs as for its vendor (CONTRACT §13); else None. A render recorded
+    this checkout runs as for its vendor (docs/team.md); else None. A render recorded
     without an account (before accounts were recorded), or of a vendor whose account
     is not known here (no credentials), counts as this checkout's own."""
     current = accounts.get(video.provider)
@@ -122,7 +124,7 @@ class UnisoundAuth:
 
 
 class Status(StrEnum):
-    """A video's status as recorded (CONTRACT §6)."""
+    """A video's status as recorded (docs/formats.md)."""
 
     PENDING = "pending"  # intent written, create not yet answered
     RENDERING = "rendering"  # the vendor accepted the create; not finished yet
@@ -221,7 +223,7 @@ class RecordedVideo:
     output_fingerprint: str | None = None
     output_task_id: str | None = None
     output_lost: bool = False
-    output_place: str | None = None  # "host:/project/root" of the checkout that downloaded the output (§8)
+    output_place: str | None = None  # "host:/project/root" of the checkout that downloaded the output (docs/team.md)
     account: str | None = None  # the vendor account its render was created with (config/account.py); None: any
 
     @property
@@ -239,12 +241,12 @@ class PlanOptions:
     replace: frozenset[str] = frozenset()
     allow_mass_delete: bool = False
     max_delete_share: float | None = None
-    use_cache: bool = True  # False: --no-cache (CONTRACT §11)
-    cached: frozenset[str] = frozenset()  # render fingerprints the render cache holds (CONTRACT §11)
+    use_cache: bool = True  # False: --no-cache (docs/cache.md)
+    cached: frozenset[str] = frozenset()  # render fingerprints the render cache holds (docs/cache.md)
     place: str | None = None  # this checkout (outputs_store.place()): outputs another one downloaded are not servable
-    allow_over_budget: bool = False  # budget (CONTRACT §10): enforced by planning.budget, not the planner
-    keep_deleted_outputs: bool = False  # config (CONTRACT §9): a delete's reason says its output is kept
-    # provider -> the vendor account this checkout runs as (CONTRACT §13); a render of another
+    allow_over_budget: bool = False  # budget (docs/budget.md): enforced by planning.budget, not the planner
+    keep_deleted_outputs: bool = False  # config (docs/outputs.md): a delete's reason says its output is kept
+    # provider -> the vendor account this checkout runs as (docs/team.md); a render of another
     # account is never replaced or deleted here (planner._held); empty: no check
     accounts: Mapping[str, str] = field(default_factory=dict)
 
@@ -260,7 +262,7 @@ class Change:
     recorded: RecordedVideo | None = None
     details: tuple[str, ...] = ()  # extra human lines, e.g. a short script diff
     from_cache: bool = False  # a create/replace served from the render cache: no render
-    held_for: str | None = None  # the other account whose render this change would have touched (§13): a noop
+    held_for: str | None = None  # the other account whose render this change would have touched (docs/team.md): a noop
     same_as: str | None = None  # served from the render of this address in the same plan (same fingerprint)
 
     @property

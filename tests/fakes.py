@@ -12,14 +12,14 @@ import hashlib
 import os
 from pathlib import Path
 
-from reconciler.config import load_config
 from reconciler.apply.engine import Engine
-from reconciler.specs.fingerprint import fingerprint
 from reconciler.apply.events import NullHooks
-from reconciler.model import Action, Change, DesiredVideo, Plan
 from reconciler.apply.schedule import PollSchedule
+from reconciler.config import load_config
+from reconciler.model import Action, Change, DesiredVideo, Plan
 from reconciler.providers.base import Capabilities, DownloadResult, SubmitResult, TaskState, TaskStatus
 from reconciler.sim import media
+from reconciler.specs.fingerprint import fingerprint
 from reconciler.state.sqlite import StateStore
 
 FAST = PollSchedule(first=0.01, factor=1.5, cap=0.05, jitter=0.0)

@@ -1,6 +1,6 @@
 """PgBouncer in transaction mode in front of the session's PostgreSQL (``tests/pgserver.py``).
 
-Why: CONTRACT §8 says the writer lock works through a connection pooler in transaction
+Why: docs/team.md says the writer lock works through a connection pooler in transaction
 mode, the setting that breaks Terraform's pg backend (session advisory locks) and any
 client that relies on session state: a pooler hands each transaction to whichever
 server connection is free, and PgBouncer refuses the ``options`` startup parameter. No

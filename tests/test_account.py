@@ -1,4 +1,4 @@
-"""``config/account``: the vendor account a checkout runs as (CONTRACT §13), as recorded
+"""``config/account``: the vendor account a checkout runs as (docs/team.md), as recorded
 with every render: the public id and where its tasks live, never a secret."""
 
 from __future__ import annotations

@@ -11,9 +11,9 @@ import pytest
 import yaml
 
 from reconciler import config as config_mod
-from reconciler.util import yamlio
 from reconciler.config import load_config
 from reconciler.errors import ConfigError
+from reconciler.util import yamlio
 
 
 def write(tmp_path: Path, text: str | bytes) -> Path:

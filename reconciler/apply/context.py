@@ -16,7 +16,7 @@ function hands back to the engine (the action it carried out) is its return valu
     ctx.clock()                 monotonic seconds (injected in tests)
     ctx.lock(address)           held while a change or a poll+download works on it
     ctx.account(provider)       the vendor account this run calls as (None: not known here)
-    ctx.other_account(video)    a render of another account: reported, never touched (CONTRACT §13)
+    ctx.other_account(video)    a render of another account: reported, never touched (docs/team.md)
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
-from reconciler.state import overdue
 from reconciler.model import RecordedVideo, Status
+from reconciler.state import overdue
 
 if TYPE_CHECKING:  # pragma: no cover
     from reconciler.apply.schedule import Tracker
@@ -51,8 +51,8 @@ class RunContext:
     holder: str  # who writes the intents ("apply (pid 123)")
     lock: Callable[[str], asyncio.Lock]
     wake: Callable[[], None]  # tell the engine's wait loop that the tracker changed
-    outputs: OutputsStore  # the local outputs folder or the bucket (CONTRACT §9)
-    account: Callable[[str], str | None]  # provider -> the account its renders are created with (§13)
+    outputs: OutputsStore  # the local outputs folder or the bucket (docs/outputs.md)
+    account: Callable[[str], str | None]  # provider -> the account its renders are created with (docs/team.md)
     # a video whose render another vendor account created: reported (once) and True; else False
     other_account: Callable[[RecordedVideo], bool]
 

@@ -25,7 +25,6 @@ from reconciler.config import Config
 from reconciler.errors import ReconcilerError
 from reconciler.model import DesiredVideo
 
-
 PREFIX = ".deck-"  # private copies under the state folder, one folder per create in flight
 
 

@@ -22,7 +22,7 @@ takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one 
 ``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
 per-vendor limit (``providers.http``), which is what bounds polls and downloads. A
 change served from the render of another change of the same plan (``Change.same_as``:
-the same content, CONTRACT §11) waits, holding no slot, until that render settles
+the same content, docs/cache.md) waits, holding no slot, until that render settles
 (``_settled``: its output verified and cached, or failed, or not followed in this run),
 then is served from it or said not to be; it is never rendered itself.
 The state is written only through the ``Store``, each outcome the moment it happens
@@ -50,21 +50,19 @@ from contextlib import nullcontext
 from typing import Awaitable, Callable
 
 from reconciler.apply import decks, executor, follow, published
-from reconciler.state import overdue
 from reconciler.apply.context import RunContext
-from reconciler.state import manifest_writer, outputs_store
-from reconciler.state.outputs import kept_elsewhere
+from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
+from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.config import Config
 from reconciler.config import account as config_account
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
-from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
 from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status, account_text, owner_elsewhere
-from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.providers.base import Provider
+from reconciler.state import manifest_writer, outputs_store, overdue
+from reconciler.state.outputs import kept_elsewhere
 from reconciler.state.store import Store
 from reconciler.util import clock as wall_clock
 from reconciler.util.aio import first_of
-
 
 
 def to_collect(video: RecordedVideo) -> bool:
@@ -199,7 +197,7 @@ class Engine:
             self.errors.pop(address, None)
         self.hooks.event(event)
 
-    # -- accounts (CONTRACT §13) -------------------------------------------------------
+    # -- accounts (docs/team.md) -------------------------------------------------------
 
     def account(self, provider: str) -> str | None:
         """The vendor account this run calls ``provider`` as (None without credentials:

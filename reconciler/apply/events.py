@@ -47,7 +47,7 @@ class Kind(StrEnum):
     MOVED = "moved"  # (unchanged): the video now lives in another spec file, recorded
     DELETED = "deleted"  # deleted: removed from state, manifest and outputs
     SKIPPED = "skipped"  # skipped: not started because of an interrupt
-    OTHER_ACCOUNT = "other_account"  # other account: its render belongs to another vendor account (§13); untouched
+    OTHER_ACCOUNT = "other_account"  # other account: its render belongs to another vendor account (docs/team.md); untouched
     ERROR = "error"  # failed: a step failed in a way that is none of the above
 
     @property

@@ -33,13 +33,13 @@ import contextlib
 from typing import TYPE_CHECKING
 
 from reconciler.apply import decks
-from reconciler.state import outputs
-from reconciler.state.outputs_store import CacheDamaged
-from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.apply.events import Kind
-from reconciler.util.crashpoint import crash_point
+from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.model import Action, Change, DesiredVideo, Status, display_name
 from reconciler.providers.base import RenderRequest
+from reconciler.state import outputs
+from reconciler.state.outputs_store import CacheDamaged
+from reconciler.util.crashpoint import crash_point
 
 if TYPE_CHECKING:  # pragma: no cover
     from reconciler.apply.context import RunContext
@@ -81,7 +81,7 @@ async def _remove_outputs(ctx: RunContext, address: str, recorded_file: str | No
 
 
 def moved_only(change: Change) -> bool:
-    """A noop whose video now lives in another spec file (CONTRACT §3: not a change)."""
+    """A noop whose video now lives in another spec file (docs/specs.md: not a change)."""
     d, r = change.desired, change.recorded
     return change.action is Action.NOOP and d is not None and r is not None and d.spec_file != r.spec_file
 
@@ -105,14 +105,14 @@ def calls_vendor(change: Change) -> bool:
 
 async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | None = None,
                      same_as: str | None = None) -> bool:
-    """Serve ``desired`` from the render cache (CONTRACT §11): verify the entry, put a
+    """Serve ``desired`` from the render cache (docs/cache.md): verify the entry, put a
     copy at the address's output atomically (a file at ``outputs/<address>.mp4``, its
     sha256 checked on the copy, or a server-side copy in the bucket), then record it
     (state, manifest): no vendor call. True when served. False when not, said: a local
     failure (nothing rendered or recorded: fix it and apply again), or an entry gone,
     damaged or kept where this checkout cannot read it, with no intact published output
     of the same content to keep it again from: then the video is *not* rendered, since
-    the plan counted no render for it (CONTRACT §11: an apply never pays more renders
+    the plan counted no render for it (docs/cache.md: an apply never pays more renders
     than its plan counted); the next plan shows the render and its cost. ``same_as``:
     the address of this plan whose render serves it (``planner._render_once``).
     ``previous``: the output a replace supersedes (removed from a bucket once the new

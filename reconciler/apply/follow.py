@@ -32,14 +32,14 @@ import asyncio
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from reconciler.state import outputs
-from reconciler.errors import PermanentError, ProviderError, ReconcilerError, StateError
 from reconciler.apply.events import Kind
-from reconciler.util.crashpoint import crash_point
-from reconciler.model import Status
 from reconciler.apply.schedule import Tracked
+from reconciler.errors import PermanentError, ProviderError, ReconcilerError, StateError
+from reconciler.model import Status
 from reconciler.providers.base import Provider, TaskState, TaskStatus
+from reconciler.state import outputs
 from reconciler.util.clock import iso_now
+from reconciler.util.crashpoint import crash_point
 
 if TYPE_CHECKING:  # pragma: no cover
     from reconciler.apply.context import RunContext
@@ -229,7 +229,7 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
 
 
 async def _held_elsewhere(ctx: RunContext, item: Tracked) -> bool:
-    """Whether another checkout of a shared state (CONTRACT §8) started the one-shot
+    """Whether another checkout of a shared state (docs/team.md) started the one-shot
     download of this render and so holds its only copy (e.g. verified and waiting for its
     upload to a bucket that was unreachable there). Then this machine neither downloads it
     (the link serves once) nor counts it lost (a paid render): said, left to that machine."""
@@ -279,8 +279,7 @@ async def _tidy(ctx: RunContext, item: Tracked, staged: Path, previous: str | No
 
 
 async def _keep_in_cache(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int) -> None:
-    """Every verified output is kept in the render cache under its fingerprint (CONTRACT
-    §11). A local failure here costs nothing now (the output is published): said, not fatal."""
+    """Every verified output is kept in the render cache under its fingerprint (docs/cache.md). A local failure here costs nothing now (the output is published): said, not fatal."""
     video = await ctx.db(ctx.store.get, item.address)
     if video is None or not video.output_fingerprint:
         return

@@ -1,4 +1,4 @@
-"""Notifications (``notify:`` in reconciler.yaml, CONTRACT §10): webhook messages about
+"""Notifications (``notify:`` in reconciler.yaml, docs/budget.md): webhook messages about
 the events a team must hear of (finished, failed, unknown, stalled, budget refused).
 
 Why a thread of its own: a webhook is someone else's server, and it must never fail or

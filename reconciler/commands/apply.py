@@ -18,23 +18,21 @@ The order matters and is the point of this module:
 
 from __future__ import annotations
 
-import dataclasses
-
 import asyncio
+import dataclasses
 import signal
 import sys
 import time
 from pathlib import Path
 
-from reconciler.config import account as config_account
-from reconciler.state import outputs_location, outputs_store
-from reconciler.planning import saved_plan, view
-from reconciler.planning import planner
 from reconciler.apply import executor
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
-from reconciler.errors import ReconcilerError
 from reconciler.apply.events import make_hooks
+from reconciler.config import account as config_account
+from reconciler.errors import ReconcilerError
 from reconciler.model import Action, PlanOptions
+from reconciler.planning import planner, saved_plan, view
+from reconciler.state import outputs_location, outputs_store
 from reconciler.state import store as state_store
 from reconciler.state.store import Store, WriterLock
 

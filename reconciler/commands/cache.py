@@ -1,5 +1,5 @@
 """`reconciler cache prune`: remove cached renders no video uses, unused for longer
-than ``cache_keep_days`` (CONTRACT §11), and say how many and how much space it freed.
+than ``cache_keep_days`` (docs/cache.md), and say how many and how much space it freed.
 
 A cached render is "used" while a recorded video's current fingerprint or published
 output is that fingerprint; its age is its ``used_at`` (the last time it was kept or

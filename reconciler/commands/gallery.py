@@ -1,4 +1,4 @@
-"""`reconciler gallery [--out DIR]`: the static review page of every video (CONTRACT §4).
+"""`reconciler gallery [--out DIR]`: the static review page of every video (docs/commands.md).
 
 Reads the state read-only (nothing is created or changed there, no lock is taken: a
 running ``watch`` may keep working), makes no network call, and writes only

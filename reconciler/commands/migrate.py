@@ -1,4 +1,4 @@
-"""`reconciler state migrate --to URL`: copy a whole state to another backend (CONTRACT §8).
+"""`reconciler state migrate --to URL`: copy a whole state to another backend (docs/team.md).
 
 Why: a team moving from each machine's SQLite file to one shared PostgreSQL state (or
 back) must keep every video, attempt and the history of paid calls, or the next apply

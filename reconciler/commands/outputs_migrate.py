@@ -1,5 +1,5 @@
 """`reconciler outputs migrate --to LOCATION`: move a state's outputs to another place
-(CONTRACT §13, issue 22): a folder to a bucket, back, or to another folder or bucket.
+(docs/outputs.md): a folder to a bucket, back, or to another folder or bucket.
 
 Why: changing ``outputs:`` moves nothing, and is refused until the outputs are where it
 says (``state/outputs_location``). This command is how they get there, without a render

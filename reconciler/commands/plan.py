@@ -1,6 +1,6 @@
 """`reconciler plan`: load specs and state (read-only), plan, and show or save the plan.
 
-Planning makes no network call: with outputs in a bucket (CONTRACT §9) it trusts the
+Planning makes no network call: with outputs in a bucket (docs/outputs.md) it trusts the
 state about each object (``refresh`` checks them with a HEAD each), so a plan needs
 neither the bucket nor its credentials, and never imports the S3 library.
 
@@ -22,10 +22,9 @@ from pathlib import Path
 
 from reconciler.commands import specwarn
 from reconciler.config import account as config_account
-from reconciler.state import outputs_location, outputs_store
-from reconciler.planning import view
-from reconciler.planning import planner
 from reconciler.model import PlanOptions
+from reconciler.planning import planner, view
+from reconciler.state import outputs_location, outputs_store
 from reconciler.state import store as state_store
 from reconciler.util import gcpause
 

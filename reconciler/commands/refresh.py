@@ -12,7 +12,7 @@ outputs not downloaded a day after they finished (their link dies after 3 days),
 creates whose outcome is unknown (with the command that renders them again). It exits
 1 when it could not find out: a vendor that could not be reached or refused the
 credentials for an unfinished render, a render created with another vendor account
-(CONTRACT §13: listed, never polled here), or a local write that failed.
+(docs/team.md: listed, never polled here), or a local write that failed.
 """
 
 from __future__ import annotations
@@ -20,9 +20,9 @@ from __future__ import annotations
 import asyncio
 from collections import Counter
 
-from reconciler.commands.apply import check_credentials, report_takeover
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
 from reconciler.apply.events import Kind, make_hooks
+from reconciler.commands.apply import check_credentials, report_takeover
 from reconciler.model import Status
 from reconciler.state import outputs_location
 from reconciler.state import store as state_store

@@ -1,5 +1,5 @@
 """`reconciler state forget ADDR... [--abandon]`: drop videos from the state and the
-manifest, without any vendor call and without deleting any output (CONTRACT §13;
+manifest, without any vendor call and without deleting any output (docs/team.md;
 Terraform's ``state rm``).
 
 Why: a person sometimes needs the state to let go of a video (to import another task

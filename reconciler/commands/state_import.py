@@ -1,5 +1,5 @@
 """`reconciler state import ADDR TASK_ID`: adopt a render that exists at the vendor as
-ADDR's current render, without sending a create (CONTRACT §13; Terraform's ``import``).
+ADDR's current render, without sending a create (docs/team.md; Terraform's ``import``).
 
 Why: after a kill, every create that was in flight is ``unknown`` (sent, answer lost,
 maybe paid). A plain apply never sends it again, and ``--replace`` pays a second time.

@@ -1,7 +1,7 @@
 """`reconciler status`: each video's state as recorded. No network, no specs.
 
 Reads the state DB read-only (a missing one reads as empty and is not created).
-``--json`` prints the manifest document (CONTRACT §6) for the current state, the same
+``--json`` prints the manifest document (docs/formats.md) for the current state, the same
 bytes ``apply`` would write to ``state/manifest.json``, except that a render stalled
 past its vendor's ``stall_after`` also carries ``"stalled": true`` (its ``status``
 stays ``rendering``: the contract fixes the status words), and a finished output
@@ -16,9 +16,8 @@ import os
 import sys
 from collections import Counter
 
-from reconciler.state import overdue
-from reconciler.state import manifest
 from reconciler.model import RecordedVideo, Status
+from reconciler.state import manifest, overdue
 from reconciler.state import store as state_store
 from reconciler.util import clock
 
@@ -162,7 +161,7 @@ def _short_time(iso: str | None) -> str:
 
 
 def cache_line(index: dict[str, dict]) -> str:
-    """The render cache's size, for people (CONTRACT §11)."""
+    """The render cache's size, for people (docs/cache.md)."""
     from reconciler.state import render_cache
 
     n = len(index)

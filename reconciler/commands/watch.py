@@ -10,7 +10,7 @@ stop, 1 when it cannot start (config, lock), a local write failed (the state's d
 full, the manifest path blocked: the daemon stops at once, saying why) or it loses the
 writer role while running.
 
-``--standby`` (CONTRACT §8): when another writer holds the state, wait instead of
+``--standby`` (docs/team.md): when another writer holds the state, wait instead of
 failing, logging once that this process is a standby and who leads, and try again
 every ``STANDBY_POLL`` seconds; when the role frees (the leader stops, or dies and its
 lock or lease runs out) take it and start as any watch does, with recovery first
@@ -36,7 +36,6 @@ import threading
 
 from reconciler.errors import ReconcilerError
 from reconciler.watch.eventlog import EventLog, LogHooks
-
 
 STANDBY_POLL = 1.0  # seconds between a standby's tries to take the role
 STANDBY_WORKING_TREE = (

@@ -1,4 +1,4 @@
-"""Project configuration: ``reconciler.yaml`` plus the environment (CONTRACT §1).
+"""Project configuration: ``reconciler.yaml`` plus the environment (docs/config.md).
 
 The file is optional and every key has a default. It is parsed once, by the spec
 loader's ``yamlio`` (YAML 1.2 scalars: ``on`` stays a string; duplicate keys and
@@ -21,13 +21,26 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Mapping
 
-from reconciler.util import readfile, s3url, urls, yamlio
+from reconciler.config.file import (  # noqa: F401 - the settings are part of this package's interface
+    NOTIFY_EVENTS,
+    NOTIFY_FORMATS,
+    PROVIDER_KEYS,
+    PROVIDER_ONLY_KEYS,
+    PROVIDER_STRUCTURED_KEYS,
+    STATE_SCHEMA,
+    Budget,
+    ConfigFile,
+    Key,
+    Notify,
+    Price,
+    ProviderSettings,
+    ProvidersSettings,
+    _check_file,
+    _url_password,
+)
 from reconciler.errors import ConfigError
 from reconciler.model import VENDORS, Credentials
-from reconciler.config.file import (  # noqa: F401 - the settings are part of this package's interface
-    NOTIFY_EVENTS, NOTIFY_FORMATS, PROVIDER_KEYS, PROVIDER_ONLY_KEYS, PROVIDER_STRUCTURED_KEYS, STATE_SCHEMA, Budget,
-    ConfigFile, Key, Notify, Price, ProviderSettings, ProvidersSettings, _check_file, _url_password,
-)
+from reconciler.util import readfile, s3url, urls, yamlio
 
 CONFIG_NAME = "reconciler.yaml"
 DEFAULT_VARS = ("vars.yaml",)
@@ -77,7 +90,7 @@ class Config:
 
     @property
     def outputs_location(self) -> s3url.Location | None:
-        """The bucket and prefix of ``outputs: s3://...`` (CONTRACT §9), else None."""
+        """The bucket and prefix of ``outputs: s3://...`` (docs/outputs.md), else None."""
         if not s3url.is_s3(self.file.outputs):
             return None
         return s3url.parse(self.file.outputs)
@@ -208,7 +221,7 @@ def _line_of(node, loc: tuple) -> int:
 
 
 def _is_default_vars(name: str) -> bool:
-    """A missing vars file is fine only if it is a default one (CONTRACT §1), also when
+    """A missing vars file is fine only if it is a default one (docs/config.md), also when
     reconciler.yaml spells the default out (``vars: [vars.yaml]``)."""
     return Path(name) in {Path(d) for d in DEFAULT_VARS}
 

@@ -1,6 +1,6 @@
-"""Which vendor account this checkout runs as (CONTRACT §13), as recorded with every render.
+"""Which vendor account this checkout runs as (docs/team.md), as recorded with every render.
 
-Why a module of its own: a team shares one state (§8) but not always one account.
+Why a module of its own: a team shares one state (docs/team.md) but not always one account.
 A teammate with other credentials, or another checkout's simulator, does not know the
 first one's tasks: its vendor answers "task not found", which must never be taken as
 a fact about a render of another account (it once marked four finished videos

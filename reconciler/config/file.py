@@ -14,8 +14,8 @@ import math
 import re
 from dataclasses import dataclass
 
-from reconciler.util import s3url, urls
 from reconciler.model import AUTH_KEYS, AUTH_PLACES, VENDORS, UnisoundAuth
+from reconciler.util import s3url, urls
 
 
 @dataclass(frozen=True)
@@ -39,7 +39,7 @@ class Price:
 
 @dataclass(frozen=True)
 class Budget:
-    """``budget``: the most one plan may start (CONTRACT §10); None means no limit."""
+    """``budget``: the most one plan may start (docs/budget.md); None means no limit."""
 
     max_renders: int | None = None
     max_tts_chars: int | None = None
@@ -102,14 +102,14 @@ class ConfigFile:
     specs: str = "specs"
     vars: list[str] | None = None
     state: str = "state/reconciler.db"
-    state_schema: str = "reconciler"  # CONTRACT §8: the PostgreSQL schema of this project's state
+    state_schema: str = "reconciler"  # docs/team.md: the PostgreSQL schema of this project's state
     manifest: str = "state/manifest.json"
-    outputs: str = "outputs"  # a folder, or s3://bucket/prefix (CONTRACT §9)
+    outputs: str = "outputs"  # a folder, or s3://bucket/prefix (docs/outputs.md)
     outputs_public_url: str | None = None  # e.g. https://cdn.example.com/videos: the manifest's `url` per video
     keep_deleted_outputs: bool = False  # true: a delete drops the video from the manifest, keeps its objects
     parallelism: int = 8
     max_delete_share: float | None = None
-    cache_keep_days: int = 30  # CONTRACT §11: unused cached renders kept this long
+    cache_keep_days: int = 30  # docs/cache.md: unused cached renders kept this long
     providers: ProvidersSettings = ProvidersSettings()
     budget: Budget | None = None
     notify: tuple[Notify, ...] = ()

@@ -156,7 +156,7 @@ def _lock(config, readable: bool = True) -> Check:
 
 
 def _bucket(config, env: Mapping[str, str]) -> Check:
-    """A free HEAD of the outputs bucket (CONTRACT §9): reachable, credentials accepted,
+    """A free HEAD of the outputs bucket (docs/outputs.md): reachable, credentials accepted,
     the bucket exists. Writes nothing."""
     from reconciler.state.bucket import Bucket
 
@@ -172,9 +172,8 @@ def _bucket(config, env: Mapping[str, str]) -> Check:
 
 
 def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
-    from reconciler.model import VENDORS
-
     from reconciler.config import check_endpoint
+    from reconciler.model import VENDORS
 
     id_var, secret_var = VENDORS[name].env_app_id, VENDORS[name].env_secret
     endpoint = config.endpoint(name, env)
@@ -245,8 +244,7 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
 
 
 def _other_accounts(config, recorded: dict, env: Mapping[str, str]) -> Check:
-    """Renders still needing their vendor that another vendor account created (CONTRACT
-    §13): this checkout never follows them; their owner must."""
+    """Renders still needing their vendor that another vendor account created (docs/team.md): this checkout never follows them; their owner must."""
     from reconciler.config import account as config_account
     from reconciler.model import account_text, owner_elsewhere
 

@@ -1,4 +1,4 @@
-"""What the renders on the review page cost, when prices are set (CONTRACT §10).
+"""What the renders on the review page cost, when prices are set (docs/budget.md).
 
 Why a module of its own: the page turns the task history into money (each paid render
 at its vendor's ``price``: per render plus per 1,000 characters of its script), which is

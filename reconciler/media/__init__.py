@@ -1,4 +1,4 @@
-"""Media building blocks (CONTRACT §12): decode-verify a video, cut its poster, join
+"""Media building blocks (docs/parts.md): decode-verify a video, cut its poster, join
 parts into one video, and time captions from the script.
 
 A package of its own, low in the layers (it imports only ``reconciler.errors`` and

@@ -1,4 +1,4 @@
-"""Captions timed from the script (CONTRACT §12): cues, and their SRT and WebVTT text.
+"""Captions timed from the script (docs/parts.md): cues, and their SRT and WebVTT text.
 
 No speech model (none can be loaded here, LIBRARIES.md): the script is known, and so
 is each part's measured duration. Part boundaries are therefore exact, and within a

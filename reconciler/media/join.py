@@ -1,4 +1,4 @@
-"""Parts joined in order into one MP4 (CONTRACT §12: renders by parts).
+"""Parts joined in order into one MP4 (docs/parts.md: renders by parts).
 
 Why not a plain concat: copying both streams of H.264 + AAC parts end to end breaks
 at every join (each part's AAC starts with encoder priming, so the audio timestamps

@@ -1,4 +1,4 @@
-"""A video's poster: one JPEG frame, for the gallery (CONTRACT §12).
+"""A video's poster: one JPEG frame, for the gallery (docs/parts.md).
 
 The frame shown at 1 s (a talking head has settled by then; the first frame is often
 a fade or a blink), or the first frame of a shorter video, at the video's own size.

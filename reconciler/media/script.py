@@ -1,7 +1,7 @@
 """A Unisound script as a viewer sees it and a voice speaks it, and cut into sentences.
 
 Why a module of its own: captions show the script without its TTS tags while timing it
-by what is spoken, and ``split: sentences`` (CONTRACT §12) cuts a script into one render
+by what is spoken, and ``split: sentences`` (docs/parts.md) cuts a script into one render
 per sentence without cutting through a tag. Both need the same reading of the tags:
 
 - ``<value> <code> <tel> <py> <pname> <word> <phrase> <letter>``: their text is shown

@@ -1,4 +1,4 @@
-"""Is this file a video that plays? A full decode, not a look at the boxes (CONTRACT §12).
+"""Is this file a video that plays? A full decode, not a look at the boxes (docs/parts.md).
 
 Why: a download is published only when it decodes. ``util.mp4`` proves a file is shaped
 like an MP4 (no HTML error page, no cut-off transfer) by reading a few box headers;

@@ -1,4 +1,4 @@
-"""The budget (CONTRACT §10) and the estimate in money: what a plan may start, what it costs.
+"""The budget (docs/budget.md) and the estimate in money: what a plan may start, what it costs.
 
 Renders are slow and paid, so a plan that would start more renders or speak more TTS
 characters than ``budget:`` allows is refused (``PlanError``: exit 1, nothing sent)
@@ -21,7 +21,7 @@ from decimal import ROUND_HALF_UP, Decimal
 
 from reconciler.config import Budget, Config, Price
 from reconciler.errors import PlanError
-from reconciler.model import Plan, VENDORS
+from reconciler.model import VENDORS, Plan
 
 
 class OverBudgetError(PlanError):

@@ -57,7 +57,7 @@ def plan_markdown(plan: Plan, cost=None) -> str:
 
 
 def _held(plan: Plan) -> list[str]:
-    """The changes held back for another vendor account (CONTRACT §13), with whose they are."""
+    """The changes held back for another vendor account (docs/team.md), with whose they are."""
     held = [c for c in plan.changes if c.held_for is not None]
     if not held:
         return []

@@ -1,6 +1,6 @@
 """Pure planning: ``make_plan(desired, recorded, options) -> Plan``.
 
-This is the one place that decides what apply will do (CONTRACT §3), so it is a pure
+This is the one place that decides what apply will do (docs/specs.md), so it is a pure
 function: no I/O, no clock, no globals, the same answer for the same inputs. Every
 address in specs or state gets exactly one ``Change``, sorted by address; the
 ``Action`` is what apply executes and the ``reason`` only explains it to people.
@@ -20,13 +20,13 @@ For an address in both, the first matching rule wins:
     otherwise                   noop
 
 A replace or delete of a render created with another vendor account than the one this
-checkout runs as (``options.accounts``, CONTRACT §13) is a noop naming that account
+checkout runs as (``options.accounts``, docs/team.md) is a noop naming that account
 (``held_for``): what its own vendor does not know is neither cancelled nor rendered again.
 
 A create or replace whose render fingerprint is in ``options.cached`` (the render
 cache's index, read before planning like the state) or is that of an output published
 now (``published_fingerprints``) is marked ``from_cache``: apply publishes the cached
-output instead of rendering (CONTRACT §11). A ``--replace`` never is: a person asks for
+output instead of rendering (docs/cache.md). A ``--replace`` never is: a person asks for
 it because the kept render is wrong. Two or more changes that render the same
 fingerprint render it once: the first by address, the others are marked ``from_cache``
 with ``same_as`` naming it (apply holds them until its output is verified). The caller
@@ -39,7 +39,7 @@ nothing, a mass delete (an empty or mis-checked-out specs folder looks exactly l
 "delete everything"), and any delete/replace of a ``prevent_destroy`` video.
 A create whose outcome is ``unknown`` (sent, answer lost) may be rendering and paid
 for; sending the same request again could pay twice, so only a person asks for it
-(``--replace ADDR``, CONTRACT §3). A changed fingerprint is not a re-send: the specs
+(``--replace ADDR``, docs/specs.md). A changed fingerprint is not a re-send: the specs
 now ask for another video, which is rendered (the reason says the unanswered create
 may have been paid for too).
 The wording of request differences (which fields, a short script diff) is in
@@ -53,10 +53,20 @@ import operator
 from typing import Callable
 
 from reconciler.errors import PlanError
+from reconciler.model import (
+    Action,
+    Change,
+    DesiredVideo,
+    Plan,
+    PlanOptions,
+    RecordedVideo,
+    Status,
+    account_text,
+    can_cancel,
+    display_name,
+    owner_elsewhere,
+)
 from reconciler.planning.describe import describe_render_change, fmt
-from reconciler.model import (Action, Change, DesiredVideo, Plan, PlanOptions, RecordedVideo, Status, account_text,
-                              can_cancel, display_name, owner_elsewhere)
-
 
 
 def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVideo], options: PlanOptions, *,
@@ -226,7 +236,7 @@ def _metadata_changes(d: DesiredVideo, r: RecordedVideo) -> list[str]:
         parts.append("labels changed: " + _labels_diff(r.labels, d.labels))
     if d.prevent_destroy != r.prevent_destroy:
         parts.append(f"prevent_destroy changed: {fmt(r.prevent_destroy)} → {fmt(d.prevent_destroy)}")
-    return parts  # a move to another file is not a change (CONTRACT §3): see _noop_reason
+    return parts  # a move to another file is not a change (docs/specs.md): see _noop_reason
 
 
 def _moved_note(d: DesiredVideo, r: RecordedVideo) -> str:
@@ -243,7 +253,7 @@ def _labels_diff(old: dict[str, str], new: dict[str, str]) -> str:
 
 
 def outcome_unknown(change: Change) -> bool:
-    """A noop held back because its last create's outcome is unknown (CONTRACT §3)."""
+    """A noop held back because its last create's outcome is unknown (docs/specs.md)."""
     r = change.recorded
     return change.action is Action.NOOP and r is not None and r.status is Status.UNKNOWN and change.desired is not None
 
@@ -269,7 +279,7 @@ def published_fingerprints(recorded: dict[str, RecordedVideo], place: str | None
     """The render fingerprints of the outputs published now. Each is servable like a
     cache entry even when its copy into the render cache failed (a kill between the two
     steps, a bucket hiccup): ``Engine.recover`` keeps it in the cache before any change
-    runs, so a rename or a duplicate of it never pays (CONTRACT §11). Not one that
+    runs, so a rename or a duplicate of it never pays (docs/cache.md). Not one that
     another checkout of a shared state downloaded (``output_place`` not ``place``): its
     file is not here to serve from."""
     return frozenset(v.output_fingerprint for v in recorded.values() if v.has_output and v.output_fingerprint
@@ -278,8 +288,8 @@ def published_fingerprints(recorded: dict[str, RecordedVideo], place: str | None
 
 def _from_cache(change: Change, cached: frozenset[str], forced: frozenset[str] = frozenset()) -> Change:
     """A create or replace whose fingerprint the render cache holds is served from it:
-    its output is published, no vendor call (CONTRACT §11). Not one forced by
-    ``--replace``: that is a paid render (CONTRACT §4)."""
+    its output is published, no vendor call (docs/cache.md). Not one forced by
+    ``--replace``: that is a paid render (docs/commands.md)."""
     if (change.action not in (Action.CREATE, Action.REPLACE) or change.desired.fingerprint not in cached
             or change.address in forced):
         return change
@@ -289,7 +299,7 @@ def _from_cache(change: Change, cached: frozenset[str], forced: frozenset[str] =
 FROM_CACHE = "from the render cache: no render"
 
 
-# -- accounts (CONTRACT §13) ------------------------------------------------------------
+# -- accounts (docs/team.md) ------------------------------------------------------------
 
 
 def _held(change: Change, options: PlanOptions) -> Change:
@@ -329,7 +339,7 @@ _account_of = operator.attrgetter("account")
 def _render_once(changes: tuple[Change, ...], forced: frozenset[str]) -> tuple[Change, ...]:
     """Changes that would each render the same fingerprint: the first by address renders,
     every other (unless forced by ``--replace``) is served from that render once its
-    output is verified (CONTRACT §11: the same content twice costs one render)."""
+    output is verified (docs/cache.md: the same content twice costs one render)."""
     if _count(changes, Action.CREATE) + _count(changes, Action.REPLACE) < 2:
         return changes  # the common case, counted in C
     first: dict[str, str] = {}

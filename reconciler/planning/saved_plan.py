@@ -23,11 +23,11 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from reconciler.util import atomic
-from reconciler.planning import view
 from reconciler.config import secrets
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.model import Plan, PlanOptions
+from reconciler.planning import view
+from reconciler.util import atomic
 
 KIND = "reconciler-plan"
 FORMAT_VERSION = 1

@@ -1,4 +1,4 @@
-"""Two renderings of a Plan: the JSON document of CONTRACT §5 and Terraform-like text.
+"""Two renderings of a Plan: the JSON document of docs/formats.md and Terraform-like text.
 
 Kept apart from ``plan`` so planning stays pure and free of rich, and from the CLI so
 ``apply`` (which shows the plan before asking ``yes``) and ``watch`` render a plan the
@@ -45,7 +45,7 @@ def change_to_json(change: Change) -> dict:
 
 
 def plan_to_json(plan: Plan) -> dict:
-    """The CONTRACT §5 document: every change (noops included) sorted by address."""
+    """The docs/formats.md document: every change (noops included) sorted by address."""
     changes = sorted(plan.changes, key=lambda c: c.address)
     return {
         "format_version": FORMAT_VERSION,
@@ -107,7 +107,7 @@ def _change_lines(changes: list[Change]) -> list[str]:
 _FIELDS = operator.attrgetter("address", "action", "provider", "reason", "file", "from_cache", "details")
 _ACTIONS = {action: _string(action.value) for action in Action}
 _RENDERS = {action: f', "renders": {int(action in (Action.CREATE, Action.REPLACE))}' for action in Action}
-_NO_RENDER = ', "renders": 0'  # served from the render cache (CONTRACT §11)
+_NO_RENDER = ', "renders": 0'  # served from the render cache (docs/cache.md)
 
 
 def summary_line(plan: Plan) -> str:
@@ -160,7 +160,7 @@ def print_plan(plan: Plan, console: Console, cost=None) -> None:
 
 def print_held(plan: Plan, console: Console) -> None:
     """The changes held back because their render belongs to another vendor account
-    (CONTRACT §13), each with its owner: not carried out here (apply exits 1 on them)."""
+    (docs/team.md), each with its owner: not carried out here (apply exits 1 on them)."""
     held = [c for c in plan.changes if c.held_for is not None]
     if not held:
         return
@@ -190,7 +190,7 @@ def _abandon_note(changes: list[Change]) -> str:
 
 def _unknown_note(changes: list[Change]) -> Text:
     """The creates whose outcome is unknown: never re-sent by this plan, each with the
-    command that renders it again on purpose (CONTRACT §3). Listed in full: each may be
+    command that renders it again on purpose (docs/specs.md). Listed in full: each may be
     a paid render nobody sees yet, and the commands are meant to be copied."""
     from rich.text import Text
 

@@ -42,9 +42,9 @@ def make_provider(name: str, config: Config, *, env: Mapping[str, str] | None = 
     if name not in VENDORS:
         raise ConfigError(f"unknown provider {name!r} (known: {', '.join(VENDORS)})")
     from reconciler.config import is_loopback
+    from reconciler.model import Credentials
 
     from . import local_sim
-    from reconciler.model import Credentials
 
     creds = config.credentials(name, env)
     if creds.endpoint == "sim":

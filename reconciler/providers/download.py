@@ -36,8 +36,8 @@ from pathlib import Path
 
 import httpx
 
-from reconciler.util import atomic, mp4
 from reconciler.errors import PermanentError, ProviderError, TransientError
+from reconciler.util import atomic, mp4
 
 from . import errors_map, retry
 from .base import DownloadResult

@@ -16,7 +16,6 @@ never in the ledger:
 
 from __future__ import annotations
 
-
 from reconciler.sim.app import Reply, Request, SimApp, json_reply
 from reconciler.sim.lifecycle import unisound_progress, xingyun_progress
 

@@ -23,7 +23,6 @@ loose, so client bugs show up here rather than against the real vendor:
 from __future__ import annotations
 
 import hashlib
-import time
 import uuid
 from datetime import datetime, timedelta, timezone
 from typing import Any

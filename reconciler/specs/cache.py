@@ -20,7 +20,6 @@ import marshal
 import os
 from pathlib import Path
 
-
 MAGIC = b"RSPC"
 FORMAT = 2  # 2: a video's request kept as marshal bytes (decoded when read)
 CACHE_DIR = ".speccache"

@@ -1,5 +1,5 @@
 """Problems between spec files, checked over the files that loaded: an address defined
-twice, and output paths that collide (CONTRACT §2). Each is reported at every place
+twice, and output paths that collide (docs/specs.md). Each is reported at every place
 it occurs, naming the others; the common case (none) is checked in C first.
 """
 
@@ -8,7 +8,7 @@ from __future__ import annotations
 from reconciler.errors import Diagnostic
 from reconciler.model import DesiredVideo
 
-_OUTPUT_SUFFIX = ".mp4"  # outputs/<address>.mp4 (CONTRACT §2)
+_OUTPUT_SUFFIX = ".mp4"  # outputs/<address>.mp4 (docs/specs.md)
 
 
 def duplicates(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic]:
@@ -35,7 +35,7 @@ def _all_distinct(videos_by_file: dict[str, list[DesiredVideo]]) -> bool:
 
 
 def collisions(videos_by_file: dict[str, list[DesiredVideo]]) -> list[Diagnostic]:
-    """Addresses whose output files collide (CONTRACT §2): one's file would have to be a
+    """Addresses whose output files collide (docs/specs.md): one's file would have to be a
     folder of the other's (``c`` and ``c.mp4/x``), or they differ only in letter case
     (one file on a case-insensitive disk). Reported at each place, naming the other."""
     if _no_collision(videos_by_file):

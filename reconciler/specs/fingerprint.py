@@ -13,7 +13,6 @@ from __future__ import annotations
 import hashlib
 import json
 
-
 _ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
 
 

@@ -30,16 +30,16 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from reconciler import __version__
-from reconciler.specs import crosschecks, discovery, templating, vendor_lists
-from reconciler.util import gcpause, readfile, yamlio
 from reconciler.config import CONFIG_NAME, DEFAULT_VARS, Config
 from reconciler.errors import Diagnostic, SpecErrors
-from reconciler.specs.fingerprint import fingerprint
 from reconciler.model import LAZY_REQUEST, DesiredVideo
+from reconciler.specs import crosschecks, discovery, templating, vendor_lists
 from reconciler.specs.cache import CACHE_DIR, FORMAT, SpecCache
-from reconciler.specs.memo import SpecMemo
 from reconciler.specs.discovery import SPEC_SUFFIXES, discover  # noqa: F401 - where callers look for them
 from reconciler.specs.document import Document, merged_videos
+from reconciler.specs.fingerprint import fingerprint
+from reconciler.specs.memo import SpecMemo
+from reconciler.util import gcpause, readfile, yamlio
 
 
 @dataclass

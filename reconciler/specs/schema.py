@@ -293,7 +293,7 @@ def address_problem(address: Any) -> str | None:
     if any(part in ("", ".", "..") for part in parts):
         return f"invalid address ({ADDRESS_RULE})"
     hidden = next((part for part in parts if part.startswith(".")), None)
-    if hidden is not None:  # outputs/.cache/ (CONTRACT §11), .NAME.mp4.PID.part downloads, ...
+    if hidden is not None:  # outputs/.cache/ (docs/cache.md), .NAME.mp4.PID.part downloads, ...
         return (f"invalid address: its part {hidden!r} starts with '.', and names starting with '.' inside the "
                 f"outputs are reconciler's own (the render cache .cache/, downloads in progress), which "
                 f"`cache prune` and the clean-up of interrupted downloads may delete; rename it")

@@ -27,9 +27,9 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from reconciler.util import readfile, yamlio
 from reconciler.errors import Diagnostic
 from reconciler.specs.fingerprint import canonical_json
+from reconciler.util import readfile, yamlio
 
 TEMPLATE_SUFFIXES = (".yaml.j2", ".yml.j2")
 

@@ -14,8 +14,8 @@ there is something to say.
 
 from __future__ import annotations
 
-from reconciler.util import yamlio
 from reconciler.errors import Diagnostic
+from reconciler.util import yamlio
 
 # 云知声 document (seeds/003_2862a68a7ffad392.txt), 七、发音人列表 (lines 352-411).
 # "johnny-plus" stands in the name column of line 411; it is kept as a known voice.

@@ -1,4 +1,4 @@
-"""The S3 client of the outputs bucket (CONTRACT §9): one per run, errors made ours.
+"""The S3 client of the outputs bucket (docs/outputs.md): one per run, errors made ours.
 
 Why a module of its own: this is the only place that imports boto3 (245 ms), and only
 when outputs are ``s3://`` and a bucket call is really made; ``plan``, ``validate`` and

@@ -1,4 +1,4 @@
-"""Outputs in an S3-compatible bucket (CONTRACT §9): the bucket side of ``outputs_store``.
+"""Outputs in an S3-compatible bucket (docs/outputs.md): the bucket side of ``outputs_store``.
 
 Why a module of its own: the rules that keep a bucket's outputs honest live here,
 over the few calls of ``state/bucket.py`` (the only importer of boto3):

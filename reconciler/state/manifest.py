@@ -1,4 +1,4 @@
-"""The manifest (CONTRACT §6): which output file came from which render.
+"""The manifest (docs/formats.md): which output file came from which render.
 
 Users commit ``state/manifest.json`` and other tools read it, so it must diff cleanly
 and never be seen half-written: keys sorted, two-space indent, UTF-8 text kept as is,
@@ -11,7 +11,7 @@ differ: the old output stays listed until the new render is downloaded. A video
 whose first create has not even been sent yet (pending, no task, no output) is not
 in the manifest. ``status --json`` prints this same document.
 
-With outputs in a bucket and ``outputs_public_url`` set (CONTRACT §9), each video with
+With outputs in a bucket and ``outputs_public_url`` set (docs/outputs.md), each video with
 a published output also has ``url``: the public base plus ``<address>/<sha256>.mp4``
 (``public_url``, from ``outputs_store``). Without it the document is unchanged.
 """
@@ -22,8 +22,8 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from reconciler.util import atomic
 from reconciler.model import RecordedVideo, Status
+from reconciler.util import atomic
 
 FORMAT_VERSION = 1
 

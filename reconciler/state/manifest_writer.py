@@ -22,14 +22,13 @@ import asyncio
 import time
 from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
-
 from typing import Callable
 
 from reconciler.errors import ManifestError, StateError
 from reconciler.state import manifest
+from reconciler.state.store import Store
 from reconciler.util import backoff
 from reconciler.util.crashpoint import crash_point
-from reconciler.state.store import Store
 
 
 class ManifestWriter:

@@ -11,13 +11,13 @@ in one place (and import nothing heavy: ``plan`` checks them too):
 - ``notice_missing`` lets ``plan`` and ``apply`` see the same without hashing (one
   ``stat`` and a few box headers each).
 - A published file that is gone or damaged is not a lost output while the vendor can
-  give it again (CONTRACT §3): Xingyun's links can be fetched again, so such a video
+  give it again (docs/specs.md): Xingyun's links can be fetched again, so such a video
   reads as "finished, output not downloaded" and apply/refresh download it, no new
   render. Only a one-shot output (Unisound, ``ONE_SHOT``) is lost with its file.
 - A download that was renamed into place by a writer killed before its record is
   *adopted* (``adoptable``): same file, verified again, recorded.
 - Bytes of a used one-shot URL that are not a video are kept in ``state/quarantine/``.
-- A shared state (CONTRACT §8) records which checkout downloaded each output
+- A shared state (docs/team.md) records which checkout downloaded each output
   (``this_place``). A file missing here that another checkout downloaded is not lost
   (``kept_elsewhere``): fetched again while the vendor's link works, otherwise
   reported as kept on another machine; it never leads to a paid render.
@@ -30,15 +30,15 @@ import hashlib
 import json
 from pathlib import Path
 
-from reconciler.util import mp4
 from reconciler.config import Config
-from reconciler.model import RecordedVideo, Status
+from reconciler.model import VENDORS, RecordedVideo, Status
+from reconciler.util import mp4
 
 SUFFIX = ".mp4"
 # Providers whose output URL serves once (``Capabilities.one_shot_download``), known
 # here without building a client, for readers such as ``plan``: their output cannot
 # be fetched again, so a published file that is gone is lost with it.
-ONE_SHOT = frozenset({"unisound"})
+ONE_SHOT = frozenset(name for name, v in VENDORS.items() if v.one_shot_download)  # model.VENDORS
 
 
 def this_place(config: Config) -> str:
@@ -120,7 +120,7 @@ def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[s
     size than recorded or is not a video, in memory only: read as "not downloaded"
     where the vendor can give it again (``fetch_again``: apply downloads it, no render),
     else marked lost (``plan`` and ``apply`` propose to render it again without a
-    ``refresh`` first: CONTRACT §3, "its output is lost"). One ``stat`` and a few box
+    ``refresh`` first: docs/specs.md, "its output is lost"). One ``stat`` and a few box
     headers per file; hashing every output stays with ``refresh`` (``check_output``).
     A video whose newer render is still running or not yet downloaded is left alone."""
     out = recorded
@@ -160,7 +160,7 @@ def identity(path: Path) -> str | None:
 
 def download_mark(config: Config, path: Path) -> str:
     """What the state records as a download into ``path`` starts: this checkout (a shared
-    state, CONTRACT §8) and what is at ``path`` now (``identity``)."""
+    state, docs/team.md) and what is at ``path`` now (``identity``)."""
     return json.dumps({"place": this_place(config), "was": identity(path)})
 
 

@@ -9,7 +9,7 @@ are (a folder to a bucket, back, a folder to another folder, a bucket to another
 - a copy is read from the source ref while its sha256 and size are computed; bytes that
   are not the recorded ones are never written to the target (the source is damaged: the
   caller says so); a target file is replaced whole (a temporary file renamed) and never
-  shares an inode with its source (CONTRACT §11), an object is one PUT with Content-MD5,
+  shares an inode with its source (docs/cache.md), an object is one PUT with Content-MD5,
   confirmed by a HEAD;
 - a target ref that already holds the recorded bytes (a folder's file hashed, an
   object's size and sha256 metadata) is skipped: a migrate interrupted half-way
@@ -57,7 +57,7 @@ class Places:
 
     @staticmethod
     def output_ref(place: str, address: str, sha256: str) -> str:
-        """Where the output of ``address`` goes in ``place`` (CONTRACT §1 and §9)."""
+        """Where the output of ``address`` goes in ``place`` (docs/config.md and docs/outputs.md)."""
         return f"{place}/{address}/{sha256}.mp4" if s3url.is_s3(place) else f"{place}/{address}.mp4"
 
     @staticmethod

@@ -5,7 +5,7 @@ Why a module of its own: apply, refresh, plan, status, doctor, the cache command
 the gallery all need the same few verbs about outputs, and they must not care whether
 ``outputs:`` is a local folder (``LocalOutputs``: ``state/outputs.py`` and
 ``state/render_cache.py``, today's behaviour unchanged) or an S3-compatible bucket
-(``state/bucket_outputs.BucketOutputs``, CONTRACT §9). ``open_outputs`` picks one from
+(``state/bucket_outputs.BucketOutputs``, docs/outputs.md). ``open_outputs`` picks one from
 the config, in this one place (as ``state/store.py`` picks the state backend).
 
 Every method blocks (files, or bucket calls): the engine calls them through

@@ -8,7 +8,7 @@ refresh, the engine and the watch log must all say the same thing about them:
   reconciler.yaml, default an hour) is *stalled*: reported, polled only every
   ``STALLED_POLL_INTERVAL`` seconds, not waited for by ``apply``, and never rendered
   again unless a person asks (``reconciler apply --replace ADDR``). Its status stays
-  ``rendering`` (CONTRACT §6 fixes the status words); ``stalled`` is said beside it.
+  ``rendering`` (docs/formats.md fixes the status words); ``stalled`` is said beside it.
 - **A Unisound output link lives 3 days** and serves one download: a finished render
   whose output is still not downloaded a day after it finished is warned about,
   before it is lost.
@@ -22,10 +22,11 @@ from __future__ import annotations
 import datetime as dt
 import math
 
-from reconciler.model import RecordedVideo, Status
+from reconciler.model import VENDORS, RecordedVideo, Status
 
 STALLED_POLL_INTERVAL = 600.0  # seconds between polls of a stalled render
-LINK_LIFETIME = {"unisound": 3 * 86400.0}  # seconds an output link works after the render finished
+# seconds an output link works after the render finished, by vendor (model.VENDORS)
+LINK_LIFETIME = {name: v.link_lifetime for name, v in VENDORS.items() if v.link_lifetime is not None}
 WARN_UNDOWNLOADED_AFTER = 86400.0  # warn about an output not downloaded this long after it finished
 
 

@@ -1,4 +1,4 @@
-"""Reaching a PostgreSQL state, and its writer lease (CONTRACT §8: one writer across machines).
+"""Reaching a PostgreSQL state, and its writer lease (docs/team.md: one writer across machines).
 
 Why a module of its own: the lease is the locking half of the PostgreSQL backend (the
 store, ``state/postgres.py``, is the other), as ``state/lock.py`` is SQLite's. Without
@@ -39,7 +39,7 @@ now = clock.iso_now
 LEASE_VAR = "RECONCILER_TEST_LEASE_SECONDS"  # tests only: a shorter lease than the default
 
 
-LEASE_SECONDS = 15.0  # a dead holder loses the role within this (CONTRACT §8: within 30 s)
+LEASE_SECONDS = 15.0  # a dead holder loses the role within this (docs/team.md: within 30 s)
 
 
 CONNECT_TIMEOUT = 10  # seconds: every network call has a timeout

@@ -1,4 +1,4 @@
-"""The PostgreSQL state store (CONTRACT §8: a team's shared state).
+"""The PostgreSQL state store (docs/team.md: a team's shared state).
 
 Why a module of its own: a team (two teammates, a CI runner and a laptop) must share
 one state, or each machine pays for every render. The store keeps exactly what the
@@ -20,12 +20,26 @@ from typing import Iterator
 
 from reconciler.errors import LockHeldError, StateError
 from reconciler.model import RecordedVideo
-from reconciler.state.pg_lease import (connect, ensure_schema, held_token, intent_margin, reachable, redacted,
-                                       scoped, table_exists)
-from reconciler.state.rows import (SCHEMA_VERSION, RowStore, TxCursor, migration_interrupted, sent_requests,
-                                   target_full, to_recorded)
+from reconciler.state.pg_lease import (
+    connect,
+    ensure_schema,
+    held_token,
+    intent_margin,
+    reachable,
+    redacted,
+    scoped,
+    table_exists,
+)
+from reconciler.state.rows import (
+    SCHEMA_VERSION,
+    RowStore,
+    TxCursor,
+    migration_interrupted,
+    sent_requests,
+    target_full,
+    to_recorded,
+)
 from reconciler.util.crashpoint import crash_point
-
 
 _VIDEO_DDL = """
     address text PRIMARY KEY, provider text NOT NULL, fingerprint text NOT NULL, request text, spec_file text,

@@ -1,10 +1,10 @@
-"""The render cache's files (CONTRACT §11): a verified output kept under its render
+"""The render cache's files (docs/cache.md): a verified output kept under its render
 fingerprint, so the same content is never paid for twice.
 
 Why a module of its own: the index lives in the state store (``Store.cache_*``), the
 bytes live in the outputs store: here ``<outputs>/.cache/<fingerprint>.mp4``, a copy of
 its own (a reflink where the filesystem offers one, never a hard link: overwriting a
-published output in place must change no other video and no entry; CONTRACT §11,
+published output in place must change no other video and no entry; docs/cache.md,
 clarifications). ``state/bucket_outputs`` implements the same few functions for a
 bucket. Nothing else touches the files:
 

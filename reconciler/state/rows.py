@@ -113,7 +113,7 @@ class RowStore:
 
     def begin_attempt(self, desired: DesiredVideo, holder: str, account: str | None = None) -> int:
         """Write the intent *before* a paid create, as the vendor ``account`` it is sent
-        with (CONTRACT §13). Returns the attempt number."""
+        with (docs/team.md). Returns the attempt number."""
         with self._tx(margin=self._intent_margin()) as cur:
             row = cur.one_dict("SELECT * FROM videos WHERE address = ?" + cur.for_update, [desired.address])
             previous = json.dumps({k: row[k] for k in ATTEMPT_FIELDS_OF_VIDEO}) if row else None
@@ -266,7 +266,7 @@ class RowStore:
                 cur.set_video_if_attempt(address, attempt, status=Status.UNKNOWN.value, error=INTERRUPTED_CREATE)
             return [r[0] for r in rows]
 
-    # -- a person's repairs: ``state import``, ``state forget`` (CONTRACT §13) -------
+    # -- a person's repairs: ``state import``, ``state forget`` (docs/team.md) -------
 
     def import_task(self, desired: DesiredVideo, task_id: str, status: Status, *, holder: str,
                     video_url: str | None = None, preview_image_url: str | None = None,
@@ -343,7 +343,7 @@ class RowStore:
                 cur.execute("UPDATE cache SET location = ?", [cache_location])
             _set_meta(cur, meta)
 
-    # -- the render cache's index (CONTRACT §11) -----------------------------------
+    # -- the render cache's index (docs/cache.md) -----------------------------------
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
@@ -421,7 +421,7 @@ def target_full(where) -> StateError:
 
 
 def migration_interrupted(where, partial: str) -> StateError:
-    """Any command on a state a killed ``state migrate`` was filling (CONTRACT §8): it is
+    """Any command on a state a killed ``state migrate`` was filling (docs/team.md): it is
     not an empty state (a plan on it would render everything again, paid), and the
     rerun of the migration completes it."""
     return StateError(f"{where}: a `reconciler state migrate` into this state was interrupted ({partial}); "

@@ -14,7 +14,7 @@ One SQLite file (WAL mode) holds three tables:
   loses at most the call in flight, and that call is left as ``pending``, which the
   next lock holder turns into ``unknown`` (``recover``): the create may have been
   sent and paid for, so it is surfaced, never silently re-sent.
-- ``cache``: the render cache's index (CONTRACT §11): a verified output kept under
+- ``cache``: the render cache's index (docs/cache.md): a verified output kept under
   its render fingerprint (file in ``outputs/.cache/``), also after no video uses it.
 - ``meta``: schema version and a generation counter bumped by every write (saved
   plans compare it to refuse a plan made against an older state).
@@ -46,8 +46,15 @@ from typing import TYPE_CHECKING, Iterator
 from reconciler.errors import StateError, StateWriteError
 from reconciler.model import RecordedVideo
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
-from reconciler.state.rows import (SCHEMA_VERSION, RowStore, TxCursor, migration_interrupted, sent_requests,
-                                   target_full, to_recorded)
+from reconciler.state.rows import (
+    SCHEMA_VERSION,
+    RowStore,
+    TxCursor,
+    migration_interrupted,
+    sent_requests,
+    target_full,
+    to_recorded,
+)
 from reconciler.util.crashpoint import crash_point
 
 if TYPE_CHECKING:  # sqlite_utils is imported only by writers: readers (plan, status) skip its ~40 ms
@@ -84,13 +91,13 @@ def _migrate_2(db: sqlite_utils.Database) -> None:
 
 
 def _migrate_3(db: sqlite_utils.Database) -> None:
-    """A shared state (CONTRACT §8) records which checkout downloaded each output, so a
+    """A shared state (docs/team.md) records which checkout downloaded each output, so a
     machine that lacks the file knows it is kept on another one, not lost."""
     db["videos"].add_column("output_place", str)
 
 
 def _migrate_4(db: sqlite_utils.Database) -> None:
-    """The render cache's index (CONTRACT §11): one row per cached render fingerprint;
+    """The render cache's index (docs/cache.md): one row per cached render fingerprint;
     the bytes live in the outputs store (``state/render_cache``)."""
     db["cache"].create({"fingerprint": str, "provider": str, "task_id": str, "sha256": str, "bytes": int,
                         "video_url": str, "preview_image_url": str, "created_at": str, "used_at": str},
@@ -98,7 +105,7 @@ def _migrate_4(db: sqlite_utils.Database) -> None:
 
 
 def _migrate_5(db: sqlite_utils.Database) -> None:
-    """Each attempt records the request it sent, so what a render cost (CONTRACT §10:
+    """Each attempt records the request it sent, so what a render cost (docs/budget.md:
     per render and per 1,000 characters of its script) is read from the attempt itself,
     not from a video row a delete or an edit later changes; older rows are filled in
     from what the state knows now (``rows.sent_requests``)."""
@@ -110,7 +117,7 @@ def _migrate_5(db: sqlite_utils.Database) -> None:
 
 
 def _migrate_6(db: sqlite_utils.Database) -> None:
-    """Every render records the vendor account it was created with (CONTRACT §13), so a
+    """Every render records the vendor account it was created with (docs/team.md), so a
     checkout running as another account never follows it; older rows have none."""
     db["videos"].add_column("account", str)
     db["attempts"].add_column("account", str)

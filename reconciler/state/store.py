@@ -6,7 +6,7 @@ write an intent before a paid create and its answer after, record a poll, a
 download, a failure, a delete, turn a dead writer's intents into ``unknown``), and
 one writer at a time. Two implementations keep them: SQLite
 (``state/sqlite.py`` + ``state/lock.py``, the default) and PostgreSQL for a team's
-shared state (``state/postgres.py``, CONTRACT §8, ``state: postgresql://...``). So:
+shared state (``state/postgres.py``, docs/team.md, ``state: postgresql://...``). So:
 
 - ``Store`` and ``WriterLock`` name exactly those operations (typing Protocols);
 - ``backend(config)`` is the one place that chooses an implementation by the
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from reconciler.config import Config
     from reconciler.state.lock import LockHolder
 
-STATE_URL_VAR = "RECONCILER_STATE_URL"  # CONTRACT §8: overrides `state` in reconciler.yaml
+STATE_URL_VAR = "RECONCILER_STATE_URL"  # docs/team.md: overrides `state` in reconciler.yaml
 INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
                       "its answer was never recorded")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
@@ -109,7 +109,7 @@ class Store(Protocol):
     # -- writes -------------------------------------------------------------------------
 
     def begin_attempt(self, desired: DesiredVideo, holder: str, account: str | None = None) -> int:
-        """The intent, written *before* a paid create as the vendor ``account`` (§13).
+        """The intent, written *before* a paid create as the vendor ``account`` (docs/team.md).
         Returns the attempt number."""
 
     def attempt_submitted(self, address: str, attempt: int, task_id: str) -> None:
@@ -139,7 +139,7 @@ class Store(Protocol):
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
                       place: str | None = None) -> None:
         """The current task's output is downloaded and verified: publish it. ``place``
-        (``outputs.this_place``) is the checkout that holds the file (CONTRACT §8)."""
+        (``outputs.this_place``) is the checkout that holds the file (docs/team.md)."""
 
     def mark_output_lost(self, address: str, reason: str) -> None: ...
 
@@ -160,7 +160,7 @@ class Store(Protocol):
     def recover(self) -> list[str]:
         """Turn intents a dead writer left pending into ``unknown`` (lock holder only)."""
 
-    # -- a person's repairs (CONTRACT §13) ----------------------------------------------
+    # -- a person's repairs (docs/team.md) ----------------------------------------------
 
     def import_task(self, desired: DesiredVideo, task_id: str, status: Status, *, holder: str,
                     video_url: str | None = None, preview_image_url: str | None = None,
@@ -189,7 +189,7 @@ class Store(Protocol):
         cache entry's bytes are at ``cache_location``, and the settings ``meta`` are
         written, in one transaction."""
 
-    # -- the render cache's index (CONTRACT §11; the bytes: ``state/render_cache``) --------
+    # -- the render cache's index (docs/cache.md; the bytes: ``state/render_cache``) --------
 
     def cache_index(self) -> dict[str, dict]:
         """Every cache entry by render fingerprint (provider, task_id, sha256, bytes,
@@ -260,7 +260,7 @@ class SqliteBackend:
 
 
 class PostgresBackend:
-    """A state in the project's schema of a PostgreSQL database (CONTRACT §8); psycopg
+    """A state in the project's schema of a PostgreSQL database (docs/team.md); psycopg
     is imported only when one is opened."""
 
     def __init__(self, url: str, schema: str):
@@ -367,7 +367,7 @@ def read_recorded(config: Config, *, recovered: bool) -> tuple[dict[str, Recorde
 
 def read_plan_inputs(config: Config, *, recovered: bool, with_cache: bool = True,
                      location: str | None = None) -> tuple[dict[str, RecordedVideo], int, frozenset[str]]:
-    """``read_recorded`` plus the fingerprints the render cache holds (CONTRACT §11; an
+    """``read_recorded`` plus the fingerprints the render cache holds (docs/cache.md; an
     empty set ``with_cache=False``; with ``location``, only entries kept there or not
     recorded): every input of a plan that the state keeps, read through one read-only open."""
     store = open_store(config, readonly=True)

@@ -40,23 +40,23 @@ import time
 from pathlib import Path
 
 from reconciler import config as config_mod
+from reconciler.apply.engine import Engine
+from reconciler.apply.events import Kind
+from reconciler.errors import ConfigError, PlanError, ReconcilerError
+from reconciler.model import Action, PlanOptions
 from reconciler.planning import planner
 from reconciler.specs import loader
 from reconciler.specs.memo import SpecMemo
 from reconciler.state import store as state_store
+from reconciler.util import gcpause
+from reconciler.util.aio import first_of
 from reconciler.watch import policy
 from reconciler.watch.desired import LastGood
-from reconciler.apply.engine import Engine
-from reconciler.errors import ConfigError, PlanError, ReconcilerError
 from reconciler.watch.eventlog import EventLog
-from reconciler.apply.events import Kind
-from reconciler.model import Action, PlanOptions
 from reconciler.watch.files import FileWatcher, Targets
 from reconciler.watch.gitref import GitError, GitRef
 from reconciler.watch.recorded import RecordedCache
 from reconciler.watch.report import CycleReport
-from reconciler.util import gcpause
-from reconciler.util.aio import first_of
 
 DEBOUNCE = 0.03  # seconds of quiet after a file event before looking (saves come in bursts)
 GRACE = 4.0  # seconds the calls in flight get to finish after a stop
@@ -203,7 +203,7 @@ class Daemon:
         self.report.specs(resolved)
         self.report.warnings(config, load)
         where = self.engine.outputs
-        cached = await asyncio.to_thread(self.engine.store.cached_fingerprints, where.cache_location())  # §11
+        cached = await asyncio.to_thread(self.engine.store.cached_fingerprints, where.cache_location())  # docs/cache.md
         options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share,
                               cached=cached, place=where.place(), keep_deleted_outputs=config.file.keep_deleted_outputs,
                               accounts=self.engine.accounts())

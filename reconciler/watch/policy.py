@@ -13,7 +13,7 @@ this module narrows it, for the daemon only, by turning such changes into ``noop
   daemon logs it once per (address, fingerprint) and waits for the user: an edit
   that changes the fingerprint, or ``reconciler apply`` (which shows the plan and
   asks). A create whose outcome is ``unknown`` is already a noop in the plan
-  (CONTRACT §3: only ``--replace`` sends it again, and the daemon has none); it is
+  (docs/specs.md: only ``--replace`` sends it again, and the daemon has none); it is
   listed here too, so that no plan however made can have the daemon pay twice;
 - a create or replace whose last try failed **transiently** (the create never left
   this machine, the vendor was unreachable, credentials missing) until its backoff

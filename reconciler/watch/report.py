@@ -11,11 +11,11 @@ fingerprint, status), and a plan only when it changes something.
 
 from __future__ import annotations
 
+from reconciler.model import Action, Plan
 from reconciler.planning import planner
 from reconciler.specs import vendor_lists
 from reconciler.watch.desired import Resolved
 from reconciler.watch.eventlog import EventLog
-from reconciler.model import Action, Plan
 from reconciler.watch.policy import Skip
 
 
@@ -70,7 +70,7 @@ class CycleReport:
         self.log.once(key, "skip", f"not rendered again: {skip.why}", level="warning", address=c.address)
 
     def outcome_unknown(self, plan: Plan) -> None:
-        """Creates whose outcome is unknown: never re-sent by the daemon (CONTRACT §3);
+        """Creates whose outcome is unknown: never re-sent by the daemon (docs/specs.md);
         said once per attempt, with the command a person runs to render it again."""
         for c in plan.changes:
             if planner.outcome_unknown(c):

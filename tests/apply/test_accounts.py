@@ -1,4 +1,4 @@
-"""The engine and vendor accounts (CONTRACT §13): a create records the account it is sent
+"""The engine and vendor accounts (docs/team.md): a create records the account it is sent
 with; a render another account created is never polled (so never marked failed on its
 vendor's "task not found"), while that answer about a render of this account is still
 a fact about it."""

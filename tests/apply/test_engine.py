@@ -9,10 +9,10 @@ import json
 
 import httpx
 
-from tests.fakes import Rig, change, plan, video
 from reconciler.errors import OutcomeUnknownError, PermanentError, TransientError
 from reconciler.model import Action, Status
 from reconciler.sim import media
+from tests.fakes import Rig, change, plan, video
 
 
 def run(coro):
@@ -456,8 +456,8 @@ def test_a_replace_whose_new_output_is_lost_keeps_the_old_output_published(tmp_p
     entry = manifest(rig)["u"]
     assert (entry["file"], entry["sha256"], entry["bytes"]) == (old.output_file, old.output_sha256, old.output_bytes)
     assert (tmp_path / "outputs/u.mp4").read_bytes() == old_bytes
-    from reconciler.planning import planner as planning
     from reconciler.model import PlanOptions
+    from reconciler.planning import planner as planning
 
     again = planning.make_plan({"u": video("u", "unisound", "v2")}, rig.store.recorded(), PlanOptions())
     assert again.changes[0].action is Action.REPLACE  # the lost new render is proposed again, visibly

@@ -1,4 +1,4 @@
-"""The engine with outputs in a bucket (CONTRACT §9), against fake providers and an
+"""The engine with outputs in a bucket (docs/outputs.md), against fake providers and an
 in-memory bucket: what is uploaded, when it is published, and that a bucket failure
 is never a lost output, a second download of a one-shot link or a second render."""
 
@@ -9,9 +9,9 @@ import dataclasses
 import hashlib
 import json
 
-from tests.fakes import BucketRig, change, plan, video
 from reconciler.errors import OutputsError
 from reconciler.model import Action, Status
+from tests.fakes import BucketRig, change, plan, video
 
 
 def run(coro):

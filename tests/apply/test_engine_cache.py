@@ -9,10 +9,10 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 
-from tests.fakes import Rig, change, video
 from reconciler.errors import PermanentError
 from reconciler.model import Action, PlanOptions, Status
 from reconciler.planning import planner
+from tests.fakes import Rig, change, video
 
 
 def twins(*addresses: str) -> dict:

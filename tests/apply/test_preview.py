@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import asyncio
 
-from tests.fakes import Rig, change, plan, video
 from reconciler.model import Action
+from tests.fakes import Rig, change, plan, video
 
 
 def test_the_preview_page_is_not_stored_as_the_preview_image(tmp_path):

@@ -11,5 +11,5 @@ from tests.commands.helpers import write_project
 
 @pytest.fixture
 def project(tmp_path) -> Path:
-    """The two spec files of CONTRACT §2, no state yet."""
+    """The two spec files of docs/specs.md, no state yet."""
     return write_project(tmp_path)

@@ -1,4 +1,4 @@
-"""The small project the command tests share (the two spec files of CONTRACT §2), the
+"""The small project the command tests share (the two spec files of docs/specs.md), the
 console script run on it, and a state in which its videos rendered."""
 
 from __future__ import annotations

@@ -162,9 +162,9 @@ def test_a_sim_process_on_loopback_needs_no_credentials(tmp_path):
 def test_a_plan_saved_after_a_crash_is_applied_as_planned(project):
     """A dead writer's intent reads as unknown in `plan --out` and in `apply FILE` alike,
     so the saved plan is not refused as stale; the unknown create is not sent again
-    (CONTRACT §3) until a person asks with --replace."""
-    from reconciler.specs import loader
+    (docs/specs.md) until a person asks with --replace."""
     from reconciler.config import load_config
+    from reconciler.specs import loader
     from reconciler.state.sqlite import StateStore
 
     config = load_config(project)

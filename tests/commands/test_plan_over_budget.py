@@ -1,4 +1,4 @@
-"""A plan over `budget:` (CONTRACT §10) is refused, but first shown: `plan`, `plan --json`
+"""A plan over `budget:` (docs/budget.md) is refused, but first shown: `plan`, `plan --json`
 and `apply` print what would have been rendered, then the refusal on stderr, exit 1.
 `plan --json` keeps stdout one JSON document (the figures over budget in its estimate);
 `apply` never asks and sends nothing, even with `yes` waiting on stdin."""

@@ -1,6 +1,6 @@
 """`reconciler plan` and `reconciler status` through the real console entry point.
 
-Each test builds a small project (the two spec files of CONTRACT §2), prepares a
+Each test builds a small project (the two spec files of docs/specs.md), prepares a
 state with the StateStore where it needs one, and runs ``python -m reconciler -C``
 in a subprocess, checking what a user sees: output, exit code, files left behind.
 """
@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
-from reconciler.state import manifest
-from reconciler.planning import saved_plan
 from reconciler.config import load_config
+from reconciler.planning import saved_plan
 from reconciler.sim import media
+from reconciler.state import manifest
 from reconciler.state.sqlite import StateStore
 from tests.commands.helpers import ADDRESSES, FAQ, desired_of, record_all_finished, run
 

@@ -1,4 +1,4 @@
-"""`reconciler status` in a 100-column terminal with outputs in a bucket (CONTRACT §9):
+"""`reconciler status` in a 100-column terminal with outputs in a bucket (docs/outputs.md):
 each output is ``s3://bucket/prefix/<address>/<sha256>.mp4``, longer than the terminal,
 yet every line fits and each video's row names its address and status; the output is
 shown by its sha256's first 12 digits, the bucket said once below the table. Piped

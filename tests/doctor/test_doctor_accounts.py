@@ -1,5 +1,5 @@
 """``reconciler doctor`` lists the unfinished renders another vendor account created
-(CONTRACT §13): this checkout never follows them, so a person must know whose they are."""
+(docs/team.md): this checkout never follows them, so a person must know whose they are."""
 
 from __future__ import annotations
 

@@ -5,7 +5,7 @@ Every wait here polls something observable (the sim's ledger, the state DB, file
 against a deadline; nothing sleeps a fixed long time.
 
 A project's state is SQLite (the default file) or, with ``state_url``, a PostgreSQL
-database of its own on the suite's server (CONTRACT §8). Tests that exercise the state
+database of its own on the suite's server (docs/team.md). Tests that exercise the state
 run on both (``on_both_backends``, ids ``[sqlite]`` / ``[postgresql]``); helpers read
 the state through the store factory, so a test never names a backend it does not test.
 """
@@ -49,7 +49,7 @@ BACKENDS = ("sqlite", "postgresql")
 # Run a test once per state backend: ``@on_both_backends`` or ``pytestmark = on_both_backends``
 # (the ``project`` fixture reads ``state_backend``; tests/e2e/conftest.py).
 on_both_backends = pytest.mark.parametrize("state_backend", BACKENDS, indirect=True)
-# ... and through PgBouncer in transaction mode (CONTRACT §8; skipped where it is not installed).
+# ... and through PgBouncer in transaction mode (docs/team.md; skipped where it is not installed).
 on_every_backend = pytest.mark.parametrize("state_backend", (*BACKENDS, "pgbouncer"), indirect=True)
 
 
@@ -118,8 +118,9 @@ def _readline(stream, deadline: float) -> str:
 def cut_off_database(url: str, allow: bool) -> None:
     """The project's database refuses new connections (or accepts them again), and every
     connection to it is dropped: the state's server unreachable, as in a network cut."""
-    import psycopg
     from urllib.parse import urlsplit
+
+    import psycopg
 
     name = urlsplit(url).path.lstrip("/")
     admin = urlsplit(url)._replace(path="/postgres").geturl()
@@ -229,7 +230,7 @@ class Project:
 
     def apply_when_free(self, *args: str, timeout: float = 30, **env: str) -> subprocess.CompletedProcess:
         """``apply`` after a writer was killed: on SQLite the dead holder's lock is free at
-        once; a PostgreSQL lease runs out first (CONTRACT §8), so the apply is retried
+        once; a PostgreSQL lease runs out first (docs/team.md), so the apply is retried
         while it names a holder, within ``timeout`` seconds."""
         if not self.state_url:
             return self.apply(*args, **env)  # a lock left held here would be a bug, not a wait
@@ -311,7 +312,7 @@ def assert_consistent(project: Project, *, all_finished: bool = True) -> None:
             managed.add(path)
     outputs = project.root / "outputs"
     on_disk = {p for p in outputs.rglob("*") if p.is_file() and not p.relative_to(outputs).parts[0] == ".cache"
-               } if outputs.exists() else set()  # the render cache's area (CONTRACT §11) is not published
+               } if outputs.exists() else set()  # the render cache's area (docs/cache.md) is not published
     assert on_disk == managed, f"stray files: {sorted(map(str, on_disk - managed))}"
 
 
@@ -350,7 +351,7 @@ def grep_secrets(*texts_or_paths) -> list[str]:
     return hits
 
 
-# -- outputs in a bucket (CONTRACT §9) -----------------------------------------------------------
+# -- outputs in a bucket (docs/outputs.md) -----------------------------------------------------------
 
 class S3Project(Project):
     """A Project whose outputs are ``s3://<bucket>/<prefix>`` on the session's S3 server

@@ -1,4 +1,4 @@
-"""Accounts in a shared state (CONTRACT §13), end to end: the real console script, two
+"""Accounts in a shared state (docs/team.md), end to end: the real console script, two
 checkouts on one state, each calling its own vendor account.
 
 The incident this guards against: a teammate whose checkout calls another simulator

@@ -5,8 +5,14 @@ from __future__ import annotations
 
 import json
 
-from tests.e2e.support import (assert_consistent, assert_no_duplicate_renders, grep_secrets, on_both_backends,
-                               on_every_backend, wait_until)
+from tests.e2e.support import (
+    assert_consistent,
+    assert_no_duplicate_renders,
+    grep_secrets,
+    on_both_backends,
+    on_every_backend,
+    wait_until,
+)
 
 
 @on_both_backends

@@ -1,4 +1,4 @@
-"""The budget (CONTRACT §10) and prices, end to end: the console script against
+"""The budget (docs/budget.md) and prices, end to end: the console script against
 `reconciler sim`. Over budget, `plan` and `apply` exit 1 naming the figure and the limit
 and send nothing; `--allow-over-budget` lets the plan through; prices turn the estimate
 into money in the text plan, the JSON and the Markdown."""

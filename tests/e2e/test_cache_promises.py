@@ -1,4 +1,4 @@
-"""The render cache's promises end to end (CONTRACT §11 and its clarifications, issue 19
+"""The render cache's promises end to end (docs/cache.md and its clarifications, issue 19
 §1): the plan is what you pay. Each case counts paid creates in the sim's ledger and
 compares them with what the plan counted.
 
@@ -22,8 +22,15 @@ import signal
 
 import pytest
 
-from tests.e2e.support import (Project, XINGYUN_SPEC, assert_consistent, database_url, on_both_backends,
-                               read_until, wait_until)
+from tests.e2e.support import (
+    XINGYUN_SPEC,
+    Project,
+    assert_consistent,
+    database_url,
+    on_both_backends,
+    read_until,
+    wait_until,
+)
 
 INTRO = "欢迎来到发布会"
 EDITED = "欢迎来到新品发布会"

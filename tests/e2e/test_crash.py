@@ -18,15 +18,14 @@ import signal
 
 import pytest
 
-from tests.e2e.support import (assert_consistent, assert_no_duplicate_renders, on_both_backends, read_until,
-                               wait_until)
+from tests.e2e.support import assert_consistent, assert_no_duplicate_renders, on_both_backends, read_until, wait_until
 
 KILLED = -signal.SIGKILL
 
 
 def _recover_and_check(project, sim, crashed_pid: int | None = None) -> None:
     """Apply again until done, as a script would. A create the dead process had in
-    flight is `unknown` (CONTRACT §3): shown, never sent again without --replace."""
+    flight is `unknown` (docs/specs.md): shown, never sent again without --replace."""
     fetched_once = {e["task_id"] for e in sim.calls("download", "unisound")}  # by the killed process
     again = project.apply_when_free()
     if crashed_pid is not None:

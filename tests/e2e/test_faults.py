@@ -50,7 +50,7 @@ def test_lost_create_answers_are_reported_unknown_and_never_sent_again(project, 
         assert f"  {address}: " in text
     assert len(sim.calls("create")) == 3  # never re-sent in the same run
 
-    # CONTRACT §3: a noop shown as "outcome unknown", with the command that renders it on purpose
+    # docs/specs.md: a noop shown as "outcome unknown", with the command that renders it on purpose
     changes = {c["address"]: c for c in project.plan_json()["changes"]}
     for address in unknown:
         assert changes[address]["action"] == "noop"

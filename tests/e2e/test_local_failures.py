@@ -18,8 +18,14 @@ import time
 
 import pytest
 
-from tests.e2e.support import (RECONCILER, assert_consistent, assert_no_duplicate_renders, cut_off_database,
-                               on_both_backends, wait_until)
+from tests.e2e.support import (
+    RECONCILER,
+    assert_consistent,
+    assert_no_duplicate_renders,
+    cut_off_database,
+    on_both_backends,
+    wait_until,
+)
 
 VIDEOS = 20
 

@@ -1,4 +1,4 @@
-"""`state migrate` killed half-way (CONTRACT §8), both directions, end to end.
+"""`state migrate` killed half-way (docs/team.md), both directions, end to end.
 
 What a team would notice: the copy is all or nothing. While a killed copy is not
 completed, every command on the target refuses it naming `state migrate` (a plan never

@@ -1,5 +1,5 @@
 """`reconciler outputs migrate --to LOCATION` and the refusal of a switched `outputs:`
-(CONTRACT §13, issue 22), end to end: the console script against `reconciler sim` and,
+(docs/team.md, issue 22), end to end: the console script against `reconciler sim` and,
 for buckets, the suite's real S3 server. No render and no vendor download is allowed
 during a migrate or after it (counted in the sim's ledger); the source stays as it was."""
 
@@ -123,7 +123,7 @@ def test_an_interrupted_migrate_completes_and_a_damaged_copy_is_copied_again(pro
     assert len(copied) == 2
     copied[0].write_bytes(b"\0" * copied[0].stat().st_size)  # a copy damaged since: same size, other bytes
 
-    results = []  # a killed writer's PostgreSQL lease runs out first (CONTRACT §8)
+    results = []  # a killed writer's PostgreSQL lease runs out first (docs/team.md)
     wait_until(lambda: "locked by" not in (results.append(project.run("outputs", "migrate", "--to", "elsewhere"))
                                            or results[-1]).stderr, what="the killed migrate's lease to expire")
     ok(results[-1])

@@ -1,4 +1,4 @@
-"""The render cache end to end (CONTRACT §11, issue 11): what was rendered once is
+"""The render cache end to end (docs/cache.md, issue 11): what was rendered once is
 never paid for again while its output is cached. Each case counts paid creates in the
 sim's ledger: the second time costs none, and the published file is the right video."""
 
@@ -147,7 +147,7 @@ def test_a_lost_output_is_served_from_the_cache_but_a_forced_replace_is_paid(pro
     assert change["action"] == "replace" and change["renders"] == 0, change
     applied(project)
     assert creates(sim) == 1 and sha(project, "uni/a") == kept
-    applied(project, "--replace", "uni/a")  # the kept render is wrong: a new one (CONTRACT §4)
+    applied(project, "--replace", "uni/a")  # the kept render is wrong: a new one (docs/commands.md)
     assert creates(sim) == 2 and sha(project, "uni/a") != kept
     assert_consistent(project)
 

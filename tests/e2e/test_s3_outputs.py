@@ -1,4 +1,4 @@
-"""Outputs in a bucket end to end (CONTRACT §9, issue 13): the real console script
+"""Outputs in a bucket end to end (docs/outputs.md, issue 13): the real console script
 against a `reconciler sim` process and a real S3 server (SeaweedFS, tests/s3server.py).
 Objects, keys, metadata and sizes are read back from the bucket itself; renders paid
 and one-shot links fetched are counted in the sim's ledger."""
@@ -7,10 +7,15 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from tests.e2e.support import (Project, S3Project, assert_no_duplicate_renders, assert_s3_consistent, grep_secrets,
-                               on_both_backends, wait_until)
+from tests.e2e.support import (
+    Project,
+    S3Project,
+    assert_no_duplicate_renders,
+    assert_s3_consistent,
+    grep_secrets,
+    on_both_backends,
+    wait_until,
+)
 from tests.s3server import SECRET_KEY
 
 
@@ -117,7 +122,7 @@ def test_a_delete_removes_the_entry_and_its_objects(s3_project, sim):
     assert set(project.manifest()["videos"]) == {"xy/b"}
     for address, sha in gone.items():
         assert project.head(project.key(address, sha)) is None
-    assert project.objects(cache=True) == cached  # the render cache keeps them (CONTRACT §11)
+    assert project.objects(cache=True) == cached  # the render cache keeps them (docs/cache.md)
     assert_s3_consistent(project)
 
 
@@ -196,7 +201,7 @@ def _no_bytes_through_this_machine(proxy) -> None:
 
 
 def test_render_cache_rename_and_revert_copy_objects_server_side(s3_project, sim, s3_proxy):
-    """CONTRACT §11 with a bucket: renaming an address or reverting an edit costs no
+    """docs/cache.md with a bucket: renaming an address or reverting an edit costs no
     render, no vendor call, and no byte through this machine (a server-side copy)."""
     project = s3_project
     project.endpoint = s3_proxy.url
@@ -250,7 +255,7 @@ def test_cache_prune_removes_old_cached_objects(s3_project, sim):
 
 
 def test_an_output_whose_cache_copy_failed_is_still_never_paid_for_again(s3_project, sim, s3_proxy):
-    """CONTRACT §11: a render already paid for is never paid again while its output is
+    """docs/cache.md: a render already paid for is never paid again while its output is
     kept. The copy into the cache failed (a bucket hiccup), but the published object is
     kept: renaming the address later must still cost no render."""
     project = s3_project
@@ -269,7 +274,7 @@ def test_an_output_whose_cache_copy_failed_is_still_never_paid_for_again(s3_proj
 
 
 def test_two_machines_sharing_a_state_and_a_bucket_see_the_same_videos(tmp_path, sim, s3_server, s3_bucket, pg_url):
-    """The team setup (CONTRACT §8 and §9): one PostgreSQL state, one bucket, two
+    """The team setup (docs/team.md and §9): one PostgreSQL state, one bucket, two
     checkouts. What one machine published, the other neither fetches nor renders again,
     and a rename on the other machine is served from the bucket's render cache."""
     a = S3Project(tmp_path / "a", sim, s3_server, s3_bucket, state_url=pg_url)
@@ -291,7 +296,7 @@ def test_two_machines_sharing_a_state_and_a_bucket_see_the_same_videos(tmp_path,
 
 def test_a_one_shot_download_waiting_for_its_upload_on_one_machine_costs_the_other_nothing(
         tmp_path, sim, s3_server, s3_bucket, s3_proxy, pg_url):
-    """CONTRACT §8 + §9: machine A downloaded a Unisound output (its link serves once) but
+    """docs/team.md + §9: machine A downloaded a Unisound output (its link serves once) but
     could not upload it (the bucket answered 503 there). Machine B, sharing the state,
     neither downloads it again (the link is used) nor counts it lost (a paid render): it
     says A holds it. Once A's bucket answers, A publishes it; nothing was paid twice."""

@@ -15,9 +15,8 @@ import json
 import signal
 import time
 
-from tests.e2e.support import on_both_backends, read_until, wait_until
-
 from reconciler.model import Status
+from tests.e2e.support import on_both_backends, read_until, wait_until
 
 
 def _stall_config(project, seconds: float = 1.0) -> None:

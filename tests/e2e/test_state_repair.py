@@ -1,4 +1,4 @@
-"""`state import` and `state forget` end to end (CONTRACT §13, issue 22): a person
+"""`state import` and `state forget` end to end (docs/team.md, issue 22): a person
 settles an `unknown` create by naming its task, with no second payment (the sim's
 ledger counts the creates), and lets the state forget a video without a vendor call or
 a deleted output; a refusal changes nothing."""
@@ -17,7 +17,7 @@ def creates(sim) -> list[dict]:
 
 
 def run_when_free(project, *args: str):
-    """A command after a writer was killed: a PostgreSQL lease runs out first (CONTRACT §8)."""
+    """A command after a writer was killed: a PostgreSQL lease runs out first (docs/team.md)."""
     results = []
 
     def free():

@@ -1,4 +1,4 @@
-"""A team's shared PostgreSQL state (CONTRACT §8), end to end: the real console script,
+"""A team's shared PostgreSQL state (docs/team.md), end to end: the real console script,
 the simulator over loopback, and a real PostgreSQL server the suite starts itself.
 
 Two "machines" are two project directories (two checkouts) sharing one database. What
@@ -17,8 +17,15 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from tests.e2e.support import (TEST_LEASE_SECONDS, Project, assert_no_duplicate_renders, cut_off_database,
-                               database_url, read_until, wait_until)
+from tests.e2e.support import (
+    TEST_LEASE_SECONDS,
+    Project,
+    assert_no_duplicate_renders,
+    cut_off_database,
+    database_url,
+    read_until,
+    wait_until,
+)
 
 KILLED = -signal.SIGKILL
 

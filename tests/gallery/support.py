@@ -9,8 +9,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from reconciler.model import DesiredVideo, Status
 from reconciler.config import load_config
+from reconciler.model import DesiredVideo, Status
 from reconciler.state import store as state_store
 
 BASE_MP4 = Path(__file__).resolve().parents[2] / "reconciler/sim/base.mp4"

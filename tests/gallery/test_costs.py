@@ -1,4 +1,4 @@
-"""Money on the review page (CONTRACT §10): with prices set, each video shows what its
+"""Money on the review page (docs/budget.md): with prices set, each video shows what its
 paid renders cost and the top of the page what was spent so far, by vendor; without
 prices, nothing about money."""
 

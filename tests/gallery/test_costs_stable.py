@@ -1,4 +1,4 @@
-"""The money on the review page moves only when a render is paid (CONTRACT §10): the
+"""The money on the review page moves only when a render is paid (docs/budget.md): the
 same paid history gives the same figures whatever order it was paid in, and nothing
 that pays nothing (a refused or unknown create, an edit served from the render cache, a
 delete, a `state forget`) changes the total, a vendor's figure or a video's figure.

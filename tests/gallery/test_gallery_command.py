@@ -10,10 +10,11 @@ import sys
 from pathlib import Path
 
 from reconciler.config import load_config
-from reconciler.model import Status
 from reconciler.gallery import cards
+from reconciler.model import Status
 from reconciler.state import store as state_store
 from tests.gallery.support import StateBuilder, desired, run
+
 
 def make_project(root: Path) -> None:
     root.mkdir()

@@ -1,4 +1,4 @@
-"""A video rendered by parts, put together as apply will (CONTRACT §12): each part
+"""A video rendered by parts, put together as apply will (docs/parts.md): each part
 verified, joined, the joined video verified, captions timed from the parts' measured
 durations, a poster. The captions' last cue ends with the joined audio."""
 

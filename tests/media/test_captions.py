@@ -1,4 +1,4 @@
-"""Captions from the script (CONTRACT §12), read back by pysubs2: the text is the script
+"""Captions from the script (docs/parts.md), read back by pysubs2: the text is the script
 as a viewer sees it, lines and cues within their limits, no cue across a part boundary,
 in order without overlap, timed by what is spoken, the last cue ending with the audio."""
 

@@ -1,4 +1,4 @@
-"""Parts joined in order into one MP4 (CONTRACT §12): the video copied where the parts
+"""Parts joined in order into one MP4 (docs/parts.md): the video copied where the parts
 share their codec parameters (else encoded again), the audio encoded once with each
 part's audio fitted to the part, so that the joined duration is the sum of the parts'
 and audio and video end together, and the result decodes fully."""

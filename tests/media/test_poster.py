@@ -1,5 +1,5 @@
 """A poster is the frame at 1 s (or the first, for a shorter video), a JPEG at the
-video's size, written atomically (CONTRACT §12)."""
+video's size, written atomically (docs/parts.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""A script as shown and as split into sentences (CONTRACT §12 ``split: sentences``):
+"""A script as shown and as split into sentences (docs/parts.md ``split: sentences``):
 cut at 。！？!?. and line ends, a TTS tag never cut through, and the tag grammar the
 same as the one specs validate with."""
 

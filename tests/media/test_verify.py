@@ -1,4 +1,4 @@
-"""A video is published only when it decodes (CONTRACT §12): ``media.verify.probe``
+"""A video is published only when it decodes (docs/parts.md): ``media.verify.probe``
 accepts real clips and measures them, and refuses, with a reason a person can read,
 files that merely look like MP4s."""
 

@@ -1,4 +1,4 @@
-"""The planner and vendor accounts (CONTRACT §13): a replace or delete of a render created
+"""The planner and vendor accounts (docs/team.md): a replace or delete of a render created
 with another account than this checkout's is held back as a noop naming that account; a
 render of this account, or one recorded before accounts were (no account), is planned as
 before."""

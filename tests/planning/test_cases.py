@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from reconciler.planning import planner, view
 from reconciler.errors import PlanError
 from reconciler.model import DesiredVideo, PlanOptions, RecordedVideo, Status
+from reconciler.planning import planner, view
 
 CASES = sorted((Path(__file__).parent / "cases").glob("*.yaml"))
 SPEC_FILE = "specs/videos.yaml"

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import pytest
 
-from reconciler.planning import planner, saved_plan, view
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.model import DesiredVideo, PlanOptions, RecordedVideo, Status
+from reconciler.planning import planner, saved_plan, view
 
 OPTIONS = PlanOptions(targets=frozenset({"launch/"}), replace=frozenset({"launch/intro"}),
                       allow_mass_delete=True, max_delete_share=0.25)

@@ -1,4 +1,4 @@
-"""What a user reads from a plan: the JSON document (CONTRACT §5) and the text output."""
+"""What a user reads from a plan: the JSON document (docs/formats.md) and the text output."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ import json
 
 from rich.console import Console
 
-from reconciler.planning import planner, view
 from reconciler.model import DesiredVideo, PlanOptions, RecordedVideo, Status
+from reconciler.planning import planner, view
 
 
 def desired(address, fingerprint="f", provider="xingyun", request=None, tts_chars=0, **kw):

@@ -16,13 +16,13 @@ import time
 import pytest
 
 from reconciler import sim
-from reconciler.specs import schema as spec_models
 from reconciler.errors import OutcomeUnknownError, PermanentError
 from reconciler.model import UnisoundAuth
 from reconciler.providers import codes, signing, unisound
 from reconciler.providers.base import Credentials, RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.unisound import UnisoundProvider
+from reconciler.specs import schema as spec_models
 
 pytestmark = pytest.mark.anyio
 RENDER = 0.8

@@ -17,12 +17,12 @@ from pathlib import Path
 import pytest
 
 from reconciler import sim
-from reconciler.specs import schema as spec_models
 from reconciler.errors import PermanentError
 from reconciler.providers import codes, signing, xingyun
 from reconciler.providers.base import Credentials, RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.xingyun import XingyunProvider
+from reconciler.specs import schema as spec_models
 
 pytestmark = pytest.mark.anyio
 RENDER = 0.8

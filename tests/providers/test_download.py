@@ -8,11 +8,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.providers.helpers import Script, make_unisound, make_xingyun
 
 from reconciler.errors import PermanentError, TransientError
 from reconciler.providers import download
 from reconciler.sim import media
+from tests.providers.helpers import Script, make_unisound, make_xingyun
 
 pytestmark = pytest.mark.anyio
 VIDEO = media.base_clip() + media.free_box(bytes(range(256)) * 1000)  # a real MP4, 256 kB: several chunks

@@ -7,11 +7,11 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-from tests.providers.helpers import NOW, Script, make_unisound, make_xingyun, ok, vendor_error
 
 from reconciler.errors import OutcomeUnknownError, PermanentError, ProviderError, TransientError
 from reconciler.providers import codes
 from reconciler.providers.base import RenderRequest
+from tests.providers.helpers import NOW, Script, make_unisound, make_xingyun, ok, vendor_error
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}

@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from tests.providers.helpers import Script, make_unisound, make_xingyun, vendor_error
 
 from reconciler.providers import probe
+from tests.providers.helpers import Script, make_unisound, make_xingyun, vendor_error
 
 pytestmark = pytest.mark.anyio
 MAKERS = {"xingyun": (make_xingyun, 30004), "unisound": (make_unisound, 23910)}

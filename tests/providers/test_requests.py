@@ -8,10 +8,10 @@ from pathlib import Path
 
 import httpx
 import pytest
-from tests.providers.helpers import NOW, SECRET, Script, make_unisound, make_xingyun, ok
 
 from reconciler.errors import PermanentError
 from reconciler.providers.base import RenderRequest, TaskState
+from tests.providers.helpers import NOW, SECRET, Script, make_unisound, make_xingyun, ok
 
 pytestmark = pytest.mark.anyio
 BASE = "/user/v1/video_synthesis_task"

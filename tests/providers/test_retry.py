@@ -8,11 +8,11 @@ import json
 
 import httpx
 import pytest
-from tests.providers.helpers import Script, Sleeps, make_unisound, make_xingyun, ok, vendor_error
 
 from reconciler.errors import OutcomeUnknownError, PermanentError, TransientError
 from reconciler.providers.base import RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy, retrying
+from tests.providers.helpers import Script, Sleeps, make_unisound, make_xingyun, ok, vendor_error
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}

@@ -9,11 +9,11 @@ from email.utils import formatdate
 
 import httpx
 import pytest
-from tests.providers.helpers import NOW, SECRET, Script, make_unisound, make_xingyun, ok, vendor_error
 
 from reconciler.errors import ProviderError
 from reconciler.providers import codes
 from reconciler.providers.base import RenderRequest
+from tests.providers.helpers import NOW, SECRET, Script, make_unisound, make_xingyun, ok, vendor_error
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}

@@ -11,8 +11,15 @@ import httpx
 
 from reconciler.sim import start_in_thread
 from reconciler.sim.auth import unisound_signature, xingyun_sort_json, xingyun_token
-from tests.sim.helpers import SEGMENT_BODY, UNI_BODY, XY, UnisoundClient, XingyunClient, unisound_params, \
-    xingyun_headers
+from tests.sim.helpers import (
+    SEGMENT_BODY,
+    UNI_BODY,
+    XY,
+    UnisoundClient,
+    XingyunClient,
+    unisound_params,
+    xingyun_headers,
+)
 
 
 def test_xingyun_token_vectors_from_the_recipe():

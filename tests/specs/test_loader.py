@@ -17,12 +17,12 @@ from pathlib import Path
 
 import pytest
 
-from reconciler.specs import loader, templating
-from reconciler.util import yamlio
 from reconciler.config import load_config
 from reconciler.errors import SpecErrors
+from reconciler.specs import loader, templating
 from reconciler.specs.cache import CACHE_DIR
 from reconciler.specs.loader import load_specs
+from reconciler.util import yamlio
 from tests.helpers import UNISOUND_HEADER, XINGYUN_HEADER, write
 
 REPO = Path(__file__).resolve().parents[2]

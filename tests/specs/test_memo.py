@@ -11,7 +11,8 @@ from reconciler.config import load_config
 from reconciler.specs import loader
 from reconciler.specs.loader import load_specs
 from reconciler.specs.memo import SpecMemo
-from tests.helpers import XINGYUN_HEADER as XY, write
+from tests.helpers import XINGYUN_HEADER as XY
+from tests.helpers import write
 
 FILES = {"specs/a.yaml": XY + "  a/one:\n    segment: [{text: 你好}]\n",
          "specs/b.yaml.j2": XY + "  b/one:\n    segment: [{text: \"{{ greeting }}\"}]\n",

@@ -1,4 +1,4 @@
-"""The vendor account each render was created with (CONTRACT §13), as both state backends
+"""The vendor account each render was created with (docs/team.md), as both state backends
 keep it: recorded with the intent, put back with the video when a create was never sent,
 and absent (None: any account, today's behaviour) on rows written before it existed."""
 

@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.fakes import FakeBucket
 from reconciler.config import load_config, secrets
 from reconciler.errors import ConfigError
 from reconciler.model import RecordedVideo, Status
@@ -19,6 +18,7 @@ from reconciler.state import outputs_store
 from reconciler.state.bucket import Bucket, endpoint_name
 from reconciler.state.bucket_outputs import BucketOutputs
 from reconciler.util import s3url
+from tests.fakes import FakeBucket
 
 SHA = "a" * 64
 

@@ -7,9 +7,9 @@ import os
 
 import pytest
 
-from reconciler.util import atomic
-from reconciler.state import manifest
 from reconciler.model import RecordedVideo, Status
+from reconciler.state import manifest
+from reconciler.util import atomic
 
 KEYS = {"provider", "status", "task_id", "fingerprint", "file", "sha256", "bytes", "video_url",
         "preview_image_url", "spec_file", "labels", "submitted_at", "finished_at", "error"}

@@ -6,10 +6,10 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from reconciler.state import overdue
+from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.config import load_config
 from reconciler.model import RecordedVideo, Status
-from reconciler.apply.schedule import PollSchedule, Tracker
+from reconciler.state import overdue
 
 NOW = dt.datetime(2026, 11, 25, 12, 0, tzinfo=dt.timezone.utc).timestamp()
 

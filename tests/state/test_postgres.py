@@ -1,4 +1,4 @@
-"""What only the PostgreSQL state has (CONTRACT §8): projects in their own schemas of one
+"""What only the PostgreSQL state has (docs/team.md): projects in their own schemas of one
 database, and a writer whose lease lapsed that can no longer write or send a create."""
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The render cache's files (issue 19 §1, CONTRACT §11 clarifications): an entry is a
+"""The render cache's files (issue 19 §1, docs/cache.md clarifications): an entry is a
 copy of its own, never a hard link of a published output; a hit is verified on the copy
 before it replaces anything; a plan's cheap look names the entries it cannot serve."""
 
@@ -88,8 +88,8 @@ def test_an_entry_an_older_version_hard_linked_gets_a_copy_of_its_own_at_the_nex
 
 
 def test_in_a_bucket_an_entry_recorded_in_another_outputs_location_is_not_servable(tmp_path):
-    from tests.fakes import FakeBucket
     from reconciler.state.bucket_outputs import BucketOutputs
+    from tests.fakes import FakeBucket
 
     (tmp_path / "reconciler.yaml").write_text("outputs: s3://videos/launch\n")
     store = BucketOutputs(load_config(tmp_path), bucket=FakeBucket())

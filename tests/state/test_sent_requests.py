@@ -1,5 +1,5 @@
 """Each attempt keeps the request it sent (schema 5), on both backends: what a paid
-render cost is then read from its own row (the gallery's money, CONTRACT §10), and
+render cost is then read from its own row (the gallery's money, docs/budget.md), and
 nothing later (an edit, a delete, a `state forget`) changes it. A state written before
 is upgraded with each attempt's request filled in from what it still knows."""
 

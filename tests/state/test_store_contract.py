@@ -2,7 +2,7 @@
 
 Each test drives a backend only through ``reconciler.state.store`` (the factory, the
 ``Store`` and ``WriterLock`` protocols), never through SQL, so a new backend (the
-PostgreSQL store of CONTRACT §8) joins by adding one entry to ``BACKENDS``: a function
+PostgreSQL store of docs/team.md) joins by adding one entry to ``BACKENDS``: a function
 that points a project at a fresh, empty state of that backend, and one that makes that
 state claim a newer schema. It holds SQLite and PostgreSQL (a real server the suite
 starts itself, ``tests/pgserver.py``; each test gets a database of its own), and that
@@ -336,7 +336,7 @@ def test_a_dead_writers_intent_reads_as_unknown_and_recover_makes_it_so(store_fa
     assert other.recover() == []  # once
 
 
-# -- a person's repairs: state import, state forget (CONTRACT §13) --------------------------------
+# -- a person's repairs: state import, state forget (docs/team.md) --------------------------------
 
 
 def test_an_import_settles_an_unknown_create_as_the_task_the_person_names(store):
@@ -468,7 +468,7 @@ def test_a_dead_writers_lock_is_taken_over_and_its_holder_named(store_factory):
 
 
 def _acquire_within(store_factory, command: str, seconds: float):
-    """Take the lock, retrying while a dead holder's lease runs out (CONTRACT §8: 30 s)."""
+    """Take the lock, retrying while a dead holder's lease runs out (docs/team.md: 30 s)."""
     import time
 
     deadline = time.monotonic() + seconds
@@ -481,7 +481,7 @@ def _acquire_within(store_factory, command: str, seconds: float):
             time.sleep(0.2)
 
 
-# -- the render cache's index (CONTRACT §11) ---------------------------------------------
+# -- the render cache's index (docs/cache.md) ---------------------------------------------
 
 
 def test_the_render_cache_index_keeps_entries_after_their_video_is_gone(store):

@@ -136,7 +136,7 @@ def test_second_watcher_and_apply_fail_fast_naming_the_holder(project):
 
 
 def test_a_renamed_address_is_served_from_the_render_cache(project):
-    """CONTRACT §11 in the daemon: renaming a video's address while watch runs pays no
+    """docs/cache.md in the daemon: renaming a video's address while watch runs pays no
     render; the new address gets the cached output, the old one is deleted."""
     project.write("a.yaml", {"old/name": "缓存里的视频。"}, provider="unisound")
     w = project.watch("--interval", "60")

@@ -11,21 +11,21 @@ from pathlib import Path
 import httpx
 import watchfiles
 
-from tests.fakes import FAST, FakeProvider
-from reconciler.config import load_config
-from reconciler.watch.desired import LastGood
 from reconciler.apply.engine import Engine
-from reconciler.errors import Diagnostic, TransientError
-from reconciler.watch.eventlog import EventLog, LogHooks
-from reconciler.specs.fingerprint import fingerprint
 from reconciler.apply.events import Event, Kind
+from reconciler.config import load_config
+from reconciler.errors import Diagnostic, TransientError
 from reconciler.model import Action, Change, DesiredVideo, Plan, RecordedVideo, Status
+from reconciler.specs.fingerprint import fingerprint
 from reconciler.specs.loader import SpecLoad
 from reconciler.state.sqlite import StateStore
 from reconciler.watch.daemon import Daemon
+from reconciler.watch.desired import LastGood
+from reconciler.watch.eventlog import EventLog, LogHooks
 from reconciler.watch.files import Targets
 from reconciler.watch.policy import Backoff, Policy, Settle
 from reconciler.watch.recorded import RecordedCache
+from tests.fakes import FAST, FakeProvider
 
 
 def dv(address: str, text: str = "hi", spec_file: str = "specs/a.yaml") -> DesiredVideo:
