@@ -27,7 +27,7 @@ no person asks for anything in a campaign. Then the figures:
   exactly what the simulator served for its task; no stray files; plan converged);
 - and what must never happen at all: hangs (a command past its timeout), tracebacks.
 
-    .venv/bin/python bench/fault_campaign.py --runs 100 [--seed 1] [-v] [--state postgresql] [--damage-cache]
+    .venv/bin/python bench/fault_campaign.py --runs 100 [--seed 1] [-v] [--state postgresql] [--damage-cache] [--two-checkouts]
 
 ``--damage-cache`` adds a round to each run once it has recovered (issue 19 §1: the plan
 is what you pay): every video is deleted (its render kept in the cache), cache files are
