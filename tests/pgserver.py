@@ -110,6 +110,51 @@ def fresh_database() -> str:
     return parts._replace(path=f"/{name}").geturl()
 
 
+def password_role(name: str, password: str) -> str:
+    """A login role ``name`` on the session's server that must give ``password`` (the
+    server trusts every other login, the suite's superuser among them); the URL of a
+    fresh database with the role's user name and no password in it.
+
+    Why: with trust, a wrong password is never refused, so the path a team meets when
+    its password is wrong would go untested. Only connections as ``name`` are asked
+    for a password: lines for that role at the top of ``pg_hba.conf``, then a reload."""
+    import psycopg
+
+    url = fresh_database()
+    hba = _root / "data" / "pg_hba.conf"
+    lines = f"local all {name} scram-sha-256\nhost all {name} 127.0.0.1/32 scram-sha-256\n"
+    if not hba.read_text(encoding="utf-8").startswith(lines):
+        hba.write_text(lines + hba.read_text(encoding="utf-8"), encoding="utf-8")
+    with psycopg.connect(url, autocommit=True) as conn:
+        exists = conn.execute("SELECT 1 FROM pg_roles WHERE rolname = %s", [name]).fetchone()
+        verb = "ALTER" if exists else "CREATE"
+        conn.execute(psycopg.sql.SQL(verb + " ROLE {} LOGIN PASSWORD {}").format(
+            psycopg.sql.Identifier(name), psycopg.sql.Literal(password)))
+        conn.execute("SELECT pg_reload_conf()")
+    parts = urlsplit(url)
+    role_url = parts._replace(netloc=f"{name}@{parts.netloc.rpartition('@')[2]}").geturl()
+    _await_refusal(psycopg, role_url)
+    return role_url
+
+
+def _await_refusal(psycopg, url: str) -> None:
+    """The reload is a signal the server handles in its own time: wait (bounded) until a
+    login as the role with no password is refused."""
+    import time
+
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            psycopg.connect(url, password="", connect_timeout=5).close()
+        except psycopg.OperationalError as exc:
+            if "password" in str(exc):
+                return
+            raise
+        if time.monotonic() > deadline:
+            raise RuntimeError("the server still trusts the role after reloading pg_hba.conf")
+        time.sleep(0.05)
+
+
 def stop() -> None:
     global _server, _root
     if _server is not None:

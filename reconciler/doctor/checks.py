@@ -119,7 +119,7 @@ def _state(config):
         if isinstance(state_store.backend(config), state_store.SqliteBackend):
             return Check("state", ERROR, str(exc), f"Restore {rel} from a backup, or move it away to start afresh."), None
         return Check("state", ERROR, str(exc), "Check that the database server is up and reachable from here, and "
-                     "the user and password (RECONCILER_STATE_URL, PGPASSWORD)."), None
+                     "the user and password (RECONCILER_STATE_URL, or PGPASSWORD or ~/.pgpass for libpq)."), None
     return Check("state", OK, f"{rel} opens: {len(recorded)} video(s) recorded"), recorded
 
 

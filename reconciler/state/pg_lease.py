@@ -115,9 +115,19 @@ def redacted(url: str) -> str:
     return urls.redact(url)
 
 
+# libpq's words when the server wants a password it did not get right (issue 22: say where libpq looks)
+_PASSWORD_REFUSED = ("password authentication failed", "no password supplied")
+PASSWORD_HINT = ("the server wants the right password: put it in the state URL (percent-encoded), or leave it out "
+                 "of the URL and give it to libpq in PGPASSWORD or ~/.pgpass")
+
+
 def _why(exc: BaseException, url: str) -> str:
-    """The first line of a driver error about ``url``, with no piece of its secrets."""
-    return urls.scrub_url(_first_line(exc), url)
+    """The first line of a driver error about ``url``, with no piece of its secrets (and,
+    when the password was refused or missing, where to give it)."""
+    why = urls.scrub_url(_first_line(exc), url)
+    if any(words in str(exc) for words in _PASSWORD_REFUSED):
+        why += f"; {PASSWORD_HINT}"
+    return why
 
 
 def _first_line(exc: BaseException) -> str:
