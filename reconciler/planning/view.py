@@ -3,7 +3,8 @@
 Kept apart from ``plan`` so planning stays pure and free of rich, and from the CLI so
 ``apply`` (which shows the plan before asking ``yes``) and ``watch`` render a plan the
 same way. The JSON document is a public format: its keys are the contract's, plus
-an optional ``details`` list per change and an ``estimate`` of the cost.
+an optional ``details`` list per change and an ``estimate`` of the cost. A rename's create
+and delete (``moved_from`` / ``moved_to``, docs/cache.md) are one move line in the text.
 """
 
 from __future__ import annotations
