@@ -264,6 +264,10 @@ class Change:
     from_cache: bool = False  # a create/replace served from the render cache: no render
     held_for: str | None = None  # the other account whose render this change would have touched (docs/team.md): a noop
     same_as: str | None = None  # served from the render of this address in the same plan (same fingerprint)
+    # a rename (docs/cache.md): a create served from the render cache paired with the delete of the
+    # address whose published output is that render; each names the other (a create and a delete still)
+    moved_from: str | None = None  # on the create: the old address
+    moved_to: str | None = None  # on the delete: the new address
 
     @property
     def renders(self) -> int:

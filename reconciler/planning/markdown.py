@@ -20,7 +20,7 @@ import re
 from reconciler import model
 from reconciler.model import Action, Change, Plan
 from reconciler.planning import describe, planner
-from reconciler.planning.view import summary_line
+from reconciler.planning.view import move_line, moved_pairs, summary_line
 
 MAX_ROWS = 200  # changes in the table
 MAX_DIFFS = 30  # script diffs shown
@@ -34,14 +34,15 @@ _SIGN = {Action.CREATE: "+", Action.REPLACE: "-/+", Action.UPDATE: "~", Action.D
 def plan_markdown(plan: Plan, cost=None) -> str:
     """The whole comment, ending with a newline. ``cost`` (``planning.budget.Cost``)
     adds the budget and the estimate in money when they are configured."""
-    shown = sorted((c for c in plan.changes if c.action is not Action.NOOP),
+    moves = moved_pairs(plan)  # a rename: one row, its create's (docs/cache.md)
+    shown = sorted((c for c in plan.changes if c.action is not Action.NOOP and c.address not in moves),
                    key=lambda c: (_ORDER[c.action], c.address))
     out = ["### reconciler plan", "", f"**{summary_line(plan)}**", ""]
     out += _estimate(plan, cost)
     if not shown:
         out += ["No changes. Nothing will be rendered.", ""]
     else:
-        out += _table(shown)
+        out += _table(shown, moves)
     noops = plan.count(Action.NOOP)
     if noops:
         out += [f"{noops} unchanged video{'s' if noops != 1 else ''} not listed.", ""]
@@ -92,9 +93,13 @@ def _limit(value: int | None) -> str:
     return "—" if value is None else f"{value:,}"
 
 
-def _table(changes: list[Change]) -> list[str]:
+def _table(changes: list[Change], moves: dict[str, Change]) -> list[str]:
     rows = ["| | video | provider | why | spec file |", "|---|---|---|---|---|"]
     for c in changes[:MAX_ROWS]:
+        if c.moved_from in moves:
+            rows.append(f"| `→` move | `{_code(c.moved_from)}` → `{_code(c.address)}` | {_cell(c.provider)} "
+                        f"| {_cell(move_line(c))} | {_cell(c.file or '')} |")
+            continue
         rows.append(f"| `{_SIGN[c.action]}` {c.action.value} | `{_code(c.address)}` | {_cell(c.provider)} "
                     f"| {_cell(c.reason)} | {_cell(c.file or '')} |")
     if len(changes) > MAX_ROWS:

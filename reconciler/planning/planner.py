@@ -32,7 +32,9 @@ fingerprint render it once: the first by address, the others are marked ``from_c
 with ``same_as`` naming it (apply holds them until its output is verified). The caller
 may pass ``unservable``, its cheap look at the cache entries the plan counts as free
 (no I/O here): any it names is planned again as a paid render, the reason saying why,
-so a plan never counts a render apply would have to pay.
+so a plan never counts a render apply would have to pay. A create served from the cache
+whose fingerprint is the published output of a video the plan deletes is a rename: the
+two stay a create and a delete, and name each other (``moved_from``, ``moved_to``).
 
 Then the safety checks refuse the plan (``PlanError``): targets or --replace naming
 nothing, a mass delete (an empty or mis-checked-out specs folder looks exactly like
@@ -100,6 +102,7 @@ def _make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVid
         if servable:
             changes = tuple(map(lambda c: _from_cache(c, servable, options.replace), changes))
         changes = _render_once(changes, options.replace)
+        changes = _moves(changes)
     _check_mass_delete(changes, len(recorded), options)
     _check_prevent_destroy(changes)
     return Plan(changes)
@@ -182,6 +185,7 @@ def _plain(address: str, action: Action, provider: str, reason: str, file: str |
     fields["address"], fields["action"], fields["provider"], fields["reason"] = address, action, provider, reason
     fields["file"], fields["desired"], fields["recorded"], fields["details"] = file, d, r, ()
     fields["from_cache"], fields["same_as"], fields["held_for"] = False, None, None
+    fields["moved_from"], fields["moved_to"] = None, None
     return change
 
 
@@ -354,6 +358,36 @@ def _render_once(changes: tuple[Change, ...], forced: frozenset[str]) -> tuple[C
             out[i] = dataclasses.replace(
                 change, reason=f"{change.reason}; same content as {first[fingerprint]}, rendered once for both: "
                                "no render", from_cache=True, same_as=first[fingerprint])
+    return tuple(out)
+
+
+def _moves(changes: tuple[Change, ...]) -> tuple[Change, ...]:
+    """Renames (docs/cache.md): a create served from the render cache whose fingerprint is
+    that of the published output of a video this plan deletes is that video under its new
+    address. Both stay what apply carries out (the create publishes the cached render, the
+    delete removes the old one); each names the other, so the plan can show one move.
+    One to one, by address: the first such create takes the first such delete."""
+    if not (_count(changes, Action.CREATE) and _count(changes, Action.DELETE)):
+        return changes  # the common case, counted in C
+    deleted: dict[str, list[int]] = {}
+    for i, change in enumerate(changes):
+        r = change.recorded
+        if change.action is Action.DELETE and r.has_output and r.output_fingerprint:
+            deleted.setdefault(r.output_fingerprint, []).append(i)
+    if not deleted:
+        return changes
+    out = list(changes)
+    for i, change in enumerate(changes):
+        if change.action is not Action.CREATE or not change.from_cache or change.same_as is not None:
+            continue
+        olds = deleted.get(change.desired.fingerprint)
+        if not olds:
+            continue
+        j = olds.pop(0)
+        old = changes[j]
+        out[i] = dataclasses.replace(change, moved_from=old.address, reason=f"moved from {old.address}; {FROM_CACHE}")
+        out[j] = dataclasses.replace(old, moved_to=change.address,  # "no longer in specs (was in ...); ..."
+                                     reason=f"moved to {change.address}" + old.reason.removeprefix("no longer in specs"))
     return tuple(out)
 
 

@@ -3,7 +3,8 @@
 Kept apart from ``plan`` so planning stays pure and free of rich, and from the CLI so
 ``apply`` (which shows the plan before asking ``yes``) and ``watch`` render a plan the
 same way. The JSON document is a public format: its keys are the contract's, plus
-an optional ``details`` list per change and an ``estimate`` of the cost.
+an optional ``details`` list per change and an ``estimate`` of the cost. A rename's create
+and delete (``moved_from`` / ``moved_to``, docs/cache.md) are one move line in the text.
 """
 
 from __future__ import annotations
@@ -39,6 +40,10 @@ def change_to_json(change: Change) -> dict:
         "address": change.address, "action": change.action.value, "provider": change.provider,
         "reason": change.reason, "file": change.file, "renders": change.renders,
     }
+    if change.moved_from is not None:
+        entry["moved_from"] = change.moved_from
+    if change.moved_to is not None:
+        entry["moved_to"] = change.moved_to
     if change.details:
         entry["details"] = list(change.details)
     return entry
@@ -89,12 +94,17 @@ def _change_lines(changes: list[Change]) -> list[str]:
     the keys are fixed, so only the values go through the encoder, and the fields are
     read in C (``_FIELDS``), one loop for all changes."""
     out = []
-    for change, (address, action, provider, reason, file, from_cache, details) in zip(changes, map(_FIELDS, changes)):
+    for change, (address, action, provider, reason, file, from_cache, details, moved_from, moved_to) in zip(
+            changes, map(_FIELDS, changes)):
         try:
             line = (f'{{"address": {_string(address)}, "action": {_ACTIONS[action]}, '
                     f'"provider": {_string(provider)}, "reason": {_string(reason)}, '
                     f'"file": {"null" if file is None else _string(file)}'
                     f'{_NO_RENDER if from_cache else _RENDERS[action]}')
+            if moved_from is not None:
+                line += f', "moved_from": {_string(moved_from)}'
+            if moved_to is not None:
+                line += f', "moved_to": {_string(moved_to)}'
         except (TypeError, KeyError):  # a value that is not a string (never in practice): stay exact
             out.append(json.dumps(change_to_json(change), ensure_ascii=False))
             continue
@@ -104,7 +114,8 @@ def _change_lines(changes: list[Change]) -> list[str]:
     return out
 
 
-_FIELDS = operator.attrgetter("address", "action", "provider", "reason", "file", "from_cache", "details")
+_FIELDS = operator.attrgetter("address", "action", "provider", "reason", "file", "from_cache", "details",
+                              "moved_from", "moved_to")
 _ACTIONS = {action: _string(action.value) for action in Action}
 _RENDERS = {action: f', "renders": {int(action in (Action.CREATE, Action.REPLACE))}' for action in Action}
 _NO_RENDER = ', "renders": 0'  # served from the render cache (docs/cache.md)
@@ -112,8 +123,12 @@ _NO_RENDER = ', "renders": 0'  # served from the render cache (docs/cache.md)
 
 def summary_line(plan: Plan) -> str:
     s = plan.summary
-    return (f"Plan: {s['create']} to create, {s['replace']} to replace, {s['update']} to update, "
+    line = (f"Plan: {s['create']} to create, {s['replace']} to replace, {s['update']} to update, "
             f"{s['delete']} to delete, {s['noop']} unchanged.")
+    moves = len(moved_pairs(plan))
+    if moves:  # shown as one line each, counted as what apply does (docs/cache.md)
+        line += f" {'A move counts' if moves == 1 else f'Each of the {moves} moves counts'} as a create and a delete."
+    return line
 
 
 def print_plan(plan: Plan, console: Console, cost=None) -> None:
@@ -136,11 +151,15 @@ def print_plan(plan: Plan, console: Console, cost=None) -> None:
         return
     console.print("reconciler will perform the following actions:")
     console.print()
-    shown = [c for c in plan.changes if c.action is not Action.NOOP]
+    moves = moved_pairs(plan)
+    shown = [c for c in plan.changes if c.action is not Action.NOOP and c.address not in moves]
     for start in range(0, len(shown), _BATCH):  # one print per batch: rich's per-call cost adds up
         batch = Text()
         for change in shown[start:start + _BATCH]:
-            batch.append_text(_change_block(console, change))
+            if change.moved_from in moves:
+                batch.append_text(_move_block(console, change, moves[change.moved_from]))
+            else:
+                batch.append_text(_change_block(console, change))
         console.print(batch, soft_wrap=True, end="")
     abandoned = [c for c in plan.changes if _abandons(c)]
     if abandoned:
@@ -230,6 +249,40 @@ def _change_block(console: Console, change: Change) -> Text:
     _append_indented(console, block, Text(change.reason), 6)
     for line in change.details:
         _append_indented(console, block, Text(line, style=_detail_style(line)), 8)
+    block.append("\n")
+    return block
+
+
+def moved_pairs(plan: Plan) -> dict[str, Change]:
+    """The deletes of renames (docs/cache.md) whose create is in ``plan`` too, by the old
+    address: each pair is shown as one move."""
+    if not plan.count(Action.DELETE):
+        return {}  # the common case, counted in C
+    creates = {c.moved_from: c.address for c in plan.changes if c.moved_from is not None}
+    return {c.address: c for c in plan.changes if c.moved_to is not None and creates.get(c.address) == c.moved_to}
+
+
+def move_line(create: Change) -> str:
+    """A rename in words (docs/cache.md): one line for its create and delete."""
+    return f"{create.moved_from} has moved to {create.address} ({planner.FROM_CACHE})"
+
+
+def _move_block(console: Console, create: Change, delete: Change) -> Text:
+    """``  → old has moved to new (from the render cache: no render)  (provider, move)  file``:
+    a rename's create and delete as one block. The delete's reason follows only when the
+    old address still has a render running (what happens to it)."""
+    from rich.text import Text
+
+    block = Text("  ")
+    block.append("→ ", style="bold cyan")
+    block.append(move_line(create), style="bold")
+    block.append(f"  ({create.provider}, move)", style="dim")
+    if create.file:
+        block.append(f"  {create.file}", style="dim")
+    block.append("\n")
+    r = delete.recorded
+    if r.unfinished or r.status is model.Status.UNKNOWN:
+        _append_indented(console, block, Text(delete.reason), 6)
     block.append("\n")
     return block
 

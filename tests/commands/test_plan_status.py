@@ -52,7 +52,7 @@ def test_plan_after_edits_shows_replace_update_and_delete(project):
     record_all_finished(project)
     faq = FAQ.replace("这是第<value>110</value>会议室。", "这是第<value>120</value>会议室。")
     faq = faq.replace("labels: {owner: support}", "labels: {owner: sales}")
-    faq = faq.replace("  faq/q2:", "  faq/q3:")  # q2 renamed: a delete and a create
+    faq = faq.replace("  faq/q2:", "  faq/q3:")  # q2 renamed: a delete and a create, shown as a move
     (project / "specs" / "faq.yaml").write_text(faq, encoding="utf-8")
     result = run(project, "plan", "--json")
     assert result.returncode == 0, result.stderr
@@ -60,9 +60,10 @@ def test_plan_after_edits_shows_replace_update_and_delete(project):
     assert changes["faq/q1"]["action"] == "replace" and "script changed" in changes["faq/q1"]["reason"]
     assert changes["faq/q2"]["action"] == "delete" and "specs/faq.yaml" in changes["faq/q2"]["reason"]
     assert changes["faq/q3"]["action"] == "create"
+    assert changes["faq/q3"]["moved_from"] == "faq/q2" and changes["faq/q2"]["moved_to"] == "faq/q3"
     assert changes["launch/intro"]["action"] == "noop"
     text = run(project, "plan")
-    assert "-/+ faq/q1" in text.stdout and "- faq/q2" in text.stdout and "+ faq/q3" in text.stdout
+    assert "-/+ faq/q1" in text.stdout and "faq/q2 has moved to faq/q3 (from the render cache" in text.stdout
     assert "会议室" in text.stdout  # the script diff
     assert "Plan: 1 to create, 1 to replace, 0 to update, 1 to delete, 1 unchanged." in text.stdout
 

@@ -54,9 +54,15 @@ def test_rename_costs_no_render_and_the_plan_says_so(project, sim):
     assert change["launch/opening"]["action"] == "create" and change["launch/opening"]["renders"] == 0
     assert "from the render cache: no render" in change["launch/opening"]["reason"]
     assert change["launch/intro"]["renders"] == 0  # a delete renders nothing
+    assert change["launch/opening"]["moved_from"] == "launch/intro"  # a rename: the pair names each other
+    assert change["launch/intro"]["action"] == "delete" and change["launch/intro"]["moved_to"] == "launch/opening"
     assert doc["estimate"]["renders"] == 0
     human = project.run("plan")
     assert "Estimated cost: 0 renders" in human.stdout, human.stdout
+    assert "launch/intro has moved to launch/opening (from the render cache: no render)" in human.stdout, human.stdout
+    assert "+ launch/opening" not in human.stdout and "- launch/intro" not in human.stdout
+    comment = project.run("plan", "--markdown").stdout
+    assert "| `→` move | `launch/intro` → `launch/opening` |" in comment, comment
 
     result = applied(project)
     assert "from the render cache" in result.stderr

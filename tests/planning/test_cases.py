@@ -8,7 +8,8 @@ with optional ``summary`` and ``estimate`` of the whole plan.
 
 Per expected address: ``reason`` (substring or list of substrings of the reason),
 ``not_reason`` (a substring that must not appear), ``file``, ``details`` (lines that
-must appear in Change.details), ``no_details: true``.
+must appear in Change.details), ``no_details: true``, ``moved_from`` / ``moved_to`` (a rename's
+pair, docs/cache.md; none unless named).
 
 Compact videos fill in what a case leaves out: provider ``xingyun``, request ``{}``,
 spec_file ``specs/videos.yaml``; a recorded ``finished`` video also gets task id
@@ -97,6 +98,7 @@ def test_plan_case(path: Path):
             assert line in change.details, (change.address, change.details)
         if want.get("no_details"):
             assert change.details == ()
+        assert (change.moved_from, change.moved_to) == (want.get("moved_from"), want.get("moved_to")), change.address
 
     doc = view.plan_to_json(plan)
     if "summary" in case:
