@@ -210,7 +210,8 @@ class Bucket:
         return reply
 
     def error(self, what: str, exc: BaseException, *, of_bucket: bool = False) -> OutputsError:
-        return OutputsError(f"{what} in the {self.where} failed: {self._why(exc, of_bucket)}")
+        return OutputsError(f"{what} in the {self.where} failed: {self._why(exc, of_bucket)}",
+                            status=_status(exc), code=_code(exc))
 
     def _why(self, exc: BaseException, of_bucket: bool = False) -> str:
         from botocore import exceptions as bex
