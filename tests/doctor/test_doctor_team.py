@@ -126,6 +126,7 @@ def test_the_bucket_hint_names_only_the_unset_variables(tmp_path, s3_server, s3_
     fix = found["outputs bucket"]["fix"]
     assert code == 1 and "export AWS_SECRET_ACCESS_KEY=..." in fix
     assert "AWS_ACCESS_KEY_ID" not in fix and "AWS_ENDPOINT_URL" not in fix and "AWS_REGION" not in fix
+    assert "AWS_ENDPOINT_URL" not in found["outputs bucket"]["detail"]  # it is set
     assert "bucket writes" not in found
 
 
