@@ -32,14 +32,14 @@ REFUSED = {
 def fix(bucket, env: Mapping[str, str], exc: Exception) -> str:
     """The next step after the bucket's HEAD failed with ``exc``."""
     location = bucket.location
+    if isinstance(exc, ConfigError) and not _endpoint_usable(env):  # the detail says why
+        return "Set AWS_ENDPOINT_URL to the service's base URL, e.g. http://127.0.0.1:8333, with no credentials in it."
     missing = [v for v in KEY_VARS if not env.get(v)]
     if missing:
         endpoint = "" if env.get("AWS_ENDPOINT_URL") else " (and AWS_ENDPOINT_URL=... for a service other than AWS S3)"
         return (f"export {' '.join(f'{v}=...' for v in missing)}{endpoint}, from the storage service's console "
                 "(never in a file of the project); no render can be published until the bucket answers.")
-    if isinstance(exc, ConfigError):
-        if not _endpoint_usable(env):  # the detail says why
-            return "Set AWS_ENDPOINT_URL to the service's base URL, e.g. http://127.0.0.1:8333, with no credentials in it."
+    if isinstance(exc, ConfigError):  # e.g. boto3 not installed: the detail names the fix
         return "Do what the message above says, then run doctor again."
     status, code = getattr(exc, "status", None), getattr(exc, "code", "")
     where = (f"AWS_ENDPOINT_URL ({bucket.endpoint})" if env.get("AWS_ENDPOINT_URL")
@@ -60,7 +60,7 @@ def fix(bucket, env: Mapping[str, str], exc: Exception) -> str:
                     "and reachable from this machine.")
         return ("AWS_ENDPOINT_URL is unset, so AWS S3 was asked: set it to your S3-compatible service's base URL, "
                 "or check the network.")
-    return "Try again later; if it persists, check the service's status and AWS_ENDPOINT_URL."
+    return "Try again later; if it persists, check the service's status."
 
 
 def _endpoint_usable(env: Mapping[str, str]) -> bool:

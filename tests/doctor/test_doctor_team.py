@@ -127,6 +127,8 @@ def test_the_bucket_hint_names_only_the_unset_variables(tmp_path, s3_server, s3_
     assert code == 1 and "export AWS_SECRET_ACCESS_KEY=..." in fix
     assert "AWS_ACCESS_KEY_ID" not in fix and "AWS_ENDPOINT_URL" not in fix and "AWS_REGION" not in fix
     assert "AWS_ENDPOINT_URL" not in found["outputs bucket"]["detail"]  # it is set
+    code, found = doctor(root, {**env, "AWS_ENDPOINT_URL": "127.0.0.1:8333"})  # the endpoint is said first
+    assert code == 1 and found["outputs bucket"]["fix"].startswith("Set AWS_ENDPOINT_URL to the service's base URL")
     assert "bucket writes" not in found
 
 
