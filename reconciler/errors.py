@@ -94,7 +94,14 @@ class ManifestError(ReconcilerError):
 class OutputsError(ReconcilerError):
     """The outputs store (an S3-compatible bucket, docs/outputs.md) refused or could not be
     reached. Never a lost output and never a reason to render again: what was
-    downloaded stays staged locally until an upload is confirmed."""
+    downloaded stays staged locally until an upload is confirmed. ``status`` and ``code``
+    are the service's HTTP status and S3 error code when it answered (``doctor`` picks
+    its fix by them)."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: str = ""):
+        super().__init__(message)
+        self.status = status
+        self.code = code
 
 
 class MediaError(ReconcilerError):

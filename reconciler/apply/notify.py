@@ -87,7 +87,7 @@ class Notifier:
             url = env.get(target.url_env, "").strip()
             if not url:
                 self._warn(f"notify: ${target.url_env} is not set; no {target.format} messages")
-            elif (why := _unusable(url)) is not None:
+            elif (why := urls.http_problem(url)) is not None:
                 self._warn(f"notify: ${target.url_env} is not a usable webhook URL ({why}); "
                            f"no {target.format} messages")
             else:
@@ -164,17 +164,6 @@ class Notifier:
             print(message, file=self._stderr, flush=True)
         except (OSError, ValueError):
             pass
-
-
-def _unusable(url: str) -> str | None:
-    """Why ``url`` cannot be posted to (quoting none of it), or None."""
-    try:
-        parsed = urls.parse(url)
-    except urls.UrlError as exc:
-        return str(exc)
-    if parsed.scheme not in ("http", "https") or not parsed.host:
-        return "not an http(s) URL with a host"
-    return None
 
 
 class NotifyingHooks:

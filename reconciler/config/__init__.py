@@ -220,6 +220,17 @@ def _line_of(node, loc: tuple) -> int:
     return max(yamlio.locate(node, loc)[0], 1)
 
 
+def setting_line(root: Path, loc: tuple) -> int:
+    """Line (1-based; 1 when unknown) of a setting (a key path such as ``("notify", 0,
+    "url_env")``) in ``root/reconciler.yaml``: for a message about a value the file names
+    but the environment holds (``doctor``)."""
+    try:
+        _data, node = _read_file(root / CONFIG_NAME)
+    except ConfigError:
+        return 1
+    return _line_of(node, loc)
+
+
 def _is_default_vars(name: str) -> bool:
     """A missing vars file is fine only if it is a default one (docs/config.md), also when
     reconciler.yaml spells the default out (``vars: [vars.yaml]``)."""

@@ -2,13 +2,15 @@
 
 Why: a team's first real apply must not be the test of its setup. The checks run in the
 order a person would fix things (config, specs, state, lock, the outputs bucket when
-``outputs:`` is ``s3://`` (a HEAD of the bucket), credentials, each vendor
+``outputs:`` is ``s3://`` (a HEAD of the bucket, then a test upload and delete:
+``doctor.bucket``), the ``notify:`` webhooks' variables, credentials, each vendor
 with a free authenticated call, the clock, then what the state says about renders), and
 each ends as a ``Check``: ok, warning or error, what was found, and the next step. Only
 errors make ``doctor`` exit 1; a running ``watch`` (the lock) or renders that need a
 look are warnings.
 
-Nothing here writes to the state, the manifest or the outputs, and no check can start a
+Nothing here writes to the state, the manifest or the outputs (the bucket's test object
+is under ``<prefix>/.doctor/`` and deleted at once), no webhook is called, and no check can start a
 render: the vendor checks (``doctor.vendors``) use calls that are free by design. No
 check's text holds a secret or a signature: credentials are named by their variables.
 """
@@ -63,7 +65,9 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
     if recorded:
         checks.append(_outputs_location(config))
     if config.outputs_location is not None:
-        checks.append(_bucket(config, env))
+        checks += _bucket_checks(config, env)
+    if config.file.notify:
+        checks.append(_notify(config, env))
     vendors = sorted(in_specs | {v.provider for v in (recorded or {}).values() if _needs_vendor(v)})
     if not vendors:
         checks.append(Check("vendors", OK, "no spec or recorded render uses a vendor yet"))
@@ -165,10 +169,45 @@ def _bucket(config, env: Mapping[str, str]) -> Check:
     try:
         bucket.check()
     except ReconcilerError as exc:
-        return Check("outputs bucket", ERROR, str(exc),
-                     "Set AWS_ENDPOINT_URL, AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_REGION) in the "
-                     "environment, or fix `outputs:` in reconciler.yaml; no render can be published until it answers.")
+        from reconciler.doctor import bucket as doctor_bucket
+
+        return Check("outputs bucket", ERROR, str(exc), doctor_bucket.fix(bucket, env, exc))
     return Check("outputs bucket", OK, f"{location.url} answers at {bucket.endpoint}")
+
+
+def _bucket_checks(config, env: Mapping[str, str]) -> list[Check]:
+    """The bucket's HEAD, then (when it answers) a test upload and delete (``doctor.bucket``)."""
+    from reconciler.doctor import bucket as doctor_bucket
+    from reconciler.state.bucket import Bucket
+
+    head = _bucket(config, env)
+    if head.status == ERROR:
+        return [head]
+    return [head, doctor_bucket.writable(Bucket(config.outputs_location, env=env))]
+
+
+def _notify(config, env: Mapping[str, str]) -> Check:
+    """Each ``notify:`` entry's variable is set to an http(s) URL. The URL is a secret: only
+    the variable is named, and no message is sent (the webhook is never called)."""
+    from reconciler.config import setting_line
+
+    problems, fine = [], []
+    for i, target in enumerate(config.file.notify):
+        url = env.get(target.url_env, "").strip()
+        why = "is not set" if not url else (f"is not a webhook URL ({problem})"
+                                            if (problem := urls.http_problem(url)) else None)
+        if why is None:
+            fine.append(f"{target.url_env} ({target.format})")
+            continue
+        line = setting_line(config.root, ("notify", i, "url_env"))
+        problems.append(f"reconciler.yaml:{line}: notify[{i}].url_env {target.url_env} {why}: "
+                        f"no {target.format} messages will be sent")
+    if problems:
+        return Check("notify", WARNING, _listed(f"{len(problems)} of {len(config.file.notify)} webhook(s) unusable",
+                                                problems),
+                     "Export each variable named, where apply and watch run, as the webhook's full https:// URL "
+                     "from the chat tool (never in a file of the project); or remove the entry from reconciler.yaml.")
+    return Check("notify", OK, f"{', '.join(fine)} set to http(s) URLs (not called: no message sent)")
 
 
 def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
@@ -181,14 +220,19 @@ def _credentials(config, name: str, env: Mapping[str, str]) -> Check:
         try:
             check_endpoint(name, endpoint, env)
         except ReconcilerError as exc:
+            var, default = VENDORS[name].env_endpoint, VENDORS[name].default_endpoint
             return Check(f"{name} credentials", ERROR, str(exc),
-                         f"Set {VENDORS[name].env_endpoint} (or `providers.{name}.endpoint` in reconciler.yaml) to "
-                         f"the vendor's base URL, e.g. {VENDORS[name].default_endpoint}, or unset it.")
+                         f"{var} is set (it beats reconciler.yaml): set it to the vendor's base URL, e.g. {default}, "
+                         "or unset it." if env.get(var) else
+                         f"Set `providers.{name}.endpoint` in reconciler.yaml to the vendor's base URL, e.g. "
+                         f"{default} (or `sim`).")
     try:
         creds = config.credentials(name, env)
     except ReconcilerError as exc:
+        missing = [v for v in (id_var, secret_var) if not env.get(v)]
         return Check(f"{name} credentials", ERROR, str(exc),
-                     f"export {id_var}=... {secret_var}=...  (from the {name} console; never in a file of the project)")
+                     f"export {' '.join(f'{v}=...' for v in missing)}  (from the {name} console; never in a file of "
+                     "the project)")
     if creds.endpoint == "sim":
         return Check(f"{name} credentials", OK, "endpoint: sim (the built-in simulator; no account needed)")
     given = [v for v in (id_var, secret_var) if env.get(v)]

@@ -53,13 +53,13 @@ async def _check_vendor(config, name: str, env: Mapping[str, str]) -> list[Check
         elif name == "unisound" and result.code in PLACEMENT_CODES:
             api = await _search_placement(provider, where, result)
         else:
-            api = _refused(name, where, result)
+            api = _refused(name, where, result, env)
         return [api, _clock(name, result.skew)]
     finally:
         await provider.aclose()
 
 
-def _refused(name: str, where: str, result) -> Check:
+def _refused(name: str, where: str, result, env: Mapping[str, str]) -> Check:
     """A vendor code other than not-found: an auth code is an error to fix; any other
     code came after authentication passed (the vendors check it first), so it is only
     worth a look."""
@@ -71,7 +71,11 @@ def _refused(name: str, where: str, result) -> Check:
                      f"{where} accepted the credentials but answered the free call with {result.detail} "
                      "instead of \"not found\"",
                      "Renders may still work; if apply fails, send this answer to the reconciler maintainers.")
-    fix = todo + (" " + CLOCK_FIX if _skewed(name, result.skew) and result.code in codes.CLOCK_SENSITIVE else "")
+    vendor = VENDORS[name]
+    unset = "" if env.get(vendor.env_app_id) or env.get(vendor.env_secret) else (
+        f"{vendor.env_app_id} and {vendor.env_secret} are unset, so the simulator's defaults were sent: "
+        "export the account's. ")
+    fix = unset + todo + (" " + CLOCK_FIX if _skewed(name, result.skew) and result.code in codes.CLOCK_SENSITIVE else "")
     return Check(f"{name} api", ERROR, f"{where} refused the free authenticated call: {result.detail}", fix)
 
 

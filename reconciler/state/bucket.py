@@ -83,8 +83,9 @@ def require_credentials(location: Location, env: Mapping[str, str] | None = None
     check_endpoint(env)
     missing = [n for n in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY") if not env.get(n)]
     if missing:
+        endpoint = "" if env.get("AWS_ENDPOINT_URL", "").strip() else " (and AWS_ENDPOINT_URL for a service other than AWS S3)"
         raise ConfigError(f"outputs: s3://{location.bucket}: set {' and '.join(missing)} in the "
-                          f"environment (and AWS_ENDPOINT_URL for a service other than AWS S3)")
+                          f"environment{endpoint}")
 
 
 class Bucket:
@@ -210,7 +211,8 @@ class Bucket:
         return reply
 
     def error(self, what: str, exc: BaseException, *, of_bucket: bool = False) -> OutputsError:
-        return OutputsError(f"{what} in the {self.where} failed: {self._why(exc, of_bucket)}")
+        return OutputsError(f"{what} in the {self.where} failed: {self._why(exc, of_bucket)}",
+                            status=_status(exc), code=_code(exc))
 
     def _why(self, exc: BaseException, of_bucket: bool = False) -> str:
         from botocore import exceptions as bex

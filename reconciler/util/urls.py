@@ -129,6 +129,18 @@ def parse(text: str) -> Url:
     return Url(found.group(1).lower(), userinfo, user, password, host, port, path, query, fragment)
 
 
+def http_problem(text: str) -> str | None:
+    """Why ``text`` is not an http(s) URL with a host (quoting none of it), or None: the
+    check of a webhook URL, a secret as a whole (``notify``, ``doctor``)."""
+    try:
+        parsed = parse(text)
+    except UrlError as exc:
+        return str(exc)
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        return "not an http(s) URL with a host"
+    return None
+
+
 def redact(text: str) -> str:
     """``text`` (a URL) safe to print: parsed and redacted, or ``scheme://***``."""
     try:
