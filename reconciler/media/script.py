@@ -21,8 +21,8 @@ import unicodedata
 from typing import NamedTuple
 
 TTS_TAGS = ("value", "code", "tel", "py", "pname", "word", "phrase", "letter", "mute", "sub")
-_TAG = re.compile(r"<(/?)(" + "|".join(TTS_TAGS) + r")(?=[\s/>])([^<>]*)>")
-_ALIAS = re.compile(r"""alias\s*=\s*("[^"]*"|'[^']*')""")
+TAG = re.compile(r"<(/?)(" + "|".join(TTS_TAGS) + r")(?=[\s/>])([^<>]*)>")
+ALIAS = re.compile(r"""alias\s*=\s*("[^"]*"|'[^']*')""")
 _DIGITS = re.compile(r"\d+")
 
 SENTENCE_ENDS = "。！？!?."
@@ -40,9 +40,9 @@ class Unit(NamedTuple):
 
 def tag_parts(text: str):
     """``text`` cut at its TTS tags: ``(None, str)`` for text, ``(tag, attrs)`` for
-    ``<tag attrs>``, ``("/" + tag, "")`` for ``</tag>`` (as ``specs.schema.tts_parts``)."""
+    ``<tag attrs>``, ``("/" + tag, "")`` for ``</tag>`` (``specs.schema`` checks tags with it; the gallery shows them)."""
     at = 0
-    for m in _TAG.finditer(text):
+    for m in TAG.finditer(text):
         if m.start() > at:
             yield None, text[at:m.start()]
         yield ("/" if m.group(1) else "") + m.group(2), m.group(3).strip()
@@ -82,7 +82,7 @@ def reading(text: str) -> list[Unit]:
 
 
 def _alias(attrs: str) -> str:
-    m = _ALIAS.fullmatch(attrs.strip())
+    m = ALIAS.fullmatch(attrs.strip())
     return m.group(1)[1:-1] if m else ""
 
 
@@ -176,7 +176,7 @@ def _pauses_after(pieces: list[str]) -> list[str]:
 def _raw_parts(text: str):
     """Like ``tag_parts`` but a tag's part is its source text (kept in the piece)."""
     at = 0
-    for m in _TAG.finditer(text):
+    for m in TAG.finditer(text):
         if m.start() > at:
             yield None, text[at:m.start()]
         yield ("/" if m.group(1) else "") + m.group(2), m.group(0)

@@ -25,17 +25,19 @@ from typing import Any
 from pydantic_core import SchemaValidator, ValidationError  # noqa: F401 - ValidationError: for callers
 from pydantic_core import core_schema as cs
 
+from reconciler.media.script import ALIAS as _SUB_ATTR
+from reconciler.media.script import TAG as _TAG
+from reconciler.media.script import TTS_TAGS  # noqa: F401 - re-exported
+from reconciler.media.script import tag_parts as tts_parts  # noqa: F401 - the one reading of the tag grammar
 from reconciler.model import VENDORS
 
-TTS_TAGS = ("value", "code", "tel", "py", "pname", "word", "phrase", "letter", "mute", "sub")
 MAX_TEXT = 5000
 ADDRESS_RULE = ("1-200 characters of A-Z a-z 0-9 _ - . /, no empty part nor one starting with '.', "
                 "not starting with '/'")
 _ADDRESS = re.compile(r"[A-Za-z0-9_.\-/]{1,200}")
 # A TTS tag is ``<name ...>`` or ``</name>`` with a known name; any other ``<`` is text
-# (``3<5 且 6>2`` is a comparison, not a broken tag: VENDOR-NOTES).
-_TAG = re.compile(r"<(/?)(" + "|".join(TTS_TAGS) + r")(?=[\s/>])([^<>]*)>")
-_SUB_ATTR = re.compile(r"""alias\s*=\s*("[^"]*"|'[^']*')""")
+# (``3<5 且 6>2`` is a comparison, not a broken tag: docs/vendors.md). The grammar is read
+# in one place, ``media.script`` (the captions show the same script), and checked here.
 
 
 def _not_blank(value: str) -> str:
@@ -256,20 +258,6 @@ def tag_problem(text: str) -> str | None:
     if stack:
         return f"TTS tag <{stack[-1]}> is never closed"
     return None
-
-
-def tts_parts(text: str):
-    """``text`` cut at its TTS tags: ``(None, str)`` for plain text, ``(tag, attrs)`` for
-    ``<tag attrs>``, ``("/" + tag, "")`` for ``</tag>``. The one reading of the tag
-    grammar (``_TAG``), for views that show tags (the gallery)."""
-    at = 0
-    for m in _TAG.finditer(text):
-        if m.start() > at:
-            yield None, text[at:m.start()]
-        yield ("/" if m.group(1) else "") + m.group(2), m.group(3).strip()
-        at = m.end()
-    if at < len(text):
-        yield None, text[at:]
 
 
 def sub_alias(attrs: str) -> str | None:
