@@ -602,7 +602,7 @@ def _rerender_cause(create: dict, tasks: dict) -> str:
     """Why a render was paid for again: "link used" (a Unisound one-shot link the vendor
     served: it cannot give it again), "link unused" (a Unisound link never served: only
     excusable when its single allowed download dropped after the request went out, as
-    the client cannot know whether the link was used and VENDOR-NOTES forbid a second
+    the client cannot know whether the link was used and docs/vendors.md forbids a second
     GET), or "" (a Xingyun render, whose output can always be fetched again)."""
     if create["vendor"] != "unisound":
         return ""

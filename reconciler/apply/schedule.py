@@ -1,7 +1,7 @@
 """When to ask a vendor about each unfinished render: the schedule and the tracker.
 
 Why a module of its own: polling is what an apply spends most of its calls on, and
-the vendors ask for restraint (VENDOR-NOTES: a few seconds first, at most ~30 s
+the vendors ask for restraint (docs/vendors.md: a few seconds first, at most ~30 s
 between polls, never a tight loop). So the rule lives here, as data and pure
 functions of a clock the caller passes in, where it can be tested without sleeping:
 the first poll comes ``first`` seconds after submit, each next interval is

@@ -1,6 +1,6 @@
 """Every vendor error code we know, with its kind and what the user should do next.
 
-Why a table: the codes come from the two vendor documents and VENDOR-NOTES (some only
+Why a table: the codes come from the two vendor documents and docs/vendors.md (some only
 "seen in the wild"); keeping them as data beside their messages makes it easy to check
 that each one has a message (the tests iterate this table) and to add one when a server
 answers with something new. Classification into exception types is ``errors_map``'s job.
@@ -16,7 +16,7 @@ PERMANENT = "permanent"  # the request itself is refused: change it, or stop
 # code: (kind, what happened, what to do next)
 XINGYUN: dict[int, tuple[str, str, str]] = {
     # Not in the document: the production server's bad-signature answer ("签名有误"),
-    # reported by a public integration that hit it with unescaped Chinese (VENDOR-NOTES).
+    # reported by a public integration that hit it with unescaped Chinese (docs/vendors.md).
     1: (AUTH, "the signature (X-TOKEN) was rejected",
         "Check XINGYUN_APP_SECRET and the local clock."),
     20001: (AUTH, "the application does not exist or cannot be used",
@@ -62,7 +62,7 @@ CLOCK_SENSITIVE = frozenset({1, 20002, 20003, 23902})
 
 # Transient codes that, on a paid create, may come *after* the task was made: the
 # document says "retry" for Unisound 23903 (internal error), but a retried start is a
-# second paid render, so on a create these are outcome-unknown (VENDOR-NOTES, issue 9).
+# second paid render, so on a create these are outcome-unknown (docs/vendors.md, issue 9).
 CREATE_OUTCOME_UNKNOWN = {"unisound": frozenset({23903})}
 
 

@@ -82,7 +82,7 @@ def lost_answer(call: Call, what: str) -> ProviderError:
 def create_status_is_definite(status: int, vendor_body: bool) -> bool:
     """Whether an HTTP 429/5xx answer to a create is a definite "not done" (safe to re-send).
 
-    Choice: VENDOR-NOTES counts HTTP 429/5xx as safe to retry, so they are definite,
+    Choice: docs/vendors.md counts HTTP 429/5xx as safe to retry, so they are definite,
     except a 504 Gateway Timeout without a vendor JSON answer: that is a gateway saying
     it forwarded the request and gave up waiting, the textbook lost answer, so its
     outcome is unknown. A 5xx that carries a vendor ``error_code`` is always definite."""

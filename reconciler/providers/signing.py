@@ -1,7 +1,7 @@
 """Request signing for both vendors, one rule per function.
 
 Why a module of its own: the vendor documents are ambiguous about several details of
-their signatures (see ../shared/VENDOR-NOTES.md). Each choice lives in one small
+their signatures (see docs/vendors.md). Each choice lives in one small
 function whose docstring names it, so that when a real server disagrees the fix is one
 line here and nothing else moves.
 

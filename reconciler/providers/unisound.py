@@ -24,7 +24,7 @@ from .errors_map import Call, code_of, message_of
 from .http import VendorHTTP
 
 NAME = "unisound"
-DEFAULT_CONCURRENCY = 5  # VENDOR-NOTES names no limit; stay modest
+DEFAULT_CONCURRENCY = 5  # docs/vendors.md names no limit; stay modest
 BASE = "/api/vms/ai-vms-nrt"
 RENDER_TYPE = 2  # "type: 2" = synthesise from text; always sent
 PROBE_TASK_ID = "0" * 32  # made up: shaped like a task id, never handed out

@@ -23,7 +23,7 @@ from .errors_map import Call
 from .http import VendorHTTP
 
 NAME = "xingyun"
-DEFAULT_CONCURRENCY = 10  # VENDOR-NOTES: about 10 concurrent creates per account
+DEFAULT_CONCURRENCY = 10  # docs/vendors.md: about 10 concurrent creates per account
 BASE = "/user/v1/video_synthesis_task"
 PROBE_TASK_ID = 2**31 - 1  # an int every backend accepts, far beyond any real task id
 PROBE_PASSED = frozenset({30004})  # "task not found": the signature was accepted

@@ -1,7 +1,7 @@
 """A simulator of both vendors' APIs (Xingyun and Unisound) on one loopback port.
 
 A stand-in for the real services: it imports nothing from the rest of ``reconciler``
-and speaks the exact wire format of the vendor documents plus VENDOR-NOTES (paths,
+and speaks the exact wire format of the vendor documents plus docs/vendors.md (paths,
 signatures, timestamps, error codes, task states that move with wall-clock time, PPT
 parsing, cancel, preview, a real playable MP4 per finished task, Unisound's one-shot
 download). Tasks live in SQLite under ``state_dir`` so they outlive the process. Tests

@@ -1,7 +1,7 @@
 """The two vendors' request signatures, computed the way the server checks them.
 
 Each recipe is one small function so a disagreement with a real server is a one-line
-change (see ../../../shared/VENDOR-NOTES.md):
+change (see docs/vendors.md):
 
 - Xingyun: ``md5(lower(path incl. query) + lower(method) + sort_json_str + secret + ts)``,
   lower-case hex, where ``sort_json_str`` is ``json.dumps(dict(data), sort_keys=True)``

@@ -1,4 +1,4 @@
-"""Mofa Xingyun's video-synthesis API as the document (and VENDOR-NOTES) describe it.
+"""Mofa Xingyun's video-synthesis API as the document (and docs/vendors.md) describe it.
 
 Paths under ``/user/v1/video_synthesis_task/``; every answer is HTTP 200 with
 ``{"error_code", "error_reason", "data"}`` (``data`` is null on errors, and cancel has no

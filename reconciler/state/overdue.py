@@ -3,7 +3,7 @@
 Why a module of its own: two facts of the vendors are about clocks, and status,
 refresh, the engine and the watch log must all say the same thing about them:
 
-- **Renders can hang** (VENDOR-NOTES, "Both"): a render still unfinished
+- **Renders can hang** (docs/vendors.md, "Both"): a render still unfinished
   ``stall_after`` seconds after it was sent (``providers.<vendor>.stall_after`` in
   reconciler.yaml, default an hour) is *stalled*: reported, polled only every
   ``STALLED_POLL_INTERVAL`` seconds, not waited for by ``apply``, and never rendered

@@ -90,7 +90,7 @@ def test_take_everything_for_refresh():
 
 def test_a_run_polls_first_after_two_seconds_unless_the_test_knob_says_otherwise(monkeypatch):
     monkeypatch.delenv(FIRST_POLL_ENV, raising=False)
-    assert PollSchedule.for_run().first == 2.0  # VENDOR-NOTES: a few seconds first
+    assert PollSchedule.for_run().first == 2.0  # docs/vendors.md: a few seconds first
     monkeypatch.setenv(FIRST_POLL_ENV, "0.5")
     assert PollSchedule.for_run().first == 0.5
     assert Tracker().add("a", "xingyun", "1", now=0).due < 1

@@ -1,4 +1,4 @@
-"""Regressions found by a black-box audit against CONTRACT.md: each test drives the real
+"""Regressions found by a black-box audit against the user contract (docs/): each test drives the real
 console entry point (``python -m reconciler -C``) on a temp project with ``endpoint: sim``."""
 
 from __future__ import annotations

@@ -1,7 +1,7 @@
 """The Unisound document, row by row, against our client and our simulator.
 
 Each row names the line of ``../shared/seeds/003_2862a68a7ffad392.txt`` (``003:N``) or
-VENDOR-NOTES it comes from and what it says; the test checks the client
+docs/vendors.md it comes from and what it says; the test checks the client
 (``UnisoundProvider``, the spec model) and the simulator both do exactly that, over HTTP
 on 127.0.0.1. Where the document is silent (where the auth values go) the row says so
 and checks that the choice is a setting both sides honour.

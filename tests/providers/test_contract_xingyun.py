@@ -1,7 +1,7 @@
 """The Xingyun document, row by row, against our client and our simulator.
 
 Each row names the line of ``../shared/seeds/000_f9dedb0d05478aac.txt`` (``000:N``) or
-of VENDOR-NOTES it comes from, and what the document says there; the test checks that
+of docs/vendors.md it comes from, and what the document says there; the test checks that
 the client (``XingyunProvider``, the spec model) and the simulator both do exactly that,
 over HTTP on 127.0.0.1. A reader checks fidelity by reading the table, not the code.
 """
@@ -195,7 +195,7 @@ async def test_state(server, line, word, state):
     assert seen[-1] == word and (await p.status(task)).state is state
 
 
-# ------------------------------------------------------------------ error codes (000:744-766, VENDOR-NOTES)
+# ------------------------------------------------------------------ error codes (000:744-766, docs/vendors.md)
 async def _provoke(server, code: int, tmp_path: Path):
     p = client(server, app="nobody") if code == 20001 else client(server)
     if code == 20001:

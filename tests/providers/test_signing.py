@@ -2,7 +2,7 @@
 
 Every expected value hashes a literal string written out here (the recipe applied by
 hand), never the output of the code under test. The Xingyun document's own example
-(ddc6457f...) matches no reading of its recipe (VENDOR-NOTES) and is not used.
+(ddc6457f...) matches no reading of its recipe (docs/vendors.md) and is not used.
 """
 
 from __future__ import annotations

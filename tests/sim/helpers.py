@@ -1,7 +1,7 @@
 """Helpers for the simulator's own tests: tiny hand-written clients and checks.
 
 The clients sign requests with their own few lines (not reconciler.providers, which is
-written separately), exactly as VENDOR-NOTES describes, so these tests check the wire
+written separately), exactly as docs/vendors.md describes, so these tests check the wire
 format from the outside over real HTTP on 127.0.0.1.
 """
 

@@ -23,7 +23,7 @@ from tests.sim.helpers import (
 
 
 def test_xingyun_token_vectors_from_the_recipe():
-    # Hand-computed from the VENDOR-NOTES recipe (not the document's ddc6457f... example).
+    # Hand-computed from the docs/vendors.md recipe (not the document's ddc6457f... example).
     data = {"b": [1, {"z": True, "a": None}], "a": "两 个 字", "c": False}
     assert xingyun_sort_json(data) == '{"a":"\\u4e24\\u4e2a\\u5b57","b":[1,{"a":null,"z":true}],"c":false}'
     expected = hashlib.md5(
