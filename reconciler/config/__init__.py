@@ -231,6 +231,18 @@ def setting_line(root: Path, loc: tuple) -> int:
     return _line_of(node, loc)
 
 
+def key_place(root: Path, key: str) -> str:
+    """``reconciler.yaml:N`` of the top-level ``key`` for a message, or ``reconciler.yaml``
+    alone where the file does not write it (or cannot be read)."""
+    try:
+        data, node = _read_file(root / CONFIG_NAME)
+    except ConfigError:
+        return CONFIG_NAME
+    if not isinstance(data, dict) or key not in data:
+        return CONFIG_NAME
+    return f"{CONFIG_NAME}:{_line_of(node, (key,))}"
+
+
 def _is_default_vars(name: str) -> bool:
     """A missing vars file is fine only if it is a default one (docs/config.md), also when
     reconciler.yaml spells the default out (``vars: [vars.yaml]``)."""

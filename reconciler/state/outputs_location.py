@@ -22,9 +22,7 @@ after ``init -migrate-state``; the config line is then the one thing left to cha
 
 from __future__ import annotations
 
-import re
-
-from reconciler.config import CONFIG_NAME, Config
+from reconciler.config import Config, key_place
 from reconciler.errors import ConfigError
 from reconciler.model import RecordedVideo
 from reconciler.util import s3url
@@ -123,11 +121,4 @@ def record(config: Config, store) -> None:
 
 def config_line(config: Config) -> str:
     """``reconciler.yaml:N`` of the ``outputs:`` key (for messages), or the file alone."""
-    try:
-        lines = (config.root / CONFIG_NAME).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return CONFIG_NAME
-    for number, text in enumerate(lines, 1):
-        if re.match(r"outputs\s*:", text):
-            return f"{CONFIG_NAME}:{number}"
-    return CONFIG_NAME
+    return key_place(config.root, "outputs")

@@ -300,7 +300,9 @@ def backend(config: Config, env: Mapping[str, str] | None = None) -> StateBacken
         where = f"{STATE_URL_VAR} (environment)"
         setting = url
     else:
-        where = f"{_config_line(config)}: state"
+        from reconciler.config import key_place  # only for a message
+
+        where = f"{key_place(config.root, 'state')}: state"
         setting = config.file.state
     if not _URL.match(setting):
         if url:
@@ -404,17 +406,3 @@ def as_recovered(recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]
 def _redacted(url: str) -> str:
     """``url`` safe to print (``util.urls``: no password, token or credential query value)."""
     return urls.redact(url)
-
-
-def _config_line(config: Config) -> str:
-    """``reconciler.yaml:N`` of the top-level ``state:`` key (only for an error message)."""
-    from reconciler.config import CONFIG_NAME
-
-    try:
-        lines = (config.root / CONFIG_NAME).read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return CONFIG_NAME
-    for number, line in enumerate(lines, 1):
-        if re.match(r"state\s*:", line):
-            return f"{CONFIG_NAME}:{number}"
-    return CONFIG_NAME
