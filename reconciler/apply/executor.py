@@ -36,9 +36,9 @@ from reconciler.apply import decks
 from reconciler.apply.events import Kind
 from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.model import Action, Change, DesiredVideo, Status, display_name
+from reconciler.outputs import rules
+from reconciler.outputs.base import CacheDamaged
 from reconciler.providers.base import RenderRequest
-from reconciler.state import outputs
-from reconciler.state.outputs_store import CacheDamaged
 from reconciler.util.crashpoint import crash_point
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -138,7 +138,7 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | Non
         ctx.emit(Kind.ERROR, address, desired.provider, detail=_not_rendered(f"{exc}; entry dropped", same_as))
         return False
     except (OSError, ReconcilerError) as exc:
-        where = outputs.relative(ctx.config, outputs.output_path(ctx.config, address)) if not ctx.outputs.remote \
+        where = rules.relative(ctx.config, rules.output_path(ctx.config, address)) if not ctx.outputs.remote \
             else "its address in the bucket"
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
         fix = "the bucket" if ctx.outputs.remote else "this machine's disk or permissions"

@@ -36,8 +36,8 @@ from reconciler.apply.events import Kind
 from reconciler.apply.schedule import Tracked
 from reconciler.errors import PermanentError, ProviderError, ReconcilerError, StateError
 from reconciler.model import Status
+from reconciler.outputs import rules
 from reconciler.providers.base import Provider, TaskState, TaskStatus
-from reconciler.state import outputs
 from reconciler.util.clock import iso_now
 from reconciler.util.crashpoint import crash_point
 
@@ -133,7 +133,7 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
     # the download about to start is recorded with the answer (one commit): see ``download``
     if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
                     preview_image_url=status.preview_image_url, finished_at=status.finished_at or iso_now(),
-                    downloading=True, download_prior=outputs.download_mark(ctx.config, dest)):
+                    downloading=True, download_prior=rules.download_mark(ctx.config, dest)):
         ctx.tracker.release(item)
         return
     ctx.manifest.changed()
@@ -175,7 +175,7 @@ async def _store(ctx: RunContext, item: Tracked, path: Path, sha256: str, size: 
             return
         crash_point("after_upload")
     else:
-        file = outputs.relative(ctx.config, path)
+        file = rules.relative(ctx.config, path)
     await _publish(ctx, item, file, sha256, size, staged=path)
 
 
@@ -194,7 +194,7 @@ async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -
         why = str(exc)
         kept = getattr(exc, "kept", None)
         if kept is not None:
-            where = outputs.quarantine(ctx.config, kept, item.address, item.task_id)
+            where = rules.quarantine(ctx.config, kept, item.address, item.task_id)
             why += f" The bytes received are kept in {where}."
         await _lost(ctx, item, why)
     elif item.download_failures < DOWNLOAD_TRIES:
@@ -217,7 +217,7 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
     if started is None or started[0] != item.task_id:
         return False
     video = await ctx.db(ctx.store.get, item.address)
-    found = await asyncio.to_thread(outputs.adoptable, dest, started[1], video.output_sha256 if video else None)
+    found = await asyncio.to_thread(rules.adoptable, dest, started[1], video.output_sha256 if video else None)
     if found is None:
         return False
     sha256, size = found
@@ -233,13 +233,13 @@ async def _held_elsewhere(ctx: RunContext, item: Tracked) -> bool:
     download of this render and so holds its only copy (e.g. verified and waiting for its
     upload to a bucket that was unreachable there). Then this machine neither downloads it
     (the link serves once) nor counts it lost (a paid render): said, left to that machine."""
-    if outputs.refetchable(item.provider):
+    if rules.refetchable(item.provider):
         return False
     started = await ctx.db(ctx.store.download_started, item.address)
     if started is None or started[0] != item.task_id:
         return False
-    place, _ = outputs.read_mark(started[1])
-    if place is None or place == outputs.this_place(ctx.config):
+    place, _ = rules.read_mark(started[1])
+    if place is None or place == rules.this_place(ctx.config):
         return False
     ctx.emit(Kind.KEPT_ELSEWHERE, item.address, item.provider, item.task_id,
              f"its one-shot download was made on {place}, which keeps the only copy until it is published: "
@@ -299,7 +299,7 @@ async def _lost(ctx: RunContext, item: Tracked, why: str) -> None:
     """The vendor can no longer give this render's output. An older output still
     published (a replace) stays published: only the new render is recorded failed."""
     video = await ctx.db(ctx.store.get, item.address)
-    place = outputs.kept_elsewhere(ctx.config, video) if video and video.output_task_id == item.task_id else None
+    place = rules.kept_elsewhere(ctx.config, video) if video and video.output_task_id == item.task_id else None
     if place is not None:  # another checkout of a shared state has the file: not lost, never paid again
         ctx.emit(Kind.KEPT_ELSEWHERE, item.address, item.provider, item.task_id,
                  f"{why}; the output is kept on another machine ({place})")

@@ -70,9 +70,9 @@ def _public_url(config):
     """The manifest's ``url`` per video when ``outputs_public_url`` is set (no network)."""
     if not config.file.outputs_public_url:
         return None
-    from reconciler.state import outputs_store
+    from reconciler.outputs.base import open_outputs
 
-    return outputs_store.open_outputs(config).public_url
+    return open_outputs(config).public_url
 
 
 def _json(recorded: dict[str, RecordedVideo], stalled: set[str], warnings: dict[str, str], public_url=None) -> str:
@@ -162,7 +162,7 @@ def _short_time(iso: str | None) -> str:
 
 def cache_line(index: dict[str, dict]) -> str:
     """The render cache's size, for people (docs/cache.md)."""
-    from reconciler.state import render_cache
+    from reconciler.outputs import render_cache
 
     n = len(index)
     return (f"Render cache: {n} cached render{'s' if n != 1 else ''}, "

@@ -64,7 +64,7 @@ def fix(bucket, env: Mapping[str, str], exc: Exception) -> str:
 
 
 def _endpoint_usable(env: Mapping[str, str]) -> bool:
-    from reconciler.state.bucket import check_endpoint
+    from reconciler.outputs.s3client import check_endpoint
 
     try:
         check_endpoint(env)

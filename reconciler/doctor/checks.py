@@ -162,7 +162,7 @@ def _lock(config, readable: bool = True) -> Check:
 def _bucket(config, env: Mapping[str, str]) -> Check:
     """A free HEAD of the outputs bucket (docs/outputs.md): reachable, credentials accepted,
     the bucket exists. Writes nothing."""
-    from reconciler.state.bucket import Bucket
+    from reconciler.outputs.s3client import Bucket
 
     location = config.outputs_location
     bucket = Bucket(location, env=env)
@@ -178,7 +178,7 @@ def _bucket(config, env: Mapping[str, str]) -> Check:
 def _bucket_checks(config, env: Mapping[str, str]) -> list[Check]:
     """The bucket's HEAD, then (when it answers) a test upload and delete (``doctor.bucket``)."""
     from reconciler.doctor import bucket as doctor_bucket
-    from reconciler.state.bucket import Bucket
+    from reconciler.outputs.s3client import Bucket
 
     head = _bucket(config, env)
     if head.status == ERROR:
@@ -249,7 +249,8 @@ def _needs_vendor(video) -> bool:
 
 def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
     from reconciler.model import Status
-    from reconciler.state import outputs_store, overdue
+    from reconciler.outputs.base import open_outputs
+    from reconciler.state import overdue
 
     unknown, stalled, undownloaded, expiring = [], [], [], []
     epoch = now.timestamp()
@@ -264,7 +265,7 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
             undownloaded.append(f"{address} (downloaded, upload to the bucket pending)" if staged else address)
             if overdue.download_warning(v, epoch):
                 expiring.append(f"{address} (finished {overdue.age(v.finished_at, epoch) / 86400:.1f} days ago)")
-    lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(outputs_store.open_outputs(config).notice_missing(recorded).items())
+    lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(open_outputs(config).notice_missing(recorded).items())
             if v.output_lost]
     return [
         _finding("unknown creates", unknown, "create(s) sent whose answer never arrived (maybe paid)",

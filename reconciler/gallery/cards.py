@@ -27,7 +27,8 @@ from markupsafe import Markup
 from reconciler import model
 from reconciler.gallery import costs, script
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import manifest, outputs_store, overdue
+from reconciler.outputs.base import open_outputs
+from reconciler.state import manifest, overdue
 from reconciler.state.store import IMPORT_HOLDER
 from reconciler.util import urls
 
@@ -87,7 +88,7 @@ class Card:
 def build_cards(config, recorded: dict[str, RecordedVideo], attempts: list[dict], out_dir: Path,
                 now: dt.datetime) -> list[Card]:
     """Cards for every video of the manifest, those needing a look first, then by address."""
-    where = outputs_store.open_outputs(config)
+    where = open_outputs(config)
     seen = where.notice_missing(recorded)  # a file deleted by hand reads as lost
     by_address: dict[str, list[dict]] = {}
     for row in attempts:

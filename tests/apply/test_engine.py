@@ -481,7 +481,7 @@ def test_bytes_of_a_used_one_shot_url_that_are_not_a_video_are_quarantined(tmp_p
 
 def test_a_download_renamed_into_place_but_never_recorded_is_adopted(tmp_path):
     """Issue 9 §2: a crash between the rename and its record costs no download and no render."""
-    from reconciler.state import outputs
+    from reconciler.outputs import rules as outputs
 
     rig = Rig(tmp_path)
     r = _unfinished(rig, video("u", "unisound"))
@@ -499,7 +499,7 @@ def test_a_download_renamed_into_place_but_never_recorded_is_adopted(tmp_path):
 
 
 def test_a_file_in_place_that_is_not_what_the_download_wrote_is_not_adopted(tmp_path):
-    from reconciler.state import outputs
+    from reconciler.outputs import rules as outputs
 
     rig = Rig(tmp_path)
     r = _unfinished(rig, video("x"))
@@ -514,7 +514,7 @@ def test_a_file_in_place_that_is_not_what_the_download_wrote_is_not_adopted(tmp_
 
 def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
     """Issue 9 §1: same size as recorded (as an old version published it) but not an MP4."""
-    from reconciler.state import outputs
+    from reconciler.outputs import rules as outputs
 
     rig = Rig(tmp_path)
     run(rig.apply(plan(change(Action.CREATE, video("x")), change(Action.CREATE, video("u", "unisound")))))
@@ -530,7 +530,7 @@ def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
 
 def test_a_published_file_this_machine_cannot_read_is_reported_not_lost(tmp_path, monkeypatch):
     """Issue 9 §2: a permission problem is a local error, not a loss that costs a render."""
-    from reconciler.state import outputs
+    from reconciler.outputs import rules as outputs
 
     rig = Rig(tmp_path)
     run(rig.apply(plan(change(Action.CREATE, video("u", "unisound")))))

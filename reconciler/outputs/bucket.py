@@ -1,7 +1,7 @@
-"""Outputs in an S3-compatible bucket (docs/outputs.md): the bucket side of ``outputs_store``.
+"""Outputs in an S3-compatible bucket (docs/outputs.md): the bucket side of ``outputs/base``.
 
 Why a module of its own: the rules that keep a bucket's outputs honest live here,
-over the few calls of ``state/bucket.py`` (the only importer of boto3):
+over the few calls of ``outputs/s3client.py`` (the only importer of boto3):
 
 - A download is written to a staging file, ``state/uploads/<address>.mp4``, by the
   provider's atomic verified download (MP4, length, sha256), exactly as a local
@@ -34,8 +34,8 @@ from typing import Callable
 from reconciler.config import Config
 from reconciler.errors import OutputsError
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import outputs
-from reconciler.state.bucket import Bucket
+from reconciler.outputs import rules
+from reconciler.outputs.s3client import Bucket
 from reconciler.util import s3url
 
 CACHE = ".cache"
@@ -63,7 +63,7 @@ class BucketOutputs:
     # -- publishing a download ------------------------------------------------------------
 
     def download_path(self, address: str) -> Path:
-        return self.config.uploads_dir / f"{address}{outputs.SUFFIX}"
+        return self.config.uploads_dir / f"{address}{rules.SUFFIX}"
 
     def store(self, address: str, path: Path, sha256: str, size: int) -> str:
         key = self.object_key(address, sha256)
@@ -102,7 +102,7 @@ class BucketOutputs:
             return None
         key = self.location.key_of(video.output_file)
         if key is None:  # a local file recorded before outputs moved to the bucket
-            return None if s3url.is_s3(video.output_file or "") else outputs.check_output(self.config, video)
+            return None if s3url.is_s3(video.output_file or "") else rules.check_output(self.config, video)
         found = self.bucket.head(key)
         if found is None:
             return f"{video.output_file} is missing"
@@ -120,7 +120,7 @@ class BucketOutputs:
         local = {a: v for a, v in recorded.items() if v.output_file and not s3url.is_s3(v.output_file)}
         if not local:
             return recorded
-        seen = outputs.notice_missing(self.config, local)
+        seen = rules.notice_missing(self.config, local)
         return recorded if seen is local else {**recorded, **seen}
 
     # -- removal ------------------------------------------------------------------------------
@@ -147,14 +147,14 @@ class BucketOutputs:
         more: the video is gone, its current render's output is recorded (a kill between
         the record and the tidy-up), or a newer render superseded it. A staged file of a
         current render that is finished and not published is kept: the next poll uploads it."""
-        outputs.sweep_partials(self.config, self.config.uploads_dir)
+        rules.sweep_partials(self.config, self.config.uploads_dir)
         top = self.config.uploads_dir
-        staged = [p for p in top.rglob(f"*{outputs.SUFFIX}") if not p.name.startswith(".")] if top.is_dir() else []
+        staged = [p for p in top.rglob(f"*{rules.SUFFIX}") if not p.name.startswith(".")] if top.is_dir() else []
         if not staged or recorded is None:
             return
         videos = recorded()
         for path in staged:
-            video = videos.get(path.relative_to(top).as_posix()[:-len(outputs.SUFFIX)])
+            video = videos.get(path.relative_to(top).as_posix()[:-len(rules.SUFFIX)])
             if video is None or video.status is not Status.FINISHED or video.output_task_id == video.task_id:
                 _unlink_up_to(path, top)
 
@@ -212,4 +212,4 @@ class BucketOutputs:
 def _unlink_up_to(path: Path, top: Path) -> None:
     """Delete ``path`` and the folders it leaves empty below ``top``."""
     path.unlink(missing_ok=True)
-    outputs.remove_empty_folders(path.parent, top)
+    rules.remove_empty_folders(path.parent, top)

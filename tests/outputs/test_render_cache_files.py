@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import load_config
-from reconciler.state import outputs_store, render_cache
+from reconciler.outputs import base as outputs_store
+from reconciler.outputs import render_cache
 
 VIDEO = (Path(render_cache.__file__).parent.parent / "sim/base.mp4").read_bytes()
 
@@ -88,7 +89,7 @@ def test_an_entry_an_older_version_hard_linked_gets_a_copy_of_its_own_at_the_nex
 
 
 def test_in_a_bucket_an_entry_recorded_in_another_outputs_location_is_not_servable(tmp_path):
-    from reconciler.state.bucket_outputs import BucketOutputs
+    from reconciler.outputs.bucket import BucketOutputs
     from tests.fakes import FakeBucket
 
     (tmp_path / "reconciler.yaml").write_text("outputs: s3://videos/launch\n")

@@ -3,9 +3,9 @@ published file", with one implementation per kind of outputs store.
 
 Why a module of its own: apply, refresh, plan, status, doctor, the cache command and
 the gallery all need the same few verbs about outputs, and they must not care whether
-``outputs:`` is a local folder (``LocalOutputs``: ``state/outputs.py`` and
-``state/render_cache.py``, today's behaviour unchanged) or an S3-compatible bucket
-(``state/bucket_outputs.BucketOutputs``, docs/outputs.md). ``open_outputs`` picks one from
+``outputs:`` is a local folder (``LocalOutputs``: ``outputs/rules.py`` and
+``outputs/render_cache.py``, today's behaviour unchanged) or an S3-compatible bucket
+(``outputs/bucket.BucketOutputs``, docs/outputs.md). ``open_outputs`` picks one from
 the config, in this one place (as ``state/store.py`` picks the state backend).
 
 Every method blocks (files, or bucket calls): the engine calls them through
@@ -31,7 +31,7 @@ from typing import Callable, Protocol
 
 from reconciler.config import Config
 from reconciler.model import RecordedVideo
-from reconciler.state import outputs, render_cache
+from reconciler.outputs import render_cache, rules
 from reconciler.util import s3url
 
 CacheDamaged = render_cache.Damaged  # what ``cache_publish`` raises when the entry's bytes are not the recorded ones
@@ -83,13 +83,13 @@ class LocalOutputs:
         self.config = config
 
     def download_path(self, address: str) -> Path:
-        return outputs.output_path(self.config, address)
+        return rules.output_path(self.config, address)
 
     def store(self, address: str, path: Path, sha256: str, size: int) -> str:
-        return outputs.relative(self.config, path)
+        return rules.relative(self.config, path)
 
     def place(self) -> str | None:
-        return outputs.this_place(self.config)
+        return rules.this_place(self.config)
 
     def published(self, address: str, path: Path, previous: str | None, file: str) -> None:
         return None  # the same path: a replace's new file was renamed over the old one
@@ -97,16 +97,16 @@ class LocalOutputs:
     def check(self, video: RecordedVideo) -> str | None:
         if s3url.is_s3(video.output_file or ""):
             return None  # an object of a bucket this project no longer uses: not checked here
-        return outputs.check_output(self.config, video)
+        return rules.check_output(self.config, video)
 
     def notice_missing(self, recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
-        return outputs.notice_missing(self.config, recorded)
+        return rules.notice_missing(self.config, recorded)
 
     def remove(self, address: str, recorded_file: str | None) -> list[str]:
-        return [recorded_file] if outputs.remove_output(self.config, address, recorded_file) else []
+        return [recorded_file] if rules.remove_output(self.config, address, recorded_file) else []
 
     def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
-        outputs.sweep_partials(self.config)
+        rules.sweep_partials(self.config)
         render_cache.unshare(self.config)  # entries hard-linked by an older version get their own copy
 
     def cache_keep(self, fingerprint: str, file: str) -> None:
@@ -122,9 +122,9 @@ class LocalOutputs:
         return render_cache.unservable(self.config, entries)
 
     def cache_publish(self, fingerprint: str, address: str, entry: dict) -> str:
-        dest = outputs.output_path(self.config, address)
+        dest = rules.output_path(self.config, address)
         render_cache.publish(self.config, entry, dest)
-        return outputs.relative(self.config, dest)
+        return rules.relative(self.config, dest)
 
     def cache_remove(self, fingerprint: str) -> None:
         render_cache.remove(self.config, fingerprint)
@@ -141,6 +141,6 @@ def open_outputs(config: Config, parallelism: int | None = None) -> OutputsStore
     imports no S3 library (that happens at a bucket's first call)."""
     if config.outputs_location is None:
         return LocalOutputs(config)
-    from reconciler.state.bucket_outputs import BucketOutputs
+    from reconciler.outputs.bucket import BucketOutputs
 
     return BucketOutputs(config, parallelism=parallelism or config.parallelism)

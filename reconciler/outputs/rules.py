@@ -239,7 +239,7 @@ def sweep_partials(config: Config, folder: Path | None = None) -> list[Path]:
     """Tidy what a killed process left under ``folder`` (default: the outputs folder): the
     temporary files of half-done downloads (``.<name>.mp4.*.part``, see
     ``providers.download``), of copies to and from the render cache (``.part`` too,
-    ``state/render_cache``) and of links an older version made (``.<name>.mp4.<pid>.link``)
+    ``outputs/render_cache``) and of links an older version made (``.<name>.mp4.<pid>.link``)
     are removed; bytes a one-shot download had kept aside
     as not a video (``.<name>.mp4.*.rejected``) go to ``state/quarantine/`` for a person
     to inspect. Call only under the lock. Returns the paths tidied."""
