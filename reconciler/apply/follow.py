@@ -159,23 +159,20 @@ async def download(ctx: RunContext, provider: Provider, item: Tracked, url: str 
 
 
 async def _store(ctx: RunContext, item: Tracked, path: Path, sha256: str, size: int) -> None:
-    """Publish the verified file at ``path``: in place already (a local folder), or
-    uploaded and confirmed (a bucket) before the state records it. An upload that fails
-    is this machine's problem, never a loss: the staged file stays for the next run to
-    adopt and upload (no second GET of the vendor's link, no second render)."""
-    if ctx.outputs.remote:
-        crash_point("after_stage")
-        try:
-            file = await asyncio.to_thread(ctx.outputs.store, item.address, path, sha256, size)
-        except ReconcilerError as exc:  # OutputsError; ConfigError (no credentials)
-            ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id,
-                     f"{exc}. The verified download is kept in {ctx.config.rel(path)} and nothing is lost: the next "
-                     "`reconciler apply`/`refresh` (or watch cycle) uploads it; no new download or render is needed")
-            ctx.tracker.release(item)
-            return
-        crash_point("after_upload")
-    else:
-        file = rules.relative(ctx.config, path)
+    """Publish the verified file at ``path`` through the outputs store: in place already
+    (a local folder), or uploaded and confirmed (a bucket) before the state records it.
+    A store that fails is this machine's problem, never a loss: the staged file stays for
+    the next run to adopt and upload (no second GET of the vendor's link, no second render)."""
+    crash_point("after_stage")
+    try:
+        file = await asyncio.to_thread(ctx.outputs.store, item.address, path, sha256, size)
+    except ReconcilerError as exc:  # OutputsError; ConfigError (no credentials)
+        ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id,
+                 f"{exc}. The verified download is kept in {ctx.config.rel(path)} and nothing is lost: the next "
+                 "`reconciler apply`/`refresh` (or watch cycle) uploads it; no new download or render is needed")
+        ctx.tracker.release(item)
+        return
+    crash_point("after_upload")
     await _publish(ctx, item, file, sha256, size, staged=path)
 
 
@@ -221,9 +218,7 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
     if found is None:
         return False
     sha256, size = found
-    ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id,
-             f"uploading the verified download an earlier run kept in {ctx.config.rel(dest)} (no new download)"
-             if ctx.outputs.remote else "adopting the file an interrupted download left in place")
+    ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id, ctx.outputs.adoption_note(dest))
     await _store(ctx, item, dest, sha256, size)
     return True
 
@@ -249,17 +244,14 @@ async def _held_elsewhere(ctx: RunContext, item: Tracked) -> bool:
 
 
 async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int, *, staged: Path) -> None:
-    remote = ctx.outputs.remote
-    before = await ctx.db(ctx.store.get, item.address) if remote else None
+    before = await ctx.db(ctx.store.get, item.address)
     try:
         await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size, ctx.outputs.place())
     except StateError:
-        if remote:
-            staged.unlink(missing_ok=True)  # superseded: this upload is nobody's output now
+        ctx.outputs.discard(staged)  # superseded: this download is nobody's output now
         ctx.tracker.release(item)  # superseded while downloading: its successor will publish
         return
-    if remote:
-        await _tidy(ctx, item, staged, before.output_file if before is not None else None, rel)
+    await _tidy(ctx, item, staged, before.output_file if before is not None else None, rel)
     await _keep_in_cache(ctx, item, rel, sha256, size)
     ctx.emit(Kind.FINISHED, item.address, item.provider, item.task_id, f"{rel} ({size} bytes)")
     ctx.manifest.changed()
@@ -267,8 +259,8 @@ async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: 
 
 
 async def _tidy(ctx: RunContext, item: Tracked, staged: Path, previous: str | None, file: str) -> None:
-    """After the state records ``file``: the staged download goes, and a replaced object
-    in a bucket is removed. A failure here is said, not fatal: the new output is published."""
+    """After the state records ``file``: the outputs store tidies up (a bucket: the staged
+    download goes, and a replaced object is removed). A failure here is said, not fatal: the new output is published."""
     try:
         await asyncio.to_thread(ctx.outputs.published, item.address, staged, previous, file)
     except (OSError, ReconcilerError) as exc:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from reconciler.apply.events import Kind
@@ -89,14 +88,10 @@ async def check(ctx: RunContext, parallelism: int) -> tuple[list[str], list[str]
 
 def _damaged(ctx: RunContext, recorded: dict[str, RecordedVideo], parallelism: int
              ) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
-    """(damaged outputs, outputs this machine cannot read), each with why. Objects of a
-    bucket are HEADed ``parallelism`` at a time (one shared, thread-safe client)."""
+    """(damaged outputs, outputs this machine cannot read), each with why. The outputs
+    store runs the checks its way (a bucket's HEADs ``parallelism`` at a time)."""
     videos = [v for v in recorded.values() if v.has_output]
-    if ctx.outputs.remote and len(videos) > 1:
-        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="reconciler-check") as pool:
-            results = list(pool.map(functools.partial(_check_one, ctx), videos))
-    else:
-        results = [_check_one(ctx, v) for v in videos]
+    results = ctx.outputs.map_checks(functools.partial(_check_one, ctx), videos, parallelism)
     damaged = [(v, why) for v, why, readable in results if readable and why is not None]
     unreadable = [(v, why) for v, why, readable in results if not readable]
     return damaged, unreadable

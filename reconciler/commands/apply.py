@@ -130,10 +130,8 @@ def check_credentials(config, providers: set[str]) -> None:
     would be paid for and then could not be published)."""
     for name in sorted(providers):
         config.credentials(name)
-    if providers and config.outputs_location is not None:
-        from reconciler.outputs.s3client import require_credentials
-
-        require_credentials(config.outputs_location)
+    if providers:
+        open_outputs(config).ready()
 
 
 def _fresh_plan(config, variables, options, hooks, parallelism):

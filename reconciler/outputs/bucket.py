@@ -28,22 +28,28 @@ over the few calls of ``outputs/s3client.py`` (the only importer of boto3):
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from reconciler.config import Config
 from reconciler.errors import OutputsError
 from reconciler.model import RecordedVideo, Status
 from reconciler.outputs import rules
-from reconciler.outputs.s3client import Bucket
+from reconciler.outputs.base import Probe
+from reconciler.outputs.s3client import Bucket, plain_url, require_credentials
 from reconciler.util import s3url
 
 CACHE = ".cache"
 OBJECT_NAME = re.compile(r"^[0-9a-f]{64}\.mp4$")
+T = TypeVar("T")
 
 
 class BucketOutputs:
-    remote = True
+    fix = "the bucket"
+    unpublished_finding = ("finished render(s) not published in the bucket yet",
+                           "Run `reconciler refresh` once the bucket answers: it downloads them, or uploads the "
+                           "downloads kept in state/uploads/ (no new download, no new render).")
 
     def __init__(self, config: Config, *, parallelism: int = 8, bucket: Bucket | None = None):
         self.config = config
@@ -75,6 +81,9 @@ class BucketOutputs:
         self._confirm(key, sha256, size, "upload")
         return self.location.object_url(key)
 
+    def adoption_note(self, path: Path) -> str:
+        return f"uploading the verified download an earlier run kept in {self.config.rel(path)} (no new download)"
+
     def _confirm(self, key: str, sha256: str, size: int, what: str) -> None:
         found = self.bucket.head(key)
         if found != (size, sha256):
@@ -95,6 +104,15 @@ class BucketOutputs:
             if key is not None and key.startswith(self.location.key(address) + "/"):
                 self.bucket.delete(key)
 
+    def discard(self, path: Path) -> None:
+        """A superseded render's staged download: this upload is nobody's output now."""
+        path.unlink(missing_ok=True)
+
+    def unpublished(self, address: str) -> str | None:
+        if self.download_path(address).is_file():
+            return "downloaded, upload to the bucket pending"
+        return None
+
     # -- checks -------------------------------------------------------------------------------
 
     def check(self, video: RecordedVideo) -> str | None:
@@ -113,6 +131,16 @@ class BucketOutputs:
             return (f"{video.output_file} was changed (sha256 metadata {(sha256 or 'none')[:12]}…, "
                     f"recorded {(video.output_sha256 or '')[:12]}…)")
         return None
+
+    def map_checks(self, check: Callable[[RecordedVideo], T], videos: list[RecordedVideo],
+                   parallelism: int) -> list[T]:
+        """HEADs ``parallelism`` at a time (one shared, thread-safe client)."""
+        if len(videos) < 2:
+            return [check(v) for v in videos]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="reconciler-check") as pool:
+            return list(pool.map(check, videos))
 
     def notice_missing(self, recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
         """Objects are trusted as recorded (no network: ``refresh`` HEADs them); files
@@ -141,6 +169,9 @@ class BucketOutputs:
         for key in keys:
             self.bucket.delete(key)
         return [self.location.object_url(k) for k in keys]
+
+    def target(self, address: str) -> str:
+        return "its address in the bucket"
 
     def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
         """Half-done downloads of a killed run, and staged downloads no render needs any
@@ -207,6 +238,34 @@ class BucketOutputs:
         if key is None:
             return None
         return self.public_url(file) or self.bucket.presigned_get(key)
+
+    def play(self, file: str) -> tuple[str, bool] | None:
+        """The public URL, else a presigned GET valid 7 days (signed here, no network), else
+        (no credentials or no boto3 here) the object's plain address; an object of
+        another bucket: its plain address. (URL, whether it is a signed link.)"""
+        if not s3url.is_s3(file):
+            return None
+        fallback = plain_url(file)
+        public = self.public_url(file)
+        if public:
+            return public, False
+        try:
+            signed = self.player_url(file)
+        except Exception:  # noqa: BLE001 - no credentials or no boto3 here: the plain address still helps
+            return fallback, False
+        return (signed, True) if signed else (fallback, False)
+
+    # -- readiness and doctor ---------------------------------------------------------------
+
+    def ready(self) -> None:
+        """ConfigError unless the environment holds the bucket's key, secret and a usable
+        endpoint (no network, no boto3)."""
+        require_credentials(self.location)
+
+    def probes(self, env: Mapping[str, str]) -> list[Probe]:
+        from reconciler.outputs import bucket_probe
+
+        return bucket_probe.probes(self.location, env)
 
 
 def _unlink_up_to(path: Path, top: Path) -> None:
