@@ -57,7 +57,7 @@ from reconciler.config import Config
 from reconciler.config import account as config_account
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
 from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status, account_text, owner_elsewhere
-from reconciler.outputs.base import OutputsStore, open_outputs
+from reconciler.outputs import OutputsStore, open_outputs
 from reconciler.outputs.rules import kept_elsewhere
 from reconciler.providers.base import Provider
 from reconciler.state import manifest_writer, overdue

@@ -31,7 +31,7 @@ from reconciler.apply.events import make_hooks
 from reconciler.config import account as config_account
 from reconciler.errors import ReconcilerError
 from reconciler.model import Action, PlanOptions
-from reconciler.outputs.base import open_outputs
+from reconciler.outputs import open_outputs
 from reconciler.planning import planner, saved_plan, view
 from reconciler.state import outputs_location
 from reconciler.state import store as state_store

@@ -15,7 +15,7 @@ from datetime import timedelta
 
 from reconciler.commands.status import human_bytes
 from reconciler.errors import ReconcilerError
-from reconciler.outputs.base import open_outputs
+from reconciler.outputs import open_outputs
 from reconciler.state import outputs_location
 from reconciler.state import store as state_store
 from reconciler.util import clock

@@ -165,7 +165,7 @@ def _copy(places: Places, source: str, dest: str, sha256: str, size: int) -> str
 
 def _write_manifest(config, store, target: str) -> None:
     """The manifest follows the state, with the public URLs of the new place."""
-    from reconciler.outputs.base import open_outputs
+    from reconciler.outputs import open_outputs
     from reconciler.state import manifest_writer
 
     public_url = None

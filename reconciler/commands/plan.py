@@ -23,7 +23,7 @@ from pathlib import Path
 from reconciler.commands import specwarn
 from reconciler.config import account as config_account
 from reconciler.model import PlanOptions
-from reconciler.outputs.base import open_outputs
+from reconciler.outputs import open_outputs
 from reconciler.planning import planner, view
 from reconciler.state import outputs_location
 from reconciler.state import store as state_store

@@ -92,7 +92,7 @@ def _forgotten(video: RecordedVideo) -> str:
 
 def _write_manifest(config, store) -> None:
     """The manifest follows the state (the one writer the engine uses too)."""
-    from reconciler.outputs.base import open_outputs
+    from reconciler.outputs import open_outputs
     from reconciler.state import manifest_writer
 
     public_url = open_outputs(config).public_url if config.file.outputs_public_url else None

@@ -70,7 +70,7 @@ def _public_url(config):
     """The manifest's ``url`` per video when ``outputs_public_url`` is set (no network)."""
     if not config.file.outputs_public_url:
         return None
-    from reconciler.outputs.base import open_outputs
+    from reconciler.outputs import open_outputs
 
     return open_outputs(config).public_url
 

@@ -160,7 +160,7 @@ def _lock(config, readable: bool = True) -> Check:
 
 def _outputs_probes(config, env: Mapping[str, str]) -> list[Check]:
     """The outputs store's own checks (a bucket: its HEAD, then a test upload and delete)."""
-    from reconciler.outputs.base import open_outputs
+    from reconciler.outputs import open_outputs
 
     return [Check(p.name, OK if p.ok else ERROR, p.detail, p.fix) for p in open_outputs(config).probes(env)]
 
@@ -228,7 +228,7 @@ def _needs_vendor(video) -> bool:
 
 def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
     from reconciler.model import Status
-    from reconciler.outputs.base import open_outputs
+    from reconciler.outputs import open_outputs
     from reconciler.state import overdue
 
     where = open_outputs(config)

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from reconciler import model
 from reconciler.gallery import costs, script
 from reconciler.model import RecordedVideo, Status
-from reconciler.outputs.base import open_outputs
+from reconciler.outputs import open_outputs
 from reconciler.state import manifest, overdue
 from reconciler.state.store import IMPORT_HOLDER
 

@@ -1,12 +1,12 @@
-"""Where published outputs live: the seam between "a verified download" and "a
-published file", with one implementation per kind of outputs store.
+"""The interface of an outputs store: the seam between "a verified download" and "a
+published file", which every kind of outputs store implements.
 
-Why a module of its own: apply, refresh, plan, status, doctor, the cache command and
-the gallery all need the same few verbs about outputs, and they must not care whether
-``outputs:`` is a local folder (``LocalOutputs``: ``outputs/rules.py`` and
-``outputs/render_cache.py``, today's behaviour unchanged) or an S3-compatible bucket
-(``outputs/bucket.BucketOutputs``, docs/outputs.md). ``open_outputs`` picks one from
-the config, in this one place (as ``state/store.py`` picks the state backend).
+Why a module of its own: apply, refresh, plan, status, doctor, the cache command, the
+gallery and ``outputs migrate`` all need the same few verbs about outputs, and they must
+not care whether ``outputs:`` is a local folder (``outputs/local.LocalOutputs``) or an
+S3-compatible bucket (``outputs/bucket.BucketOutputs``, docs/outputs.md).
+``reconciler.outputs.open_outputs`` picks one from the config, in that one place (as
+``state/store.py`` picks the state backend). This module imports no implementation.
 
 Every method blocks (files, or bucket calls): the engine calls them through
 ``asyncio.to_thread``. A local failure raises ``OSError`` or ``errors.OutputsError``:
@@ -43,10 +43,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol, TypeVar
 
-from reconciler.config import Config
 from reconciler.model import RecordedVideo
-from reconciler.outputs import render_cache, rules
-from reconciler.util import s3url
+from reconciler.outputs import render_cache
 
 CacheDamaged = render_cache.Damaged  # what ``cache_publish`` raises when the entry's bytes are not the recorded ones
 T = TypeVar("T")
@@ -114,106 +112,3 @@ class OutputsStore(Protocol):
     def public_url(self, file: str | None) -> str | None: ...
 
     def player_url(self, file: str | None) -> str | None: ...
-
-
-class LocalOutputs:
-    """Outputs in the project's folder (``outputs/<address>.mp4``): a download is
-    renamed into place by the provider's atomic download, so it is already published."""
-
-    fix = "this machine's disk or permissions"
-    unpublished_finding = ("finished render(s) not downloaded yet", "Run `reconciler refresh` to download them.")
-
-    def __init__(self, config: Config):
-        self.config = config
-
-    def download_path(self, address: str) -> Path:
-        return rules.output_path(self.config, address)
-
-    def store(self, address: str, path: Path, sha256: str, size: int) -> str:
-        return rules.relative(self.config, path)  # renamed into place by the download: published already
-
-    def adoption_note(self, path: Path) -> str:
-        return "adopting the file an interrupted download left in place"
-
-    def place(self) -> str | None:
-        return rules.this_place(self.config)
-
-    def published(self, address: str, path: Path, previous: str | None, file: str) -> None:
-        return None  # the same path: a replace's new file was renamed over the old one
-
-    def discard(self, path: Path) -> None:
-        return None  # in place at the address: the render that superseded it publishes over it
-
-    def check(self, video: RecordedVideo) -> str | None:
-        if s3url.is_s3(video.output_file or ""):
-            return None  # an object of a bucket this project no longer uses: not checked here
-        return rules.check_output(self.config, video)
-
-    def map_checks(self, check: Callable[[RecordedVideo], T], videos: list[RecordedVideo],
-                   parallelism: int) -> list[T]:
-        return [check(v) for v in videos]  # files of this machine: one by one
-
-    def notice_missing(self, recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
-        return rules.notice_missing(self.config, recorded)
-
-    def remove(self, address: str, recorded_file: str | None) -> list[str]:
-        return [recorded_file] if rules.remove_output(self.config, address, recorded_file) else []
-
-    def target(self, address: str) -> str:
-        return rules.relative(self.config, rules.output_path(self.config, address))
-
-    def ready(self) -> None:
-        return None
-
-    def probes(self, env: Mapping[str, str]) -> list[Probe]:
-        return []  # the folder is the state's neighbour: the state check covers it
-
-    def unpublished(self, address: str) -> str | None:
-        return None  # a download is published as it completes
-
-    def play(self, file: str) -> tuple[str, bool] | None:
-        if s3url.is_s3(file):  # an object of a bucket this project used before
-            from reconciler.outputs.s3client import plain_url
-
-            return plain_url(file), False
-        return None
-
-    def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
-        rules.sweep_partials(self.config)
-        render_cache.unshare(self.config)  # entries hard-linked by an older version get their own copy
-
-    def cache_keep(self, fingerprint: str, file: str) -> None:
-        render_cache.keep(self.config, fingerprint, self.config.root / file)
-
-    def cache_problem(self, entry: dict) -> str | None:
-        return render_cache.problem(self.config, entry)
-
-    def cache_location(self) -> str:
-        return render_cache.place(self.config)
-
-    def cache_unservable(self, entries: list[dict]) -> dict[str, str]:
-        return render_cache.unservable(self.config, entries)
-
-    def cache_publish(self, fingerprint: str, address: str, entry: dict) -> str:
-        dest = rules.output_path(self.config, address)
-        render_cache.publish(self.config, entry, dest)
-        return rules.relative(self.config, dest)
-
-    def cache_remove(self, fingerprint: str) -> None:
-        render_cache.remove(self.config, fingerprint)
-
-    def public_url(self, file: str | None) -> str | None:
-        return None
-
-    def player_url(self, file: str | None) -> str | None:
-        return None
-
-
-def open_outputs(config: Config, parallelism: int | None = None) -> OutputsStore:
-    """The outputs store ``config`` names. Opening one makes no network call and
-    imports no S3 library (that happens at a bucket's first call)."""
-    if config.outputs_location is None:
-        return LocalOutputs(config)
-    from reconciler.outputs.bucket import BucketOutputs
-
-    return BucketOutputs(config, parallelism=parallelism or config.parallelism)

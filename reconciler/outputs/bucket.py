@@ -35,7 +35,7 @@ from typing import Callable, TypeVar
 from reconciler.config import Config
 from reconciler.errors import OutputsError
 from reconciler.model import RecordedVideo, Status
-from reconciler.outputs import rules
+from reconciler.outputs import local, rules
 from reconciler.outputs.base import Probe
 from reconciler.outputs.s3client import Bucket, plain_url, require_credentials
 from reconciler.util import s3url
@@ -120,7 +120,7 @@ class BucketOutputs:
             return None
         key = self.location.key_of(video.output_file)
         if key is None:  # a local file recorded before outputs moved to the bucket
-            return None if s3url.is_s3(video.output_file or "") else rules.check_output(self.config, video)
+            return None if s3url.is_s3(video.output_file or "") else local.check_output(self.config, video)
         found = self.bucket.head(key)
         if found is None:
             return f"{video.output_file} is missing"
@@ -145,11 +145,11 @@ class BucketOutputs:
     def notice_missing(self, recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
         """Objects are trusted as recorded (no network: ``refresh`` HEADs them); files
         recorded locally before outputs moved to the bucket are looked at as before."""
-        local = {a: v for a, v in recorded.items() if v.output_file and not s3url.is_s3(v.output_file)}
-        if not local:
+        files = {a: v for a, v in recorded.items() if v.output_file and not s3url.is_s3(v.output_file)}
+        if not files:
             return recorded
-        seen = rules.notice_missing(self.config, local)
-        return recorded if seen is local else {**recorded, **seen}
+        seen = local.notice_missing(self.config, files)
+        return recorded if seen is files else {**recorded, **seen}
 
     # -- removal ------------------------------------------------------------------------------
 
