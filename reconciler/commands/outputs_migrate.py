@@ -28,7 +28,7 @@ import uuid
 from reconciler.apply.engine import to_collect
 from reconciler.commands.apply import report_takeover
 from reconciler.errors import ReconcilerError
-from reconciler.outputs import render_cache, rules
+from reconciler.outputs import open_outputs, rules
 from reconciler.outputs.move import MARKER, Places, SourceDamaged
 from reconciler.state import outputs_location
 from reconciler.state import store as state_store
@@ -81,7 +81,8 @@ def _migrate(config, store, target: str) -> dict:
     places.tidy()
     _claim(places, store, source, target, state_id)
 
-    place = None if s3url.is_s3(target) else rules.this_place(config)
+    there = _store_at(config, target)
+    place = there.place()  # a folder: this checkout, which holds the copies; a bucket: every checkout
     files: dict[str, tuple[str, str | None]] = {}
     counts = {"outputs": 0, "cached": 0, "skipped": 0}
     not_there: list[str] = []  # damaged at the source: recorded at the target, for refresh to settle
@@ -116,9 +117,9 @@ def _migrate(config, store, target: str) -> dict:
             "copied already is kept and skipped). The state still records its outputs at " + source + ".")
     for fingerprint in dropped:
         store.cache_drop(fingerprint)  # never served from a place that lacks its bytes
-    cache_location = target if s3url.is_s3(target) else render_cache.place_of(config.root / target)
-    store.move_outputs(files, {outputs_location.KEY: target, outputs_location.PREVIOUS: source}, cache_location)
-    _write_manifest(config, store, target)
+    store.move_outputs(files, {outputs_location.KEY: target, outputs_location.PREVIOUS: source},
+                       there.cache_location())
+    _write_manifest(config, store, there)
     notes = []
     if not_there:
         notes.append(f"{len(not_there)} output(s) were missing or damaged at {source}, so they were not copied; "
@@ -163,13 +164,15 @@ def _copy(places: Places, source: str, dest: str, sha256: str, size: int) -> str
     return None
 
 
-def _write_manifest(config, store, target: str) -> None:
+def _store_at(config, target: str):
+    """The outputs store at ``target``: this project's, with ``outputs:`` saying ``target``
+    (opening it makes no network call)."""
+    return open_outputs(dataclasses.replace(config, file=dataclasses.replace(config.file, outputs=target)))
+
+
+def _write_manifest(config, store, there) -> None:
     """The manifest follows the state, with the public URLs of the new place."""
-    from reconciler.outputs import open_outputs
     from reconciler.state import manifest_writer
 
-    public_url = None
-    if config.file.outputs_public_url and s3url.is_s3(target):
-        moved = dataclasses.replace(config, file=dataclasses.replace(config.file, outputs=target))
-        public_url = open_outputs(moved).public_url
+    public_url = there.public_url if config.file.outputs_public_url else None
     manifest_writer.ManifestWriter(config.manifest_path, store, public_url=public_url).flush(force=True)
