@@ -29,6 +29,9 @@ never a lost output, never a render paid again.
                                     store holds it half-way (a download staged, not uploaded)
     unpublished_finding             what ``doctor`` says of finished renders not published, and the fix
     play(file)                      (URL, signed) of a recorded output a player reaches by URL, or None
+    short_name(video) / names_note()  ``status``'s output cell for a name too long for a terminal
+                                    (a bucket's ``<address>/<sha256>.mp4``: the sha256 cut), and the
+                                    line saying how to read such names; None: shown in full
     sweep(recorded)                 half-done downloads of a killed run (and staged ones no render needs)
     cache_keep / cache_problem / cache_publish / cache_remove   the render cache's bytes
     cache_location() / cache_unservable(entries)   where entries kept here are recorded as being,
@@ -94,6 +97,10 @@ class OutputsStore(Protocol):
     def unpublished(self, address: str) -> str | None: ...
 
     def play(self, file: str) -> tuple[str, bool] | None: ...
+
+    def short_name(self, video: RecordedVideo) -> str | None: ...
+
+    def names_note(self) -> str | None: ...
 
     def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]]) -> None: ...
 

@@ -255,6 +255,19 @@ class BucketOutputs:
             return fallback, False
         return (signed, True) if signed else (fallback, False)
 
+    def short_name(self, video: RecordedVideo) -> str | None:
+        """``s3://bucket/prefix/<address>/<sha256>.mp4`` (under this location, the address
+        already in its row) as ``<sha256[:12]>….mp4``; None for any other file."""
+        relative = self.location.relative(video.output_file)
+        if relative is None or relative.rpartition("/")[0] != video.address:
+            return None
+        stem, dot, suffix = relative.rpartition("/")[2].partition(".")
+        return f"{stem[:12]}…{dot}{suffix}" if len(stem) > 13 else f"{stem}{dot}{suffix}"
+
+    def names_note(self) -> str | None:
+        return (f"Outputs: {self.location.url}/ADDRESS/SHA256.mp4 (the sha256 cut to 12 digits above; "
+                "`status --json` has each in full).")
+
     # -- readiness and doctor ---------------------------------------------------------------
 
     def ready(self) -> None:

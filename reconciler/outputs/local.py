@@ -91,6 +91,12 @@ class LocalOutputs:
             return plain_url(file), False
         return None
 
+    def short_name(self, video: RecordedVideo) -> str | None:
+        return None  # ``outputs/<address>.mp4``: shown as it is
+
+    def names_note(self) -> str | None:
+        return None
+
     def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
         rules.sweep_partials(self.config)
         render_cache.unshare(self.config)  # entries hard-linked by an older version get their own copy
