@@ -201,6 +201,17 @@ class FakeBucket:
         self._call("delete", key)
         self.objects.pop(key, None)
 
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        self._call("put", key)
+        self.objects[key] = (data, None)
+
+    def open_object(self, key: str):
+        import io
+
+        self._call("get", key)
+        found = self.objects.get(key)
+        return None if found is None else io.BytesIO(found[0])
+
     def children(self, folder: str) -> list[str]:
         self._call("list", folder)
         return sorted(k for k in self.objects if k.startswith(folder + "/") and "/" not in k[len(folder) + 1:])

@@ -29,6 +29,11 @@ never a lost output, never a render paid again.
                                     store holds it half-way (a download staged, not uploaded)
     unpublished_finding             what ``doctor`` says of finished renders not published, and the fix
     play(file)                      (URL, signed) of a recorded output a player reaches by URL, or None
+    publish_sidecar(address, kind, data)  a small file beside ``address``'s video (``rules.SIDECARS``:
+                                    a poster ``jpg``, captions ``srt``/``vtt``); returns what the state records
+    remove_sidecars(address, files) those of ``files`` that are sidecars of ``address``'s video; the ones removed
+    local_copy(file, sha256, dest)  a path on this machine holding the published ``file`` (a bucket's
+                                    object streamed into ``dest``, its sha256 checked)
     short_name(video) / names_note()  ``status``'s output cell for a name too long for a terminal
                                     (a bucket's ``<address>/<sha256>.mp4``: the sha256 cut), and the
                                     line saying how to read such names; None: shown in full
@@ -97,6 +102,12 @@ class OutputsStore(Protocol):
     def unpublished(self, address: str) -> str | None: ...
 
     def play(self, file: str) -> tuple[str, bool] | None: ...
+
+    def publish_sidecar(self, address: str, kind: str, data: bytes) -> str: ...
+
+    def remove_sidecars(self, address: str, files: list[str]) -> list[str]: ...
+
+    def local_copy(self, file: str, sha256: str | None, dest: Path) -> Path: ...
 
     def short_name(self, video: RecordedVideo) -> str | None: ...
 

@@ -27,6 +27,7 @@ over the few calls of ``outputs/s3client.py`` (the only importer of boto3):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -38,10 +39,11 @@ from reconciler.model import RecordedVideo, Status
 from reconciler.outputs import local, rules
 from reconciler.outputs.base import Probe
 from reconciler.outputs.s3client import Bucket, plain_url, require_credentials
-from reconciler.util import s3url
+from reconciler.util import atomic, s3url
 
 CACHE = ".cache"
 OBJECT_NAME = re.compile(r"^[0-9a-f]{64}\.mp4$")
+SIDECAR_NAME = re.compile(r"^[0-9a-f]{64}\.(" + "|".join(rules.SIDECARS) + r")$")
 T = TypeVar("T")
 
 
@@ -254,6 +256,49 @@ class BucketOutputs:
         except Exception:  # noqa: BLE001 - no credentials or no boto3 here: the plain address still helps
             return fallback, False
         return (signed, True) if signed else (fallback, False)
+
+    # -- sidecars: small files beside a video ------------------------------------------------
+
+    def publish_sidecar(self, address: str, kind: str, data: bytes) -> str:
+        """An object under the video's own folder named by its content
+        (``<prefix>/<address>/<sha256>.<kind>``): a new one never overwrites what a player
+        has open; the one it replaces is removed with ``remove_sidecars``."""
+        key = self.location.key(address, f"{hashlib.sha256(data).hexdigest()}.{kind}")
+        self.bucket.put_bytes(key, data, rules.SIDECARS[kind])
+        return self.location.object_url(key)
+
+    def remove_sidecars(self, address: str, files: list[str]) -> list[str]:
+        """Only objects ``<prefix>/<address>/<sha256>.<kind>``: never anything else a state row might name."""
+        removed = []
+        for file in files:
+            key = self.location.key_of(file)
+            if key is None or not key.startswith(self.location.key(address) + "/") \
+                    or not SIDECAR_NAME.match(key.rpartition("/")[2]):
+                continue
+            self.bucket.delete(key)
+            removed.append(file)
+        return removed
+
+    def local_copy(self, file: str, sha256: str | None, dest: Path) -> Path:
+        """The object ``file`` streamed into ``dest`` (a staging copy, made again if torn), its
+        sha256 checked. OutputsError when the bucket has no such object, or other bytes."""
+        key = self.location.key_of(file)
+        body = self.bucket.open_object(key) if key is not None else None
+        if body is None:
+            raise OutputsError(f"{file} is not in the {self.bucket.where}: run `reconciler refresh`")
+        digest = hashlib.sha256()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with atomic.Replacement(dest, suffix=".part", durable=False) as out:
+                while chunk := body.read(1 << 20):
+                    digest.update(chunk)
+                    out.file.write(chunk)
+                if sha256 is not None and digest.hexdigest() != sha256:
+                    raise OutputsError(f"{file} in the {self.bucket.where} is not the recorded bytes (sha256 "
+                                       "differs): run `reconciler refresh`")
+        finally:
+            body.close()
+        return dest
 
     def short_name(self, video: RecordedVideo) -> str | None:
         """``s3://bucket/prefix/<address>/<sha256>.mp4`` (under this location, the address

@@ -16,6 +16,7 @@ download, so it is published as it completes.
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -24,7 +25,7 @@ from reconciler.config import Config
 from reconciler.model import RecordedVideo, Status
 from reconciler.outputs import render_cache, rules
 from reconciler.outputs.base import Probe
-from reconciler.util import mp4, s3url
+from reconciler.util import atomic, mp4, s3url
 
 T = TypeVar("T")
 
@@ -91,6 +92,28 @@ class LocalOutputs:
             return plain_url(file), False
         return None
 
+    def publish_sidecar(self, address: str, kind: str, data: bytes) -> str:
+        """``outputs/<address>.<kind>``, written atomically."""
+        path = sidecar_path(self.config, address, kind)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        atomic.atomic_write_bytes(path, data)
+        return relative(self.config, path)
+
+    def remove_sidecars(self, address: str, files: list[str]) -> list[str]:
+        """Only ``outputs/<address>.<kind>`` files: never anything else a state row might name."""
+        removed = []
+        for file in files:
+            path = Path(os.path.normpath(self.config.root / file))
+            kind = path.suffix[1:]
+            if kind in rules.SIDECARS and path == Path(os.path.normpath(sidecar_path(self.config, address, kind))) \
+                    and path.is_file():
+                path.unlink()
+                removed.append(file)
+        return removed
+
+    def local_copy(self, file: str, sha256: str | None, dest: Path) -> Path:
+        return Path(os.path.normpath(self.config.root / file))  # the published file itself
+
     def short_name(self, video: RecordedVideo) -> str | None:
         return None  # ``outputs/<address>.mp4``: shown as it is
 
@@ -131,6 +154,11 @@ class LocalOutputs:
 def output_path(config: Config, address: str) -> Path:
     """Where the output of ``address`` lives (absolute)."""
     return config.outputs_dir / f"{address}{rules.SUFFIX}"
+
+
+def sidecar_path(config: Config, address: str, kind: str) -> Path:
+    """Where a sidecar of ``address``'s video lives: beside it, ``<outputs>/<address>.<kind>``."""
+    return config.outputs_dir / f"{address}.{kind}"
 
 
 def relative(config: Config, path: Path) -> str:

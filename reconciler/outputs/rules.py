@@ -30,6 +30,8 @@ from reconciler.model import VENDORS, RecordedVideo, Status
 from reconciler.util import mp4
 
 SUFFIX = ".mp4"
+# Small files published beside a video (``OutputsStore.publish_sidecar``): kind -> content type.
+SIDECARS = {"jpg": "image/jpeg", "srt": "application/x-subrip", "vtt": "text/vtt"}
 # Providers whose output URL serves once (``Capabilities.one_shot_download``), known
 # here without building a client, for readers such as ``plan``: their output cannot
 # be fetched again, so a published file that is gone is lost with it.
