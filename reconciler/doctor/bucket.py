@@ -15,7 +15,7 @@ from __future__ import annotations
 import secrets
 from typing import Mapping
 
-from reconciler.doctor.checks import ERROR, OK, Check
+from reconciler.doctor.result import ERROR, OK, Check
 from reconciler.errors import ConfigError, OutputsError
 
 KEY_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
