@@ -40,12 +40,12 @@ import time
 from pathlib import Path
 
 from reconciler import config as config_mod
+from reconciler import recipe
 from reconciler.apply.engine import Engine
 from reconciler.apply.events import Kind
 from reconciler.errors import ConfigError, PlanError, ReconcilerError
-from reconciler.model import Action, PlanOptions
-from reconciler.planning import planner
-from reconciler.specs import loader
+from reconciler.model import Action
+from reconciler.planning.request import Request
 from reconciler.specs.memo import SpecMemo
 from reconciler.state import store as state_store
 from reconciler.util import gcpause
@@ -66,11 +66,10 @@ ENGINE_KEYS = ("state", "manifest", "outputs", "parallelism", "providers")  # fi
 
 
 class Daemon:
-    def __init__(self, config: config_mod.Config, variables: dict[str, str], engine: Engine, log: EventLog, *,
-                 interval: float = 180.0, allow_mass_delete: bool = False, clock=time.monotonic,
-                 git_ref: GitRef | None = None):
-        self.config, self.variables, self.engine, self.log = config, dict(variables), engine, log
-        self.interval, self.allow_mass_delete, self.clock = interval, allow_mass_delete, clock
+    def __init__(self, config: config_mod.Config, request: Request, engine: Engine, log: EventLog, *,
+                 interval: float = 180.0, clock=time.monotonic, git_ref: GitRef | None = None):
+        self.config, self.request, self.engine, self.log = config, request, engine, log
+        self.interval, self.clock = interval, clock
         self.recorded = RecordedCache(engine.store)
         self.lastgood = LastGood()
         self.memo = SpecMemo()  # spec files not read again until an event or their stat says so
@@ -191,7 +190,7 @@ class Daemon:
         config = None if root is None else self._reload_config(root)
         if config is None or self._waiting_for_git() or self._specs_missing(config):
             return
-        load = await asyncio.to_thread(loader.load_specs, config, self.variables, memo=self.memo)
+        load = await asyncio.to_thread(recipe.load, config, self.request, self.memo)
         loaded = time.perf_counter()
         if self.stop.is_set():
             return
@@ -203,26 +202,28 @@ class Daemon:
         self.report.specs(resolved)
         self.report.warnings(config, load)
         where = self.engine.outputs
-        cached = await asyncio.to_thread(self.engine.store.cached_fingerprints, where.cache_location())  # docs/cache.md
-        options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share,
-                              cached=cached, place=where.place(), keep_deleted_outputs=config.file.keep_deleted_outputs,
-                              accounts=self.engine.accounts())
+        seen = await asyncio.to_thread(recipe.store_state, self.engine.store, self.request, where, recorded)
+
+        def restrain(plan):  # the daemon's own: reported, then held back (watch/policy)
+            self.report.outcome_unknown(plan)
+            self.engine.report_held(plan)
+            plan, skips = self.policy.restrain(plan, resolved.held, self.clock())
+            for skip in skips:
+                self.report.skip(skip)
+            return plan
+
         try:
             with gcpause.paused():  # ~10^4 acyclic changes: a generation-2 scan in the middle doubled a save's wait
-                plan = planner.make_plan(resolved.videos, recorded, options, unservable=lambda fingerprints: (
-                    where.cache_unservable(state_store.cache_entries(self.engine.store, fingerprints))))
+                planned = recipe.make_plan(config, self.request, resolved.videos, seen, where,
+                                           accounts=self.engine.accounts(), restrain=restrain)
         except PlanError as exc:
             self.log.once(("refused", str(exc)), "plan_refused", f"nothing done: {exc}", level="error")
             return
         self.log.forget_topic("refused")  # accepted again: a later refusal is news
-        self.report.outcome_unknown(plan)
-        self.engine.report_held(plan)
-        plan, skips = self.policy.restrain(plan, resolved.held, self.clock())
-        for skip in skips:
-            self.report.skip(skip)
+        plan = planned.plan
         if not plan.has_changes:
             return
-        if config.file.budget is not None and self._over_budget(plan, config):
+        if self._over_budget(planned):
             return
         self.report.plan(plan, load_ms=round(1000 * (loaded - started)),
                          plan_ms=round(1000 * (time.perf_counter() - loaded)))
@@ -235,15 +236,12 @@ class Daemon:
         finally:
             self._executing = {}
 
-    def _over_budget(self, plan, config: config_mod.Config) -> bool:
+    def _over_budget(self, planned) -> bool:
         """An over-budget reconcile is refused (nothing sent), logged once per figures."""
-        from reconciler.planning import budget  # only with a budget configured
-
-        over = budget.over_budget(plan, config.file.budget)
-        if not over:
+        if planned.refused is None:
             self.log.forget_topic("over_budget")  # within budget again: a later refusal is news
             return False
-        text = "; ".join(over)
+        text = "; ".join(planned.refused.figures)
         if self.log.once(("over_budget", text), "over_budget",
                          f"nothing done: the plan is over budget: {text} (reconciler.yaml)", level="error"):
             self.notify_budget(text)
