@@ -9,8 +9,8 @@
    for ``plan`` and before a saved plan's recovery; ``store_state``: a writer's open
    store, for ``apply`` and ``watch``): the recorded videos and the render cache;
 3. ``make_plan``: every published output that is missing or damaged noticed
-   (``notice_missing``: one ``stat`` each, no network; then fetched again or rendered
-   again), the planner's options made from the request, the plan; the daemon's
+   (``notice_missing``: one ``stat`` and a few MP4 box headers each, no network; then
+   fetched again or rendered again; the daemon at its start and each full re-check), the planner's options made from the request, the plan; the daemon's
    restraint (``watch/policy``) applied when given; then the budget checked
    (``budget:`` and prices, docs/budget.md): the cost to show and the refusal, which the
    caller raises after showing the plan.
@@ -81,11 +81,13 @@ def store_state(store: Store, request: Request, outputs: OutputsStore,
 
 
 def make_plan(config: Config, request: Request, desired: Mapping[str, DesiredVideo], state: StateView,
-              outputs: OutputsStore, *, accounts: Mapping[str, str],
+              outputs: OutputsStore, *, accounts: Mapping[str, str], notice: bool = True,
               restrain: Callable[[Plan], Plan] | None = None) -> Planned:
     """Missing outputs noticed, planned, restrained (the daemon), the budget checked.
-    A ``PlanError`` (mass delete, ``prevent_destroy``) is raised as it is."""
-    recorded = outputs.notice_missing(state.recorded)  # no network: trusts a bucket
+    A ``PlanError`` (mass delete, ``prevent_destroy``) is raised as it is. ``notice``
+    False: the outputs are not looked at this time (the daemon looks at its start and at
+    each full re-check, not on every save: a look opens every published file)."""
+    recorded = outputs.notice_missing(state.recorded) if notice else state.recorded  # no network: trusts a bucket
     options = request.options(config, cached=state.cached, place=outputs.place(), accounts=accounts)
     plan = planner.make_plan(desired, recorded, options,
                              unservable=lambda fingerprints: outputs.cache_unservable(state.entries(fingerprints)))

@@ -25,7 +25,10 @@ What keeps an unattended daemon safe, each in its own module: broken spec files 
 their last good videos (``desired_cache``); the plan's mass-delete guard and
 ``prevent_destroy`` refuse whole cycles (logged, nothing done); replaces that would
 only repeat a failed render, and deletes that have not settled, are held back
-(``watch_policy``). Every event is one log line (``eventlog``).
+(``watch_policy``). Plans are made by the recipe ``apply`` uses (``reconciler.recipe``);
+published outputs missing or damaged are looked for at the start and at each full
+re-check (not on every save: the look opens every published file), then fetched again
+or rendered again. Every event is one log line (``eventlog``).
 
 ``stop`` (SIGINT/SIGTERM) stops new work at once; the calls in flight get ``GRACE``
 seconds to finish and be recorded, then are abandoned (a create cut off is recorded
@@ -81,6 +84,7 @@ class Daemon:
         self._tasks: list[asyncio.Task] = []
         self._executing: dict[str, str] = {}  # address -> fingerprint of a create/replace in execute
         self._retry_at: float | None = None
+        self._look_at_outputs = True  # the first plan and each full re-check notice missing outputs (recipe)
         self._failed: str | None = None  # the unexpected error of the last cycle, logged once
         self.git_ref = git_ref  # None: the working tree; else the tree committed at REF (watch/gitref.py)
         self._git_dir = git_dir(config.root) if git_ref is None else None  # index.lock: working tree only
@@ -181,6 +185,7 @@ class Daemon:
     async def reconcile_once(self, *, full: bool = False) -> None:
         """Specs -> desired (last good where broken) -> plan -> held back -> execute."""
         if full:
+            self._look_at_outputs = True
             self.memo.forget()  # the periodic re-check trusts nothing remembered
             self.recorded.invalidate()
             await self.engine.track_unfinished()
@@ -212,10 +217,11 @@ class Daemon:
                 self.report.skip(skip)
             return plan
 
+        notice, self._look_at_outputs = self._look_at_outputs, False  # ~1 s for 10^4 outputs: not on every save
         try:
             with gcpause.paused():  # ~10^4 acyclic changes: a generation-2 scan in the middle doubled a save's wait
                 planned = recipe.make_plan(config, self.request, resolved.videos, seen, where,
-                                           accounts=self.engine.accounts(), restrain=restrain)
+                                           accounts=self.engine.accounts(), notice=notice, restrain=restrain)
         except PlanError as exc:
             self.log.once(("refused", str(exc)), "plan_refused", f"nothing done: {exc}", level="error")
             return

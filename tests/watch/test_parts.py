@@ -417,9 +417,9 @@ def test_spec_warnings_are_logged_once_per_file_content(tmp_path):
 
 
 def test_a_published_output_gone_is_noticed_and_brought_back(tmp_path):
-    """The daemon notices a missing output as plan and apply do (the recipe): a one-shot
-    vendor's output deleted by hand is lost, so the next cycle replaces it, here from the
-    render cache (no render paid); an output in place is left alone."""
+    """The daemon notices a missing output as plan and apply do (the recipe), at its full
+    re-check: a one-shot vendor's output deleted by hand is lost, so it is replaced, here
+    from the render cache (no render paid); an output in place is left alone."""
     async def scenario():
         rig = DaemonRig(tmp_path)
         rig.spec({"a": "一。", "b": "二。"})
@@ -429,7 +429,8 @@ def test_a_published_output_gone_is_noticed_and_brought_back(tmp_path):
         gone = tmp_path / rig.store.get("a").output_file
         gone.unlink()
         rig.now[0] += 5
-        await rig.cycle()
+        await rig.daemon.reconcile_once(full=True)  # the periodic full re-check (and the start) look
+        await rig.engine.wait()
         said = [p["message"] for p in rig.events("plan") if p["address"] == "a"]
         assert said[-1].startswith("replace: output lost: outputs/a.mp4 is missing")
         assert rig.submits() == 2 and gone.is_file() and rig.store.get("a").status is Status.FINISHED
