@@ -1,5 +1,9 @@
 """`reconciler plan`: load specs and state (read-only), plan, and show or save the plan.
 
+The deciding is the recipe's (``reconciler.recipe``, shared with ``apply`` and ``watch``);
+this module adds the read-only state read, the rendering and the ``--out`` file, which
+stores the ``Request`` so ``apply FILE`` plans again from exactly it.
+
 Planning makes no network call: with outputs in a bucket (docs/outputs.md) it trusts the
 state about each object (``refresh`` checks them with a HEAD each), so a plan needs
 neither the bucket nor its credentials, and never imports the S3 library.
