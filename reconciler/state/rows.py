@@ -20,10 +20,11 @@ from contextlib import AbstractContextManager
 
 from reconciler.errors import StateError
 from reconciler.model import DesiredVideo, RecordedVideo, Status
-from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
 
 SCHEMA_VERSION = 7  # both backends migrate through the same versions
+INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
+                      "its answer was never recorded")
 
 now = clock.iso_now  # the one clock (util/clock)
 
@@ -34,6 +35,27 @@ ATTEMPT_FIELDS_OF_VIDEO = (
 )
 CACHE_COLUMNS = ("fingerprint", "provider", "task_id", "sha256", "bytes", "video_url", "preview_image_url",
                  "created_at", "used_at", "location")  # location: where the bytes are (``OutputsStore.cache_location``)
+
+
+def served_from_cache(desired: DesiredVideo, entry: dict, file: str, place: str | None, *, attempt: int,
+                      at: str) -> dict:
+    """The video row of ``desired`` served from the render cache (every backend writes
+    exactly this): finished with the cached render's task and output, no new attempt."""
+    import json
+
+    return {
+        "provider": desired.provider, "fingerprint": desired.fingerprint,
+        "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
+        "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
+        "prevent_destroy": int(desired.prevent_destroy), "status": Status.FINISHED.value,
+        "task_id": entry["task_id"], "attempt": attempt, "error": None, "submitted_at": None,
+        "finished_at": at, "video_url": entry.get("video_url"),
+        "preview_image_url": entry.get("preview_image_url"), "output_file": file,
+        "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
+        "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
+        "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
+        "updated_at": at,
+    }
 
 
 class TxCursor:
