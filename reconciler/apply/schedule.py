@@ -13,7 +13,7 @@ render its expected duration; the spread of the past renders around their fits g
 the grid of polls: at the 30th, 55th, 75th and 90th percentile, and the longest seen
 (``QUANTILES``: about 2.5 status calls per render when the fit holds). A render is not
 polled while it is clearly early (before the first of them); one still unfinished past the
-grid is polled again after a quarter of the time it has taken so far (at most ``cap``
+grid is polled again after a tenth of the time it has taken so far (at most ``cap``
 seconds apart); one still queued at the vendor waits at least half its expected
 duration more. With too little history (``MIN_SAMPLES``) the vendors' schedule is
 used: the first poll ``first`` seconds after submit, each next interval ``factor``
@@ -84,6 +84,7 @@ MIN_SAMPLES = 5  # finished renders of a vendor before its durations are trusted
 MAX_SAMPLES = 256  # the newest renders of a vendor that are kept (memory and fit cost stay bounded)
 LEARNED_JITTER = 0.02  # +/- share on the learned grid: sizes spread renders apart already
 CALIBRATION_STEP = 0.1  # Durations.calibrate: how fast the grid follows what first polls find
+LATE_SHARE = 0.1  # a render later than any seen is polled again after this share of the time it has taken
 LINEAR_SAMPLES = 12  # from this many on, the fit uses the script's size; before, one median per vendor
 
 
@@ -308,7 +309,7 @@ class Tracker:
         gap = min(schedule.first, 0.1 * estimate.expected)  # never two polls closer than this
         target = next((t for t in estimate.grid if t >= elapsed + gap), None)
         if target is None:  # later than every render seen: back off with the time it has taken
-            wait = min(schedule.cap, max(gap, 0.25 * elapsed))
+            wait = min(schedule.cap, max(gap, LATE_SHARE * elapsed))
         else:
             wait = target - elapsed
         if item.queued:  # not even started at the vendor: clearly early
