@@ -263,6 +263,7 @@ def measure_states(root: Path, runs: int) -> bool:
 
 
 def main() -> int:
+    global FILES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = Path(__file__).resolve().parent.parent
     default = "plan" if (here / "reconciler" / "commands" / "plan.py").exists() else "validate"
@@ -274,7 +275,6 @@ def main() -> int:
                         help=f"spec files of {PER_FILE} videos each (default {FILES}: 10,000 videos)")
     parser.add_argument("--keep", action="store_true", help="keep the generated project and print its path")
     args = parser.parse_args()
-    global FILES
     FILES = args.files
     root = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
     try:
