@@ -232,7 +232,7 @@ def test_a_long_late_render_backs_off_to_the_cap():
     t = Tracker(PollSchedule(jitter=0, cap=30), _learned())
     item = t.add("a", "xingyun", "1", now=0, size=(200, 2), elapsed=0.0)
     gaps, now = [], item.due
-    for _ in range(20):
+    for _ in range(60):
         [taken] = t.take_due(now)
         taken.polls += 1
         t.reschedule(taken, now)
