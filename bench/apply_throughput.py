@@ -27,8 +27,8 @@ scaled to all.
 
     .venv/bin/python bench/apply_throughput.py [--videos 300] [--history 100] [--naive 20] [--skip-naive]
     .venv/bin/python bench/apply_throughput.py --runs 3 --skip-naive
-    .venv/bin/python bench/apply_throughput.py --videos 10000 --latency-ms 2 --render-seconds 60 \
-        --parallelism 32 --history 0 --skip-naive     # memory with 10,000 renders in flight
+    .venv/bin/python bench/apply_throughput.py --in-flight --videos 10000 --latency-ms 2 \\
+        --render-seconds 3600 --parallelism 32     # memory with 10,000 renders in flight
     .venv/bin/python bench/apply_throughput.py --outputs s3
 
 Targets: wall time within 1.2x of the limit, at most 3 status calls per render, peak
@@ -53,6 +53,7 @@ import random
 import re
 import select
 import shutil
+import signal
 import statistics
 import subprocess
 import sys
@@ -140,6 +141,45 @@ def run_apply(root: Path, url: str, parallelism: int, extra_env: dict[str, str] 
     proc.returncode = os.waitstatus_to_exitcode(status)
     LAST_CPU[0] = usage.ru_utime + usage.ru_stime
     return time.perf_counter() - started, proc.returncode, usage.ru_maxrss
+
+
+def in_flight(args, url: str, root: Path) -> None:
+    """``--in-flight``: apply ``args.videos`` renders that outlast the whole create phase; once
+    every create is answered (all renders in flight at once), read the apply process's peak
+    memory (VmHWM) and stop it with SIGINT (its renders stay recorded and followed later)."""
+    write_project(root, args.videos, args.parallelism)
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("XINGYUN_", "UNISOUND_", "RECONCILER_", "AWS_"))
+           and k != "PYTHONDONTWRITEBYTECODE"}
+    env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
+    env.update(XINGYUN_ENDPOINT=url, UNISOUND_ENDPOINT=url, XINGYUN_APP_ID="sim-app", XINGYUN_APP_SECRET="sim-secret",
+               UNISOUND_APPKEY="sim-app", UNISOUND_SECRET="sim-secret")
+    started = time.perf_counter()
+    proc = subprocess.Popen([RECONCILER, "-C", str(root), "apply", "--auto-approve", "--parallelism",
+                             str(args.parallelism)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
+    peak = answered = 0
+    while proc.poll() is None:
+        time.sleep(2)
+        try:
+            hwm = [line for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines()
+                   if line.startswith("VmHWM:")]
+            peak = max(peak, int(hwm[0].split()[1]) // 1024) if hwm else peak
+        except OSError:
+            break
+        answered = sum(1 for e in httpx.get(f"{url}/_sim/ledger", timeout=120).json()["ledger"]
+                       if e["kind"] == "create")
+        if answered >= args.videos:
+            break
+    ledger = httpx.get(f"{url}/_sim/ledger", timeout=120).json()["ledger"]
+    statuses = sum(1 for e in ledger if e["kind"] == "status")
+    downloads = sum(1 for e in ledger if e["kind"] == "download")
+    proc.send_signal(signal.SIGINT)
+    try:
+        proc.wait(120)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+    print(f"  {answered} creates answered in {time.perf_counter() - started:.1f} s, {downloads} downloaded: "
+          f"{answered - downloads} renders in flight at once; {statuses} status calls so far")
+    print(f"  peak memory      {peak:6d} MB  (VmHWM of the apply process; target < 150 MB; {uptime()})")
 
 
 async def naive(url: str, count: int, videos: int) -> float:
@@ -317,6 +357,8 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=1, help="measured runs, each on a fresh project")
     parser.add_argument("--naive", type=int, default=20, help="videos the naive script renders (scaled up)")
     parser.add_argument("--skip-naive", action="store_true")
+    parser.add_argument("--in-flight", action="store_true",
+                        help="memory with every render in flight: stop the apply once every create is answered")
     parser.add_argument("--keep", action="store_true", help="keep the projects (their states) and say where")
     parser.add_argument("--outputs", choices=["local", "s3"], default="local",
                         help="s3: compare local outputs with outputs in a local SeaweedFS bucket")
@@ -331,6 +373,11 @@ def main() -> None:
             bench_s3(args, tmp, url)
             return
         n = args.videos
+        if args.in_flight:
+            print(f"reconciler apply: {n} videos in flight at once ({args.latency_ms:g} ms per call, renders of "
+                  f"~{args.render_seconds:g} s, parallelism {args.parallelism}; {uptime()})")
+            in_flight(args, url, tmp / "inflight")
+            return
         print(f"reconciler apply: {n} videos (Xingyun and Unisound alternating, scripts of 20-400 characters), "
               f"{args.latency_ms:g} ms latency per call, renders of ~{args.render_seconds:g} s by script size "
               f"+/-{args.spread:.0%}, parallelism {args.parallelism}; "
