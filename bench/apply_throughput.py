@@ -25,7 +25,7 @@ the same for a naive sequential script that does what the vendors' demo code doe
 (create, poll every 3 s, download, one video after another), run on a few videos and
 scaled to all.
 
-    .venv/bin/python bench/apply_throughput.py [--videos 300] [--history 100] [--naive 20] [--skip-naive]
+    .venv/bin/python bench/apply_throughput.py [--videos 300] [--history 150] [--naive 20] [--skip-naive]
     .venv/bin/python bench/apply_throughput.py --runs 3 --skip-naive
     .venv/bin/python bench/apply_throughput.py --in-flight --videos 10000 --latency-ms 2 \\
         --render-seconds 3600 --parallelism 32     # memory with 10,000 renders in flight
