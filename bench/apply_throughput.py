@@ -156,7 +156,7 @@ def in_flight(args, url: str, root: Path) -> None:
     started = time.perf_counter()
     proc = subprocess.Popen([RECONCILER, "-C", str(root), "apply", "--auto-approve", "--parallelism",
                              str(args.parallelism)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
-    peak = answered = 0
+    peak = answered = seq = 0
     while proc.poll() is None:
         time.sleep(2)
         try:
@@ -165,8 +165,9 @@ def in_flight(args, url: str, root: Path) -> None:
             peak = max(peak, int(hwm[0].split()[1]) // 1024) if hwm else peak
         except OSError:
             break
-        answered = sum(1 for e in httpx.get(f"{url}/_sim/ledger", timeout=120).json()["ledger"]
-                       if e["kind"] == "create")
+        news = httpx.get(f"{url}/_sim/ledger", params={"since": seq}, timeout=120).json()["ledger"]
+        seq = max((e["seq"] for e in news), default=seq)
+        answered += sum(1 for e in news if e["kind"] == "create")
         if answered >= args.videos:
             break
     ledger = httpx.get(f"{url}/_sim/ledger", timeout=120).json()["ledger"]
