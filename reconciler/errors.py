@@ -116,7 +116,10 @@ class MediaError(ReconcilerError):
 
 
 class ProviderError(ReconcilerError):
-    """A vendor call failed. ``code`` is the vendor error code or HTTP status, if any."""
+    """A vendor call failed. ``code`` is the vendor error code or HTTP status, if any;
+    ``retry_after``: the seconds the vendor asked to wait (its ``Retry-After``), if it did."""
+
+    retry_after: float | None = None
 
     def __init__(self, message: str, *, provider: str = "", code: int | str | None = None):
         super().__init__(message)

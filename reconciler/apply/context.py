@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Awaitable, Callable
 
 from reconciler.model import RecordedVideo, Status
+from reconciler.providers.base import script_size
 from reconciler.state import overdue
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -56,8 +57,9 @@ class RunContext:
     # a video whose render another vendor account created: reported (once) and True; else False
     other_account: Callable[[RecordedVideo], bool]
 
-    def track(self, address: str, provider: str, task_id: str) -> None:
-        """Follow a render whose create was just answered (recorded as rendering)."""
+    def track(self, address: str, provider: str, task_id: str, request: dict | None = None) -> None:
+        """Follow a render whose create (of ``request``) was just answered (recorded as rendering)."""
         self.tracker.add(address, provider, task_id, self.clock(), recorded=Status.RENDERING,
-                         stall_in=overdue.stall_after(self.config, provider))
+                         stall_in=overdue.stall_after(self.config, provider), size=script_size(request),
+                         elapsed=0.0)
         self.wake()

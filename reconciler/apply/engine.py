@@ -47,6 +47,7 @@ import time
 from collections.abc import Collection, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import nullcontext
+from datetime import datetime
 from typing import Awaitable, Callable
 
 from reconciler.apply import decks, executor, follow, published
@@ -59,7 +60,7 @@ from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
 from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status, account_text, owner_elsewhere
 from reconciler.outputs import OutputsStore, open_outputs
 from reconciler.outputs.rules import kept_elsewhere
-from reconciler.providers.base import Provider
+from reconciler.providers.base import Provider, script_size
 from reconciler.state import manifest_writer, overdue
 from reconciler.state.store import Store
 from reconciler.util import clock as wall_clock
@@ -74,6 +75,14 @@ def to_collect(video: RecordedVideo) -> bool:
     if video.status is Status.RENDERING:
         return True
     return video.status is Status.FINISHED and not video.output_lost and video.output_task_id != video.task_id
+
+
+def _since(stamp: str | None, now: float) -> float | None:
+    """Seconds from a recorded time to ``now`` (None when it does not read)."""
+    try:
+        return max(0.0, now - datetime.fromisoformat(stamp).timestamp()) if stamp else None
+    except ValueError:
+        return None
 
 
 class ProviderSet(Mapping):
@@ -259,6 +268,7 @@ class Engine:
         (and remove its half-done downloads and deck copies). Call while holding the lock and with no
         call of this engine in flight."""
         self._recovered = True
+        self.tracker.durations.learn_history(self.store.render_history())  # when to poll (apply/schedule.py)
         self.outputs.sweep(self.store.recorded)
         decks.sweep(self.config)
         published.keep_in_cache(self.context)
@@ -293,9 +303,10 @@ class Engine:
             known = self.tracker.get(video.address)
             if known is not None and known.task_id == video.task_id:
                 continue
+            now = wall_clock.utc_now().timestamp()
             self.tracker.add(video.address, video.provider, video.task_id, self.clock(), immediate=True,
-                             recorded=video.status,
-                             stall_in=overdue.stall_remaining(video, self.config, wall_clock.utc_now().timestamp()))
+                             recorded=video.status, stall_in=overdue.stall_remaining(video, self.config, now),
+                             size=script_size(video.request), elapsed=_since(video.submitted_at, now))
             self.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
                       "render in progress, found in state" if video.status is Status.RENDERING
                       else video.error if video.output_file is None and video.error

@@ -247,7 +247,7 @@ async def _submit(ctx: RunContext, desired: DesiredVideo, action: Action, reques
     await db(store.attempt_submitted, address, attempt, result.task_id)
     crash_point("after_submit")
     ctx.emit(Kind.SUBMITTED, address, desired.provider, result.task_id)
-    ctx.track(address, desired.provider, result.task_id)
+    ctx.track(address, desired.provider, result.task_id, request.body)
     ctx.manifest.changed()
     return SUBMITTED
 

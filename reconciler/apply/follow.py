@@ -38,7 +38,7 @@ from reconciler.errors import PermanentError, ProviderError, ReconcilerError, St
 from reconciler.model import Status
 from reconciler.outputs import rules
 from reconciler.providers.base import Provider, TaskState, TaskStatus
-from reconciler.util.clock import iso_now
+from reconciler.util.clock import iso_ago
 from reconciler.util.crashpoint import crash_point
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -68,7 +68,7 @@ async def _poll(ctx: RunContext, item: Tracked) -> None:
         except ProviderError as exc:
             item.polls += 1
             ctx.emit(Kind.POLL_ERROR, item.address, item.provider, item.task_id, f"{exc} (will poll again)")
-            ctx.tracker.reschedule(item, ctx.clock())
+            ctx.tracker.reschedule(item, ctx.clock(), retry_after=exc.retry_after)
             return
         item.polls += 1
         crash_point("after_poll")
@@ -101,7 +101,9 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
     if ctx.tracker.get(address) is not item:
         ctx.tracker.release(item)  # replaced or deleted while this call was in flight
         return
+    item.queued = status.state is TaskState.PENDING  # still waiting to start: the schedule backs off
     if status.state in (TaskState.PENDING, TaskState.RENDERING):
+        ctx.tracker.unfinished(item, ctx.clock())
         # Recorded as rendering since the create's answer: only a change is written (a
         # commit costs an fsync, and polls are most of an apply's calls).
         if item.recorded != Status.RENDERING:
@@ -125,6 +127,9 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
         ctx.manifest.changed()
         ctx.tracker.release(item)
         return
+    ended_ago = 0.0  # when it ended, as far as the polls tell: a vendor that does not say is recorded so
+    if status.state is TaskState.FINISHED and item.recorded != Status.FINISHED:
+        ended_ago = ctx.tracker.finished(item, ctx.clock())  # how long it took: when to poll the next ones
     dest = ctx.outputs.download_path(address)  # outputs/<address>.mp4, or staged under state/uploads/
     # only a render the state already held as finished can have a download to adopt
     if item.recorded == Status.FINISHED and (await _adopt(ctx, item, dest) or await _held_elsewhere(ctx, item)):
@@ -132,7 +137,7 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
     # only the vendor's image (Xingyun render_image_oss): its preview *page* URL is no image;
     # the download about to start is recorded with the answer (one commit): see ``download``
     if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
-                    preview_image_url=status.preview_image_url, finished_at=status.finished_at or iso_now(),
+                    preview_image_url=status.preview_image_url, finished_at=status.finished_at or iso_ago(ended_ago),
                     downloading=True, download_prior=rules.download_mark(ctx.config, dest)):
         ctx.tracker.release(item)
         return

@@ -52,6 +52,20 @@ class RenderRequest:
     ppt_path: Path | None = None
 
 
+def script_size(body: object) -> tuple[int, int]:
+    """(characters, segments) of a create's script, what its render time grows with: the
+    texts of Xingyun's ``segment`` list, or Unisound's one ``text``; (0, 0) for anything
+    else (a PPT deck: its size is not in the request)."""
+    if not isinstance(body, dict):
+        return 0, 0
+    segments = body.get("segment")
+    if isinstance(segments, list):
+        texts = [s.get("text") for s in segments if isinstance(s, dict)]
+        return sum(len(t) for t in texts if isinstance(t, str)), len(segments)
+    text = body.get("text")
+    return (len(text), 1) if isinstance(text, str) else (0, 0)
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     task_id: str

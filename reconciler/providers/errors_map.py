@@ -17,6 +17,8 @@ may follow the creation of the task (``codes.create_outcome_unknown``: Unisound 
 from __future__ import annotations
 
 import json
+import math
+import time
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Callable
@@ -100,9 +102,11 @@ def read_body(resp: httpx.Response, call: Call) -> dict:
     if status == 429 or status >= 500:
         if call.create and not create_status_is_definite(status, vendor):
             raise lost_answer(call, f"HTTP {status} without a vendor answer")
-        raise TransientError(
+        busy = TransientError(
             f"{call.prefix()}: the vendor answered HTTP {status}; it is busy or failing. Try again later.",
             provider=call.provider, code=status)
+        busy.retry_after = retry_after(resp.headers.get("retry-after"))
+        raise busy
     if status >= 300:
         location = resp.headers.get("location") if status < 400 else None
         moved = f" (redirected to {location})" if location else ""
@@ -112,6 +116,21 @@ def read_body(resp: httpx.Response, call: Call) -> dict:
     if body is None:
         raise lost_answer(call, f"the answer (HTTP {status}) was not a JSON object")
     return body
+
+
+def retry_after(value: str | None) -> float | None:
+    """The seconds of a ``Retry-After`` header (a number, or an HTTP date), at most an
+    hour; None when absent or unreadable."""
+    if not value:
+        return None
+    try:
+        seconds = float(value)
+    except ValueError:
+        try:
+            seconds = parsedate_to_datetime(value).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return min(3600.0, max(0.0, seconds)) if math.isfinite(seconds) else None
 
 
 def json_object(resp: httpx.Response) -> dict | None:

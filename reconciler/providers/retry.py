@@ -42,7 +42,9 @@ DEFAULT = RetryPolicy()
 
 async def retrying(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
     """Await ``fn()``; on ``TransientError`` try again up to ``policy.attempts`` times.
-    The last ``TransientError`` is re-raised with the number of attempts added."""
+    The last ``TransientError`` is re-raised with the number of attempts added. A retry
+    never comes sooner than the vendor's ``Retry-After``; one longer than ``policy.cap``
+    is raised at once, for the caller to wait (a poll is rescheduled after it)."""
     attempts = max(1, policy.attempts)
     n = 0
     while True:
@@ -54,6 +56,8 @@ async def retrying(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: st
                 if attempts > 1:
                     exc.args = (f"{exc.args[0]} (gave up after {attempts} attempts)",)
                 raise
-            pause = policy.delay(n - 1)
+            if exc.retry_after is not None and exc.retry_after > policy.cap:
+                raise  # a longer wait than a retry here should hold a call: the caller's (a poll: rescheduled)
+            pause = max(policy.delay(n - 1), exc.retry_after or 0.0)  # never sooner than the vendor's Retry-After
             log.debug("%s: transient failure, retry %d/%d in %.2fs: %s", what, n, attempts - 1, pause, exc)
             await policy.sleep(pause)

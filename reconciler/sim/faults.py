@@ -13,12 +13,21 @@ A ``FaultPlan`` is built from a JSON-able configuration (the admin endpoint
      "clock_offset_seconds": 0,
      "clock_advance_seconds": 0,
      "unisound_auth": {"in": "query", "names": {"appkey": "appKey", "timestamp": "timestamp",
-                                                "signature": "signature"}}}
+                                                "signature": "signature"}},
+     "render_spread": 0.3, "render_per_char": 0.01, "render_per_segment": 0.2,
+     "render_scale": {"unisound": 0.8}}
 
 ``clock_offset_seconds`` skews the server's clock (its ``Date`` header and the timestamp
 checks); ``clock_advance_seconds`` ages every task and link (a Unisound link expires 3
 days after its render finished). ``unisound_auth`` is where the simulator looks for the
 Unisound auth values (auth.py).
+
+A task's render time is fixed at its creation (settings.py, ``render_time``):
+``render_seconds`` times ``render_scale[vendor]`` (default 1), plus ``render_per_char``
+for each character of its script and ``render_per_segment`` for each segment (a Xingyun
+segment; a Unisound text counts one), then spread by a uniform factor within
++/-``render_spread`` (drawn from the seed and the task id). All default to 0 (1 for the
+scale): every render takes ``render_seconds``, as before.
 
 A call is named ``<vendor>.<kind>``; a queue or probability key may be that, or just
 ``<kind>``, ``<vendor>.*`` or ``*`` (first non-empty match wins, in that order). Queued
@@ -61,7 +70,7 @@ _PROCESSED = {"ok", "slow", "lost", "truncate", "html"}
 CONFIG_KEYS = {
     "seed", "latency_ms", "render_seconds", "queue", "probability",
     "unisound_quota", "unisound_ip_whitelist", "clock_offset_seconds", "clock_advance_seconds",
-    "unisound_auth",
+    "unisound_auth", "render_spread", "render_per_char", "render_per_segment", "render_scale",
 }
 
 
@@ -121,9 +130,20 @@ def validate_config(config: dict) -> dict:
         value = config.get(key)
         if value is not None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
             raise ValueError(f"{key} must be a number")
-    for key in ("latency_ms", "render_seconds"):
-        if config.get(key) is not None and config[key] < 0:
+    for key in ("latency_ms", "render_seconds", "render_per_char", "render_per_segment", "render_spread"):
+        value = config.get(key)
+        if key not in ("latency_ms", "render_seconds") and value is not None and (
+                not isinstance(value, (int, float)) or isinstance(value, bool)):
+            raise ValueError(f"{key} must be a number")
+        if value is not None and value < 0:
             raise ValueError(f"{key} must not be negative")
+    if config.get("render_spread") is not None and config["render_spread"] >= 1:
+        raise ValueError("render_spread must be below 1 (a share of the render time)")
+    scale = config.get("render_scale")
+    if scale is not None and (not isinstance(scale, dict) or not all(
+            isinstance(k, str) and isinstance(v, (int, float)) and not isinstance(v, bool) and v > 0
+            for k, v in scale.items())):
+        raise ValueError("render_scale must map vendor names to positive numbers")
     quota = config.get("unisound_quota")
     if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool) or quota < 0):
         raise ValueError("unisound_quota must be a non-negative integer or null")

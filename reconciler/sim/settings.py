@@ -19,6 +19,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import random
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
@@ -115,6 +116,19 @@ class Settings:
     clock_advance_seconds: float
     unisound_auth: dict  # {"in": place, "names": {appkey, timestamp, signature}}
     plan: FaultPlan
+    seed: int | None = None
+
+    def render_time(self, vendor: str, task_id: str, texts: list[str]) -> float:
+        """The render time of a new task (faults.py: ``render_scale``, ``render_per_char``,
+        ``render_per_segment``, ``render_spread``); ``render_seconds`` when none is set."""
+        config = self.config
+        base = self.render_seconds * float((config.get("render_scale") or {}).get(vendor, 1.0))
+        base += float(config.get("render_per_char") or 0) * sum(len(t) for t in texts)
+        base += float(config.get("render_per_segment") or 0) * len(texts)
+        spread = float(config.get("render_spread") or 0)
+        if spread:
+            base *= 1 + spread * (2 * random.Random(f"{self.seed}:{task_id}").random() - 1)
+        return base
 
 
 def build_settings(config: dict, *, default_render_seconds: float, seed: int | None = None) -> Settings:
@@ -131,4 +145,5 @@ def build_settings(config: dict, *, default_render_seconds: float, seed: int | N
         clock_advance_seconds=float(config.get("clock_advance_seconds") or 0),
         unisound_auth=validate_unisound_auth(config.get("unisound_auth")),
         plan=FaultPlan(config, seed=seed),
+        seed=config.get("seed", seed),
     )

@@ -123,7 +123,7 @@ def start(app: SimApp, req: Request) -> Reply:
     task_id = uuid.uuid4().hex
     created = app.store.add_task_within_quota(
         app.settings.unisound_quota, vendor=VENDOR, task_id=task_id, created_at=app.task_clock(),
-        render_seconds=app.settings.render_seconds, request=body, fingerprint=fingerprint,
+        render_seconds=app.settings.render_time(VENDOR, task_id, [body["text"]]), request=body, fingerprint=fingerprint,
         fail_reason=fail_reason_for([body["text"]]),
     )
     if not created:

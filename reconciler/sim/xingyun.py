@@ -135,7 +135,8 @@ def create(app: SimApp, req: Request) -> Reply:
     now = app.task_clock()
     task_id = app.store.next_xingyun_id(now)
     app.store.add_task(vendor=VENDOR, task_id=task_id, created_at=now,
-                       render_seconds=app.settings.render_seconds, request=body,
+                       render_seconds=app.settings.render_time(VENDOR, task_id, [s["text"] for s in body.get("segment") or []]),
+                       request=body,
                        fingerprint=fingerprint, fail_reason=fail_reason)
     return success({"task_id": int(task_id)}, task_id=task_id, fingerprint=fingerprint)
 

@@ -31,6 +31,7 @@ from reconciler.state.pg_lease import (
     table_exists,
 )
 from reconciler.state.rows import (
+    RENDER_HISTORY,
     SCHEMA_VERSION,
     RowStore,
     TxCursor,
@@ -227,6 +228,11 @@ class PostgresStore(RowStore):
         if address is None:
             return self._rows("SELECT * FROM attempts ORDER BY id")
         return self._rows("SELECT * FROM attempts WHERE address = %s ORDER BY id", [address])
+
+    def render_history(self, limit: int = 512) -> list[dict]:
+        if not self._has_videos():
+            return []
+        return self._rows(RENDER_HISTORY.format(limit=limit))[::-1]
 
     def _has_videos(self) -> bool:
         return self._exists and self.schema_version() > 0

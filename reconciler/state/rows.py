@@ -400,6 +400,12 @@ class RowStore:
             cur.execute("UPDATE cache SET used_at = ? WHERE fingerprint = ?", [at, desired.fingerprint])
 
 
+# the newest finished renders, newest first, for the poll schedule's learned durations (apply/schedule.py)
+RENDER_HISTORY = ("SELECT provider, request, submitted_at, finished_at FROM attempts WHERE status = 'finished'"
+                  " AND submitted_at IS NOT NULL AND finished_at IS NOT NULL AND request IS NOT NULL"
+                  " ORDER BY id DESC LIMIT {limit:d}")
+
+
 # -- the request each attempt sent (schema 5) -----------------------------------------
 
 def sent_requests(attempts: list, videos: list) -> dict[int, str]:

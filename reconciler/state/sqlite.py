@@ -47,6 +47,7 @@ from reconciler.errors import StateError, StateWriteError
 from reconciler.model import RecordedVideo
 from reconciler.state.lock import LockHolder, StateLock  # noqa: F401 - re-exported
 from reconciler.state.rows import (
+    RENDER_HISTORY,
     SCHEMA_VERSION,
     RowStore,
     TxCursor,
@@ -310,6 +311,11 @@ class StateStore(RowStore):
         if address is None:
             return self._rows("SELECT * FROM attempts ORDER BY id")
         return self._rows("SELECT * FROM attempts WHERE address = ? ORDER BY id", [address])
+
+    def render_history(self, limit: int = 512) -> list[dict]:
+        if self._conn is None or "attempts" not in self._tables():
+            return []
+        return self._rows(RENDER_HISTORY.format(limit=limit))[::-1]
 
     def _rows(self, sql: str, params=()) -> list[dict]:
         with self._mutex:  # never read another thread's transaction half-way

@@ -85,6 +85,11 @@ class Store(Protocol):
         ``address, attempt, provider, fingerprint, task_id, status, error, holder,
         intent_at, submitted_at, finished_at, outcome``."""
 
+    def render_history(self, limit: int = 512) -> list[dict]:
+        """The newest ``limit`` finished renders, oldest first: ``provider``, ``request``
+        (the JSON it sent), ``submitted_at``, ``finished_at`` (what the poll schedule
+        learns render durations from, apply/schedule.py)."""
+
     # -- writes -------------------------------------------------------------------------
 
     def begin_attempt(self, desired: DesiredVideo, holder: str, account: str | None = None) -> int:

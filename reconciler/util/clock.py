@@ -22,6 +22,11 @@ def iso_now() -> str:
     return utc_now().isoformat(timespec="seconds")
 
 
+def iso_ago(seconds: float) -> str:
+    """``iso_now`` of ``seconds`` ago."""
+    return (utc_now() - dt.timedelta(seconds=max(0.0, seconds))).isoformat(timespec="seconds")
+
+
 def stamp(*, millis: bool = False) -> str:
     """``2026-01-02T03:04:05Z`` (or ``...05.123Z``): the form that starts a log line."""
     now = utc_now()

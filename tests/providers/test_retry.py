@@ -132,3 +132,14 @@ async def test_retry_helper_full_jitter_is_capped():
     with pytest.raises(TransientError):
         await retrying(flaky, policy, "t")
     assert calls == 8 and sleeps.delays == [0.5, 1.0, 1.5, 1.5, 1.5, 1.5, 1.5]
+
+
+async def test_a_retry_after_is_honoured_and_a_long_one_is_left_to_the_caller():
+    sleeps = Sleeps()
+    script = Script(httpx.Response(429, headers={"Retry-After": "3"}), RUNNING)
+    st = await make_xingyun(script, sleeps=sleeps).status("5")
+    assert st.state is TaskState.RENDERING and sleeps.delays == [3.0]  # not the 0.5 s of its own backoff
+    script = Script(httpx.Response(503, headers={"Retry-After": "600"}), RUNNING)
+    with pytest.raises(TransientError) as caught:
+        await make_xingyun(script, sleeps=Sleeps()).status("5")
+    assert caught.value.retry_after == 600 and len(script.requests) == 1  # the poll is rescheduled after it

@@ -205,3 +205,20 @@ def test_admin_reset_forgets_everything(http, sim, xy, state_dir):
     assert _tasks(http) == [] and read_ledger(state_dir) == []
     assert xy.status(task_id)["error_code"] == 30004
     assert xy.create_id() > task_id  # ids are never reused
+
+
+def test_render_times_grow_with_the_script_differ_per_vendor_and_spread():
+    from reconciler.sim.settings import build_settings
+
+    plain = build_settings({}, default_render_seconds=5)
+    assert plain.render_time("xingyun", "1", ["a" * 300]) == 5.0  # nothing set: as before
+    model = {"seed": 1, "render_per_char": 0.01, "render_per_segment": 0.5, "render_scale": {"unisound": 0.5}}
+    s = build_settings(model, default_render_seconds=2)
+    assert s.render_time("xingyun", "1", ["a" * 100, "b" * 100]) == pytest.approx(2 + 2 + 1)
+    assert s.render_time("unisound", "1", ["a" * 100]) == pytest.approx(1 + 1 + 0.5)
+    spread = build_settings({**model, "render_spread": 0.3}, default_render_seconds=2)
+    times = [spread.render_time("xingyun", str(i), ["a" * 100]) for i in range(200)]
+    assert 3.5 * 0.7 <= min(times) < 3.5 * 0.8 and 3.5 * 1.2 < max(times) <= 3.5 * 1.3
+    assert times == [spread.render_time("xingyun", str(i), ["a" * 100]) for i in range(200)]  # by seed and task
+    with pytest.raises(ValueError, match="render_spread"):
+        build_settings({"render_spread": 1.5}, default_render_seconds=2)

@@ -555,3 +555,16 @@ def test_a_cache_entry_records_where_its_bytes_are_and_a_plan_reads_only_those_i
     assert store.cached_fingerprints() == frozenset({"fp-here", "fp-there", "fp-old"})
     assert store.cached_fingerprints("host-a:/p/outputs") == frozenset({"fp-here", "fp-old"})
     assert store.cached_fingerprints("s3://bucket/prefix") == frozenset({"fp-old"})
+
+
+def test_the_render_history_is_the_newest_finished_renders_oldest_first(store):
+    """What the poll schedule learns render durations from (apply/schedule.py)."""
+    for i in range(3):
+        finish(store, video(f"v{i}", provider="unisound" if i == 1 else "xingyun"), f"t{i}")
+    refused = store.begin_attempt(video("refused"), holder="t")
+    store.attempt_failed("refused", refused, "30005 create failed")
+    rows = store.render_history(limit=2)
+    assert [r["provider"] for r in rows] == ["unisound", "xingyun"]  # v1, v2: the newest two
+    assert json.loads(rows[0]["request"]) == {"look_name": "A"}
+    assert all(r["submitted_at"] and r["finished_at"] == "2026-01-01T00:00:00+00:00" for r in rows)
+    assert len(store.render_history()) == 3
