@@ -225,6 +225,10 @@ class RecordedVideo:
     output_lost: bool = False
     output_place: str | None = None  # "host:/project/root" of the checkout that downloaded the output (docs/team.md)
     account: str | None = None  # the vendor account its render was created with (config/account.py); None: any
+    # what the published output's full decode measured (media.verify; None: not measured, an older state)
+    output_duration_s: float | None = None
+    output_width: int | None = None
+    output_height: int | None = None
 
     @property
     def unfinished(self) -> bool:

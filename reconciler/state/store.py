@@ -35,6 +35,7 @@ from reconciler.util import urls
 
 if TYPE_CHECKING:
     from reconciler.config import Config
+    from reconciler.media.verify import MediaInfo
     from reconciler.state.lock import LockHolder
 
 STATE_URL_VAR = "RECONCILER_STATE_URL"  # docs/team.md: overrides `state` in reconciler.yaml
@@ -79,7 +80,8 @@ def served_from_cache(desired: DesiredVideo, entry: dict, file: str, place: str 
         "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
         "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
         "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
-        "updated_at": at,
+        "output_duration_s": entry.get("duration_s"), "output_width": entry.get("width"),
+        "output_height": entry.get("height"), "updated_at": at,
     }
 
 class Store(Protocol):
@@ -137,9 +139,10 @@ class Store(Protocol):
         """A download of ``task_id`` failed before any rename: nothing to adopt later."""
 
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None) -> None:
-        """The current task's output is downloaded and verified: publish it. ``place``
-        (``outputs.this_place``) is the checkout that holds the file (docs/team.md)."""
+                      place: str | None = None, media: MediaInfo | None = None) -> None:
+        """The current task's output is downloaded and decode-verified: publish it. ``place``
+        (``outputs.this_place``) is the checkout that holds the file (docs/team.md); ``media``
+        what its decode measured (``media.verify.MediaInfo``: duration, frame size)."""
 
     def mark_output_lost(self, address: str, reason: str) -> None: ...
 
@@ -201,7 +204,7 @@ class Store(Protocol):
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
-                  location: str | None = None) -> None: ...
+                  location: str | None = None, media: MediaInfo | None = None) -> None: ...
 
     def cache_used(self, fingerprint: str) -> None: ...
 
