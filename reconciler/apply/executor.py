@@ -200,7 +200,8 @@ async def _keep_again(ctx: RunContext, fingerprint: str) -> dict | None:
             continue
         await ctx.db(ctx.store.cache_put, fingerprint, provider=video.provider, task_id=video.output_task_id,
                      sha256=video.output_sha256, size=video.output_bytes, video_url=video.video_url,
-                     preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location())
+                     preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location(),
+                     media=video.output_media)
         return (await ctx.db(ctx.store.cache_index)).get(fingerprint)
     return None
 

@@ -17,15 +17,11 @@ from __future__ import annotations
 
 import json
 from contextlib import AbstractContextManager
-from typing import TYPE_CHECKING
 
 from reconciler.errors import StateError
-from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.model import DesiredVideo, MediaFacts, RecordedVideo, Status
 from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
-
-if TYPE_CHECKING:  # pragma: no cover
-    from reconciler.media.verify import MediaInfo
 
 SCHEMA_VERSION = 8  # both backends migrate through the same versions
 
@@ -201,7 +197,7 @@ class RowStore:
             return True
 
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None, media: MediaInfo | None = None) -> None:
+                      place: str | None = None, media: MediaFacts | None = None) -> None:
         """The current task's output is downloaded and verified (by the checkout ``place``): publish it,
         with what its decode measured (``media``: duration_s, width, height)."""
         with self._tx() as cur:
@@ -353,7 +349,7 @@ class RowStore:
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
-                  location: str | None = None, media: MediaInfo | None = None) -> None:
+                  location: str | None = None, media: MediaFacts | None = None) -> None:
         """Index a verified output under its fingerprint (replacing an older entry), its
         bytes kept at ``location`` (a bucket, or one checkout's outputs folder), with what
         its decode measured (``media``)."""
@@ -480,7 +476,7 @@ def to_recorded(row: dict, where) -> RecordedVideo:
     )
 
 
-def media_columns(media: MediaInfo | None) -> dict:
+def media_columns(media: MediaFacts | None) -> dict:
     """A video row's measured-media columns from a decode's facts (all NULL without one)."""
     if media is None:
         return {"output_duration_s": None, "output_width": None, "output_height": None}

@@ -30,12 +30,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Mapping, Protocol
 
 from reconciler.errors import ConfigError
-from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.model import DesiredVideo, MediaFacts, RecordedVideo, Status
 from reconciler.util import urls
 
 if TYPE_CHECKING:
     from reconciler.config import Config
-    from reconciler.media.verify import MediaInfo
     from reconciler.state.lock import LockHolder
 
 STATE_URL_VAR = "RECONCILER_STATE_URL"  # docs/team.md: overrides `state` in reconciler.yaml
@@ -139,10 +138,10 @@ class Store(Protocol):
         """A download of ``task_id`` failed before any rename: nothing to adopt later."""
 
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None, media: MediaInfo | None = None) -> None:
+                      place: str | None = None, media: MediaFacts | None = None) -> None:
         """The current task's output is downloaded and decode-verified: publish it. ``place``
         (``outputs.this_place``) is the checkout that holds the file (docs/team.md); ``media``
-        what its decode measured (``media.verify.MediaInfo``: duration, frame size)."""
+        what its decode measured (``media.verify.MediaInfo`` fits: duration, frame size)."""
 
     def mark_output_lost(self, address: str, reason: str) -> None: ...
 
@@ -204,7 +203,7 @@ class Store(Protocol):
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
-                  location: str | None = None, media: MediaInfo | None = None) -> None: ...
+                  location: str | None = None, media: MediaFacts | None = None) -> None: ...
 
     def cache_used(self, fingerprint: str) -> None: ...
 

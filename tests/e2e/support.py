@@ -309,11 +309,20 @@ def assert_consistent(project: Project, *, all_finished: bool = True) -> None:
             assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
                 video.provider, video.output_task_id), address
             assert len(data) == video.output_bytes
+            assert_measured(project, video)
             managed.add(path)
     outputs = project.root / "outputs"
     on_disk = {p for p in outputs.rglob("*") if p.is_file() and not p.relative_to(outputs).parts[0] == ".cache"
                } if outputs.exists() else set()  # the render cache's area (docs/cache.md) is not published
     assert on_disk == managed, f"stray files: {sorted(map(str, on_disk - managed))}"
+
+
+def assert_measured(project: Project, video) -> None:
+    """The published output's recorded duration and frame size are the sim clip's (its
+    length follows the text it was asked to speak: ``video_seconds``)."""
+    task = project.sim.tasks()[(video.provider, video.output_task_id)]
+    assert (video.output_width, video.output_height) == (media.WIDTH, media.HEIGHT), video.address
+    assert video.output_duration_s == pytest.approx(task["video_seconds"], abs=0.001), video.address
 
 
 def assert_no_duplicate_renders(project: Project, rerendered: frozenset[str] = frozenset()) -> None:
@@ -448,6 +457,7 @@ def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept:
         data = project.get(key)
         assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
             video.provider, video.output_task_id), address
+        assert_measured(project, video)
         expected.add(key)
         if cached and video.status.value == "finished":
             cached = project.head(f"{project.prefix}/.cache/{video.fingerprint}.mp4")
