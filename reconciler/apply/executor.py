@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from reconciler.apply import decks
+from reconciler.apply import decks, follow
 from reconciler.apply.events import Kind
 from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.model import Action, Change, DesiredVideo, Status, display_name
@@ -148,6 +148,7 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | Non
         return False
     crash_point("after_cache_publish")
     await ctx.db(ctx.store.publish_cached, desired, entry, rel, ctx.outputs.place())
+    await follow.make_poster(ctx, address, desired.provider, entry.get("task_id"), rel)
     if ctx.outputs.remote:  # a superseded render's staged download, and the replaced object, go
         try:
             await asyncio.to_thread(ctx.outputs.published, address, ctx.outputs.download_path(address), previous, rel)

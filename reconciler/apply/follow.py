@@ -268,12 +268,25 @@ async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: 
             staged.unlink(missing_ok=True)  # superseded: this upload is nobody's output now
         ctx.tracker.release(item)  # superseded while downloading: its successor will publish
         return
+    await make_poster(ctx, item.address, item.provider, item.task_id, rel, staged)
     if remote:
         await _tidy(ctx, item, staged, before.output_file if before is not None else None, rel)
     await _keep_in_cache(ctx, item, rel, sha256, size)
     ctx.emit(Kind.FINISHED, item.address, item.provider, item.task_id, f"{rel} ({size} bytes)")
     ctx.manifest.changed()
     ctx.tracker.release(item)
+
+
+async def make_poster(ctx: RunContext, address: str, provider: str, task_id: str | None, file: str,
+                      video: Path | None = None) -> None:
+    """The poster beside the published ``file`` (``outputs/<address>.jpg``, or the object
+    beside it in a bucket), from ``video`` (its bytes here) if given. A poster is a
+    picture of the output, not the output: a failure is a warning, the video stays published."""
+    try:
+        await asyncio.to_thread(ctx.outputs.poster, address, file, video)
+    except (OSError, ReconcilerError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        ctx.emit(Kind.WARNING, address, provider, task_id, f"{file} is published, but its poster could not be made ({why})")
 
 
 async def _tidy(ctx: RunContext, item: Tracked, staged: Path, previous: str | None, file: str) -> None:

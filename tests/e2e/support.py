@@ -310,11 +310,16 @@ def assert_consistent(project: Project, *, all_finished: bool = True) -> None:
                 video.provider, video.output_task_id), address
             assert len(data) == video.output_bytes
             assert_measured(project, video)
-            managed.add(path)
+            poster = path.with_suffix(".jpg")  # docs/outputs.md: a poster beside every published video
+            assert poster.read_bytes()[:3] == JPEG_START, f"{address}: {poster} is not a JPEG"
+            managed |= {path, poster}
     outputs = project.root / "outputs"
     on_disk = {p for p in outputs.rglob("*") if p.is_file() and not p.relative_to(outputs).parts[0] == ".cache"
                } if outputs.exists() else set()  # the render cache's area (docs/cache.md) is not published
     assert on_disk == managed, f"stray files: {sorted(map(str, on_disk - managed))}"
+
+
+JPEG_START = b"\xff\xd8\xff"
 
 
 def assert_measured(project: Project, video) -> None:
@@ -458,11 +463,14 @@ def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept:
         assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
             video.provider, video.output_task_id), address
         assert_measured(project, video)
-        expected.add(key)
+        poster = key.removesuffix(".mp4") + ".jpg"  # the poster object beside it
+        assert project.get(poster)[:3] == JPEG_START, f"{address}: {poster} is not a JPEG"
+        expected |= {key, poster}
         if cached and video.status.value == "finished":
             cached = project.head(f"{project.prefix}/.cache/{video.fingerprint}.mp4")
             assert cached == (video.output_bytes, {"sha256": video.output_sha256}), f"{address}: not in the cache"
     published = set(project.objects())
+    kept = kept | {k.removesuffix(".mp4") + ".jpg" for k in kept if k.endswith(".mp4")}  # a kept video keeps its poster
     assert published == expected | kept, f"stray: {sorted(published - expected - kept)}, " \
                                          f"missing: {sorted((expected | kept) - published)}"
     if all_finished:

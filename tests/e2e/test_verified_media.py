@@ -87,10 +87,55 @@ def test_with_a_bucket_a_damaged_clip_is_never_uploaded(s3_project, sim):
     assert recorded["xy/a"].has_output and recorded["uni/a"].output_lost
     assert "not a video that decodes" in recorded["uni/a"].error
     assert creates(sim) == 2
-    (key,) = project.objects()
-    assert key.startswith(f"{project.prefix}/xy/a/")
+    key = project.key("xy/a", recorded["xy/a"].output_sha256)
+    assert set(project.objects()) == {key, key.removesuffix(".mp4") + ".jpg"}  # the video and its poster only
     data = project.get(key)
     path = project.root / "fetched.mp4"
     path.write_bytes(data)
     assert verify.probe(path).duration_s == recorded["xy/a"].output_duration_s
     assert_s3_consistent(project, all_finished=False)
+
+
+# -- posters (docs/outputs.md): outputs/<address>.jpg, or the object beside the video ----------
+
+
+def _poster_size(path) -> tuple[int, int]:
+    import av
+
+    with av.open(str(path)) as image:
+        frame = next(image.decode(video=0))
+        return frame.width, frame.height
+
+
+def test_every_verified_video_gets_a_poster_that_follows_it(project, sim):
+    project.write_specs(xingyun={"xy/a": "第一段。"}, unisound={"uni/a": "一段话", "uni/b": "另一段话"})
+    assert project.apply().returncode == 0
+    outputs = project.root / "outputs"
+    for address in ("xy/a", "uni/a", "uni/b"):
+        assert _poster_size(outputs / f"{address}.jpg") == (media.WIDTH, media.HEIGHT)
+    assert_consistent(project)  # a JPEG beside every published video, and no other file
+
+    project.write_specs(xingyun={"xy/a": "第一段。"}, unisound={"uni/a": "一段话", "uni/c": "另一段话"})  # b -> c
+    result = project.apply()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert creates(sim) == 3  # a rename from the render cache: no render, and its poster moves too
+    assert not (outputs / "uni/b.jpg").exists() and _poster_size(outputs / "uni/c.jpg") == (media.WIDTH, media.HEIGHT)
+    project.write_specs(xingyun={"xy/a": "第一段。"}, unisound={"uni/a": "一段话"})  # a delete
+    assert project.apply().returncode == 0
+    assert not (outputs / "uni/c.jpg").exists() and not (outputs / "uni/c.mp4").exists()
+    assert_consistent(project)
+
+
+def test_with_a_bucket_the_poster_is_uploaded_beside_the_video_and_removed_with_it(s3_project, sim):
+    project = s3_project
+    project.write_specs(xingyun={"xy/a": "第一段。", "xy/b": "第二段。"})
+    assert project.apply().returncode == 0
+    assert_s3_consistent(project)  # checks a JPEG object beside every published video
+    sha = project.recorded()["xy/b"].output_sha256
+    poster_key = project.key("xy/b", sha).removesuffix(".mp4") + ".jpg"
+    assert poster_key in project.objects()
+    project.write_specs(xingyun={"xy/a": "第一段。"})
+    result = project.apply()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert poster_key not in project.objects()
+    assert_s3_consistent(project)
