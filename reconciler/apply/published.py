@@ -53,6 +53,30 @@ def keep_in_cache(ctx: RunContext) -> None:
                             media=video.output_media)
 
 
+def make_missing_posters(ctx: RunContext) -> None:
+    """A poster for each published output in the outputs folder that has none (docs/outputs.md):
+    one published before posters were, or whose run was killed between its record and its
+    poster. Called by ``Engine.recover`` (a stat per output; a poster decodes one second of
+    video). A bucket's are not looked for here (a HEAD per object at every run): a missing
+    one is only a card of the gallery without a picture. A failure is said, never fatal."""
+    if ctx.outputs.remote:
+        return
+    place = ctx.outputs.place()
+    for video in ctx.store.recorded().values():
+        file = video.output_file
+        if not (video.has_output and file and not file.startswith("s3://")
+                and video.output_place in (None, place)):
+            continue
+        if (ctx.config.root / outputs.poster_of(file)).exists() or not (ctx.config.root / file).is_file():
+            continue
+        try:
+            ctx.outputs.poster(video.address, file)
+        except (OSError, ReconcilerError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            ctx.emit(Kind.WARNING, video.address, video.provider, video.output_task_id,
+                     f"{file} has no poster and none could be made ({why}); it stays published")
+
+
 async def check(ctx: RunContext, parallelism: int) -> tuple[list[str], list[str]]:
     """Check every published output (hashed, or a HEAD per object in a bucket, off the
     event loop). One missing, changed or not a video is downloaded again while the

@@ -105,6 +105,8 @@ class BucketOutputs:
         key = self.location.key_of(file)
         if key is None:
             raise OutputsError(f"{file} is not an object of {self.location.url}")
+        if video is None and self.bucket.head(outputs.poster_of(key)) is not None:
+            return self.location.object_url(outputs.poster_of(key))  # copied from the cache with its video
         work = self.config.uploads_dir / ".posters"
         work.mkdir(parents=True, exist_ok=True)
         fetched = None
@@ -195,6 +197,15 @@ class BucketOutputs:
         key = self.location.key_of(file)
         if key is not None:
             self.bucket.copy(key, self.cache_key(fingerprint))
+            self._copy_poster(key, self.cache_key(fingerprint))
+
+    def _copy_poster(self, video_key: str, to_video_key: str) -> None:
+        """The poster beside ``video_key`` copied server-side beside ``to_video_key``, so a
+        cache hit publishes one with no byte through this machine; none there: nothing to do."""
+        try:
+            self.bucket.copy(outputs.poster_of(video_key), outputs.poster_of(to_video_key))
+        except OutputsError:
+            pass  # no poster to copy (or refused): ``poster`` makes one from the video
 
     def cache_problem(self, entry: dict) -> str | None:
         found = self.bucket.head(self.cache_key(entry["fingerprint"]))
@@ -221,10 +232,12 @@ class BucketOutputs:
         key = self.object_key(address, entry["sha256"])
         self.bucket.copy(self.cache_key(fingerprint), key)
         self._confirm(key, entry["sha256"], entry["bytes"], "copy from the render cache")
+        self._copy_poster(self.cache_key(fingerprint), key)
         return self.location.object_url(key)
 
     def cache_remove(self, fingerprint: str) -> None:
         self.bucket.delete(self.cache_key(fingerprint))
+        self.bucket.delete(outputs.poster_of(self.cache_key(fingerprint)))
 
     # -- what a player uses -----------------------------------------------------------------
 

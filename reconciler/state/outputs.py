@@ -220,12 +220,13 @@ def quarantine(config: Config, kept: Path, address: str, task_id: str) -> str:
 def remove_output(config: Config, address: str, recorded_file: str | None) -> bool:
     """Delete the managed output file of ``address`` (if the state points at it) and the
     directories it leaves empty under ``outputs/``. True if a file was removed."""
-    if not recorded_file:
-        return False
     managed = output_path(config, address)
+    managed.with_suffix(POSTER_SUFFIX).unlink(missing_ok=True)  # its poster goes with it (always one we made)
+    if not recorded_file:
+        remove_empty_folders(managed.resolve().parent, config.outputs_dir.resolve())
+        return False
     if (config.root / recorded_file).resolve() != managed.resolve():
         return False  # not ours to delete
-    managed.with_suffix(POSTER_SUFFIX).unlink(missing_ok=True)  # its poster goes with it
     try:
         managed.unlink()
     except FileNotFoundError:

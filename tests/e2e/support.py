@@ -402,13 +402,15 @@ class S3Project(Project):
     def url(self, address: str, sha256: str) -> str:
         return f"s3://{self.bucket}/{self.key(address, sha256)}"
 
-    def objects(self, *, cache: bool = False) -> dict[str, int]:
-        """Published objects under the prefix (key → size); with ``cache``, the render cache's."""
+    def objects(self, *, cache: bool = False, posters: bool = False) -> dict[str, int]:
+        """Published videos under the prefix (key → size); with ``cache``, the render cache's;
+        with ``posters``, the posters beside them too."""
         from tests import s3server
 
         found = s3server.objects(self.bucket, self.prefix + "/")
         cache_area = f"{self.prefix}/.cache/"
-        return {k: v["size"] for k, v in found.items() if k.startswith(cache_area) == cache}
+        return {k: v["size"] for k, v in found.items()
+                if k.startswith(cache_area) == cache and (posters or not k.endswith(".jpg"))}
 
     def head(self, key: str) -> tuple[int, dict[str, str]] | None:
         from botocore.exceptions import ClientError
@@ -469,7 +471,7 @@ def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept:
         if cached and video.status.value == "finished":
             cached = project.head(f"{project.prefix}/.cache/{video.fingerprint}.mp4")
             assert cached == (video.output_bytes, {"sha256": video.output_sha256}), f"{address}: not in the cache"
-    published = set(project.objects())
+    published = set(project.objects(posters=True))
     kept = kept | {k.removesuffix(".mp4") + ".jpg" for k in kept if k.endswith(".mp4")}  # a kept video keeps its poster
     assert published == expected | kept, f"stray: {sorted(published - expected - kept)}, " \
                                          f"missing: {sorted((expected | kept) - published)}"

@@ -88,7 +88,7 @@ def test_with_a_bucket_a_damaged_clip_is_never_uploaded(s3_project, sim):
     assert "not a video that decodes" in recorded["uni/a"].error
     assert creates(sim) == 2
     key = project.key("xy/a", recorded["xy/a"].output_sha256)
-    assert set(project.objects()) == {key, key.removesuffix(".mp4") + ".jpg"}  # the video and its poster only
+    assert set(project.objects(posters=True)) == {key, key.removesuffix(".mp4") + ".jpg"}  # the video and its poster only
     data = project.get(key)
     path = project.root / "fetched.mp4"
     path.write_bytes(data)
@@ -133,9 +133,9 @@ def test_with_a_bucket_the_poster_is_uploaded_beside_the_video_and_removed_with_
     assert_s3_consistent(project)  # checks a JPEG object beside every published video
     sha = project.recorded()["xy/b"].output_sha256
     poster_key = project.key("xy/b", sha).removesuffix(".mp4") + ".jpg"
-    assert poster_key in project.objects()
+    assert poster_key in project.objects(posters=True)
     project.write_specs(xingyun={"xy/a": "第一段。"})
     result = project.apply()
     assert result.returncode == 0, result.stdout + result.stderr
-    assert poster_key not in project.objects()
+    assert poster_key not in project.objects(posters=True)
     assert_s3_consistent(project)
