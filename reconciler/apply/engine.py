@@ -272,6 +272,7 @@ class Engine:
         self.outputs.sweep(self.store.recorded)
         decks.sweep(self.config)
         published.keep_in_cache(self.context)
+        published.make_missing_posters(self.context)
         addresses = self.store.recover()
         for address in addresses:
             video = self.store.get(address)

@@ -55,6 +55,22 @@ class LocalOutputs:
     def published(self, address: str, path: Path, previous: str | None, file: str) -> None:
         return None  # the same path: a replace's new file was renamed over the old one
 
+
+    def poster(self, address: str, file: str, video: Path | None = None) -> str:
+        """``outputs/<address>.jpg`` from the published file (MediaError, OSError: said by the caller)."""
+        from reconciler.media import poster
+
+        dest = self.config.root / rules.poster_of(file)
+        poster.write_poster(video or self.config.root / file, dest)
+        return relative(self.config, dest)
+
+    def poster_missing(self, video: RecordedVideo) -> bool:
+        """A published file of this folder with no poster beside it (one published before posters
+        were, or a run killed between its record and its poster): a stat or two."""
+        file = video.output_file
+        if not (video.has_output and file and not s3url.is_s3(file) and video.output_place in (None, self.place())):
+            return False
+        return not (self.config.root / rules.poster_of(file)).exists() and (self.config.root / file).is_file()
     def discard(self, path: Path) -> None:
         return None  # in place at the address: the render that superseded it publishes over it
 
@@ -223,9 +239,11 @@ def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[s
 def remove_output(config: Config, address: str, recorded_file: str | None) -> bool:
     """Delete the managed output file of ``address`` (if the state points at it) and the
     directories it leaves empty under ``outputs/``. True if a file was removed."""
-    if not recorded_file:
-        return False
     managed = output_path(config, address)
+    managed.with_suffix(rules.POSTER_SUFFIX).unlink(missing_ok=True)  # its poster goes with it (always one we made)
+    if not recorded_file:
+        rules.remove_empty_folders(managed.resolve().parent, config.outputs_dir.resolve())
+        return False
     if (config.root / recorded_file).resolve() != managed.resolve():
         return False  # not ours to delete
     try:

@@ -58,6 +58,14 @@ def refetchable(provider: str) -> bool:
     return provider not in ONE_SHOT
 
 
+POSTER_SUFFIX = ".jpg"  # a published video's poster sits beside it (docs/outputs.md)
+
+
+def poster_of(file: str) -> str:
+    """The poster beside a published video ``file`` (a path or an ``s3://`` URL)."""
+    return file.removesuffix(SUFFIX) + POSTER_SUFFIX
+
+
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:

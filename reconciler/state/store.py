@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Mapping, Protocol
 
 from reconciler.errors import ConfigError
-from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.model import DesiredVideo, MediaFacts, RecordedVideo, Status
 from reconciler.state.rows import INTERRUPTED_CREATE
 from reconciler.util import urls
 
@@ -121,9 +121,10 @@ class Store(Protocol):
         """A download of ``task_id`` failed before any rename: nothing to adopt later."""
 
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None) -> None:
-        """The current task's output is downloaded and verified: publish it. ``place``
-        (``outputs.this_place``) is the checkout that holds the file (docs/team.md)."""
+                      place: str | None = None, media: MediaFacts | None = None) -> None:
+        """The current task's output is downloaded and decode-verified: publish it. ``place``
+        (``outputs.this_place``) is the checkout that holds the file (docs/team.md); ``media``
+        what its decode measured (``media.verify.MediaInfo`` fits: duration, frame size)."""
 
     def mark_output_lost(self, address: str, reason: str) -> None: ...
 
@@ -185,7 +186,7 @@ class Store(Protocol):
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
-                  location: str | None = None) -> None: ...
+                  location: str | None = None, media: MediaFacts | None = None) -> None: ...
 
     def cache_used(self, fingerprint: str) -> None: ...
 
