@@ -44,7 +44,21 @@ class LocalOutputs:
         return output_path(self.config, address)
 
     def store(self, address: str, path: Path, sha256: str, size: int) -> str:
-        return relative(self.config, path)  # renamed into place by the download: published already
+        """Publish the verified file at ``path`` as ``outputs/<address>.mp4``. A download is
+        there already (the provider's atomic download renamed it into place); a file made
+        elsewhere (e.g. a join staged under ``state/``) is moved into place in one rename
+        (a copy of its own across file systems), the folder fsynced: the old output stays
+        published until then."""
+        dest = output_path(self.config, address)
+        if path != dest:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(path, dest)
+            except OSError:  # another file system
+                atomic.copy_file(path, dest)
+                path.unlink(missing_ok=True)
+            atomic.fsync_dir(dest.parent)
+        return relative(self.config, dest)
 
     def adoption_note(self, path: Path) -> str:
         return "adopting the file an interrupted download left in place"

@@ -65,6 +65,11 @@ class Places:
     def cache_ref(place: str, fingerprint: str) -> str:
         return f"{place}/.cache/{fingerprint}.mp4"
 
+    @staticmethod
+    def in_folder(ref: str) -> bool:
+        """Whether ``ref`` (a place, or a file under one) is a folder's, not a bucket's."""
+        return not s3url.is_s3(ref)
+
     def _bucket(self, ref: str):
         from reconciler.outputs.s3client import Bucket
 
