@@ -19,7 +19,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from reconciler.errors import MediaError
-from reconciler.state import outputs
+from reconciler.outputs import rules
 
 FOLDER = "posters"
 
@@ -35,7 +35,7 @@ def local_posters(out_dir: Path, wanted: dict[str, tuple[str, Path]]) -> dict[st
     found: dict[str, str] = {}
     todo: dict[str, tuple[str, Path]] = {}
     for address, (sha256, video) in wanted.items():
-        published = Path(outputs.poster_of(str(video)))
+        published = Path(rules.poster_of(str(video)))
         if published.is_file():
             found[address] = quote(Path(os.path.relpath(published, out_dir)).as_posix())
         else:
