@@ -243,7 +243,7 @@ class PlanOptions:
     max_delete_share: float | None = None
     use_cache: bool = True  # False: --no-cache (docs/cache.md)
     cached: frozenset[str] = frozenset()  # render fingerprints the render cache holds (docs/cache.md)
-    place: str | None = None  # this checkout (outputs_store.place()): outputs another one downloaded are not servable
+    place: str | None = None  # this checkout (``OutputsStore.place()``): outputs another one downloaded are not servable
     allow_over_budget: bool = False  # budget (docs/budget.md): enforced by planning.budget, not the planner
     keep_deleted_outputs: bool = False  # config (docs/outputs.md): a delete's reason says its output is kept
     # provider -> the vendor account this checkout runs as (docs/team.md); a render of another

@@ -154,7 +154,7 @@ class Rig:
 
 
 class FakeBucket:
-    """An in-memory stand-in for ``state.bucket.Bucket`` (same methods, same errors), for
+    """An in-memory stand-in for ``outputs.s3client.Bucket`` (same methods, same errors), for
     unit tests of the bucket outputs store; the real server is for e2e (tests/s3server.py).
     ``down = True`` makes every call fail as an unreachable endpoint; ``failures[method]``
     holds errors the next calls of that method raise, in order."""
@@ -201,6 +201,17 @@ class FakeBucket:
         self._call("delete", key)
         self.objects.pop(key, None)
 
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        self._call("put", key)
+        self.objects[key] = (data, None)
+
+    def open_object(self, key: str):
+        import io
+
+        self._call("get", key)
+        found = self.objects.get(key)
+        return None if found is None else io.BytesIO(found[0])
+
     def children(self, folder: str) -> list[str]:
         self._call("list", folder)
         return sorted(k for k in self.objects if k.startswith(folder + "/") and "/" not in k[len(folder) + 1:])
@@ -221,7 +232,7 @@ class BucketRig(Rig):
         super().__init__(root, **provider_kw)
 
     def new_engine(self, parallelism: int = 4) -> Engine:
-        from reconciler.state.bucket_outputs import BucketOutputs
+        from reconciler.outputs.bucket import BucketOutputs
 
         return Engine(self.config, self.store, self.providers, self.hooks, parallelism, schedule=FAST,
                       outputs=BucketOutputs(self.config, bucket=self.bucket))

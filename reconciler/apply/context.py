@@ -11,7 +11,7 @@ function hands back to the engine (the action it carried out) is its return valu
     ctx.emit(kind, address...)  the event sink (progress, errors, tallies)
     ctx.tracker / ctx.track()   the unfinished renders being followed
     ctx.providers[name]         the vendor clients
-    ctx.outputs                 where outputs are published (``state.outputs_store``: folder or bucket)
+    ctx.outputs                 where outputs are published (``outputs.base``: folder or bucket)
     ctx.manifest.changed()      the manifest follows the state
     ctx.clock()                 monotonic seconds (injected in tests)
     ctx.lock(address)           held while a change or a poll+download works on it
@@ -33,9 +33,9 @@ from reconciler.state import overdue
 if TYPE_CHECKING:  # pragma: no cover
     from reconciler.apply.schedule import Tracker
     from reconciler.config import Config
+    from reconciler.outputs.base import OutputsStore
     from reconciler.providers.base import Provider
     from reconciler.state.manifest_writer import ManifestWriter
-    from reconciler.state.outputs_store import OutputsStore
     from reconciler.state.store import Store
 
 

@@ -58,9 +58,10 @@ from reconciler.config import Config
 from reconciler.config import account as config_account
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
 from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status, account_text, owner_elsewhere
+from reconciler.outputs import OutputsStore, open_outputs
+from reconciler.outputs.rules import kept_elsewhere
 from reconciler.providers.base import Provider, script_size
-from reconciler.state import manifest_writer, outputs_store, overdue
-from reconciler.state.outputs import kept_elsewhere
+from reconciler.state import manifest_writer, overdue
 from reconciler.state.store import Store
 from reconciler.util import clock as wall_clock
 from reconciler.util.aio import first_of
@@ -118,7 +119,7 @@ class Engine:
     def __init__(self, config: Config, store: Store, providers: Mapping[str, Provider],
                  hooks: Hooks | None = None, parallelism: int | None = None, *, holder: str = "apply",
                  schedule: PollSchedule | None = None, clock: Callable[[], float] = time.monotonic,
-                 outputs: outputs_store.OutputsStore | None = None):
+                 outputs: OutputsStore | None = None):
         self.config = config
         self.store = store
         self.providers = providers
@@ -128,7 +129,7 @@ class Engine:
         self.clock = clock
         self.tracker = Tracker(schedule)
         # the outputs folder or bucket: one per run (a bucket's client is shared by every upload)
-        self.outputs = outputs if outputs is not None else outputs_store.open_outputs(config, self.parallelism)
+        self.outputs = outputs if outputs is not None else open_outputs(config, self.parallelism)
         # SQLite commits fsync (a few ms each): they run on one thread of their own, in
         # order, so the event loop keeps calling vendors meanwhile. The manifest is
         # written on the same thread, so it always reads a state between two writes.

@@ -36,9 +36,8 @@ from reconciler.apply import decks
 from reconciler.apply.events import Kind
 from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.model import Action, Change, DesiredVideo, Status, display_name
+from reconciler.outputs.base import CacheDamaged
 from reconciler.providers.base import RenderRequest
-from reconciler.state import outputs
-from reconciler.state.outputs_store import CacheDamaged
 from reconciler.util.crashpoint import crash_point
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -74,10 +73,8 @@ async def run(ctx: RunContext, change: Change) -> Action | None:
 
 
 async def _remove_outputs(ctx: RunContext, address: str, recorded_file: str | None) -> list[str]:
-    """Delete a deleted video's output (a local file here; objects in a bucket, off the loop)."""
-    if ctx.outputs.remote:
-        return await asyncio.to_thread(ctx.outputs.remove, address, recorded_file)
-    return ctx.outputs.remove(address, recorded_file)
+    """Delete a deleted video's output (a local file, or objects in a bucket: off the loop)."""
+    return await asyncio.to_thread(ctx.outputs.remove, address, recorded_file)
 
 
 def moved_only(change: Change) -> bool:
@@ -138,22 +135,18 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | Non
         ctx.emit(Kind.ERROR, address, desired.provider, detail=_not_rendered(f"{exc}; entry dropped", same_as))
         return False
     except (OSError, ReconcilerError) as exc:
-        where = outputs.relative(ctx.config, outputs.output_path(ctx.config, address)) if not ctx.outputs.remote \
-            else "its address in the bucket"
         why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
-        fix = "the bucket" if ctx.outputs.remote else "this machine's disk or permissions"
         ctx.emit(Kind.ERROR, address, desired.provider,
-                 detail=f"could not put the cached output at {where} ({why}); nothing was rendered "
-                        f"or recorded: fix {fix} and apply again")
+                 detail=f"could not put the cached output at {ctx.outputs.target(address)} ({why}); nothing was "
+                        f"rendered or recorded: fix {ctx.outputs.fix} and apply again")
         return False
     crash_point("after_cache_publish")
     await ctx.db(ctx.store.publish_cached, desired, entry, rel, ctx.outputs.place())
-    if ctx.outputs.remote:  # a superseded render's staged download, and the replaced object, go
-        try:
-            await asyncio.to_thread(ctx.outputs.published, address, ctx.outputs.download_path(address), previous, rel)
-        except (OSError, ReconcilerError) as exc:
-            ctx.emit(Kind.WARNING, address, desired.provider,
-                     detail=f"the previous output {previous} could not be removed ({exc})")
+    try:  # a bucket: a superseded render's staged download, and the replaced object, go
+        await asyncio.to_thread(ctx.outputs.published, address, ctx.outputs.download_path(address), previous, rel)
+    except (OSError, ReconcilerError) as exc:
+        ctx.emit(Kind.WARNING, address, desired.provider,
+                 detail=f"the previous output {previous} could not be removed ({exc})")
     ctx.tracker.discard(address)
     source = f"the render of {same_as}" if same_as else "the render cache"
     ctx.emit(Kind.FINISHED, address, desired.provider, entry.get("task_id"),

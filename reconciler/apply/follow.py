@@ -36,8 +36,8 @@ from reconciler.apply.events import Kind
 from reconciler.apply.schedule import Tracked
 from reconciler.errors import PermanentError, ProviderError, ReconcilerError, StateError
 from reconciler.model import Status
+from reconciler.outputs import rules
 from reconciler.providers.base import Provider, TaskState, TaskStatus
-from reconciler.state import outputs
 from reconciler.util.clock import iso_ago
 from reconciler.util.crashpoint import crash_point
 
@@ -138,7 +138,7 @@ async def _answer(ctx: RunContext, provider: Provider, item: Tracked, status: Ta
     # the download about to start is recorded with the answer (one commit): see ``download``
     if not await db(store.record_task, address, task_id, Status.FINISHED, video_url=status.video_url,
                     preview_image_url=status.preview_image_url, finished_at=status.finished_at or iso_ago(ended_ago),
-                    downloading=True, download_prior=outputs.download_mark(ctx.config, dest)):
+                    downloading=True, download_prior=rules.download_mark(ctx.config, dest)):
         ctx.tracker.release(item)
         return
     ctx.manifest.changed()
@@ -164,23 +164,20 @@ async def download(ctx: RunContext, provider: Provider, item: Tracked, url: str 
 
 
 async def _store(ctx: RunContext, item: Tracked, path: Path, sha256: str, size: int) -> None:
-    """Publish the verified file at ``path``: in place already (a local folder), or
-    uploaded and confirmed (a bucket) before the state records it. An upload that fails
-    is this machine's problem, never a loss: the staged file stays for the next run to
-    adopt and upload (no second GET of the vendor's link, no second render)."""
-    if ctx.outputs.remote:
-        crash_point("after_stage")
-        try:
-            file = await asyncio.to_thread(ctx.outputs.store, item.address, path, sha256, size)
-        except ReconcilerError as exc:  # OutputsError; ConfigError (no credentials)
-            ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id,
-                     f"{exc}. The verified download is kept in {ctx.config.rel(path)} and nothing is lost: the next "
-                     "`reconciler apply`/`refresh` (or watch cycle) uploads it; no new download or render is needed")
-            ctx.tracker.release(item)
-            return
-        crash_point("after_upload")
-    else:
-        file = outputs.relative(ctx.config, path)
+    """Publish the verified file at ``path`` through the outputs store: in place already
+    (a local folder), or uploaded and confirmed (a bucket) before the state records it.
+    A store that fails is this machine's problem, never a loss: the staged file stays for
+    the next run to adopt and upload (no second GET of the vendor's link, no second render)."""
+    crash_point("after_stage")
+    try:
+        file = await asyncio.to_thread(ctx.outputs.store, item.address, path, sha256, size)
+    except ReconcilerError as exc:  # OutputsError; ConfigError (no credentials)
+        ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id,
+                 f"{exc}. The verified download is kept in {ctx.config.rel(path)} and nothing is lost: the next "
+                 "`reconciler apply`/`refresh` (or watch cycle) uploads it; no new download or render is needed")
+        ctx.tracker.release(item)
+        return
+    crash_point("after_upload")
     await _publish(ctx, item, file, sha256, size, staged=path)
 
 
@@ -199,7 +196,7 @@ async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -
         why = str(exc)
         kept = getattr(exc, "kept", None)
         if kept is not None:
-            where = outputs.quarantine(ctx.config, kept, item.address, item.task_id)
+            where = rules.quarantine(ctx.config, kept, item.address, item.task_id)
             why += f" The bytes received are kept in {where}."
         await _lost(ctx, item, why)
     elif item.download_failures < DOWNLOAD_TRIES:
@@ -222,13 +219,11 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
     if started is None or started[0] != item.task_id:
         return False
     video = await ctx.db(ctx.store.get, item.address)
-    found = await asyncio.to_thread(outputs.adoptable, dest, started[1], video.output_sha256 if video else None)
+    found = await asyncio.to_thread(rules.adoptable, dest, started[1], video.output_sha256 if video else None)
     if found is None:
         return False
     sha256, size = found
-    ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id,
-             f"uploading the verified download an earlier run kept in {ctx.config.rel(dest)} (no new download)"
-             if ctx.outputs.remote else "adopting the file an interrupted download left in place")
+    ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id, ctx.outputs.adoption_note(dest))
     await _store(ctx, item, dest, sha256, size)
     return True
 
@@ -238,13 +233,13 @@ async def _held_elsewhere(ctx: RunContext, item: Tracked) -> bool:
     download of this render and so holds its only copy (e.g. verified and waiting for its
     upload to a bucket that was unreachable there). Then this machine neither downloads it
     (the link serves once) nor counts it lost (a paid render): said, left to that machine."""
-    if outputs.refetchable(item.provider):
+    if rules.refetchable(item.provider):
         return False
     started = await ctx.db(ctx.store.download_started, item.address)
     if started is None or started[0] != item.task_id:
         return False
-    place, _ = outputs.read_mark(started[1])
-    if place is None or place == outputs.this_place(ctx.config):
+    place, _ = rules.read_mark(started[1])
+    if place is None or place == rules.this_place(ctx.config):
         return False
     ctx.emit(Kind.KEPT_ELSEWHERE, item.address, item.provider, item.task_id,
              f"its one-shot download was made on {place}, which keeps the only copy until it is published: "
@@ -254,17 +249,14 @@ async def _held_elsewhere(ctx: RunContext, item: Tracked) -> bool:
 
 
 async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int, *, staged: Path) -> None:
-    remote = ctx.outputs.remote
-    before = await ctx.db(ctx.store.get, item.address) if remote else None
+    before = await ctx.db(ctx.store.get, item.address)
     try:
         await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size, ctx.outputs.place())
     except StateError:
-        if remote:
-            staged.unlink(missing_ok=True)  # superseded: this upload is nobody's output now
+        ctx.outputs.discard(staged)  # superseded: this download is nobody's output now
         ctx.tracker.release(item)  # superseded while downloading: its successor will publish
         return
-    if remote:
-        await _tidy(ctx, item, staged, before.output_file if before is not None else None, rel)
+    await _tidy(ctx, item, staged, before.output_file if before is not None else None, rel)
     await _keep_in_cache(ctx, item, rel, sha256, size)
     ctx.emit(Kind.FINISHED, item.address, item.provider, item.task_id, f"{rel} ({size} bytes)")
     ctx.manifest.changed()
@@ -272,8 +264,8 @@ async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: 
 
 
 async def _tidy(ctx: RunContext, item: Tracked, staged: Path, previous: str | None, file: str) -> None:
-    """After the state records ``file``: the staged download goes, and a replaced object
-    in a bucket is removed. A failure here is said, not fatal: the new output is published."""
+    """After the state records ``file``: the outputs store tidies up (a bucket: the staged
+    download goes, and a replaced object is removed). A failure here is said, not fatal: the new output is published."""
     try:
         await asyncio.to_thread(ctx.outputs.published, item.address, staged, previous, file)
     except (OSError, ReconcilerError) as exc:
@@ -304,7 +296,7 @@ async def _lost(ctx: RunContext, item: Tracked, why: str) -> None:
     """The vendor can no longer give this render's output. An older output still
     published (a replace) stays published: only the new render is recorded failed."""
     video = await ctx.db(ctx.store.get, item.address)
-    place = outputs.kept_elsewhere(ctx.config, video) if video and video.output_task_id == item.task_id else None
+    place = rules.kept_elsewhere(ctx.config, video) if video and video.output_task_id == item.task_id else None
     if place is not None:  # another checkout of a shared state has the file: not lost, never paid again
         ctx.emit(Kind.KEPT_ELSEWHERE, item.address, item.provider, item.task_id,
                  f"{why}; the output is kept on another machine ({place})")

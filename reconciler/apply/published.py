@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import asyncio
 import functools
-from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING
 
 from reconciler.apply.events import Kind
 from reconciler.errors import ReconcilerError
 from reconciler.model import RecordedVideo
-from reconciler.state import outputs
+from reconciler.outputs import rules
 
 if TYPE_CHECKING:  # pragma: no cover
     from reconciler.apply.context import RunContext
@@ -55,7 +54,7 @@ def keep_in_cache(ctx: RunContext) -> None:
 async def check(ctx: RunContext, parallelism: int) -> tuple[list[str], list[str]]:
     """Check every published output (hashed, or a HEAD per object in a bucket, off the
     event loop). One missing, changed or not a video is downloaded again while the
-    vendor can give it (``outputs.fetch_again``), else marked lost; one that cannot be
+    vendor can give it (``rules.fetch_again``), else marked lost; one that cannot be
     read here (a permission, a bucket unreachable) is said, never lost. Returns the
     addresses lost, and those to download again now (tracked already)."""
     recorded = await ctx.db(ctx.store.recorded)
@@ -66,13 +65,13 @@ async def check(ctx: RunContext, parallelism: int) -> tuple[list[str], list[str]
     lost = []
     damaged = [(video, why) for video, why in damaged if not ctx.other_account(video)]
     for video, why in damaged:
-        place = outputs.kept_elsewhere(ctx.config, video)
-        if place and not outputs.fetch_again(video) and why.endswith(" is missing"):
+        place = rules.kept_elsewhere(ctx.config, video)
+        if place and not rules.fetch_again(video) and why.endswith(" is missing"):
             ctx.emit(Kind.KEPT_ELSEWHERE, video.address, video.provider, video.output_task_id,
                      f"{why} here; the output is kept on another machine ({place}) and its one-shot link "
                      f"is used: nothing is rendered again")
             continue
-        if outputs.fetch_again(video):
+        if rules.fetch_again(video):
             ctx.tracker.add(video.address, video.provider, video.task_id, ctx.clock(), immediate=True,
                             recorded=video.status)
             ctx.emit(Kind.TRACKING, video.address, video.provider, video.task_id,
@@ -84,19 +83,15 @@ async def check(ctx: RunContext, parallelism: int) -> tuple[list[str], list[str]
         lost.append(video.address)
     if lost:
         ctx.manifest.changed()
-    return lost, [v.address for v, _ in damaged if outputs.fetch_again(v)]
+    return lost, [v.address for v, _ in damaged if rules.fetch_again(v)]
 
 
 def _damaged(ctx: RunContext, recorded: dict[str, RecordedVideo], parallelism: int
              ) -> tuple[list[tuple[RecordedVideo, str]], list[tuple[RecordedVideo, str]]]:
-    """(damaged outputs, outputs this machine cannot read), each with why. Objects of a
-    bucket are HEADed ``parallelism`` at a time (one shared, thread-safe client)."""
+    """(damaged outputs, outputs this machine cannot read), each with why. The outputs
+    store runs the checks its way (a bucket's HEADs ``parallelism`` at a time)."""
     videos = [v for v in recorded.values() if v.has_output]
-    if ctx.outputs.remote and len(videos) > 1:
-        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="reconciler-check") as pool:
-            results = list(pool.map(functools.partial(_check_one, ctx), videos))
-    else:
-        results = [_check_one(ctx, v) for v in videos]
+    results = ctx.outputs.map_checks(functools.partial(_check_one, ctx), videos, parallelism)
     damaged = [(v, why) for v, why, readable in results if readable and why is not None]
     unreadable = [(v, why) for v, why, readable in results if not readable]
     return damaged, unreadable

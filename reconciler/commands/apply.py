@@ -31,8 +31,9 @@ from reconciler.apply.events import make_hooks
 from reconciler.config import account as config_account
 from reconciler.errors import ReconcilerError
 from reconciler.model import Action, PlanOptions
+from reconciler.outputs import open_outputs
 from reconciler.planning import planner, saved_plan, view
-from reconciler.state import outputs_location, outputs_store
+from reconciler.state import outputs_location
 from reconciler.state import store as state_store
 from reconciler.state.store import Store, WriterLock
 
@@ -129,10 +130,8 @@ def check_credentials(config, providers: set[str]) -> None:
     would be paid for and then could not be published)."""
     for name in sorted(providers):
         config.credentials(name)
-    if providers and config.outputs_location is not None:
-        from reconciler.state.bucket import require_credentials
-
-        require_credentials(config.outputs_location)
+    if providers:
+        open_outputs(config).ready()
 
 
 def _fresh_plan(config, variables, options, hooks, parallelism):
@@ -162,7 +161,7 @@ def _saved_plan(config, plan_file: Path, hooks, parallelism):
     load = loader.load_specs(config, saved.variables)
     desired = load.desired()
     # we hold the lock: intents left pending are a dead writer's, read as unknown (as `plan` did)
-    where = outputs_store.open_outputs(config)
+    where = open_outputs(config)
     recorded, generation, cached = state_store.read_plan_inputs(config, recovered=True,
                                                                 with_cache=saved.options.use_cache,
                                                                 location=where.cache_location())

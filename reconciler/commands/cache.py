@@ -15,7 +15,8 @@ from datetime import timedelta
 
 from reconciler.commands.status import human_bytes
 from reconciler.errors import ReconcilerError
-from reconciler.state import outputs_location, outputs_store
+from reconciler.outputs import open_outputs
+from reconciler.state import outputs_location
 from reconciler.state import store as state_store
 from reconciler.util import clock
 
@@ -31,7 +32,7 @@ def run(project) -> int:
             cutoff = (clock.utc_now() - timedelta(days=config.file.cache_keep_days)).isoformat(timespec="seconds")
             removed = freed = 0
             kept: list[str] = []  # bytes whose removal failed: unindexed, so never served; said below
-            where = outputs_store.open_outputs(config)
+            where = open_outputs(config)
             for fingerprint, entry in sorted(store.cache_index().items()):
                 if fingerprint in in_use or (entry["used_at"] or "") > cutoff:
                     continue

@@ -19,6 +19,7 @@ DEFAULT_OUT = "site"
 
 def run(project, out: Path | None) -> int:
     from reconciler.gallery import cards, costs, page, posters
+    from reconciler.state import outputs_location
     from reconciler.state import store as state_store
     from reconciler.util import clock
 
@@ -42,8 +43,7 @@ def run(project, out: Path | None) -> int:
         made = cards.with_posters(made, cut)
         html = page.render(made, title=config.root.resolve().name or "reconciler", generated=cards.when(
             now.isoformat(timespec="seconds")), state_name=state_store.describe(config),
-            outputs_name=(config.outputs_location.url + "/" if config.outputs_location
-                          else config.rel(config.outputs_dir) + "/"),
+            outputs_name=outputs_location.configured(config) + "/",
             poster_note="no posters: " + why_not if why_not else "", spent=spent)
         index = page.write(out_dir, html)
     except OSError as exc:

@@ -8,7 +8,7 @@ or a vendor download:
 - it takes the writer lock (like apply): nothing publishes meanwhile;
 - the source is where the state records its outputs (so it works before or after the
   line of reconciler.yaml is edited); it is only read, and left as it was;
-- the target's marker (``state/outputs_move``) names this state: a target holding
+- the target's marker (``outputs/move``) names this state: a target holding
   another state's outputs, or files of its own with no marker, is refused;
 - every published output and every cached render is copied and verified by sha256; a
   copy already there with the recorded bytes is skipped, so a run interrupted half-way
@@ -28,9 +28,10 @@ import uuid
 from reconciler.apply.engine import to_collect
 from reconciler.commands.apply import report_takeover
 from reconciler.errors import ReconcilerError
-from reconciler.state import outputs, outputs_location, render_cache
+from reconciler.outputs import open_outputs, rules
+from reconciler.outputs.move import MARKER, Places, SourceDamaged
+from reconciler.state import outputs_location
 from reconciler.state import store as state_store
-from reconciler.state.outputs_move import MARKER, Places, SourceDamaged
 from reconciler.util import s3url
 
 STATE_ID = "state_id"  # meta: this state's identity, named by the markers of the places holding its outputs
@@ -80,7 +81,8 @@ def _migrate(config, store, target: str) -> dict:
     places.tidy()
     _claim(places, store, source, target, state_id)
 
-    place = None if s3url.is_s3(target) else outputs.this_place(config)
+    there = _store_at(config, target)
+    place = there.place()  # a folder: this checkout, which holds the copies; a bucket: every checkout
     files: dict[str, tuple[str, str | None]] = {}
     counts = {"outputs": 0, "cached": 0, "skipped": 0}
     not_there: list[str] = []  # damaged at the source: recorded at the target, for refresh to settle
@@ -95,7 +97,7 @@ def _migrate(config, store, target: str) -> dict:
         try:
             counts[_copy(places, video.output_file, dest, video.output_sha256, video.output_bytes) or "outputs"] += 1
         except SourceDamaged as why:
-            holder = outputs.kept_elsewhere(config, video)
+            holder = rules.kept_elsewhere(config, video)
             if holder and not s3url.is_s3(video.output_file):
                 elsewhere.append(f"{address}: {video.output_file} is on {holder}")
             else:
@@ -115,9 +117,9 @@ def _migrate(config, store, target: str) -> dict:
             "copied already is kept and skipped). The state still records its outputs at " + source + ".")
     for fingerprint in dropped:
         store.cache_drop(fingerprint)  # never served from a place that lacks its bytes
-    cache_location = target if s3url.is_s3(target) else render_cache.place_of(config.root / target)
-    store.move_outputs(files, {outputs_location.KEY: target, outputs_location.PREVIOUS: source}, cache_location)
-    _write_manifest(config, store, target)
+    store.move_outputs(files, {outputs_location.KEY: target, outputs_location.PREVIOUS: source},
+                       there.cache_location())
+    _write_manifest(config, store, there)
     notes = []
     if not_there:
         notes.append(f"{len(not_there)} output(s) were missing or damaged at {source}, so they were not copied; "
@@ -162,12 +164,15 @@ def _copy(places: Places, source: str, dest: str, sha256: str, size: int) -> str
     return None
 
 
-def _write_manifest(config, store, target: str) -> None:
-    """The manifest follows the state, with the public URLs of the new place."""
-    from reconciler.state import manifest_writer, outputs_store
+def _store_at(config, target: str):
+    """The outputs store at ``target``: this project's, with ``outputs:`` saying ``target``
+    (opening it makes no network call)."""
+    return open_outputs(dataclasses.replace(config, file=dataclasses.replace(config.file, outputs=target)))
 
-    public_url = None
-    if config.file.outputs_public_url and s3url.is_s3(target):
-        moved = dataclasses.replace(config, file=dataclasses.replace(config.file, outputs=target))
-        public_url = outputs_store.open_outputs(moved).public_url
+
+def _write_manifest(config, store, there) -> None:
+    """The manifest follows the state, with the public URLs of the new place."""
+    from reconciler.state import manifest_writer
+
+    public_url = there.public_url if config.file.outputs_public_url else None
     manifest_writer.ManifestWriter(config.manifest_path, store, public_url=public_url).flush(force=True)

@@ -23,8 +23,9 @@ from pathlib import Path
 from reconciler.commands import specwarn
 from reconciler.config import account as config_account
 from reconciler.model import PlanOptions
+from reconciler.outputs import open_outputs
 from reconciler.planning import planner, view
-from reconciler.state import outputs_location, outputs_store
+from reconciler.state import outputs_location
 from reconciler.state import store as state_store
 from reconciler.util import gcpause
 
@@ -52,7 +53,7 @@ def _run(project, as_json: bool, as_markdown: bool, out: Path | None, targets, r
     desired = load.desired()
     specwarn.report(config, load)
     # intents left by a dead writer (the lock is free) read as unknown, as apply will see them
-    where = outputs_store.open_outputs(config)
+    where = open_outputs(config)
     recorded, generation, cached = state_store.read_plan_inputs(config, recovered=not state.lock().held(),
                                                                 with_cache=not no_cache, location=where.cache_location())
     outputs_location.require(config, recorded)  # `outputs:` switched without `outputs migrate`: refused

@@ -92,7 +92,8 @@ def _forgotten(video: RecordedVideo) -> str:
 
 def _write_manifest(config, store) -> None:
     """The manifest follows the state (the one writer the engine uses too)."""
-    from reconciler.state import manifest_writer, outputs_store
+    from reconciler.outputs import open_outputs
+    from reconciler.state import manifest_writer
 
-    public_url = outputs_store.open_outputs(config).public_url if config.file.outputs_public_url else None
+    public_url = open_outputs(config).public_url if config.file.outputs_public_url else None
     manifest_writer.ManifestWriter(config.manifest_path, store, public_url=public_url).flush(force=True)

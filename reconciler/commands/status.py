@@ -51,16 +51,18 @@ def run(project, as_json: bool) -> int:
         console.print(f"No videos recorded in {state_store.describe(config)} yet. "
                       "Run `reconciler plan` to see what `reconciler apply` would render.")
         return 0
-    location = None if piped else config.outputs_location  # piped: each file in full, for grep and awk
-    console.print(_table(recorded, stalled, wide=console.width >= 120, location=location))
+    from reconciler.outputs import open_outputs
+
+    where = None if piped else open_outputs(config)  # piped: each file in full, for grep and awk
+    console.print(_table(recorded, stalled, wide=console.width >= 120, where=where))
     counts = Counter(v.status for v in recorded.values())
     parts = [f"{counts[s]} {s.value}" for s in Status if counts[s]]
     if stalled:
         parts.append(f"{len(stalled)} of them stalled")
     console.print(f"{len(recorded)} video{'s' if len(recorded) != 1 else ''}: " + ", ".join(parts) + ".")
-    if location is not None and any(_in_bucket(v, location) for v in recorded.values()):
-        console.print(f"Outputs: {location.url}/ADDRESS/SHA256.mp4 (the sha256 cut to 12 digits above; "
-                      "`status --json` has each in full).", highlight=False)
+    note = where.names_note() if where is not None else None
+    if note and any(v.output_file and where.short_name(v) for v in recorded.values()):
+        console.print(note, highlight=False)
     console.print(cache_line(cache_index), soft_wrap=True)
     _attention(console, recorded, config, now, stalled, warnings)
     return 0
@@ -70,9 +72,9 @@ def _public_url(config):
     """The manifest's ``url`` per video when ``outputs_public_url`` is set (no network)."""
     if not config.file.outputs_public_url:
         return None
-    from reconciler.state import outputs_store
+    from reconciler.outputs import open_outputs
 
-    return outputs_store.open_outputs(config).public_url
+    return open_outputs(config).public_url
 
 
 def _json(recorded: dict[str, RecordedVideo], stalled: set[str], warnings: dict[str, str], public_url=None) -> str:
@@ -104,11 +106,11 @@ def _attention(console, recorded, config, now: float, stalled: set[str], warning
                            f"reconciler apply --replace {address}", style="magenta"), soft_wrap=True)
 
 
-def _table(recorded: dict[str, RecordedVideo], stalled: set[str], *, wide: bool, location=None):
+def _table(recorded: dict[str, RecordedVideo], stalled: set[str], *, wide: bool, where=None):
     """One row per video. A narrow terminal drops the provider and time columns
-    rather than folding every cell into a column of letters. An output in the bucket
-    ``location`` (``s3://bucket/prefix/<address>/<sha256>.mp4``: longer than a terminal)
-    is shown by its name alone, the sha256 cut to 12 digits (``_output_cell``)."""
+    rather than folding every cell into a column of letters. An output whose name is
+    longer than a terminal (in a bucket: ``s3://bucket/prefix/<address>/<sha256>.mp4``)
+    is shown as the outputs store ``where`` shortens it (``OutputsStore.short_name``)."""
     from rich import box
     from rich.table import Table
     from rich.text import Text
@@ -117,7 +119,7 @@ def _table(recorded: dict[str, RecordedVideo], stalled: set[str], *, wide: bool,
     columns = ["address", "provider", "status", "task", "output", "updated", "error"]
     if not wide:
         columns = [c for c in columns if c not in ("provider", "updated")]
-    outputs = {address: _output_cell(v, location) + (" (lost)" if v.output_lost else "")
+    outputs = {address: _output_cell(v, where) + (" (lost)" if v.output_lost else "")
                for address, v in recorded.items()}
     short = max(map(len, outputs.values()), default=0) <= 24  # e.g. bucket outputs shown short: never folded
     for name in columns:
@@ -136,21 +138,11 @@ def _table(recorded: dict[str, RecordedVideo], stalled: set[str], *, wide: bool,
     return table
 
 
-def _in_bucket(v: RecordedVideo, location) -> bool:
-    """Whether ``v``'s output is ``<address>/<name>`` under the bucket ``location``."""
-    relative = location.relative(v.output_file) if location is not None else None
-    return relative is not None and relative.rpartition("/")[0] == v.address
-
-
-def _output_cell(v: RecordedVideo, location) -> str:
-    """``outputs/a/b.mp4`` as it is; ``s3://bucket/prefix/a/b/<sha256>.mp4`` (under the
-    configured ``location``, the address already in its row) as ``<sha256[:12]>….mp4``."""
+def _output_cell(v: RecordedVideo, where) -> str:
+    """The output's file as recorded, or as the outputs store ``where`` shortens it."""
     if not v.output_file:
         return "-"
-    if not _in_bucket(v, location):
-        return v.output_file
-    stem, dot, suffix = v.output_file.rpartition("/")[2].partition(".")
-    return f"{stem[:12]}…{dot}{suffix}" if len(stem) > 13 else f"{stem}{dot}{suffix}"
+    return (where.short_name(v) if where is not None else None) or v.output_file
 
 
 def _short_time(iso: str | None) -> str:
@@ -162,7 +154,7 @@ def _short_time(iso: str | None) -> str:
 
 def cache_line(index: dict[str, dict]) -> str:
     """The render cache's size, for people (docs/cache.md)."""
-    from reconciler.state import render_cache
+    from reconciler.outputs import render_cache
 
     n = len(index)
     return (f"Render cache: {n} cached render{'s' if n != 1 else ''}, "

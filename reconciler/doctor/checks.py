@@ -2,8 +2,8 @@
 
 Why: a team's first real apply must not be the test of its setup. The checks run in the
 order a person would fix things (config, specs, state, lock, the outputs bucket when
-``outputs:`` is ``s3://`` (a HEAD of the bucket, then a test upload and delete:
-``doctor.bucket``), the ``notify:`` webhooks' variables, credentials, each vendor
+``outputs:`` is ``s3://`` (a HEAD of the bucket, then a test upload and delete: the
+outputs store's own ``probes``), the ``notify:`` webhooks' variables, credentials, each vendor
 with a free authenticated call, the clock, then what the state says about renders), and
 each ends as a ``Check``: ok, warning or error, what was found, and the next step. Only
 errors make ``doctor`` exit 1; a running ``watch`` (the lock) or renders that need a
@@ -64,8 +64,7 @@ def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | No
     checks += [state_check, _lock(config, readable=recorded is not None)]
     if recorded:
         checks.append(_outputs_location(config))
-    if config.outputs_location is not None:
-        checks += _bucket_checks(config, env)
+    checks += _outputs_probes(config, env)
     if config.file.notify:
         checks.append(_notify(config, env))
     vendors = sorted(in_specs | {v.provider for v in (recorded or {}).values() if _needs_vendor(v)})
@@ -159,31 +158,11 @@ def _lock(config, readable: bool = True) -> Check:
                  "apply, refresh and watch fail while it is held: wait for it, or stop it if it should not run.")
 
 
-def _bucket(config, env: Mapping[str, str]) -> Check:
-    """A free HEAD of the outputs bucket (docs/outputs.md): reachable, credentials accepted,
-    the bucket exists. Writes nothing."""
-    from reconciler.state.bucket import Bucket
+def _outputs_probes(config, env: Mapping[str, str]) -> list[Check]:
+    """The outputs store's own checks (a bucket: its HEAD, then a test upload and delete)."""
+    from reconciler.outputs import open_outputs
 
-    location = config.outputs_location
-    bucket = Bucket(location, env=env)
-    try:
-        bucket.check()
-    except ReconcilerError as exc:
-        from reconciler.doctor import bucket as doctor_bucket
-
-        return Check("outputs bucket", ERROR, str(exc), doctor_bucket.fix(bucket, env, exc))
-    return Check("outputs bucket", OK, f"{location.url} answers at {bucket.endpoint}")
-
-
-def _bucket_checks(config, env: Mapping[str, str]) -> list[Check]:
-    """The bucket's HEAD, then (when it answers) a test upload and delete (``doctor.bucket``)."""
-    from reconciler.doctor import bucket as doctor_bucket
-    from reconciler.state.bucket import Bucket
-
-    head = _bucket(config, env)
-    if head.status == ERROR:
-        return [head]
-    return [head, doctor_bucket.writable(Bucket(config.outputs_location, env=env))]
+    return [Check(p.name, OK if p.ok else ERROR, p.detail, p.fix) for p in open_outputs(config).probes(env)]
 
 
 def _notify(config, env: Mapping[str, str]) -> Check:
@@ -249,8 +228,10 @@ def _needs_vendor(video) -> bool:
 
 def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
     from reconciler.model import Status
-    from reconciler.state import outputs_store, overdue
+    from reconciler.outputs import open_outputs
+    from reconciler.state import overdue
 
+    where = open_outputs(config)
     unknown, stalled, undownloaded, expiring = [], [], [], []
     epoch = now.timestamp()
     for address, v in sorted(recorded.items()):
@@ -260,11 +241,11 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
             stalled.append(f"{address} ({v.provider} task {v.task_id or '?'}, "
                            f"{overdue.age(v.submitted_at, epoch) / 3600:.1f} h)")
         elif v.status is Status.FINISHED and v.output_task_id != v.task_id and not v.output_lost:
-            staged = config.outputs_location is not None and (config.uploads_dir / f"{address}.mp4").is_file()
-            undownloaded.append(f"{address} (downloaded, upload to the bucket pending)" if staged else address)
+            pending = where.unpublished(address)
+            undownloaded.append(f"{address} ({pending})" if pending else address)
             if overdue.download_warning(v, epoch):
                 expiring.append(f"{address} (finished {overdue.age(v.finished_at, epoch) / 86400:.1f} days ago)")
-    lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(outputs_store.open_outputs(config).notice_missing(recorded).items())
+    lost = [f"{a}: {v.error or 'output lost'}" for a, v in sorted(where.notice_missing(recorded).items())
             if v.output_lost]
     return [
         _finding("unknown creates", unknown, "create(s) sent whose answer never arrived (maybe paid)",
@@ -274,11 +255,7 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
         _finding("stalled renders", stalled, "render(s) unfinished for longer than expected",
                  "Ask the vendor about the task; `reconciler refresh` polls it again. It is never re-rendered "
                  "without `--replace`."),
-        _finding("downloads", undownloaded, "finished render(s) not downloaded yet" if config.outputs_location is None
-                 else "finished render(s) not published in the bucket yet",
-                 "Run `reconciler refresh` to download them." if config.outputs_location is None else
-                 "Run `reconciler refresh` once the bucket answers: it downloads them, or uploads the downloads "
-                 "kept in state/uploads/ (no new download, no new render)."),
+        _finding("downloads", undownloaded, *where.unpublished_finding),
         _finding("unisound links", expiring, "finished over a day ago; its link dies 3 days after the render",
                  "Run `reconciler refresh` today, or the output is lost and must be rendered again."),
         _finding("outputs", lost, "output(s) missing or lost",

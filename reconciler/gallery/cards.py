@@ -27,9 +27,9 @@ from markupsafe import Markup
 from reconciler import model
 from reconciler.gallery import costs, script
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import manifest, outputs_store, overdue
+from reconciler.outputs import open_outputs
+from reconciler.state import manifest, overdue
 from reconciler.state.store import IMPORT_HOLDER
-from reconciler.util import urls
 
 ATTENTION = ("failed", "unknown", "stalled", "lost")  # shown first, in this order
 ORDER = (*ATTENTION, "rendering", "pending", "cancelled", "finished")
@@ -87,7 +87,7 @@ class Card:
 def build_cards(config, recorded: dict[str, RecordedVideo], attempts: list[dict], out_dir: Path,
                 now: dt.datetime) -> list[Card]:
     """Cards for every video of the manifest, those needing a look first, then by address."""
-    where = outputs_store.open_outputs(config)
+    where = open_outputs(config)
     seen = where.notice_missing(recorded)  # a file deleted by hand reads as lost
     by_address: dict[str, list[dict]] = {}
     for row in attempts:
@@ -111,14 +111,12 @@ def display_status(config, video: RecordedVideo, now: dt.datetime) -> str:
     return video.status.value
 
 
-def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt.datetime, where=None) -> Card:
+def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt.datetime, where) -> Card:
     status = display_status(config, video, now)
-    src, kind, local = _source(config, video, out_dir)
+    src, kind, local, signed = _source(config, video, out_dir, where)
     note = _note(video, status, kind)
-    if kind == "object" and where is not None:
-        src, signed = _object_player(where, video.output_file, src)
-        if signed:
-            note = (note + " " + SIGNED_NOTE).strip()
+    if signed:
+        note = (note + " " + SIGNED_NOTE).strip()
     return Card(
         address=video.address, provider=video.provider, provider_display=model.display_name(video.provider),
         status=status, recorded_status=video.status.value, note=note,
@@ -133,54 +131,27 @@ def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt
     )
 
 
-def _source(config, video: RecordedVideo, out_dir: Path) -> tuple[str | None, str, Path | None]:
+def _source(config, video: RecordedVideo, out_dir: Path, where) -> tuple[str | None, str, Path | None, bool]:
     """What the player plays: the local output (relative to the page, so the page works
-    from ``file://`` and keeps working when the project folder moves), the object of an
-    ``s3://`` output, or a vendor link that may be fetched more than once."""
+    from ``file://`` and keeps working when the project folder moves), an output the
+    outputs store serves by URL (an object of a bucket: ``OutputsStore.play``), or a
+    vendor link that may be fetched more than once. The last item: a signed link that expires."""
     if video.has_output and video.output_file:
-        if video.output_file.startswith("s3://"):
-            return object_url(video.output_file), "object", None
+        played = where.play(video.output_file)
+        if played is not None:
+            return played[0], "object", None, played[1]
         path = config.root / video.output_file
         if path.is_file():
-            return quote(Path(os.path.relpath(path, out_dir)).as_posix()), "local", path
+            return quote(Path(os.path.relpath(path, out_dir)).as_posix()), "local", path, False
     vendor = model.VENDORS.get(video.provider)
     if (video.status is Status.FINISHED and video.video_url and vendor and not vendor.one_shot_download
             and video.video_url.startswith(("http://", "https://"))):
-        return video.video_url, "vendor", None  # never a one-shot link: playing it would use it up
-    return None, "", None
+        return video.video_url, "vendor", None, False  # never a one-shot link: playing it would use it up
+    return None, "", None, False
 
 
 SIGNED_NOTE = ("The player uses a signed link of the bucket, valid for 7 days from when this page was made: "
                "run `reconciler gallery` again after that (or set outputs_public_url).")
-
-
-def _object_player(where, file: str, fallback: str) -> tuple[str, bool]:
-    """What plays an object of the outputs bucket: its public URL (``outputs_public_url``),
-    else a presigned GET valid 7 days (signed here, no network), else (no credentials
-    here) its plain object address. Returns (url, whether it is a signed link)."""
-    public = where.public_url(file)
-    if public:
-        return public, False
-    try:
-        signed = where.player_url(file)
-    except Exception:  # noqa: BLE001 - no credentials or no boto3 here: the plain address still helps
-        return fallback, False
-    return (signed, True) if signed else (fallback, False)
-
-
-def object_url(s3_url: str) -> str:
-    """The HTTP address of an ``s3://bucket/key`` object: path style under
-    ``AWS_ENDPOINT_URL`` when set, else AWS's virtual-hosted style. It plays when the
-    reviewer can read the bucket (a public or a signed-in endpoint)."""
-    bucket, _, key = s3_url.removeprefix("s3://").partition("/")
-    endpoint = os.environ.get("AWS_ENDPOINT_URL", "").strip().rstrip("/")
-    if endpoint:
-        try:  # never a user part (a secret) in the page
-            endpoint = urls.parse(endpoint).without_userinfo()
-        except urls.UrlError:
-            endpoint = urls.redact(endpoint)
-        return f"{endpoint}/{quote(bucket)}/{quote(key)}"
-    return f"https://{bucket}.s3.amazonaws.com/{quote(key)}"
 
 
 def _note(video: RecordedVideo, status: str, kind: str) -> str:

@@ -1,1 +1,1 @@
-"""What was rendered: the store, the writer lock, the manifest, the output files."""
+"""What was rendered: the store, the writer lock, the manifest, where the outputs are recorded to be."""

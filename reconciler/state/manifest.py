@@ -13,7 +13,7 @@ in the manifest. ``status --json`` prints this same document.
 
 With outputs in a bucket and ``outputs_public_url`` set (docs/outputs.md), each video with
 a published output also has ``url``: the public base plus ``<address>/<sha256>.mp4``
-(``public_url``, from ``outputs_store``). Without it the document is unchanged.
+(``public_url``, from ``outputs/base``). Without it the document is unchanged.
 """
 
 from __future__ import annotations

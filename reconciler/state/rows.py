@@ -33,7 +33,7 @@ ATTEMPT_FIELDS_OF_VIDEO = (
     "error", "submitted_at", "finished_at", "video_url", "preview_image_url", "account",
 )
 CACHE_COLUMNS = ("fingerprint", "provider", "task_id", "sha256", "bytes", "video_url", "preview_image_url",
-                 "created_at", "used_at", "location")  # location: where the bytes are (outputs_store.cache_location)
+                 "created_at", "used_at", "location")  # location: where the bytes are (``OutputsStore.cache_location``)
 
 
 class TxCursor:

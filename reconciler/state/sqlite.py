@@ -99,7 +99,7 @@ def _migrate_3(db: sqlite_utils.Database) -> None:
 
 def _migrate_4(db: sqlite_utils.Database) -> None:
     """The render cache's index (docs/cache.md): one row per cached render fingerprint;
-    the bytes live in the outputs store (``state/render_cache``)."""
+    the bytes live in the outputs store (``outputs/render_cache``)."""
     db["cache"].create({"fingerprint": str, "provider": str, "task_id": str, "sha256": str, "bytes": int,
                         "video_url": str, "preview_image_url": str, "created_at": str, "used_at": str},
                        pk="fingerprint")

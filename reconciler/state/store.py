@@ -194,7 +194,7 @@ class Store(Protocol):
         cache entry's bytes are at ``cache_location``, and the settings ``meta`` are
         written, in one transaction."""
 
-    # -- the render cache's index (docs/cache.md; the bytes: ``state/render_cache``) --------
+    # -- the render cache's index (docs/cache.md; the bytes: ``outputs/render_cache``) --------
 
     def cache_index(self) -> dict[str, dict]:
         """Every cache entry by render fingerprint (provider, task_id, sha256, bytes,

@@ -481,7 +481,7 @@ def test_bytes_of_a_used_one_shot_url_that_are_not_a_video_are_quarantined(tmp_p
 
 def test_a_download_renamed_into_place_but_never_recorded_is_adopted(tmp_path):
     """Issue 9 §2: a crash between the rename and its record costs no download and no render."""
-    from reconciler.state import outputs
+    from reconciler.outputs import rules as outputs
 
     rig = Rig(tmp_path)
     r = _unfinished(rig, video("u", "unisound"))
@@ -499,7 +499,7 @@ def test_a_download_renamed_into_place_but_never_recorded_is_adopted(tmp_path):
 
 
 def test_a_file_in_place_that_is_not_what_the_download_wrote_is_not_adopted(tmp_path):
-    from reconciler.state import outputs
+    from reconciler.outputs import rules as outputs
 
     rig = Rig(tmp_path)
     r = _unfinished(rig, video("x"))
@@ -514,7 +514,7 @@ def test_a_file_in_place_that_is_not_what_the_download_wrote_is_not_adopted(tmp_
 
 def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
     """Issue 9 §1: same size as recorded (as an old version published it) but not an MP4."""
-    from reconciler.state import outputs
+    from reconciler.outputs import local
 
     rig = Rig(tmp_path)
     run(rig.apply(plan(change(Action.CREATE, video("x")), change(Action.CREATE, video("u", "unisound")))))
@@ -522,7 +522,7 @@ def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
     for address in ("x", "u"):
         size = recorded[address].output_bytes
         (tmp_path / f"outputs/{address}.mp4").write_bytes(b"<html>" + b" " * (size - 6))
-    noticed = outputs.notice_missing(rig.config, recorded)
+    noticed = local.notice_missing(rig.config, recorded)
     assert noticed["u"].output_lost and "is not a video" in noticed["u"].error
     assert not noticed["x"].output_lost and noticed["x"].output_file is None  # fetched again, not rendered
     assert "it starts with an HTML/XML page" in noticed["x"].error
@@ -530,7 +530,8 @@ def test_plan_notices_a_published_file_that_is_not_a_video(tmp_path):
 
 def test_a_published_file_this_machine_cannot_read_is_reported_not_lost(tmp_path, monkeypatch):
     """Issue 9 §2: a permission problem is a local error, not a loss that costs a render."""
-    from reconciler.state import outputs
+    from reconciler.outputs import local
+    from reconciler.outputs import rules as outputs
 
     rig = Rig(tmp_path)
     run(rig.apply(plan(change(Action.CREATE, video("u", "unisound")))))
@@ -543,7 +544,7 @@ def test_a_published_file_this_machine_cannot_read_is_reported_not_lost(tmp_path
     assert _refresh(rig) == []
     assert rig.store.get("u").has_output
     assert "cannot be read (Permission denied): fix its permissions" in rig.engine.errors["u"]
-    assert outputs.notice_missing(rig.config, rig.store.recorded())["u"].has_output  # plan: no render
+    assert local.notice_missing(rig.config, rig.store.recorded())["u"].has_output  # plan: no render
 
 
 def test_a_missing_output_whose_link_the_vendor_no_longer_serves_is_lost_after_a_few_tries(tmp_path, monkeypatch):

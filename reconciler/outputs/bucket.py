@@ -1,7 +1,7 @@
-"""Outputs in an S3-compatible bucket (docs/outputs.md): the bucket side of ``outputs_store``.
+"""Outputs in an S3-compatible bucket (docs/outputs.md): the bucket side of ``outputs/base``.
 
 Why a module of its own: the rules that keep a bucket's outputs honest live here,
-over the few calls of ``state/bucket.py`` (the only importer of boto3):
+over the few calls of ``outputs/s3client.py`` (the only importer of boto3):
 
 - A download is written to a staging file, ``state/uploads/<address>.mp4``, by the
   provider's atomic verified download (MP4, length, sha256), exactly as a local
@@ -27,23 +27,31 @@ over the few calls of ``state/bucket.py`` (the only importer of boto3):
 
 from __future__ import annotations
 
+import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Callable
+from typing import Callable, TypeVar
 
 from reconciler.config import Config
 from reconciler.errors import OutputsError
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import outputs
-from reconciler.state.bucket import Bucket
-from reconciler.util import s3url
+from reconciler.outputs import local, rules
+from reconciler.outputs.base import Probe
+from reconciler.outputs.s3client import Bucket, plain_url, require_credentials
+from reconciler.util import atomic, s3url
 
 CACHE = ".cache"
 OBJECT_NAME = re.compile(r"^[0-9a-f]{64}\.mp4$")
+SIDECAR_NAME = re.compile(r"^[0-9a-f]{64}\.(" + "|".join(rules.SIDECARS) + r")$")
+T = TypeVar("T")
 
 
 class BucketOutputs:
-    remote = True
+    fix = "the bucket"
+    unpublished_finding = ("finished render(s) not published in the bucket yet",
+                           "Run `reconciler refresh` once the bucket answers: it downloads them, or uploads the "
+                           "downloads kept in state/uploads/ (no new download, no new render).")
 
     def __init__(self, config: Config, *, parallelism: int = 8, bucket: Bucket | None = None):
         self.config = config
@@ -63,7 +71,7 @@ class BucketOutputs:
     # -- publishing a download ------------------------------------------------------------
 
     def download_path(self, address: str) -> Path:
-        return self.config.uploads_dir / f"{address}{outputs.SUFFIX}"
+        return self.config.uploads_dir / f"{address}{rules.SUFFIX}"
 
     def store(self, address: str, path: Path, sha256: str, size: int) -> str:
         key = self.object_key(address, sha256)
@@ -74,6 +82,9 @@ class BucketOutputs:
                                f"({exc.strerror or exc}): fix this machine's disk or permissions") from None
         self._confirm(key, sha256, size, "upload")
         return self.location.object_url(key)
+
+    def adoption_note(self, path: Path) -> str:
+        return f"uploading the verified download an earlier run kept in {self.config.rel(path)} (no new download)"
 
     def _confirm(self, key: str, sha256: str, size: int, what: str) -> None:
         found = self.bucket.head(key)
@@ -95,6 +106,15 @@ class BucketOutputs:
             if key is not None and key.startswith(self.location.key(address) + "/"):
                 self.bucket.delete(key)
 
+    def discard(self, path: Path) -> None:
+        """A superseded render's staged download: this upload is nobody's output now."""
+        path.unlink(missing_ok=True)
+
+    def unpublished(self, address: str) -> str | None:
+        if self.download_path(address).is_file():
+            return "downloaded, upload to the bucket pending"
+        return None
+
     # -- checks -------------------------------------------------------------------------------
 
     def check(self, video: RecordedVideo) -> str | None:
@@ -102,7 +122,7 @@ class BucketOutputs:
             return None
         key = self.location.key_of(video.output_file)
         if key is None:  # a local file recorded before outputs moved to the bucket
-            return None if s3url.is_s3(video.output_file or "") else outputs.check_output(self.config, video)
+            return None if s3url.is_s3(video.output_file or "") else local.check_output(self.config, video)
         found = self.bucket.head(key)
         if found is None:
             return f"{video.output_file} is missing"
@@ -114,14 +134,24 @@ class BucketOutputs:
                     f"recorded {(video.output_sha256 or '')[:12]}…)")
         return None
 
+    def map_checks(self, check: Callable[[RecordedVideo], T], videos: list[RecordedVideo],
+                   parallelism: int) -> list[T]:
+        """HEADs ``parallelism`` at a time (one shared, thread-safe client)."""
+        if len(videos) < 2:
+            return [check(v) for v in videos]
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=parallelism, thread_name_prefix="reconciler-check") as pool:
+            return list(pool.map(check, videos))
+
     def notice_missing(self, recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
         """Objects are trusted as recorded (no network: ``refresh`` HEADs them); files
         recorded locally before outputs moved to the bucket are looked at as before."""
-        local = {a: v for a, v in recorded.items() if v.output_file and not s3url.is_s3(v.output_file)}
-        if not local:
+        files = {a: v for a, v in recorded.items() if v.output_file and not s3url.is_s3(v.output_file)}
+        if not files:
             return recorded
-        seen = outputs.notice_missing(self.config, local)
-        return recorded if seen is local else {**recorded, **seen}
+        seen = local.notice_missing(self.config, files)
+        return recorded if seen is files else {**recorded, **seen}
 
     # -- removal ------------------------------------------------------------------------------
 
@@ -142,19 +172,22 @@ class BucketOutputs:
             self.bucket.delete(key)
         return [self.location.object_url(k) for k in keys]
 
+    def target(self, address: str) -> str:
+        return "its address in the bucket"
+
     def sweep(self, recorded: Callable[[], dict[str, RecordedVideo]] | None = None) -> None:
         """Half-done downloads of a killed run, and staged downloads no render needs any
         more: the video is gone, its current render's output is recorded (a kill between
         the record and the tidy-up), or a newer render superseded it. A staged file of a
         current render that is finished and not published is kept: the next poll uploads it."""
-        outputs.sweep_partials(self.config, self.config.uploads_dir)
+        rules.sweep_partials(self.config, self.config.uploads_dir)
         top = self.config.uploads_dir
-        staged = [p for p in top.rglob(f"*{outputs.SUFFIX}") if not p.name.startswith(".")] if top.is_dir() else []
+        staged = [p for p in top.rglob(f"*{rules.SUFFIX}") if not p.name.startswith(".")] if top.is_dir() else []
         if not staged or recorded is None:
             return
         videos = recorded()
         for path in staged:
-            video = videos.get(path.relative_to(top).as_posix()[:-len(outputs.SUFFIX)])
+            video = videos.get(path.relative_to(top).as_posix()[:-len(rules.SUFFIX)])
             if video is None or video.status is not Status.FINISHED or video.output_task_id == video.task_id:
                 _unlink_up_to(path, top)
 
@@ -208,8 +241,92 @@ class BucketOutputs:
             return None
         return self.public_url(file) or self.bucket.presigned_get(key)
 
+    def play(self, file: str) -> tuple[str, bool] | None:
+        """The public URL, else a presigned GET valid 7 days (signed here, no network), else
+        (no credentials or no boto3 here) the object's plain address; an object of
+        another bucket: its plain address. (URL, whether it is a signed link.)"""
+        if not s3url.is_s3(file):
+            return None
+        fallback = plain_url(file)
+        public = self.public_url(file)
+        if public:
+            return public, False
+        try:
+            signed = self.player_url(file)
+        except Exception:  # noqa: BLE001 - no credentials or no boto3 here: the plain address still helps
+            return fallback, False
+        return (signed, True) if signed else (fallback, False)
+
+    # -- sidecars: small files beside a video ------------------------------------------------
+
+    def publish_sidecar(self, address: str, kind: str, data: bytes) -> str:
+        """An object under the video's own folder named by its content
+        (``<prefix>/<address>/<sha256>.<kind>``): a new one never overwrites what a player
+        has open; the one it replaces is removed with ``remove_sidecars``."""
+        key = self.location.key(address, f"{hashlib.sha256(data).hexdigest()}.{kind}")
+        self.bucket.put_bytes(key, data, rules.SIDECARS[kind])
+        return self.location.object_url(key)
+
+    def remove_sidecars(self, address: str, files: list[str]) -> list[str]:
+        """Only objects ``<prefix>/<address>/<sha256>.<kind>``: never anything else a state row might name."""
+        removed = []
+        for file in files:
+            key = self.location.key_of(file)
+            if key is None or not key.startswith(self.location.key(address) + "/") \
+                    or not SIDECAR_NAME.match(key.rpartition("/")[2]):
+                continue
+            self.bucket.delete(key)
+            removed.append(file)
+        return removed
+
+    def local_copy(self, file: str, sha256: str | None, dest: Path) -> Path:
+        """The object ``file`` streamed into ``dest`` (a staging copy, made again if torn), its
+        sha256 checked. OutputsError when the bucket has no such object, or other bytes."""
+        key = self.location.key_of(file)
+        body = self.bucket.open_object(key) if key is not None else None
+        if body is None:
+            raise OutputsError(f"{file} is not in the {self.bucket.where}: run `reconciler refresh`")
+        digest = hashlib.sha256()
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with atomic.Replacement(dest, suffix=".part", durable=False) as out:
+                while chunk := body.read(1 << 20):
+                    digest.update(chunk)
+                    out.file.write(chunk)
+                if sha256 is not None and digest.hexdigest() != sha256:
+                    raise OutputsError(f"{file} in the {self.bucket.where} is not the recorded bytes (sha256 "
+                                       "differs): run `reconciler refresh`")
+        finally:
+            body.close()
+        return dest
+
+    def short_name(self, video: RecordedVideo) -> str | None:
+        """``s3://bucket/prefix/<address>/<sha256>.mp4`` (under this location, the address
+        already in its row) as ``<sha256[:12]>….mp4``; None for any other file."""
+        relative = self.location.relative(video.output_file)
+        if relative is None or relative.rpartition("/")[0] != video.address:
+            return None
+        stem, dot, suffix = relative.rpartition("/")[2].partition(".")
+        return f"{stem[:12]}…{dot}{suffix}" if len(stem) > 13 else f"{stem}{dot}{suffix}"
+
+    def names_note(self) -> str | None:
+        return (f"Outputs: {self.location.url}/ADDRESS/SHA256.mp4 (the sha256 cut to 12 digits above; "
+                "`status --json` has each in full).")
+
+    # -- readiness and doctor ---------------------------------------------------------------
+
+    def ready(self) -> None:
+        """ConfigError unless the environment holds the bucket's key, secret and a usable
+        endpoint (no network, no boto3)."""
+        require_credentials(self.location)
+
+    def probes(self, env: Mapping[str, str]) -> list[Probe]:
+        from reconciler.outputs import bucket_probe
+
+        return bucket_probe.probes(self.location, env)
+
 
 def _unlink_up_to(path: Path, top: Path) -> None:
     """Delete ``path`` and the folders it leaves empty below ``top``."""
     path.unlink(missing_ok=True)
-    outputs.remove_empty_folders(path.parent, top)
+    rules.remove_empty_folders(path.parent, top)

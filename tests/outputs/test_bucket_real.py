@@ -1,4 +1,4 @@
-"""``state.bucket.Bucket`` against the real S3-compatible server the suite starts
+"""``outputs.s3client.Bucket`` against the real S3-compatible server the suite starts
 (SeaweedFS, tests/s3server.py): the calls the outputs store makes are accepted as
 made (Content-MD5 and sha256 metadata on a PUT, server-side copies, a listing of one
 folder's objects, a presigned GET that plays), and a wrong secret or a bucket that does
@@ -12,7 +12,7 @@ import httpx
 import pytest
 
 from reconciler.errors import OutputsError
-from reconciler.state.bucket import Bucket
+from reconciler.outputs.s3client import Bucket
 from reconciler.util.s3url import Location
 
 

@@ -5,7 +5,7 @@ Why a module of its own: the index lives in the state store (``Store.cache_*``),
 bytes live in the outputs store: here ``<outputs>/.cache/<fingerprint>.mp4``, a copy of
 its own (a reflink where the filesystem offers one, never a hard link: overwriting a
 published output in place must change no other video and no entry; docs/cache.md,
-clarifications). ``state/bucket_outputs`` implements the same few functions for a
+clarifications). ``outputs/bucket`` implements the same few functions for a
 bucket. Nothing else touches the files:
 
 - ``keep`` puts a copy of a published, verified output into the cache;
@@ -46,7 +46,7 @@ def keep(config: Config, fingerprint: str, published: Path) -> None:
 def problem(config: Config, entry: dict) -> str | None:
     """Why the cached file of ``entry`` may not be served (gone, another size, changed
     bytes, not a video), or None if it is intact."""
-    from reconciler.state.outputs import sha256_of
+    from reconciler.outputs.rules import sha256_of
 
     path = entry_path(config, entry["fingerprint"])
     try:
@@ -67,7 +67,7 @@ def publish(config: Config, entry: dict, dest: Path) -> None:
     """Put a copy of the cached output of ``entry`` at ``dest`` atomically, once the
     copy's size and sha256 are the recorded ones (``Damaged`` otherwise, ``dest`` left as
     it was; OSError: a local failure to report)."""
-    from reconciler.state.outputs import sha256_of
+    from reconciler.outputs.rules import sha256_of
 
     def verify(copy: Path) -> None:
         size = copy.stat().st_size

@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 from reconciler.config import load_config
-from reconciler.state import outputs_store, render_cache
+from reconciler.outputs import render_cache
+from reconciler.outputs.base import CacheDamaged
+from reconciler.outputs.local import LocalOutputs
 
 VIDEO = (Path(render_cache.__file__).parent.parent / "sim/base.mp4").read_bytes()
 
@@ -33,7 +35,7 @@ def kept(config, address: str = "a") -> dict:
 def test_kept_and_published_files_share_no_inode(config):
     entry = kept(config)
     published, cached = config.outputs_dir / "a.mp4", render_cache.entry_path(config, "fp")
-    outputs_store.LocalOutputs(config).cache_publish("fp", "b", entry)
+    LocalOutputs(config).cache_publish("fp", "b", entry)
     served = config.outputs_dir / "b.mp4"
     assert len({published.stat().st_ino, cached.stat().st_ino, served.stat().st_ino}) == 3
     with open(published, "r+b") as f:  # overwritten in place
@@ -49,7 +51,7 @@ def test_a_hit_whose_bytes_changed_is_not_published(config):
     with open(render_cache.entry_path(config, "fp"), "r+b") as f:  # damaged after it was checked
         f.seek(100)
         f.write(b"\xff" * 8)
-    with pytest.raises(outputs_store.CacheDamaged, match="sha256"):
+    with pytest.raises(CacheDamaged, match="sha256"):
         render_cache.publish(config, entry, dest)
     assert dest.read_bytes() == b"the old output"  # left as it was, no temporary file behind
     assert sorted(p.name for p in config.outputs_dir.iterdir()) == [".cache", "a.mp4", "b.mp4"]
@@ -58,7 +60,7 @@ def test_a_hit_whose_bytes_changed_is_not_published(config):
 def test_a_missing_entry_is_damaged_not_a_local_failure(config):
     entry = kept(config)
     render_cache.entry_path(config, "fp").unlink()
-    with pytest.raises(outputs_store.CacheDamaged, match="missing"):
+    with pytest.raises(CacheDamaged, match="missing"):
         render_cache.publish(config, entry, config.outputs_dir / "b.mp4")
 
 
@@ -80,7 +82,7 @@ def test_an_entry_an_older_version_hard_linked_gets_a_copy_of_its_own_at_the_nex
     published, cached = config.outputs_dir / "a.mp4", render_cache.entry_path(config, "fp")
     cached.unlink()
     os.link(published, cached)  # what link_or_copy left behind
-    outputs_store.LocalOutputs(config).sweep()  # Engine.recover, before any change
+    LocalOutputs(config).sweep()  # Engine.recover, before any change
     assert cached.stat().st_nlink == published.stat().st_nlink == 1
     with open(published, "r+b") as f:
         f.write(b"\0" * 64)
@@ -88,7 +90,7 @@ def test_an_entry_an_older_version_hard_linked_gets_a_copy_of_its_own_at_the_nex
 
 
 def test_in_a_bucket_an_entry_recorded_in_another_outputs_location_is_not_servable(tmp_path):
-    from reconciler.state.bucket_outputs import BucketOutputs
+    from reconciler.outputs.bucket import BucketOutputs
     from tests.fakes import FakeBucket
 
     (tmp_path / "reconciler.yaml").write_text("outputs: s3://videos/launch\n")

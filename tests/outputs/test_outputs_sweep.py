@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from reconciler.config import load_config
-from reconciler.state import outputs
+from reconciler.outputs import rules as outputs
 
 
 def test_sweep_removes_temporaries_and_quarantines_rejected_bytes(tmp_path):

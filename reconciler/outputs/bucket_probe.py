@@ -1,5 +1,5 @@
-"""The outputs bucket's checks of ``reconciler doctor`` beyond its HEAD: a write test, and
-fix hints that name what is actually wrong.
+"""The outputs bucket's checks of ``reconciler doctor`` (``BucketOutputs.probes``): a free HEAD
+of the bucket, a write test, and fix hints that name what is actually wrong.
 
 Why a module of its own: a HEAD of the bucket passed a key that could reach the bucket
 but not upload to it, so the first render paid for was the first upload refused. The
@@ -15,8 +15,9 @@ from __future__ import annotations
 import secrets
 from typing import Mapping
 
-from reconciler.doctor.checks import ERROR, OK, Check
-from reconciler.errors import ConfigError, OutputsError
+from reconciler.errors import ConfigError, OutputsError, ReconcilerError
+from reconciler.outputs.base import Probe
+from reconciler.outputs.s3client import Bucket, check_endpoint
 
 KEY_VARS = ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY")
 PROBE_BODY = b"written by `reconciler doctor` to test uploads; safe to delete\n"
@@ -27,6 +28,24 @@ REFUSED = {
     "InvalidAccessKeyId": "AWS_ACCESS_KEY_ID was refused (the service knows no such key): check it against the "
                           "storage service's console",
 }
+
+
+def probes(location, env: Mapping[str, str]) -> list[Probe]:
+    """The bucket's HEAD (reachable, credentials accepted, the bucket exists), then (when
+    it answers) a test upload and delete."""
+    head = answers(Bucket(location, env=env), env)
+    if not head.ok:
+        return [head]
+    return [head, writable(Bucket(location, env=env))]
+
+
+def answers(bucket: Bucket, env: Mapping[str, str]) -> Probe:
+    """A free HEAD of the outputs bucket (docs/outputs.md). Writes nothing."""
+    try:
+        bucket.check()
+    except ReconcilerError as exc:
+        return Probe("outputs bucket", False, str(exc), fix(bucket, env, exc))
+    return Probe("outputs bucket", True, f"{bucket.location.url} answers at {bucket.endpoint}")
 
 
 def fix(bucket, env: Mapping[str, str], exc: Exception) -> str:
@@ -64,8 +83,6 @@ def fix(bucket, env: Mapping[str, str], exc: Exception) -> str:
 
 
 def _endpoint_usable(env: Mapping[str, str]) -> bool:
-    from reconciler.state.bucket import check_endpoint
-
     try:
         check_endpoint(env)
     except ConfigError:
@@ -83,7 +100,7 @@ def _refusal_code(bucket) -> str:
     return ""
 
 
-def writable(bucket) -> Check:
+def writable(bucket) -> Probe:
     """Put a tiny object under ``<prefix>/.doctor/`` and delete it."""
     location = bucket.location
     key = location.key(".doctor", secrets.token_hex(8))
@@ -97,17 +114,17 @@ def writable(bucket) -> Check:
     except OutputsError as exc:
         return _refused(bucket, exc, "s3:DeleteObject", "delete", f"deleting the test object {key}",
                         f" The test object {key} is left in the bucket: delete it once the key may.")
-    return Check("bucket writes", OK, f"a test object was uploaded under {folder} and deleted")
+    return Probe("bucket writes", True, f"a test object was uploaded under {folder} and deleted")
 
 
-def _refused(bucket, exc: OutputsError, permission: str, verb: str, what: str, left: str) -> Check:
+def _refused(bucket, exc: OutputsError, permission: str, verb: str, what: str, left: str) -> Probe:
     location = bucket.location
     scope = f"arn:aws:s3:::{location.bucket}/{location.key('*')}"
     if exc.status == 403:
-        return Check("bucket writes", ERROR,
+        return Probe("bucket writes", False,
                      f"{what} in the {bucket.where} was refused (HTTP 403 {exc.code}), though the bucket answered "
                      f"its HEAD: the key in AWS_ACCESS_KEY_ID may reach the bucket but not {verb} objects in it",
                      f"Grant that key {permission} on {scope} (the bucket's or the key's policy); no render can be "
                      f"published until it may.{left}")
-    return Check("bucket writes", ERROR, str(exc),
+    return Probe("bucket writes", False, str(exc),
                  f"Try again later; if it persists, check the service's status.{left}")

@@ -65,7 +65,7 @@ class Places:
         return f"{place}/.cache/{fingerprint}.mp4"
 
     def _bucket(self, ref: str):
-        from reconciler.state.bucket import Bucket
+        from reconciler.outputs.s3client import Bucket
 
         location = s3url.parse(ref)  # bucket, and the key as its "prefix"
         if location.bucket not in self._buckets:
@@ -177,6 +177,6 @@ class Places:
 
 
 def _sha256(path: Path) -> str:
-    from reconciler.state.outputs import sha256_of
+    from reconciler.outputs.rules import sha256_of
 
     return sha256_of(path)

@@ -1,15 +1,10 @@
-"""The published outputs: the video files under ``outputs/``.
+"""The rules every outputs store shares: what a published output found gone or damaged
+means, adoption of an interrupted download, quarantine, this checkout's place.
 
-Why a module of its own: the files are what a user keeps, so the rules about them sit
-in one place (and import nothing heavy: ``plan`` checks them too):
+Why a module of its own: the outputs are what a user keeps, so the rules about them sit
+in one place, whichever store holds them (and import nothing heavy: ``plan`` uses them
+too); a folder's own checks are ``outputs/local``, a bucket's ``outputs/bucket``:
 
-- A video's file is ``<outputs>/<address>.mp4``; state and manifest record its
-  project-relative path. Only such a *managed* path is ever deleted, so a state
-  edited by hand cannot make reconciler remove a file elsewhere.
-- ``check_output`` is how ``refresh`` notices a file that is gone, was changed
-  (sha256 differs from the one recorded at download) or is not a video (``util.mp4``).
-- ``notice_missing`` lets ``plan`` and ``apply`` see the same without hashing (one
-  ``stat`` and a few box headers each).
 - A published file that is gone or damaged is not a lost output while the vendor can
   give it again (docs/specs.md): Xingyun's links can be fetched again, so such a video
   reads as "finished, output not downloaded" and apply/refresh download it, no new
@@ -35,6 +30,8 @@ from reconciler.model import VENDORS, RecordedVideo, Status
 from reconciler.util import mp4
 
 SUFFIX = ".mp4"
+# Small files published beside a video (``OutputsStore.publish_sidecar``): kind -> content type.
+SIDECARS = {"jpg": "image/jpeg", "srt": "application/x-subrip", "vtt": "text/vtt"}
 # Providers whose output URL serves once (``Capabilities.one_shot_download``), known
 # here without building a client, for readers such as ``plan``: their output cannot
 # be fetched again, so a published file that is gone is lost with it.
@@ -61,43 +58,12 @@ def refetchable(provider: str) -> bool:
     return provider not in ONE_SHOT
 
 
-def output_path(config: Config, address: str) -> Path:
-    """Where the output of ``address`` lives (absolute)."""
-    return config.outputs_dir / f"{address}{SUFFIX}"
-
-
-def relative(config: Config, path: Path) -> str:
-    """The project-relative posix path recorded in state and manifest."""
-    return config.rel(path)
-
-
 def sha256_of(path: Path) -> str:
     digest = hashlib.sha256()
     with open(path, "rb") as f:
         for chunk in iter(lambda: f.read(1 << 20), b""):
             digest.update(chunk)
     return digest.hexdigest()
-
-
-def check_output(config: Config, video: RecordedVideo) -> str | None:
-    """Why the published output of ``video`` is damaged (missing, changed, not a video),
-    or None if intact. A file that exists but cannot be read (a permission) raises
-    OSError: a problem of this machine to fix, not a damaged output."""
-    if not video.has_output:
-        return None
-    path = config.root / video.output_file
-    try:
-        actual = sha256_of(path)
-    except (FileNotFoundError, NotADirectoryError):
-        return f"{video.output_file} is missing"
-    if actual != video.output_sha256:
-        return f"{video.output_file} was changed (sha256 {actual[:12]}…, recorded {(video.output_sha256 or '')[:12]}…)"
-    return _not_a_video(config, video)
-
-
-def _not_a_video(config: Config, video: RecordedVideo) -> str | None:
-    why = mp4.problem(config.root / video.output_file)  # OSError: for the caller
-    return None if why is None else f"{video.output_file} is not a video ({why})"
 
 
 def fetch_again(video: RecordedVideo) -> bool:
@@ -113,39 +79,6 @@ def as_not_downloaded(video: RecordedVideo, why: str) -> RecordedVideo:
     then fetch again (``engine.to_collect``)."""
     return dataclasses.replace(video, output_file=None, output_sha256=None, output_bytes=None,
                                output_task_id=None, error=f"{why}: it is downloaded again from the vendor")
-
-
-def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[str, RecordedVideo]:
-    """``recorded`` with every finished video whose published file is gone, has another
-    size than recorded or is not a video, in memory only: read as "not downloaded"
-    where the vendor can give it again (``fetch_again``: apply downloads it, no render),
-    else marked lost (``plan`` and ``apply`` propose to render it again without a
-    ``refresh`` first: docs/specs.md, "its output is lost"). One ``stat`` and a few box
-    headers per file; hashing every output stays with ``refresh`` (``check_output``).
-    A video whose newer render is still running or not yet downloaded is left alone."""
-    out = recorded
-    for address, video in recorded.items():
-        if not video.has_output or video.status is not Status.FINISHED or video.output_task_id != video.task_id:
-            continue
-        try:
-            size = (config.root / video.output_file).stat().st_size
-            if video.output_bytes is not None and size != video.output_bytes:
-                why = f"{video.output_file} has {size} bytes, recorded {video.output_bytes}"
-            else:
-                why = _not_a_video(config, video)
-                if why is None:
-                    continue
-        except (FileNotFoundError, NotADirectoryError):
-            why = f"{video.output_file} is missing"
-            if not fetch_again(video) and kept_elsewhere(config, video):
-                continue  # downloaded by another checkout of a shared state: published there, not lost
-        except OSError:
-            continue  # unreadable here (a permission): a local problem, not a loss; refresh says so
-        if out is recorded:
-            out = dict(recorded)
-        out[address] = (as_not_downloaded(video, why) if fetch_again(video)
-                        else dataclasses.replace(video, output_lost=True, error=f"output lost: {why}"))
-    return out
 
 
 def identity(path: Path) -> str | None:
@@ -209,22 +142,6 @@ def quarantine(config: Config, kept: Path, address: str, task_id: str) -> str:
     return config.rel(target)
 
 
-def remove_output(config: Config, address: str, recorded_file: str | None) -> bool:
-    """Delete the managed output file of ``address`` (if the state points at it) and the
-    directories it leaves empty under ``outputs/``. True if a file was removed."""
-    if not recorded_file:
-        return False
-    managed = output_path(config, address)
-    if (config.root / recorded_file).resolve() != managed.resolve():
-        return False  # not ours to delete
-    try:
-        managed.unlink()
-    except FileNotFoundError:
-        return False
-    remove_empty_folders(managed.resolve().parent, config.outputs_dir.resolve())
-    return True
-
-
 def remove_empty_folders(folder: Path, top: Path) -> None:
     """Remove ``folder`` and its parents while they are empty, up to (not including) ``top``."""
     while folder != top and top in folder.parents:
@@ -239,7 +156,7 @@ def sweep_partials(config: Config, folder: Path | None = None) -> list[Path]:
     """Tidy what a killed process left under ``folder`` (default: the outputs folder): the
     temporary files of half-done downloads (``.<name>.mp4.*.part``, see
     ``providers.download``), of copies to and from the render cache (``.part`` too,
-    ``state/render_cache``) and of links an older version made (``.<name>.mp4.<pid>.link``)
+    ``outputs/render_cache``) and of links an older version made (``.<name>.mp4.<pid>.link``)
     are removed; bytes a one-shot download had kept aside
     as not a video (``.<name>.mp4.*.rejected``) go to ``state/quarantine/`` for a person
     to inspect. Call only under the lock. Returns the paths tidied."""

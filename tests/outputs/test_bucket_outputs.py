@@ -14,9 +14,10 @@ import pytest
 from reconciler.config import load_config, secrets
 from reconciler.errors import ConfigError
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import outputs_store
-from reconciler.state.bucket import Bucket, endpoint_name
-from reconciler.state.bucket_outputs import BucketOutputs
+from reconciler.outputs import open_outputs
+from reconciler.outputs.bucket import BucketOutputs
+from reconciler.outputs.local import LocalOutputs
+from reconciler.outputs.s3client import Bucket, endpoint_name
 from reconciler.util import s3url
 from tests.fakes import FakeBucket
 
@@ -79,9 +80,9 @@ def test_keys_and_urls_under_a_prefix():
 
 def test_the_factory_picks_the_store_without_importing_boto3(tmp_path):
     local = load_config(project(tmp_path, "outputs: outputs\n"))
-    assert isinstance(outputs_store.open_outputs(local), outputs_store.LocalOutputs)
+    assert isinstance(open_outputs(local), LocalOutputs)
     code = ("import sys; from pathlib import Path; from reconciler.config import load_config; "
-            "from reconciler.state.outputs_store import open_outputs; "
+            "from reconciler.outputs import open_outputs; "
             f"s = open_outputs(load_config(Path({str(tmp_path)!r}))); "
             "print(type(s).__name__, 'boto3' in sys.modules, 'botocore' in sys.modules)")
     project(tmp_path, "outputs: s3://videos/x\n")

@@ -30,6 +30,7 @@ import threading
 import time
 from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import quote
 
 from reconciler import DISTRIBUTION
 from reconciler.errors import ConfigError, OutputsError
@@ -55,6 +56,22 @@ def endpoint_name(env: Mapping[str, str] | None = None) -> str:
         return urls.redact(urls.parse(url).without_userinfo())
     except urls.UrlError:
         return urls.redact(url) if urls.has_scheme(url) else "AWS_ENDPOINT_URL (not a URL)"
+
+
+def plain_url(s3_url: str, env: Mapping[str, str] | None = None) -> str:
+    """The HTTP address of an ``s3://bucket/key`` object: path style under
+    ``AWS_ENDPOINT_URL`` when set, else AWS's virtual-hosted style. It plays when the
+    reviewer can read the bucket (a public or a signed-in endpoint). Never a user part."""
+    env = os.environ if env is None else env
+    bucket, _, key = s3_url.removeprefix("s3://").partition("/")
+    endpoint = env.get("AWS_ENDPOINT_URL", "").strip().rstrip("/")
+    if endpoint:
+        try:  # never a user part (a secret) in the page
+            endpoint = urls.parse(endpoint).without_userinfo()
+        except urls.UrlError:
+            endpoint = urls.redact(endpoint)
+        return f"{endpoint}/{quote(bucket)}/{quote(key)}"
+    return f"https://{bucket}.s3.amazonaws.com/{quote(key)}"
 
 
 def check_endpoint(env: Mapping[str, str] | None = None) -> None:
