@@ -77,6 +77,9 @@ def to_collect(video: RecordedVideo) -> bool:
     return video.status is Status.FINISHED and not video.output_lost and video.output_task_id != video.task_id
 
 
+WINDOW = 128  # changes of one vendor started at a time (Engine._in_window)
+
+
 def _since(stamp: str | None, now: float) -> float | None:
     """Seconds from a recorded time to ``now`` (None when it does not read)."""
     try:
@@ -338,10 +341,37 @@ class Engine:
                     self._settled(first)
             for moved in filter(executor.moved_only, plan.changes):
                 await executor.record_move(self.context, moved)
-            await asyncio.gather(*(self._change(c, stop) for c in changes))
+            served = [c for c in changes if c.same_as is not None]  # wait for their render, holding nothing
+            by_vendor: dict[str, list] = {}
+            for change in changes:
+                if change.same_as is None:
+                    by_vendor.setdefault(change.provider, []).append(change)
+            await asyncio.gather(*(self._change(c, stop) for c in served),
+                                 *(self._in_window(group, stop) for group in by_vendor.values()))
         finally:
             self._executing -= 1
             self._wakeup()
+
+    async def _in_window(self, changes: list, stop: asyncio.Event) -> None:
+        """One vendor's changes in plan order, at most ``WINDOW`` (or 4 x parallelism) of them
+        started at a time, each still waiting for its slots inside: ten thousand changes are
+        not ten thousand tasks held in memory at once, and one vendor at its limit never
+        keeps another's changes from starting."""
+        window = max(WINDOW, 4 * self.parallelism)
+        running: set[asyncio.Task] = set()
+        try:
+            for change in changes:
+                if len(running) >= window:
+                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()  # an error no change caught is raised here, as gather did
+                running.add(asyncio.ensure_future(self._change(change, stop)))
+            if running:
+                await asyncio.gather(*running)
+        except BaseException:
+            for task in running:
+                task.cancel()
+            raise
 
     def _vendor_slot(self, provider: str) -> asyncio.Semaphore:
         """Changes of one vendor wait for its own limit *before* taking a shared slot, so
