@@ -153,9 +153,6 @@ def in_flight(args, url: str, root: Path) -> None:
     env["PYTHONPYCACHEPREFIX"] = str(PYCACHE)
     env.update(XINGYUN_ENDPOINT=url, UNISOUND_ENDPOINT=url, XINGYUN_APP_ID="sim-app", XINGYUN_APP_SECRET="sim-secret",
                UNISOUND_APPKEY="sim-app", UNISOUND_SECRET="sim-secret")
-    # a fresh state has no history: the vendors' schedule would poll every render every 30 s meanwhile, and those
-    # calls (memory-free, but CPU) would slow the creates; the tests' knob puts each first poll an hour out
-    env["RECONCILER_TEST_FIRST_POLL_SECONDS"] = "3600"
     started = time.perf_counter()
     proc = subprocess.Popen([RECONCILER, "-C", str(root), "apply", "--auto-approve", "--parallelism",
                              str(args.parallelism)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)
