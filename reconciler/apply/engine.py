@@ -17,7 +17,9 @@ all drive the same object:
 ``execute`` and ``wait`` may run at the same time (apply does: an output is
 downloaded the moment its render finishes, while later creates are still going
 out); ``wait`` returns when nothing is tracked and no ``execute`` is running, or
-when ``stop`` is set (then it lets the calls in flight finish). Concurrency: a change
+when ``stop`` is set (then it lets the calls in flight finish). Concurrency: each
+vendor's changes are started in plan order through a window (``WINDOW``), so memory does
+not grow with the size of the plan; a change
 takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one of
 ``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
 per-vendor limit (``providers.http``), which is what bounds polls and downloads. A
