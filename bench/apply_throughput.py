@@ -168,7 +168,7 @@ def in_flight(args, url: str, root: Path) -> None:
         news = httpx.get(f"{url}/_sim/ledger", params={"since": seq}, timeout=120).json()["ledger"]
         seq = max((e["seq"] for e in news), default=seq)
         answered += sum(1 for e in news if e["kind"] == "create")
-        if answered >= args.videos:
+        if answered >= args.videos or time.perf_counter() - started > args.max_seconds:
             break
     ledger = httpx.get(f"{url}/_sim/ledger", timeout=120).json()["ledger"]
     statuses = sum(1 for e in ledger if e["kind"] == "status")
@@ -360,6 +360,8 @@ def main() -> None:
     parser.add_argument("--skip-naive", action="store_true")
     parser.add_argument("--in-flight", action="store_true",
                         help="memory with every render in flight: stop the apply once every create is answered")
+    parser.add_argument("--max-seconds", type=float, default=3600,
+                        help="with --in-flight: stop after this long even if not every create went out")
     parser.add_argument("--keep", action="store_true", help="keep the projects (their states) and say where")
     parser.add_argument("--outputs", choices=["local", "s3"], default="local",
                         help="s3: compare local outputs with outputs in a local SeaweedFS bucket")

@@ -17,7 +17,9 @@ all drive the same object:
 ``execute`` and ``wait`` may run at the same time (apply does: an output is
 downloaded the moment its render finishes, while later creates are still going
 out); ``wait`` returns when nothing is tracked and no ``execute`` is running, or
-when ``stop`` is set (then it lets the calls in flight finish). Concurrency: a change
+when ``stop`` is set (then it lets the calls in flight finish). Concurrency: each
+vendor's changes are started in plan order through a window (``WINDOW``), so memory does
+not grow with the size of the plan; a change
 takes a slot of its vendor's limit (``capabilities.max_concurrency``), then one of
 ``asyncio.Semaphore(parallelism)``; every HTTP call also waits for the provider's own
 per-vendor limit (``providers.http``), which is what bounds polls and downloads. A
@@ -75,6 +77,9 @@ def to_collect(video: RecordedVideo) -> bool:
     if video.status is Status.RENDERING:
         return True
     return video.status is Status.FINISHED and not video.output_lost and video.output_task_id != video.task_id
+
+
+WINDOW = 128  # changes of one vendor started at a time (Engine._in_window)
 
 
 def _since(stamp: str | None, now: float) -> float | None:
@@ -339,10 +344,37 @@ class Engine:
                     self._settled(first)
             for moved in filter(executor.moved_only, plan.changes):
                 await executor.record_move(self.context, moved)
-            await asyncio.gather(*(self._change(c, stop) for c in changes))
+            served = [c for c in changes if c.same_as is not None]  # wait for their render, holding nothing
+            by_vendor: dict[str, list] = {}
+            for change in changes:
+                if change.same_as is None:
+                    by_vendor.setdefault(change.provider, []).append(change)
+            await asyncio.gather(*(self._change(c, stop) for c in served),
+                                 *(self._in_window(group, stop) for group in by_vendor.values()))
         finally:
             self._executing -= 1
             self._wakeup()
+
+    async def _in_window(self, changes: list, stop: asyncio.Event) -> None:
+        """One vendor's changes in plan order, at most ``WINDOW`` (or 4 x parallelism) of them
+        started at a time, each still waiting for its slots inside: ten thousand changes are
+        not ten thousand tasks held in memory at once, and one vendor at its limit never
+        keeps another's changes from starting."""
+        window = max(WINDOW, 4 * self.parallelism)
+        running: set[asyncio.Task] = set()
+        try:
+            for change in changes:
+                if len(running) >= window:
+                    done, running = await asyncio.wait(running, return_when=asyncio.FIRST_COMPLETED)
+                    for task in done:
+                        task.result()  # an error no change caught is raised here, as gather did
+                running.add(asyncio.ensure_future(self._change(change, stop)))
+            if running:
+                await asyncio.gather(*running)
+        except BaseException:
+            for task in running:
+                task.cancel()
+            raise
 
     def _vendor_slot(self, provider: str) -> asyncio.Semaphore:
         """Changes of one vendor wait for its own limit *before* taking a shared slot, so
