@@ -181,7 +181,7 @@ async def test_unisound_render_lifecycle_and_one_shot_download(server, tmp_path)
     assert result.sha256 == hashlib.sha256((tmp_path / "u.mp4").read_bytes()).hexdigest()
     with pytest.raises(PermanentError, match="output is lost") as info:
         await p.download(final.video_url, tmp_path / "again.mp4")
-    assert info.value.code == "output_lost" and not (tmp_path / "again.mp4").exists()
+    assert info.value.output_lost and not (tmp_path / "again.mp4").exists()
     downloads = [e for e in server.ledger() if e["kind"] == "download"]
     assert [e["ok"] for e in downloads] == [True, False]  # one GET each, no probes
     await p.aclose()
