@@ -46,18 +46,20 @@ async def retrying(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: st
     never comes sooner than the vendor's ``Retry-After``; one longer than ``policy.cap``
     is raised at once, for the caller to wait (a poll is rescheduled after it)."""
     attempts = max(1, policy.attempts)
-    n = 0
-    while True:
+    last: TransientError | None = None
+    for n, pause in enumerate(backoff.pauses(attempts, policy.delay)):
+        if last is not None:
+            pause = max(pause, last.retry_after or 0.0)  # never sooner than the vendor's Retry-After
+            log.debug("%s: transient failure, retry %d/%d in %.2fs: %s", what, n, attempts - 1, pause, last)
+            await policy.sleep(pause)
         try:
             return await fn()
         except TransientError as exc:
-            n += 1
-            if n >= attempts:
+            if n + 1 >= attempts:
                 if attempts > 1:
                     exc.args = (f"{exc.args[0]} (gave up after {attempts} attempts)",)
                 raise
             if exc.retry_after is not None and exc.retry_after > policy.cap:
                 raise  # a longer wait than a retry here should hold a call: the caller's (a poll: rescheduled)
-            pause = max(policy.delay(n - 1), exc.retry_after or 0.0)  # never sooner than the vendor's Retry-After
-            log.debug("%s: transient failure, retry %d/%d in %.2fs: %s", what, n, attempts - 1, pause, exc)
-            await policy.sleep(pause)
+            last = exc
+    raise AssertionError("unreachable: the last try returns or raises")
