@@ -23,7 +23,7 @@ from reconciler.providers.base import Credentials, RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.unisound import UnisoundProvider
 from reconciler.providers.xingyun import XingyunProvider
-from tests.helpers import tiny_pptx
+from tests.helpers import tiny_pptx, wait_until_async
 
 pytestmark = pytest.mark.anyio
 RENDER = 1.5  # seconds; the first 0.3 * RENDER of a task are its pending window
@@ -66,14 +66,14 @@ def creates(server, vendor: str) -> list[dict]:
 
 async def poll_until_terminal(provider, task_id: str) -> tuple[list[str], object]:
     seen: list[str] = []
-    deadline = time.monotonic() + RENDER * 10
-    while time.monotonic() < deadline:
+
+    async def terminal():
         st = await provider.status(task_id)
         seen.append(st.raw_state)
-        if st.state in (TaskState.FINISHED, TaskState.FAILED, TaskState.CANCELLED):
-            return seen, st
-        await asyncio.sleep(RENDER / 20)
-    raise AssertionError(f"task {task_id} never finished: {seen}")
+        return st if st.state in (TaskState.FINISHED, TaskState.FAILED, TaskState.CANCELLED) else None
+
+    st = await wait_until_async(terminal, RENDER * 10, lambda: f"task {task_id} to finish: {seen}", step=RENDER / 20)
+    return seen, st
 
 
 # ---------------------------------------------------------------------------- Xingyun
