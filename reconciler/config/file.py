@@ -84,7 +84,6 @@ PROVIDER_KEYS: dict[str, Key] = {
 # Keys only one vendor has, with structured values checked by their own function
 # (Unisound's auth settings: ``_check_auth``).
 PROVIDER_ONLY_KEYS: dict[str, tuple[str, ...]] = {"xingyun": (), "unisound": ("auth_in", "auth_names")}
-assert PROVIDER_ONLY_KEYS.keys() == VENDORS.keys(), "a vendor without its row of own keys"
 # Structured keys every vendor has, each checked by its own function (``price``: ``_check_price``).
 PROVIDER_STRUCTURED_KEYS: tuple[str, ...] = ("price",)
 
@@ -97,7 +96,7 @@ ProvidersSettings = dict[str, ProviderSettings]
 def provider_defaults(name: str) -> ProviderSettings:
     """The settings of ``providers.<name>`` that the file does not change: the vendor's
     endpoint (``model.VENDORS``), and its own keys' defaults (``PROVIDER_ONLY_KEYS``)."""
-    auth = UnisoundAuth() if "auth_in" in PROVIDER_ONLY_KEYS[name] else None
+    auth = UnisoundAuth() if "auth_in" in PROVIDER_ONLY_KEYS.get(name, ()) else None
     return ProviderSettings(endpoint=VENDORS[name].default_endpoint, auth=auth)
 
 
