@@ -18,6 +18,7 @@ Messages say what happened *and what to do next*. No message may contain a secre
     │                          local failure to fix and retry, never a vendor loss
     ├── MediaError             a video file does not decode (or parts cannot be joined): ``.reason``
     └── ProviderError          raised by reconciler.providers only, mapped once at the boundary
+        │                      (its facts given at construction: sent, local, output_lost, kept, retry_after)
         ├── TransientError     safe to retry (429/5xx, vendor "internal error", connect failures)
         ├── PermanentError     retrying cannot help (auth, bad params, quota, text too long, PPT)
         └── OutcomeUnknownError a create was sent but its answer never arrived: never re-send
