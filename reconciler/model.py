@@ -23,7 +23,8 @@ class Vendor:
 
     Every other place reads these facts from ``VENDORS``: the environment variables
     (config), the plan's "cannot be cancelled" notes (planning), the client class and
-    its capabilities (providers), the known provider names (specs, engine). A vendor's
+    its capabilities (providers), the known provider names and fixed body fields (specs,
+    engine), the link lifetime (state.overdue, doctor). A vendor's
     wire format stays in its ``providers/<name>.py``; its spec fields in ``specs/schema``."""
 
     name: str  # the ``provider:`` value in specs and the key under ``providers:`` in config
@@ -42,6 +43,9 @@ class Vendor:
     # Seconds an output link works after the render finished, where the vendor documents it
     # (Unisound: 3 days, 3天有效); None: undocumented (download at once all the same).
     link_lifetime: float | None = None
+    # Fields every request body of this vendor carries, fixed, never written in a spec
+    # (Unisound: ``type: 2``, synthesise from text); ``specs.schema.request_body`` adds them.
+    fixed_body: tuple[tuple[str, object], ...] = ()
 
 
 VENDORS: dict[str, Vendor] = {v.name: v for v in (
@@ -51,7 +55,7 @@ VENDORS: dict[str, Vendor] = {v.name: v for v in (
     Vendor("unisound", "Unisound", can_cancel=False, one_shot_download=True,
            env_app_id="UNISOUND_APPKEY", env_secret="UNISOUND_SECRET", env_endpoint="UNISOUND_ENDPOINT",
            default_endpoint="https://ai-api.hivoice.cn", client="unisound:UnisoundProvider",
-           app_id_name="appKey", link_lifetime=3 * 86400.0),
+           app_id_name="appKey", link_lifetime=3 * 86400.0, fixed_body=(("type", 2),)),
 )}
 
 

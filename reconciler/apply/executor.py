@@ -261,14 +261,9 @@ def _answered(ctx: RunContext, kind: Kind, desired: DesiredVideo, detail: str, o
 
 
 def never_sent(exc: ProviderError) -> bool:
-    """Whether a failed create certainly never left this machine: the provider says so
-    (``exc.sent is False``), or the connection failed before anything was sent."""
-    sent = getattr(exc, "sent", None)
-    if sent is not None:
-        return sent is False
-    from reconciler.providers.errors_map import BEFORE_SEND
-
-    return isinstance(exc.__cause__, BEFORE_SEND)
+    """Whether a failed create certainly never left this machine (the connection was
+    not even opened): the provider says so with ``exc.sent``."""
+    return exc.sent is False
 
 
 async def supersede(ctx: RunContext, address: str, provider_name: str, task_id: str) -> None:

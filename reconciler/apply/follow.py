@@ -20,7 +20,7 @@ has a rule about what must be written before the next step:
 - a download that cannot be repeated (Unisound's one-shot URL) or a link the vendor
   no longer serves: ``render_output_lost``, so the next plan proposes a visible
   re-render (an older output of a replace stays published);
-- a problem of this machine (disk full, a blocked path, a permission: ``LOCAL``) is
+- a problem of this machine (disk full, a blocked path, a permission: ``exc.local``) is
   never a loss: it is reported with what to fix, and the render stays finished and
   not downloaded for the next ``refresh``/``apply``;
 - a status call that fails: transient -> poll again later; "task not found" -> the
@@ -189,18 +189,15 @@ async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -
     """A local problem: said, nothing lost (the next refresh/apply downloads it). A used
     one-shot URL, or a link the vendor no longer serves after ``DOWNLOAD_TRIES``: lost.
     A link that keeps failing otherwise: left finished and not downloaded, said."""
-    from reconciler.providers.download import LOCAL  # (httpx is loaded only when downloading)
-
-    if exc.code == LOCAL:
+    if exc.local:
         ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id, str(exc))
         ctx.tracker.release(item)
         return
     item.download_failures += 1
-    if exc.code == "output_lost":  # a one-shot URL was used up (a failure before any GET is transient)
+    if exc.output_lost:  # a one-shot URL was used up (a failure before any GET is transient)
         why = str(exc)
-        kept = getattr(exc, "kept", None)
-        if kept is not None:
-            where = rules.quarantine(ctx.config, kept, item.address, item.task_id)
+        if exc.kept is not None:
+            where = rules.quarantine(ctx.config, exc.kept, item.address, item.task_id)
             why += f" The bytes received are kept in {where}."
         await _lost(ctx, item, why)
     elif item.download_failures < DOWNLOAD_TRIES:

@@ -244,7 +244,8 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
                  "Ask the vendor about the task; `reconciler refresh` polls it again. It is never re-rendered "
                  "without `--replace`."),
         _finding("downloads", undownloaded, *where.unpublished_finding),
-        _finding("unisound links", expiring, "finished over a day ago; its link dies 3 days after the render",
+        _finding("unisound links", expiring, "finished over a day ago; its link dies "
+                 f"{overdue.LINK_LIFETIME['unisound'] / 86400:g} days after the render",
                  "Run `reconciler refresh` today, or the output is lost and must be rendered again."),
         _finding("outputs", lost, "output(s) missing or lost",
                  "Run `reconciler refresh` (a live link is fetched again), then `reconciler plan` to see what "

@@ -73,10 +73,10 @@ class Places:
     def _bucket(self, ref: str):
         from reconciler.outputs.s3client import Bucket
 
-        location = s3url.parse(ref)  # bucket, and the key as its "prefix"
-        if location.bucket not in self._buckets:
-            self._buckets[location.bucket] = Bucket(s3url.Location(location.bucket), parallelism=self.config.parallelism)
-        return self._buckets[location.bucket], location.prefix
+        name, key = s3url.split_object(ref)
+        if name not in self._buckets:
+            self._buckets[name] = Bucket(s3url.Location(name), parallelism=self.config.parallelism)
+        return self._buckets[name], key
 
     def _path(self, ref: str) -> Path:
         return self.config.root / ref

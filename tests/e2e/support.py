@@ -31,7 +31,7 @@ from reconciler.config import load_config
 from reconciler.sim import media
 from reconciler.state import manifest as manifest_mod
 from reconciler.state import store as state_store
-from tests.helpers import FAST_FIRST_POLL, XINGYUN_HEADER, tiny_pptx
+from tests.helpers import FAST_FIRST_POLL, XINGYUN_HEADER, tiny_pptx, wait_until  # noqa: F401 - wait_until: e2e tests import it from here
 
 RECONCILER = str(Path(sys.executable).with_name("reconciler")) if Path(sys.executable).with_name(
     "reconciler").exists() else shutil.which("reconciler")
@@ -282,16 +282,6 @@ class Project:
 
     def plan_actions(self) -> dict[str, str]:
         return {c["address"]: c["action"] for c in self.plan_json()["changes"]}
-
-
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
 
 
 def assert_consistent(project: Project, *, all_finished: bool = True) -> None:

@@ -8,7 +8,6 @@ import io
 import json
 from pathlib import Path
 
-import httpx
 import watchfiles
 
 from reconciler.apply.engine import Engine
@@ -322,8 +321,7 @@ def test_permanent_failure_is_logged_once_and_not_rendered_again(tmp_path):
 def test_transient_create_failure_is_retried_after_backoff(tmp_path):
     async def scenario():
         rig = DaemonRig(tmp_path)
-        exc = TransientError("vendor unreachable", provider="unisound")
-        exc.__cause__ = httpx.ConnectError("refused")
+        exc = TransientError("vendor unreachable", provider="unisound", sent=False)
         rig.provider.submit_errors.append(exc)
         rig.spec({"a": "一。"})
         await rig.cycle()
