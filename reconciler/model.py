@@ -162,6 +162,29 @@ class DesiredVideo:
     ppt_file: str | None = None  # project-relative posix path of the deck
     ppt_sha256: str | None = None
     tts_chars: int = 0  # characters of speech text, for cost estimates
+    # renders by parts (docs/parts.md): ``none``, ``segments`` or ``sentences``; with parts,
+    # ``fingerprint`` is made of the parts' and ``parts`` holds each part's (fingerprint,
+    # tts_chars) in order (their request bodies: ``specs.parts.part_requests``)
+    split: str = "none"
+    parts: tuple[tuple[str, int], ...] = ()
+    captions: tuple[str, ...] = ()  # sidecar caption formats (``srt``, ``vtt``), sorted
+
+
+PART_PREFIX = ".parts/"  # a part's own address: ``.parts/<address>/<n>`` (no spec address starts with '.')
+
+
+def part_address(address: str, index: int) -> str:
+    """The state's address of part ``index`` (0-based) of ``address``: ``.parts/<address>/01``."""
+    return f"{PART_PREFIX}{address}/{index + 1:02d}"
+
+
+def is_part(address: str) -> bool:
+    return address.startswith(PART_PREFIX)
+
+
+def part_owner(address: str) -> str:
+    """The video a part's address belongs to."""
+    return address[len(PART_PREFIX):].rpartition("/")[0]
 
 
 LAZY_REQUEST = "_request_marshal"  # the key under which a cached video keeps its encoded request
