@@ -104,7 +104,7 @@ class Sim:
     def served_sha256(self, vendor: str, task_id: str) -> str:
         """sha256 of the bytes the sim serves for a finished task."""
         task = self.tasks()[(vendor, task_id)]
-        return hashlib.sha256(media.task_video(vendor, task_id, task["fingerprint"])).hexdigest()
+        return hashlib.sha256(media.task_video(vendor, task_id, task["fingerprint"], task["video_seconds"])).hexdigest()
 
 
 def _readline(stream, deadline: float) -> str:

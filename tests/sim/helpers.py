@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import httpx
@@ -154,12 +152,3 @@ def poll(fn: Callable[[], Any], until: Callable[[Any], bool], timeout: float = 1
         if time.monotonic() > deadline:
             raise AssertionError(f"condition not met in {timeout}s; last value: {value!r}")
         time.sleep(interval)
-
-
-def ffmpeg_check(path: Path) -> subprocess.CompletedProcess:
-    import imageio_ffmpeg
-
-    return subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
-                          capture_output=True, timeout=60)
-
-

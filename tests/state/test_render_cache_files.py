@@ -5,14 +5,14 @@ before it replaces anything; a plan's cheap look names the entries it cannot ser
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
 from reconciler.config import load_config
+from reconciler.sim import media
 from reconciler.state import outputs_store, render_cache
 
-VIDEO = (Path(render_cache.__file__).parent.parent / "sim/base.mp4").read_bytes()
+VIDEO = media.base_clip()
 
 
 @pytest.fixture
