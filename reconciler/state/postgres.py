@@ -91,8 +91,12 @@ def _migrate_7(cur) -> None:
     cur.execute("ALTER TABLE cache ADD COLUMN location text")  # where the bytes are (see the SQLite store)
 
 
+def _migrate_parts(cur) -> None:
+    cur.execute("ALTER TABLE videos ADD COLUMN parts text, ADD COLUMN captions text")  # as the SQLite store's
+
+
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
-              6: _migrate_6, 7: _migrate_7}  # the same versions as the SQLite store
+              6: _migrate_6, 7: _migrate_7, 8: _migrate_parts}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):

@@ -23,7 +23,7 @@ from reconciler.model import DesiredVideo, RecordedVideo, Status
 from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
 
-SCHEMA_VERSION = 7  # both backends migrate through the same versions
+SCHEMA_VERSION = 8  # both backends migrate through the same versions
 
 now = clock.iso_now  # the one clock (util/clock)
 
@@ -378,6 +378,30 @@ class RowStore:
             cur.execute("UPDATE cache SET used_at = ? WHERE fingerprint = ?", [at, desired.fingerprint])
 
 
+    # -- videos by parts (docs/parts.md) ----------------------------------------------
+
+    def record_joined(self, desired: DesiredVideo, file: str, sha256: str, size: int, place: str | None,
+                      parts: list[dict], captions: dict[str, str]) -> None:
+        """``desired``'s parts are joined into ``file`` (verified): published, finished,
+        with the parts it was made of and its caption files; no attempt (its parts' were)."""
+        at = now()
+        entry = {"task_id": None, "sha256": sha256, "bytes": size}
+        with self._tx() as cur:
+            exists = cur.one("SELECT 1 FROM videos WHERE address = ?" + cur.for_update, [desired.address])
+            prev = cur.one("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address])
+            fields = served_from_cache(desired, entry, file, place, attempt=prev[0] or 0, at=at)
+            fields.update(parts=json.dumps(parts, sort_keys=True), captions=json.dumps(captions, sort_keys=True))
+            if exists:
+                cur.update_video(desired.address, fields)
+            else:
+                cur.insert("videos", {"address": desired.address, **fields})
+
+    def record_captions(self, address: str, captions: dict[str, str]) -> None:
+        """The caption files now published beside ``address``'s output."""
+        with self._tx() as cur:
+            cur.update_video(address, {"captions": json.dumps(captions, sort_keys=True), "updated_at": now()})
+
+
 # -- the request each attempt sent (schema 5) -----------------------------------------
 
 def sent_requests(attempts: list, videos: list) -> dict[int, str]:
@@ -411,7 +435,7 @@ _ROW_TYPES = {
     "attempt": (int, type(None)), "error": _TEXT, "submitted_at": _TEXT, "finished_at": _TEXT,
     "video_url": _TEXT, "preview_image_url": _TEXT, "output_file": _TEXT, "output_sha256": _TEXT,
     "output_bytes": (int, type(None)), "output_fingerprint": _TEXT, "output_task_id": _TEXT,
-    "output_lost": (int, type(None)), "account": _TEXT,
+    "output_lost": (int, type(None)), "account": _TEXT, "parts": _TEXT, "captions": _TEXT,
 }
 
 
@@ -447,9 +471,9 @@ def to_recorded(row: dict, where) -> RecordedVideo:
     except ValueError:
         raise bad("status", f"{row['status']!r} is not one of {', '.join(s.value for s in Status)}") from None
     parsed = {}
-    for column, kind in (("request", dict), ("labels", dict)):
+    for column, kind in (("request", dict), ("labels", dict), ("parts", list), ("captions", dict)):
         try:
-            value = json.loads(row[column]) if row[column] else None
+            value = json.loads(row[column]) if row.get(column) else None
         except ValueError:
             raise bad(column, "not valid JSON") from None
         if value is not None and not isinstance(value, kind):
@@ -465,4 +489,5 @@ def to_recorded(row: dict, where) -> RecordedVideo:
         output_sha256=row["output_sha256"], output_bytes=row["output_bytes"],
         output_fingerprint=row["output_fingerprint"], output_task_id=row["output_task_id"],
         output_lost=bool(row["output_lost"]), output_place=row.get("output_place"), account=row.get("account"),
+        parts=tuple(parsed["parts"] or ()), captions=parsed["captions"] or {},
     )

@@ -62,7 +62,8 @@ def test_each_attempt_keeps_the_request_it_sent(config):
 def _as_schema_4(config) -> None:
     """Make the state look written by a reconciler before attempts kept their request."""
     sql = ["ALTER TABLE {s}attempts DROP COLUMN request", "ALTER TABLE {s}attempts DROP COLUMN account",
-           "ALTER TABLE {s}videos DROP COLUMN account",
+           "ALTER TABLE {s}videos DROP COLUMN account", "ALTER TABLE {s}videos DROP COLUMN parts",
+           "ALTER TABLE {s}videos DROP COLUMN captions",
            "ALTER TABLE {s}cache DROP COLUMN location", "UPDATE {s}meta SET value = '4' WHERE key = 'schema_version'"]
     backend = state_store.backend(config)
     if isinstance(backend, state_store.SqliteBackend):
