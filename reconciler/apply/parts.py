@@ -231,6 +231,19 @@ async def write_captions(ctx: RunContext, d: DesiredVideo) -> bool:
     return True
 
 
+def remove_captions(ctx: RunContext, r: RecordedVideo) -> list[str]:
+    """A deleted video's caption files go with it (a folder's; see ``_write_captions``)."""
+    if ctx.outputs.remote:
+        return []
+    removed = []
+    for file in r.captions.values():
+        path = _local(ctx, file)
+        if path.is_file():
+            path.unlink()
+            removed.append(file)
+    return removed
+
+
 def remove_staging(ctx: RunContext) -> None:
     """A killed join's staging files go (the join is made again from the parts)."""
     shutil.rmtree(ctx.config.state_dir / "joins", ignore_errors=True)

@@ -6,8 +6,10 @@ parse, say the script, and end with the audio."""
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
+import signal
 
 from reconciler.media import verify
 from tests.e2e.support import UNISOUND_SPEC, XINGYUN_SPEC, on_both_backends
@@ -150,3 +152,50 @@ def test_three_sentences_of_unisound_pay_three_an_edit_one_a_revert_none(project
     check_joined(project, "faq/q3", SENTENCES)
     doc = json.loads((project.root / "state/manifest.json").read_text())
     assert list(doc["videos"]) == ["faq/q3"]  # parts are in their video's entry, not videos of their own
+
+
+@on_both_backends
+def test_a_kill_mid_join_keeps_the_old_output_and_the_next_apply_joins_with_no_render(project, sim):
+    write_xingyun(project, SEGMENTS[:3])
+    applied(project)
+    old = (project.root / "outputs/course/lesson.mp4").read_bytes()
+    edited = [SEGMENTS[0], "第二段改了。", SEGMENTS[2]]
+    write_xingyun(project, edited)
+    crashed = project.start("apply", "--auto-approve", RECONCILER_TEST_CRASH_AT="after_join")
+    crashed.communicate(timeout=90)
+    assert crashed.returncode == -signal.SIGKILL
+    assert creates(sim) == 4
+    assert (project.root / "outputs/course/lesson.mp4").read_bytes() == old  # still the old one, published
+    assert project.manifest()["videos"]["course/lesson"]["sha256"] == hashlib.sha256(old).hexdigest()
+    assert renders_planned(project) == 0  # the edited part is rendered: only the join is left
+    result = project.apply_when_free()
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert creates(sim) == 4
+    check_joined(project, "course/lesson", edited)
+    assert not list((project.root / "state").glob("joins/**/*.mp4"))
+
+
+def test_a_whole_video_gets_captions_and_a_delete_takes_every_file(project, sim):
+    lines = ["  launch/intro:", "    video_name: intro", "    captions: [vtt]", "    segment:",
+             "      - text: 欢迎来到发布会。今天我们讲三件事。"]
+    _write(project, "xingyun.yaml", XINGYUN_SPEC.format(videos="\n".join(lines)))
+    applied(project)
+    assert creates(sim) == 1
+    entry = project.manifest()["videos"]["launch/intro"]
+    assert entry["captions"] == {"vtt": "outputs/launch/intro.vtt"} and "parts" not in entry
+    found = cues((project.root / "outputs/launch/intro.vtt").read_text())
+    assert "".join(c for _, _, c in found).replace("\n", "") == "欢迎来到发布会。今天我们讲三件事。"
+    length = verify.probe(project.root / "outputs/launch/intro.mp4").duration_s
+    assert abs(found[-1][1] - length) <= 0.1
+    assert project.plan_actions() == {"launch/intro": "noop"}
+
+    write_xingyun(project, SEGMENTS[:2])  # launch/intro goes; a video by parts comes
+    applied(project)
+    (project.root / "specs/xingyun.yaml").unlink()
+    (project.root / "specs/empty.yaml").write_text("videos: {}\n")
+    result = project.apply("--allow-mass-delete")
+    assert result.returncode == 0, result.stdout + result.stderr
+    left = sorted(p.relative_to(project.root).as_posix() for p in (project.root / "outputs").rglob("*")
+                  if p.is_file() and ".cache" not in p.parts)
+    assert left == [] and project.manifest()["videos"] == {}
+    assert not [a for a in project.recorded() if a.startswith(".parts/")]
