@@ -30,7 +30,7 @@ from typing import TYPE_CHECKING
 from reconciler.apply.events import Kind
 from reconciler.errors import MediaError, ReconcilerError
 from reconciler.model import Action, Change, DesiredVideo, RecordedVideo, Status, part_address
-from reconciler.state import outputs
+from reconciler.state import outputs, parts_outputs
 from reconciler.util import atomic
 from reconciler.util.crashpoint import crash_point
 
@@ -122,10 +122,6 @@ def scripts(d: DesiredVideo) -> list[str]:
             for body in bodies]
 
 
-def _local(ctx: RunContext, file: str) -> Path:
-    return Path(os.path.normpath(ctx.config.root / file))
-
-
 def caption_texts(d: DesiredVideo, durations: list[float]) -> dict[str, str]:
     """Each caption format of ``d`` as text, timed by the parts' ``durations``."""
     from reconciler.media import captions
@@ -134,64 +130,60 @@ def caption_texts(d: DesiredVideo, durations: list[float]) -> dict[str, str]:
     return {fmt: (captions.srt if fmt == "srt" else captions.vtt)(cue_list) for fmt in d.captions}
 
 
-def _write_captions(ctx: RunContext, d: DesiredVideo, durations: list[float],
-                    previous: dict[str, str]) -> dict[str, str]:
-    """The caption files of ``d`` beside its output (those no longer asked for removed)."""
-    if ctx.outputs.remote:
-        raise ReconcilerError("caption files in a bucket are not written yet (docs/parts.md)")
-    dest = outputs.output_path(ctx.config, d.address)
-    written = {}
-    for fmt, text in caption_texts(d, durations).items():
-        path = dest.with_suffix(f".{fmt}")
-        path.parent.mkdir(parents=True, exist_ok=True)
-        atomic.atomic_write_text(path, text)
-        written[fmt] = outputs.relative(ctx.config, path)
-    for fmt, file in previous.items():
-        if fmt not in written:
-            _local(ctx, file).unlink(missing_ok=True)
-    return written
+def _staging(ctx: RunContext, address: str) -> Path:
+    return ctx.config.state_dir / "joins" / address
 
 
-def _join_now(ctx: RunContext, d: DesiredVideo, rows: list[RecordedVideo], previous: dict[str, str]):
-    """Join, verify, write captions, publish (off the loop). Returns what ``record_joined`` takes."""
+def _join_now(ctx: RunContext, d: DesiredVideo, rows: list[RecordedVideo]):
+    """Fetch the parts (a bucket's), join, verify, publish the captions and the video
+    (off the loop). Returns what ``record_joined`` takes, and the joined file's facts."""
     from reconciler.media import join as media_join
     from reconciler.media import verify
 
-    if ctx.outputs.remote:
-        raise ReconcilerError("joining parts with outputs in a bucket is not carried out yet (docs/parts.md); "
-                              "the parts are rendered and kept")
-    files = [_local(ctx, r.output_file) for r in rows]
-    staging = ctx.config.state_dir / "joins" / f"{d.address}.mp4"
-    staging.parent.mkdir(parents=True, exist_ok=True)
-    staging.unlink(missing_ok=True)  # a killed join's leftover
-    joined = media_join.join(files, staging)
-    info = verify.probe(staging)
+    staging = _staging(ctx, d.address)
+    shutil.rmtree(staging, ignore_errors=True)  # a killed join's leftovers
+    files = [parts_outputs.fetch(ctx.outputs, ctx.config, r.output_file, r.output_sha256,
+                                 staging / f"{i + 1:02d}.mp4") for i, r in enumerate(rows)]
+    joined_path = staging / "joined.mp4"
+    joined = media_join.join(files, joined_path)
+    info = verify.probe(joined_path)
     starts = list(joined.starts_s)
     durations = [b - a for a, b in zip(starts, starts[1:] + [joined.duration_s])]
     crash_point("after_join")
-    written = _write_captions(ctx, d, durations, previous) if d.captions else {}
-    dest = outputs.output_path(ctx.config, d.address)
-    dest.parent.mkdir(parents=True, exist_ok=True)
-    sha256, size = outputs.sha256_of(staging), staging.stat().st_size
-    try:
-        os.replace(staging, dest)
-    except OSError:  # another file system: a copy of its own, then the staging file goes
-        atomic.copy_file(staging, dest)
-        staging.unlink(missing_ok=True)
-    atomic.fsync_dir(dest.parent)
+    written = parts_outputs.publish_captions(ctx.outputs, ctx.config, d.address, caption_texts(d, durations))
+    sha256, size = outputs.sha256_of(joined_path), joined_path.stat().st_size
+    if ctx.outputs.remote:
+        file = ctx.outputs.store(d.address, joined_path, sha256, size)
+    else:
+        dest = outputs.output_path(ctx.config, d.address)
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            os.replace(joined_path, dest)
+        except OSError:  # another file system: a copy of its own
+            atomic.copy_file(joined_path, dest)
+        atomic.fsync_dir(dest.parent)
+        file = outputs.relative(ctx.config, dest)
     parts = [{"task_id": r.output_task_id, "fingerprint": r.output_fingerprint, "start_s": round(start, 3),
               "duration_s": round(length, 3)} for r, start, length in zip(rows, starts, durations)]
-    return outputs.relative(ctx.config, dest), sha256, size, parts, written, info
+    return file, sha256, size, parts, written, info
+
+
+def _tidy(ctx: RunContext, d: DesiredVideo, before: RecordedVideo | None, file: str, written: dict) -> None:
+    """After the state records the join: the staging files, and what it replaced."""
+    shutil.rmtree(_staging(ctx, d.address), ignore_errors=True)
+    if before is not None:
+        parts_outputs.remove_captions(ctx.outputs, ctx.config, d.address, dict(before.captions), keep=written)
+        if ctx.outputs.remote and before.output_file and before.output_file != file:
+            ctx.outputs.published(d.address, _staging(ctx, d.address), before.output_file, file)
 
 
 async def join(ctx: RunContext, change: Change, rows: list[RecordedVideo]) -> bool:
     """Join ``change``'s verified parts into its output and record it. True when published."""
     d = change.desired
-    before = change.recorded
+    before = await ctx.db(ctx.store.get, d.address)
     ctx.emit(Kind.DOWNLOADING, d.address, d.provider, detail=f"joining {len(rows)} parts")
     try:
-        rel, sha256, size, parts, written, info = await asyncio.to_thread(
-            _join_now, ctx, d, rows, dict(before.captions) if before is not None else {})
+        file, sha256, size, parts, written, info = await asyncio.to_thread(_join_now, ctx, d, rows)
     except MediaError as exc:
         ctx.emit(Kind.ERROR, d.address, d.provider, detail=f"the join failed: {exc}; the parts are kept and the "
                                                              "previous output stays published")
@@ -201,11 +193,34 @@ async def join(ctx: RunContext, change: Change, rows: list[RecordedVideo]) -> bo
         ctx.emit(Kind.ERROR, d.address, d.provider,
                  detail=f"could not join its parts ({why}); nothing is lost: fix it and apply again (no render)")
         return False
-    await ctx.db(ctx.store.record_joined, d, rel, sha256, size, ctx.outputs.place(), parts, written)
+    await ctx.db(ctx.store.record_joined, d, file, sha256, size, ctx.outputs.place(), parts, written)
+    try:
+        await asyncio.to_thread(_tidy, ctx, d, before, file, written)
+    except (OSError, ReconcilerError) as exc:
+        ctx.emit(Kind.WARNING, d.address, d.provider, detail=f"{file} is published, but what it replaced could "
+                                                               f"not all be removed ({exc})")
     ctx.emit(Kind.FINISHED, d.address, d.provider,
-             detail=f"{rel} ({size} bytes, {info.duration_s:.2f} s) joined from {len(parts)} parts")
+             detail=f"{file} ({size} bytes, {info.duration_s:.2f} s) joined from {len(parts)} parts")
     ctx.manifest.changed()
     return True
+
+
+def _captions_now(ctx: RunContext, d: DesiredVideo, r: RecordedVideo) -> dict[str, str]:
+    if r.parts:
+        durations = [float(p["duration_s"]) for p in r.parts]
+    elif d.captions:
+        from reconciler.media import verify
+
+        local = parts_outputs.fetch(ctx.outputs, ctx.config, r.output_file, r.output_sha256,
+                                    _staging(ctx, d.address) / "whole.mp4")
+        try:
+            durations = [verify.probe(local).duration_s]
+        finally:
+            if ctx.outputs.remote:
+                shutil.rmtree(_staging(ctx, d.address), ignore_errors=True)
+    else:
+        durations = []
+    return parts_outputs.publish_captions(ctx.outputs, ctx.config, d.address, caption_texts(d, durations))
 
 
 async def write_captions(ctx: RunContext, d: DesiredVideo) -> bool:
@@ -214,34 +229,26 @@ async def write_captions(ctx: RunContext, d: DesiredVideo) -> bool:
     r = await ctx.db(ctx.store.get, d.address)
     if r is None or not r.has_output:
         return False
-    previous = dict(r.captions)
     try:
-        if r.parts:
-            durations = [float(p["duration_s"]) for p in r.parts]
-        else:
-            from reconciler.media import verify
-
-            durations = [(await asyncio.to_thread(verify.probe, _local(ctx, r.output_file))).duration_s]
-        written = await asyncio.to_thread(_write_captions, ctx, d, durations, previous)
+        written = await asyncio.to_thread(_captions_now, ctx, d, r)
     except (MediaError, OSError, ReconcilerError) as exc:
         ctx.emit(Kind.ERROR, d.address, d.provider, detail=f"could not write its caption files ({exc})")
         return False
     await ctx.db(ctx.store.record_captions, d.address, written)
+    try:
+        await asyncio.to_thread(parts_outputs.remove_captions, ctx.outputs, ctx.config, d.address,
+                                dict(r.captions), written)
+    except (OSError, ReconcilerError) as exc:
+        ctx.emit(Kind.WARNING, d.address, d.provider, detail=f"an old caption file could not be removed ({exc})")
     ctx.manifest.changed()
     return True
 
 
 def remove_captions(ctx: RunContext, r: RecordedVideo) -> list[str]:
-    """A deleted video's caption files go with it (a folder's; see ``_write_captions``)."""
-    if ctx.outputs.remote:
+    """A deleted video's caption files go with it (unless a bucket keeps deleted outputs)."""
+    if ctx.outputs.remote and ctx.config.file.keep_deleted_outputs:
         return []
-    removed = []
-    for file in r.captions.values():
-        path = _local(ctx, file)
-        if path.is_file():
-            path.unlink()
-            removed.append(file)
-    return removed
+    return parts_outputs.remove_captions(ctx.outputs, ctx.config, r.address, dict(r.captions))
 
 
 def remove_staging(ctx: RunContext) -> None:
