@@ -45,6 +45,7 @@ def creates(sim) -> int:
 def applied(project):
     result = project.apply()
     assert result.returncode == 0, result.stdout + result.stderr
+    project.last_output = result.stdout + result.stderr  # said when a check fails
     return result
 
 
@@ -67,6 +68,7 @@ def cues(text: str) -> list[tuple[float, float, str]]:
 
 
 def check_joined(project, address: str, script: list[str]) -> None:
+    assert address in project.manifest()["videos"], getattr(project, "last_output", "")
     entry = project.manifest()["videos"][address]
     assert entry["status"] == "finished" and entry["file"] == f"outputs/{address}.mp4"
     parts = entry["parts"]
