@@ -248,6 +248,10 @@ class RecordedVideo:
     output_lost: bool = False
     output_place: str | None = None  # "host:/project/root" of the checkout that downloaded the output (docs/team.md)
     account: str | None = None  # the vendor account its render was created with (config/account.py); None: any
+    # what the published output's full decode measured (media.verify; None: not measured, an older state)
+    output_duration_s: float | None = None
+    output_width: int | None = None
+    output_height: int | None = None
     # a video by parts (docs/parts.md), once joined: each part's {"task_id", "fingerprint", "start_s",
     # "duration_s"} in order; and the caption files published beside the output ({"srt": path, ...})
     parts: tuple = ()
@@ -260,6 +264,23 @@ class RecordedVideo:
     @property
     def has_output(self) -> bool:
         return self.output_file is not None and not self.output_lost
+
+    @property
+    def output_media(self) -> MediaFacts | None:
+        """What the published output's decode measured, if it was (schema 8 on)."""
+        if self.output_duration_s is None or self.output_width is None or self.output_height is None:
+            return None
+        return MediaFacts(self.output_duration_s, self.output_width, self.output_height)
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    """What a verified video's full decode measured that the state and the manifest keep
+    (``media.verify.MediaInfo`` has these fields and more, and is accepted wherever this is)."""
+
+    duration_s: float
+    width: int
+    height: int
 
 
 @dataclass(frozen=True)

@@ -107,7 +107,9 @@ class FakeProvider:
         tmp = dest.with_name(dest.name + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, dest)
-        return DownloadResult(dest, hashlib.sha256(data).hexdigest(), len(data))
+        from reconciler.media import verify
+
+        return DownloadResult(dest, hashlib.sha256(data).hexdigest(), len(data), verify.probe(dest))
 
     async def aclose(self):
         pass

@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from reconciler.apply import decks, parts
+from reconciler.apply import decks, follow, parts
 from reconciler.apply.events import Kind
 from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.model import Action, Change, DesiredVideo, Status, display_name
@@ -148,6 +148,7 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | Non
         return False
     crash_point("after_cache_publish")
     await ctx.db(ctx.store.publish_cached, desired, entry, rel, ctx.outputs.place())
+    await follow.make_poster(ctx, address, desired.provider, entry.get("task_id"), rel)
     if ctx.outputs.remote:  # a superseded render's staged download, and the replaced object, go
         try:
             await asyncio.to_thread(ctx.outputs.published, address, ctx.outputs.download_path(address), previous, rel)
@@ -200,7 +201,8 @@ async def _keep_again(ctx: RunContext, fingerprint: str) -> dict | None:
             continue
         await ctx.db(ctx.store.cache_put, fingerprint, provider=video.provider, task_id=video.output_task_id,
                      sha256=video.output_sha256, size=video.output_bytes, video_url=video.video_url,
-                     preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location())
+                     preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location(),
+                     media=video.output_media)
         return (await ctx.db(ctx.store.cache_index)).get(fingerprint)
     return None
 

@@ -193,7 +193,11 @@ async def join(ctx: RunContext, change: Change, rows: list[RecordedVideo]) -> bo
         ctx.emit(Kind.ERROR, d.address, d.provider,
                  detail=f"could not join its parts ({why}); nothing is lost: fix it and apply again (no render)")
         return False
-    await ctx.db(ctx.store.record_joined, d, file, sha256, size, ctx.outputs.place(), parts, written)
+    await ctx.db(ctx.store.record_joined, d, file, sha256, size, ctx.outputs.place(), parts, written, info)
+    from reconciler.apply.follow import make_poster
+
+    local = _staging(ctx, d.address) / "joined.mp4" if ctx.outputs.remote else outputs.output_path(ctx.config, d.address)
+    await make_poster(ctx, d.address, d.provider, None, file, local)
     try:
         await asyncio.to_thread(_tidy, ctx, d, before, file, written)
     except (OSError, ReconcilerError) as exc:

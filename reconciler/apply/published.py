@@ -49,7 +49,8 @@ def keep_in_cache(ctx: RunContext) -> None:
             continue
         ctx.store.cache_put(fingerprint, provider=video.provider, task_id=video.output_task_id,
                             sha256=video.output_sha256, size=video.output_bytes, video_url=video.video_url,
-                            preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location())
+                            preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location(),
+                            media=video.output_media)
 
 
 async def check(ctx: RunContext, parallelism: int) -> tuple[list[str], list[str]]:

@@ -22,6 +22,7 @@ or a vendor download:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 
@@ -94,6 +95,8 @@ def _migrate(config, store, target: str) -> dict:
             continue
         try:
             counts[_copy(places, video.output_file, dest, video.output_sha256, video.output_bytes) or "outputs"] += 1
+            with contextlib.suppress(OSError, ReconcilerError):  # a poster is a picture: the gallery makes one if none
+                places.copy_poster(video.output_file, dest)
         except SourceDamaged as why:
             holder = outputs.kept_elsewhere(config, video)
             if holder and not s3url.is_s3(video.output_file):

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from reconciler import model
 from reconciler.gallery import costs, script
 from reconciler.model import RecordedVideo, Status
-from reconciler.state import manifest, outputs_store, overdue
+from reconciler.state import manifest, outputs, outputs_store, overdue
 from reconciler.state.store import IMPORT_HOLDER
 from reconciler.util import urls
 
@@ -98,7 +98,8 @@ def build_cards(config, recorded: dict[str, RecordedVideo], attempts: list[dict]
 
 
 def with_posters(cards: list[Card], posters: dict[str, str]) -> list[Card]:
-    return [dataclasses.replace(c, poster=posters.get(c.sha256)) if c.src_kind == "local" else c for c in cards]
+    """Local cards get their poster (``{address: src}``, gallery/posters.py)."""
+    return [dataclasses.replace(c, poster=posters.get(c.address)) if c.src_kind == "local" else c for c in cards]
 
 
 def display_status(config, video: RecordedVideo, now: dt.datetime) -> str:
@@ -115,10 +116,13 @@ def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt
     status = display_status(config, video, now)
     src, kind, local = _source(config, video, out_dir)
     note = _note(video, status, kind)
+    poster = None
     if kind == "object" and where is not None:
         src, signed = _object_player(where, video.output_file, src)
         if signed:
             note = (note + " " + SIGNED_NOTE).strip()
+        beside = outputs.poster_of(video.output_file)  # published beside the object (docs/outputs.md)
+        poster, _ = _object_player(where, beside, object_url(beside))
     return Card(
         address=video.address, provider=video.provider, provider_display=model.display_name(video.provider),
         status=status, recorded_status=video.status.value, note=note,
@@ -130,6 +134,7 @@ def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt
         script=script.script_html(video.provider, video.request),
         updated=when(video.finished_at or video.submitted_at),
         history=tuple(_history(rows)),
+        poster=poster,
     )
 
 

@@ -7,7 +7,11 @@ arrive, checked against ``Content-Length``, fsynced, renamed, and the directory 
 fsynced (``util/atomic.Replacement``, the one atomic write). Before the rename the
 file must be an MP4 (``util.mp4``: an ``ftyp`` box first, boxes that tile the file, a
 ``moov``), not only the announced length: a proxy's HTML error page served with 200 is
-never published. On any failure the temporary
+never published; and it must decode (``media.verify.probe``: a video stream, a positive
+duration, every frame decoded without error, docs/outputs.md), so a file with the right
+boxes and damaged media is never published either: it is a bad download like the error
+page (tried again; a one-shot URL's bytes kept aside), never a loss of its own. The
+measures of that decode come back in ``DownloadResult.media``. On any failure the temporary
 file is removed and ``dest`` is untouched: a reader sees the old file or the complete
 new one, never a partial one.
 
@@ -27,22 +31,27 @@ transient failures, a body that is not a video included.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
-from reconciler.errors import PermanentError, ProviderError, TransientError
+from reconciler.errors import MediaError, PermanentError, ProviderError, TransientError
 from reconciler.util import atomic, mp4
 
 from . import errors_map, retry
 from .base import DownloadResult
 from .errors_map import Call
 from .http import VendorHTTP, log
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reconciler.media.verify import MediaInfo
 
 CHUNK = 1 << 16
 OUTPUT_MODE = 0o644  # a downloaded video, like every file util.atomic writes (rw-r--r--)
@@ -154,20 +163,33 @@ async def _fetch(http: VendorHTTP, url: str, dest: Path, out: atomic.Replacement
         why = mp4.problem(out.tmp)
         if why is not None:
             raise _not_a_video(out.tmp, why, call, one_shot=one_shot)
+        info = await _decodes(out.tmp, call, one_shot=one_shot)
         out.commit()
     except BaseException as exc:
         out.discard()
         if isinstance(exc, OSError):
             raise local_error(call, f"could not write {dest}", exc) from exc
         raise
-    return DownloadResult(path=dest, sha256=digest, bytes=size)
+    return DownloadResult(path=dest, sha256=digest, bytes=size, media=info)
 
 
-def _not_a_video(tmp: Path, why: str, call: Call, *, one_shot: bool) -> ProviderError:
-    """A complete body that is not an MP4 (an HTML error page served with 200...): tried
-    again. The bytes got from a one-shot URL are kept aside (``.rejected`` beside the
-    output) for inspection, in case the output turns out lost."""
-    error = TransientError(f"{call.prefix()}: the file server's answer is not an MP4 video ({why}); try again.",
+async def _decodes(tmp: Path, call: Call, *, one_shot: bool) -> MediaInfo:
+    """The full decode of the received MP4 (off the event loop): its measures, or the
+    bad download (``_not_a_video``) when it does not play. An ``OSError`` (the file
+    cannot be read here) is this machine's problem and goes up as such."""
+    from reconciler.media import verify
+
+    try:
+        return await asyncio.to_thread(verify.probe, tmp)
+    except MediaError as exc:
+        raise _not_a_video(tmp, exc.reason, call, one_shot=one_shot, what="a video that decodes") from None
+
+
+def _not_a_video(tmp: Path, why: str, call: Call, *, one_shot: bool, what: str = "an MP4 video") -> ProviderError:
+    """A complete body that is not an MP4 (an HTML error page served with 200...), or
+    one whose media does not decode: tried again. The bytes got from a one-shot URL are
+    kept aside (``.rejected`` beside the output) for inspection, in case the output turns out lost."""
+    error = TransientError(f"{call.prefix()}: the file server's answer is not {what} ({why}); try again.",
                            provider=call.provider, code=NOT_A_VIDEO)
     error.kept = None
     if one_shot:

@@ -39,7 +39,7 @@ from reconciler.state.bucket import Bucket
 from reconciler.util import s3url
 
 CACHE = ".cache"
-OBJECT_NAME = re.compile(r"^[0-9a-f]{64}\.mp4$")
+OBJECT_NAME = re.compile(r"^[0-9a-f]{64}\.(mp4|jpg)$")  # a published video, and its poster beside it
 
 
 class BucketOutputs:
@@ -94,6 +94,37 @@ class BucketOutputs:
             key = self.location.key_of(previous)
             if key is not None and key.startswith(self.location.key(address) + "/"):
                 self.bucket.delete(key)
+                self.bucket.delete(outputs.poster_of(key))
+
+    def poster(self, address: str, file: str, video: Path | None = None) -> str:
+        """The poster object ``<prefix>/<address>/<sha256>.jpg`` beside the published video,
+        made from ``video`` (the staged download) or, without one, from the object read
+        back (a render cache hit is a server-side copy). OutputsError, MediaError: said by the caller."""
+        from reconciler.media import poster
+
+        key = self.location.key_of(file)
+        if key is None:
+            raise OutputsError(f"{file} is not an object of {self.location.url}")
+        work = self.config.uploads_dir / ".posters"
+        work.mkdir(parents=True, exist_ok=True)
+        fetched = None
+        try:
+            if video is None:
+                fetched = video = work / f"{key.rpartition('/')[2]}"
+                body = self.bucket.open_object(key)
+                if body is None:
+                    raise OutputsError(f"{file} is missing")
+                with open(fetched, "wb") as out:
+                    while chunk := body.read(1 << 20):
+                        out.write(chunk)
+            jpeg = work / f"{key.rpartition('/')[2]}{outputs.POSTER_SUFFIX}"
+            poster.write_poster(video, jpeg)
+            self.bucket.put_bytes(outputs.poster_of(key), jpeg.read_bytes(), content_type="image/jpeg")
+            jpeg.unlink(missing_ok=True)
+        finally:
+            if fetched is not None:
+                fetched.unlink(missing_ok=True)
+        return self.location.object_url(outputs.poster_of(key))
 
     # -- checks -------------------------------------------------------------------------------
 

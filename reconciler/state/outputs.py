@@ -66,6 +66,14 @@ def output_path(config: Config, address: str) -> Path:
     return config.outputs_dir / f"{address}{SUFFIX}"
 
 
+POSTER_SUFFIX = ".jpg"  # a published video's poster sits beside it (docs/outputs.md)
+
+
+def poster_of(file: str) -> str:
+    """The poster beside a published video ``file`` (a path or an ``s3://`` URL)."""
+    return file.removesuffix(SUFFIX) + POSTER_SUFFIX
+
+
 def relative(config: Config, path: Path) -> str:
     """The project-relative posix path recorded in state and manifest."""
     return config.rel(path)
@@ -217,6 +225,7 @@ def remove_output(config: Config, address: str, recorded_file: str | None) -> bo
     managed = output_path(config, address)
     if (config.root / recorded_file).resolve() != managed.resolve():
         return False  # not ours to delete
+    managed.with_suffix(POSTER_SUFFIX).unlink(missing_ok=True)  # its poster goes with it
     try:
         managed.unlink()
     except FileNotFoundError:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from reconciler.config import Config
 from reconciler.errors import OutputsError
+from reconciler.state import outputs
 from reconciler.util import atomic, s3url
 from reconciler.util.crashpoint import crash_point
 
@@ -110,6 +111,29 @@ class Places:
             raise OutputsError(f"after copying {source} to {target}, the copy is not the recorded bytes "
                                f"(sha256 {sha256[:12]}…, {size} bytes); run the command again")
         crash_point("after_migrate_copy")
+
+    def copy_poster(self, source: str, target: str) -> bool:
+        """Copy the poster beside the video ``source`` to beside ``target`` (docs/outputs.md).
+        A poster is a picture of the video, not recorded bytes: copied as found, False
+        when the source has none (OSError/OutputsError: the copy failed)."""
+        src, dst = outputs.poster_of(source), outputs.poster_of(target)
+        if s3url.is_s3(src):
+            bucket, key = self._bucket(src)
+            body = bucket.open_object(key)
+            data = body.read() if body is not None else None
+        else:
+            try:
+                data = self._path(src).read_bytes()
+            except FileNotFoundError:
+                data = None
+        if not data:
+            return False
+        if s3url.is_s3(dst):
+            bucket, key = self._bucket(dst)
+            bucket.put_bytes(key, data, content_type="image/jpeg")
+        else:
+            atomic.atomic_write_bytes(self._path(dst), data)
+        return True
 
     def _read_into(self, source: str, out, sha256: str, size: int) -> None:
         digest, count = hashlib.sha256(), 0

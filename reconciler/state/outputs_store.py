@@ -15,6 +15,7 @@ never a lost output, never a render paid again.
     download_path(address)          where a download is written and verified first
     store(address, path, sha, size) publish that verified file; returns what the state records
     published(address, path, previous, file)  after the state recorded ``file``: tidy up
+    poster(address, file, video)    the poster of published ``file`` beside it (``video``: its bytes here, if any)
     check(video) / notice_missing(recorded)   refresh's check / plan's look (no network)
     remove(address, file)           a delete
     sweep(recorded)                 half-done downloads of a killed run (and staged ones no render needs)
@@ -47,6 +48,8 @@ class OutputsStore(Protocol):
     def place(self) -> str | None: ...
 
     def published(self, address: str, path: Path, previous: str | None, file: str) -> None: ...
+
+    def poster(self, address: str, file: str, video: Path | None = None) -> str: ...
 
     def check(self, video: RecordedVideo) -> str | None: ...
 
@@ -93,6 +96,14 @@ class LocalOutputs:
 
     def published(self, address: str, path: Path, previous: str | None, file: str) -> None:
         return None  # the same path: a replace's new file was renamed over the old one
+
+    def poster(self, address: str, file: str, video: Path | None = None) -> str:
+        """``outputs/<address>.jpg`` from the published file (MediaError, OSError: said by the caller)."""
+        from reconciler.media import poster
+
+        dest = self.config.root / outputs.poster_of(file)
+        poster.write_poster(video or self.config.root / file, dest)
+        return outputs.relative(self.config, dest)
 
     def check(self, video: RecordedVideo) -> str | None:
         if s3url.is_s3(video.output_file or ""):

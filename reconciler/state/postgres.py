@@ -91,12 +91,20 @@ def _migrate_7(cur) -> None:
     cur.execute("ALTER TABLE cache ADD COLUMN location text")  # where the bytes are (see the SQLite store)
 
 
-def _migrate_parts(cur) -> None:
+def _migrate_8(cur) -> None:
+    """What a published output's (and a cache entry's) full decode measured (as the SQLite store's migration 8)."""
+    cur.execute("ALTER TABLE videos ADD COLUMN output_duration_s double precision, ADD COLUMN output_width integer, "
+                "ADD COLUMN output_height integer")
+    cur.execute("ALTER TABLE cache ADD COLUMN duration_s double precision, ADD COLUMN width integer, "
+                "ADD COLUMN height integer")
+
+
+def _migrate_9(cur) -> None:
     cur.execute("ALTER TABLE videos ADD COLUMN parts text, ADD COLUMN captions text")  # as the SQLite store's
 
 
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
-              6: _migrate_6, 7: _migrate_7, 8: _migrate_parts}  # the same versions as the SQLite store
+              6: _migrate_6, 7: _migrate_7, 8: _migrate_8, 9: _migrate_9}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):

@@ -19,11 +19,11 @@ import json
 from contextlib import AbstractContextManager
 
 from reconciler.errors import StateError
-from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.model import DesiredVideo, MediaFacts, RecordedVideo, Status
 from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
 from reconciler.util import clock
 
-SCHEMA_VERSION = 8  # both backends migrate through the same versions
+SCHEMA_VERSION = 9  # both backends migrate through the same versions
 
 now = clock.iso_now  # the one clock (util/clock)
 
@@ -33,7 +33,8 @@ ATTEMPT_FIELDS_OF_VIDEO = (
     "error", "submitted_at", "finished_at", "video_url", "preview_image_url", "account",
 )
 CACHE_COLUMNS = ("fingerprint", "provider", "task_id", "sha256", "bytes", "video_url", "preview_image_url",
-                 "created_at", "used_at", "location")  # location: where the bytes are (outputs_store.cache_location)
+                 "created_at", "used_at", "location",  # location: where the bytes are (outputs_store.cache_location)
+                 "duration_s", "width", "height")  # what the output's full decode measured (media.verify)
 
 
 class TxCursor:
@@ -196,8 +197,9 @@ class RowStore:
             return True
 
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None) -> None:
-        """The current task's output is downloaded and verified (by the checkout ``place``): publish it."""
+                      place: str | None = None, media: MediaFacts | None = None) -> None:
+        """The current task's output is downloaded and verified (by the checkout ``place``): publish it,
+        with what its decode measured (``media``: duration_s, width, height)."""
         with self._tx() as cur:
             row = cur.one("SELECT task_id, fingerprint, finished_at FROM videos WHERE address = ?", [address])
             if not row or row[0] != task_id:
@@ -206,7 +208,7 @@ class RowStore:
                 "status": Status.FINISHED.value, "error": None, "output_file": file, "output_sha256": sha256,
                 "output_bytes": size, "output_fingerprint": row[1], "output_task_id": task_id,
                 "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
-                "updated_at": now(), **({} if row[2] else {"finished_at": now()}),
+                **media_columns(media), "updated_at": now(), **({} if row[2] else {"finished_at": now()}),
             })
 
     def download_ended(self, address: str, task_id: str) -> None:
@@ -347,13 +349,15 @@ class RowStore:
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
-                  location: str | None = None) -> None:
+                  location: str | None = None, media: MediaFacts | None = None) -> None:
         """Index a verified output under its fingerprint (replacing an older entry), its
-        bytes kept at ``location`` (a bucket, or one checkout's outputs folder)."""
+        bytes kept at ``location`` (a bucket, or one checkout's outputs folder), with what
+        its decode measured (``media``)."""
         at = now()
         with self._tx(bump=False) as cur:  # the cache is not the state a saved plan was made from
             cur.upsert_cache(dict(zip(CACHE_COLUMNS, (fingerprint, provider, task_id, sha256, size, video_url,
-                                                      preview_image_url, at, at, location))))
+                                                      preview_image_url, at, at, location,
+                                                      *media_columns(media).values()))))
 
     def cache_used(self, fingerprint: str) -> None:
         with self._tx(bump=False) as cur:
@@ -381,11 +385,12 @@ class RowStore:
     # -- videos by parts (docs/parts.md) ----------------------------------------------
 
     def record_joined(self, desired: DesiredVideo, file: str, sha256: str, size: int, place: str | None,
-                      parts: list[dict], captions: dict[str, str]) -> None:
-        """``desired``'s parts are joined into ``file`` (verified): published, finished,
-        with the parts it was made of and its caption files; no attempt (its parts' were)."""
+                      parts: list[dict], captions: dict[str, str], media: MediaFacts | None = None) -> None:
+        """``desired``'s parts are joined into ``file`` (decode-verified: ``media``): published,
+        finished, with the parts it was made of and its caption files; no attempt (its parts' were)."""
         at = now()
-        entry = {"task_id": None, "sha256": sha256, "bytes": size}
+        entry = {"task_id": None, "sha256": sha256, "bytes": size, **({} if media is None else {
+            "duration_s": round(float(media.duration_s), 3), "width": media.width, "height": media.height})}
         with self._tx() as cur:
             exists = cur.one("SELECT 1 FROM videos WHERE address = ?" + cur.for_update, [desired.address])
             prev = cur.one("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address])
@@ -435,7 +440,9 @@ _ROW_TYPES = {
     "attempt": (int, type(None)), "error": _TEXT, "submitted_at": _TEXT, "finished_at": _TEXT,
     "video_url": _TEXT, "preview_image_url": _TEXT, "output_file": _TEXT, "output_sha256": _TEXT,
     "output_bytes": (int, type(None)), "output_fingerprint": _TEXT, "output_task_id": _TEXT,
-    "output_lost": (int, type(None)), "account": _TEXT, "parts": _TEXT, "captions": _TEXT,
+    "output_lost": (int, type(None)), "account": _TEXT,
+    "output_duration_s": (float, int, type(None)), "output_width": (int, type(None)),
+    "output_height": (int, type(None)), "parts": _TEXT, "captions": _TEXT,
 }
 
 
@@ -489,5 +496,15 @@ def to_recorded(row: dict, where) -> RecordedVideo:
         output_sha256=row["output_sha256"], output_bytes=row["output_bytes"],
         output_fingerprint=row["output_fingerprint"], output_task_id=row["output_task_id"],
         output_lost=bool(row["output_lost"]), output_place=row.get("output_place"), account=row.get("account"),
+        output_duration_s=row.get("output_duration_s"), output_width=row.get("output_width"),
+        output_height=row.get("output_height"),
         parts=tuple(parsed["parts"] or ()), captions=parsed["captions"] or {},
     )
+
+
+def media_columns(media: MediaFacts | None) -> dict:
+    """A video row's measured-media columns from a decode's facts (all NULL without one)."""
+    if media is None:
+        return {"output_duration_s": None, "output_width": None, "output_height": None}
+    return {"output_duration_s": round(float(media.duration_s), 3), "output_width": media.width,
+            "output_height": media.height}

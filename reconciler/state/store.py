@@ -30,7 +30,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Mapping, Protocol
 
 from reconciler.errors import ConfigError
-from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.model import DesiredVideo, MediaFacts, RecordedVideo, Status
 from reconciler.util import urls
 
 if TYPE_CHECKING:
@@ -79,7 +79,8 @@ def served_from_cache(desired: DesiredVideo, entry: dict, file: str, place: str 
         "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
         "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
         "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
-        "updated_at": at,
+        "output_duration_s": entry.get("duration_s"), "output_width": entry.get("width"),
+        "output_height": entry.get("height"), "updated_at": at,
     }
 
 class Store(Protocol):
@@ -137,9 +138,10 @@ class Store(Protocol):
         """A download of ``task_id`` failed before any rename: nothing to adopt later."""
 
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None) -> None:
-        """The current task's output is downloaded and verified: publish it. ``place``
-        (``outputs.this_place``) is the checkout that holds the file (docs/team.md)."""
+                      place: str | None = None, media: MediaFacts | None = None) -> None:
+        """The current task's output is downloaded and decode-verified: publish it. ``place``
+        (``outputs.this_place``) is the checkout that holds the file (docs/team.md); ``media``
+        what its decode measured (``media.verify.MediaInfo`` fits: duration, frame size)."""
 
     def mark_output_lost(self, address: str, reason: str) -> None: ...
 
@@ -201,7 +203,7 @@ class Store(Protocol):
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
-                  location: str | None = None) -> None: ...
+                  location: str | None = None, media: MediaFacts | None = None) -> None: ...
 
     def cache_used(self, fingerprint: str) -> None: ...
 
@@ -211,7 +213,7 @@ class Store(Protocol):
         """``desired`` served from the cache: its file is in place; record it finished."""
 
     def record_joined(self, desired: DesiredVideo, file: str, sha256: str, size: int, place: str | None,
-                      parts: list[dict], captions: dict[str, str]) -> None:
+                      parts: list[dict], captions: dict[str, str], media: MediaFacts | None = None) -> None:
         """A video by parts joined into ``file`` (docs/parts.md): published, with its parts and captions."""
 
     def record_captions(self, address: str, captions: dict[str, str]) -> None: ...

@@ -309,11 +309,25 @@ def assert_consistent(project: Project, *, all_finished: bool = True) -> None:
             assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
                 video.provider, video.output_task_id), address
             assert len(data) == video.output_bytes
-            managed.add(path)
+            assert_measured(project, video)
+            poster = path.with_suffix(".jpg")  # docs/outputs.md: a poster beside every published video
+            assert poster.read_bytes()[:3] == JPEG_START, f"{address}: {poster} is not a JPEG"
+            managed |= {path, poster}
     outputs = project.root / "outputs"
     on_disk = {p for p in outputs.rglob("*") if p.is_file() and not p.relative_to(outputs).parts[0] == ".cache"
                } if outputs.exists() else set()  # the render cache's area (docs/cache.md) is not published
     assert on_disk == managed, f"stray files: {sorted(map(str, on_disk - managed))}"
+
+
+JPEG_START = b"\xff\xd8\xff"
+
+
+def assert_measured(project: Project, video) -> None:
+    """The published output's recorded duration and frame size are the sim clip's (its
+    length follows the text it was asked to speak: ``video_seconds``)."""
+    task = project.sim.tasks()[(video.provider, video.output_task_id)]
+    assert (video.output_width, video.output_height) == (media.WIDTH, media.HEIGHT), video.address
+    assert video.output_duration_s == pytest.approx(task["video_seconds"], abs=0.001), video.address
 
 
 def assert_no_duplicate_renders(project: Project, rerendered: frozenset[str] = frozenset()) -> None:
@@ -448,11 +462,15 @@ def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept:
         data = project.get(key)
         assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
             video.provider, video.output_task_id), address
-        expected.add(key)
+        assert_measured(project, video)
+        poster = key.removesuffix(".mp4") + ".jpg"  # the poster object beside it
+        assert project.get(poster)[:3] == JPEG_START, f"{address}: {poster} is not a JPEG"
+        expected |= {key, poster}
         if cached and video.status.value == "finished":
             cached = project.head(f"{project.prefix}/.cache/{video.fingerprint}.mp4")
             assert cached == (video.output_bytes, {"sha256": video.output_sha256}), f"{address}: not in the cache"
     published = set(project.objects())
+    kept = kept | {k.removesuffix(".mp4") + ".jpg" for k in kept if k.endswith(".mp4")}  # a kept video keeps its poster
     assert published == expected | kept, f"stray: {sorted(published - expected - kept)}, " \
                                          f"missing: {sorted((expected | kept) - published)}"
     if all_finished:

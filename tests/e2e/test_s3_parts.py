@@ -48,6 +48,9 @@ def check(project, tmp_path, segments: list[str]) -> None:
     h, m, s, ms = map(int, CUE_END.findall(vtt)[-1])
     assert abs(h * 3600 + m * 60 + s + ms / 1000 - info.duration_s) <= 0.1
     videos = [k for k in project.objects() if k.startswith(f"{project.prefix}/course/lesson/")]
+    posters = [k for k in videos if k.endswith(".jpg")]
+    videos = [k for k in videos if not k.endswith(".jpg")]
+    assert len(posters) == 1
     assert sorted(videos) == sorted([key] + [entry["captions"][f][len(head):] for f in ("srt", "vtt")])
     assert not (project.root / "outputs").exists() and not list((project.root / "state").glob("joins/**/*.mp4"))
 
