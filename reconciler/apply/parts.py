@@ -74,16 +74,20 @@ def sub_changes(change: Change) -> list[Change]:
     return out
 
 
-def _settled_as(d: DesiredVideo, address: str, fingerprint: str, r: RecordedVideo | None) -> str:
+def _settled_as(ctx: RunContext, address: str, fingerprint: str, r: RecordedVideo | None) -> str:
     """DONE, WAITING, or why this part (or whole video) will not give an output in this run."""
     if r is not None and r.has_output and r.output_fingerprint == fingerprint:
         return DONE
+    if ctx.tracker.get(address) is not None:  # followed now: its state is not the last word yet
+        return WAITING
     if r is None or r.fingerprint != fingerprint:
         return "its render was not started"
     if r.status is Status.UNKNOWN:
         return "its create's outcome is unknown"
     if r.status in (Status.FAILED, Status.CANCELLED):
         return f"its render {r.status.value}: {r.error or 'no reason given'}"
+    if r.unfinished:  # a new render of a part whose last output was lost: the flag outlives it
+        return WAITING
     if r.output_lost:
         return f"its output is lost: {r.error or 'no reason given'}"
     return WAITING
@@ -93,13 +97,13 @@ async def progress(ctx: RunContext, d: DesiredVideo) -> tuple[str, list[Recorded
     """(DONE | WAITING | why not, the rows): where the renders ``d`` is made of stand."""
     if not d.parts:
         r = await ctx.db(ctx.store.get, d.address)
-        return _settled_as(d, d.address, d.fingerprint, r), [r]
+        return _settled_as(ctx, d.address, d.fingerprint, r), [r]
     rows, states = [], []
     for i, (fingerprint, _) in enumerate(d.parts):
         address = part_address(d.address, i)
         r = await ctx.db(ctx.store.get, address)
         rows.append(r)
-        state = _settled_as(d, address, fingerprint, r)
+        state = _settled_as(ctx, address, fingerprint, r)
         if state not in (DONE, WAITING):
             return f"part {i + 1} of {len(d.parts)}: {state}", rows
         states.append(state)

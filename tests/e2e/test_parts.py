@@ -201,3 +201,24 @@ def test_a_whole_video_gets_captions_and_a_delete_takes_every_file(project, sim)
                   if p.is_file() and ".cache" not in p.parts)
     assert left == [] and project.manifest()["videos"] == {}
     assert not [a for a in project.recorded() if a.startswith(".parts/")]
+
+
+@on_both_backends
+def test_a_damaged_part_is_never_published_or_joined(project, sim):
+    write_xingyun(project, SEGMENTS[:3])
+    sim.faults({"queue": {"xingyun.download": ["damaged"]}})
+    applied(project)  # Xingyun serves its link again: fetched again, no new render
+    assert creates(sim) == 3 and len(sim.calls("download", "xingyun")) == 4
+    check_joined(project, "course/lesson", SEGMENTS[:3])
+
+    write_unisound(project, SENTENCES)  # a one-shot link: its damaged bytes are kept aside, the part is lost
+    sim.faults({"queue": {"unisound.download": ["damaged"]}})
+    result = project.apply()
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "faq/q3" not in project.manifest()["videos"]
+    assert not (project.root / "outputs/faq/q3.mp4").exists()
+    doc = project.plan_json()
+    (change,) = [c for c in doc["changes"] if c["address"] == "faq/q3"]
+    assert change["renders"] == 1  # only the lost part is rendered again
+    applied(project)
+    check_joined(project, "faq/q3", SENTENCES)
