@@ -9,9 +9,14 @@ has a verified output (``progress``), ``join`` joins them in order
 (``media.join``) into a staging file under ``state/joins/``, decodes the result in full
 (``media.verify``), writes the caption files, and only then publishes it at
 ``outputs/<address>.mp4`` (one rename: the old output stays published until then) and
-records it (``Store.record_joined``). A run killed mid-join leaves the state as it was:
+records it (``Store.record_joined``). With outputs in a bucket the parts are fetched
+into the staging folder first (``state.parts_outputs.fetch``, sha256 checked) and the
+join is uploaded like any download. A run killed mid-join leaves the state as it was:
 the next plan shows the video's replace again with no render (its parts are all
-rendered), and that run joins it.
+rendered), and that run joins it. A part followed in this run is waited for (an event
+of the engine per part wakes the video: ``Engine._renders_of``); one that cannot give an
+output now (failed, lost, unknown) leaves the video unjoined and said, the old output
+published, and the next plan renders that part only.
 
 Captions (``captions: [srt, vtt]``) are timed from the script and the parts' measured
 durations (``media.captions``), and written beside the video; a whole video's single
