@@ -166,6 +166,29 @@ class DesiredVideo:
     ppt_file: str | None = None  # project-relative posix path of the deck
     ppt_sha256: str | None = None
     tts_chars: int = 0  # characters of speech text, for cost estimates
+    # renders by parts (docs/parts.md): ``none``, ``segments`` or ``sentences``; with parts,
+    # ``fingerprint`` is made of the parts' and ``parts`` holds each part's (fingerprint,
+    # tts_chars) in order (their request bodies: ``specs.parts.part_requests``)
+    split: str = "none"
+    parts: tuple[tuple[str, int], ...] = ()
+    captions: tuple[str, ...] = ()  # sidecar caption formats (``srt``, ``vtt``), sorted
+
+
+PART_PREFIX = ".parts/"  # a part's own address: ``.parts/<address>/<n>`` (no spec address starts with '.')
+
+
+def part_address(address: str, index: int) -> str:
+    """The state's address of part ``index`` (0-based) of ``address``: ``.parts/<address>/01``."""
+    return f"{PART_PREFIX}{address}/{index + 1:02d}"
+
+
+def is_part(address: str) -> bool:
+    return address.startswith(PART_PREFIX)
+
+
+def part_owner(address: str) -> str:
+    """The video a part's address belongs to."""
+    return address[len(PART_PREFIX):].rpartition("/")[0]
 
 
 LAZY_REQUEST = "_request_marshal"  # the key under which a cached video keeps its encoded request
@@ -233,6 +256,10 @@ class RecordedVideo:
     output_duration_s: float | None = None
     output_width: int | None = None
     output_height: int | None = None
+    # a video by parts (docs/parts.md), once joined: each part's {"task_id", "fingerprint", "start_s",
+    # "duration_s"} in order; and the caption files published beside the output ({"srt": path, ...})
+    parts: tuple = ()
+    captions: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def unfinished(self) -> bool:
@@ -277,6 +304,26 @@ class PlanOptions:
 
 
 @dataclass(frozen=True)
+class PartChange:
+    """What apply does to one part of a video by parts (docs/parts.md): a part is
+    created, replaced or deleted like a whole video (its own state row, at
+    ``part_address``), or left as it is (``NOOP``)."""
+
+    index: int  # 0-based position in the video
+    address: str  # ``part_address(video, index)``
+    action: Action  # CREATE, REPLACE, DELETE or NOOP
+    fingerprint: str | None  # None for a DELETE
+    tts_chars: int = 0
+    reason: str = ""
+    from_cache: bool = False  # served from the render cache: no render
+    recorded: RecordedVideo | None = None
+
+    @property
+    def renders(self) -> int:
+        return int(self.action in (Action.CREATE, Action.REPLACE) and not self.from_cache)
+
+
+@dataclass(frozen=True)
 class Change:
     address: str
     action: Action
@@ -293,11 +340,22 @@ class Change:
     # address whose published output is that render; each names the other (a create and a delete still)
     moved_from: str | None = None  # on the create: the old address
     moved_to: str | None = None  # on the delete: the new address
+    parts: tuple[PartChange, ...] = ()  # a video by parts: what happens to each part (docs/parts.md)
 
     @property
     def renders(self) -> int:
-        """1 if carrying out this change starts a paid render, else 0."""
+        """How many paid renders carrying out this change starts: 1 or 0 for a whole
+        video, one per part rendered for a video by parts."""
+        if self.desired is not None and self.desired.parts:
+            return sum(p.renders for p in self.parts)
         return int(self.action in (Action.CREATE, Action.REPLACE) and not self.from_cache)
+
+    @property
+    def tts_chars(self) -> int:
+        """Characters of speech this change pays for."""
+        if self.desired is not None and self.desired.parts:
+            return sum(p.tts_chars for p in self.parts if p.renders)
+        return self.desired.tts_chars if self.renders and self.desired is not None else 0
 
 
 @dataclass(frozen=True)
@@ -320,16 +378,21 @@ class Plan:
         """How many paid renders applying this plan will start (none for one the render
         cache serves)."""
         served = operator.countOf(map(_from_cache_of, self.changes), True)  # in C, like count
-        return self.count(Action.CREATE) + self.count(Action.REPLACE) - served
+        whole = self.count(Action.CREATE) + self.count(Action.REPLACE) - served
+        # a video by parts counts its parts' renders instead (few changes: filtered in C)
+        return whole + sum(c.renders - int(c.action in _RENDERING and not c.from_cache)
+                           for c in filter(_parts_of, self.changes))
 
     @property
     def tts_chars(self) -> int:
-        return sum(d.tts_chars for action, d, from_cache in map(_tts_fields, self.changes)  # fields read in C
-                   if action in _RENDERING and d is not None and not from_cache)
+        whole = sum(d.tts_chars for action, d, from_cache, parts in map(_tts_fields, self.changes)  # read in C
+                    if action in _RENDERING and d is not None and not from_cache and not parts)
+        return whole + sum(c.tts_chars for c in filter(_parts_of, self.changes))
 
 
 _action_of = operator.attrgetter("action")
-_tts_fields = operator.attrgetter("action", "desired", "from_cache")
+_tts_fields = operator.attrgetter("action", "desired", "from_cache", "parts")
+_parts_of = operator.attrgetter("parts")
 _RENDERING = (Action.CREATE, Action.REPLACE)
 
 

@@ -52,14 +52,25 @@ from contextlib import nullcontext
 from datetime import datetime
 from typing import Awaitable, Callable
 
-from reconciler.apply import decks, executor, follow, published
+from reconciler.apply import decks, executor, follow, parts, published
 from reconciler.apply.context import RunContext
 from reconciler.apply.events import Event, Hooks, Kind, NullHooks, Tally
 from reconciler.apply.schedule import PollSchedule, Tracker
 from reconciler.config import Config
 from reconciler.config import account as config_account
 from reconciler.errors import ManifestError, ReconcilerError, StateWriteError
-from reconciler.model import VENDORS, Action, Plan, RecordedVideo, Status, account_text, owner_elsewhere
+from reconciler.model import (
+    VENDORS,
+    Action,
+    Change,
+    Plan,
+    RecordedVideo,
+    Status,
+    account_text,
+    is_part,
+    owner_elsewhere,
+    part_owner,
+)
 from reconciler.outputs import OutputsStore, open_outputs
 from reconciler.outputs.rules import kept_elsewhere
 from reconciler.providers.base import Provider, script_size
@@ -159,6 +170,7 @@ class Engine:
         self._renders_for: dict[str, asyncio.Event] = {}  # a render others of the plan are served from -> settled
         self._ran: set[str] = set()  # of those, the ones whose own change has been carried out
         self._following = 0  # ``wait`` calls running: a render started now will be followed to its output
+        self._awaited: dict[str, asyncio.Event] = {}  # a video waiting for its parts' renders -> news of one
         # What executor and follow may use: built once, passed down (never the engine).
         self.context = RunContext(
             config=config, store=store, db=self.db, emit=self.emit, tracker=self.tracker,
@@ -204,6 +216,9 @@ class Engine:
     def emit(self, kind: Kind, address: str, provider: str = "", task_id: str | None = None,
              detail: str = "") -> None:
         event = Event(kind, address, provider, task_id, detail)
+        awaited = self._awaited.get(part_owner(address) if is_part(address) else address)
+        if awaited is not None:
+            awaited.set()
         self.tally.add(event)
         if kind.about.final and address in self._ran:
             self._settled(address)
@@ -276,6 +291,7 @@ class Engine:
         self._recovered = True
         self.tracker.durations.learn_history(self.store.render_history())  # when to poll (apply/schedule.py)
         self.outputs.sweep(self.store.recorded)
+        parts.remove_staging(self.context)
         decks.sweep(self.config)
         published.keep_in_cache(self.context)
         published.make_missing_posters(self.context)
@@ -387,6 +403,9 @@ class Engine:
         return slot
 
     async def _change(self, change, stop: asyncio.Event) -> None:
+        if parts.by_parts(change):
+            await self._by_parts(change, stop)
+            return
         if change.same_as is not None:  # served from the render of another change of this plan: once it settles
             await first_of(stop, self._renders_for[change.same_as])
         done = None
@@ -397,6 +416,7 @@ class Engine:
                 self._ran.add(change.address)
                 if done is None or not self._following or self.halted:
                     self._settled(change.address)  # no render of it will be followed in this run
+        await self._captions(change, done, stop)
 
     def _settled(self, address: str) -> None:
         """The render others of this plan are served from (``Change.same_as``) has settled:
@@ -406,7 +426,63 @@ class Engine:
         if event is not None:
             event.set()
 
-    async def _carry_out(self, change, stop: asyncio.Event) -> Action | None:
+    async def _by_parts(self, change: Change, stop: asyncio.Event) -> None:
+        """A video by parts (docs/parts.md): its parts' changes carried out like whole
+        videos', then, once every part is verified, the join (``apply.parts``); and the
+        caption files of any video, once its output is published."""
+        d = change.desired
+        subs = parts.sub_changes(change)
+        if subs:
+            await asyncio.gather(*(self._carry_out(sub, stop, summary=False) for sub in subs))
+        if change.action is Action.NOOP or d is None:
+            if d is None and change.action is Action.DELETE:
+                await self._carry_out(change, stop)
+            return
+        if not d.parts:  # no longer split: rendered whole
+            done = await self._carry_out(change, stop)
+            await self._captions(change, done, stop)
+            return
+        if change.action is Action.UPDATE:
+            await self._carry_out(change, stop)
+            async with self.lock(d.address):
+                await parts.write_captions(self.context, d)
+            return
+        state, rows = await self._renders_of(d, stop)
+        if state == parts.DONE:
+            async with self.lock(d.address):
+                if await parts.join(self.context, change, rows):
+                    self.actions[d.address] = change.action
+        elif state == parts.WAITING:
+            self.emit(Kind.WARNING, d.address, d.provider,
+                      detail="its parts are still rendering: the next `reconciler apply` joins them (no render)")
+        else:
+            self.emit(Kind.ERROR, d.address, d.provider, detail=f"not joined: {state}; the next plan shows what "
+                                                                  "renders it again")
+
+    async def _captions(self, change: Change, done: Action | None, stop: asyncio.Event) -> None:
+        """A whole video's caption files, once its output is published (docs/parts.md)."""
+        if done is None or not parts.captions_due(change):
+            return
+        if done is not Action.UPDATE and (await self._renders_of(change.desired, stop))[0] != parts.DONE:
+            return
+        async with self.lock(change.address):
+            await parts.write_captions(self.context, change.desired)
+
+    async def _renders_of(self, d, stop: asyncio.Event) -> tuple[str, list]:
+        """Wait while a render ``d`` is made of is followed in this run; then where they stand."""
+        event = self._awaited.setdefault(d.address, asyncio.Event())
+        try:
+            while True:
+                event.clear()
+                state, rows = await parts.progress(self.context, d)
+                if (state != parts.WAITING or stop.is_set() or self.halted or not self._following
+                        or not parts.waiting_on(self.context, d)):
+                    return state, rows
+                await first_of(stop, event, timeout=30.0)
+        finally:
+            self._awaited.pop(d.address, None)
+
+    async def _carry_out(self, change, stop: asyncio.Event, *, summary: bool = True) -> Action | None:
         try:
             vendor_slot = self._vendor_slot(change.provider) if executor.calls_vendor(change) else nullcontext()
         except ReconcilerError as exc:  # e.g. missing credentials
@@ -419,7 +495,7 @@ class Engine:
             try:
                 async with self.lock(change.address):
                     done = await executor.run(self.context, change)
-                if done is not None:
+                if done is not None and summary:
                     self.actions[change.address] = done
                 return done
             except ReconcilerError as exc:  # e.g. missing credentials, a state write refused

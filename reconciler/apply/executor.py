@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from reconciler.apply import decks, follow
+from reconciler.apply import decks, follow, parts
 from reconciler.apply.events import Kind
 from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.model import Action, Change, DesiredVideo, Status, display_name
@@ -304,6 +304,7 @@ async def delete(ctx: RunContext, change: Change) -> None:
     detail = "removed from state and manifest"
     try:
         removed = await _remove_outputs(ctx, r.address, r.output_file)
+        removed += parts.remove_captions(ctx, r)  # docs/parts.md
         detail += f"; deleted {', '.join(removed)}" if removed else ""
     except (OSError, ReconcilerError) as exc:  # said, not fatal: the video is gone from the manifest
         detail += f"; its output could not be deleted ({exc}): delete it by hand"

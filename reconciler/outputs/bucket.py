@@ -316,8 +316,11 @@ class BucketOutputs:
         self.bucket.put_bytes(key, data, rules.SIDECARS[kind])
         return self.location.object_url(key)
 
-    def remove_sidecars(self, address: str, files: list[str]) -> list[str]:
-        """Only objects ``<prefix>/<address>/<sha256>.<kind>``: never anything else a state row might name."""
+    def remove_sidecars(self, address: str, files: list[str], *, deleting: bool = False) -> list[str]:
+        """Only objects ``<prefix>/<address>/<sha256>.<kind>``: never anything else a state row might name.
+        ``deleting`` (the video's delete) with ``keep_deleted_outputs``: kept, as its video is."""
+        if deleting and self.keep_deleted:
+            return []
         removed = []
         for file in files:
             key = self.location.key_of(file)

@@ -129,8 +129,9 @@ class LocalOutputs:
         atomic.atomic_write_bytes(path, data)
         return relative(self.config, path)
 
-    def remove_sidecars(self, address: str, files: list[str]) -> list[str]:
-        """Only ``outputs/<address>.<kind>`` files: never anything else a state row might name."""
+    def remove_sidecars(self, address: str, files: list[str], *, deleting: bool = False) -> list[str]:
+        """Only ``outputs/<address>.<kind>`` files: never anything else a state row might name
+        (``deleting``: the video's delete; a folder removes them all the same)."""
         removed = []
         for file in files:
             path = Path(os.path.normpath(self.config.root / file))

@@ -68,6 +68,7 @@ from reconciler.model import (
     display_name,
     owner_elsewhere,
 )
+from reconciler.planning import parts
 from reconciler.planning.describe import describe_render_change, fmt
 
 
@@ -80,6 +81,7 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
     if unservable is None or not options.cached:
         return plan
     relied = options.cached.intersection(c.desired.fingerprint for c in plan.changes if c.from_cache and c.same_as is None)
+    relied |= options.cached.intersection(p.fingerprint for c in plan.changes for p in c.parts if p.from_cache)
     bad = unservable(relied) if relied else {}
     if not bad:
         return plan
@@ -88,6 +90,7 @@ def make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVide
 
 
 def _make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVideo], options: PlanOptions) -> Plan:
+    every, (recorded, owned) = recorded, parts.split_recorded(recorded)  # a video's parts: its change's (parts.py)
     addresses = sorted(desired.keys() | recorded.keys())
     targeted = _targeted(addresses, options.targets)
     _check_replace(options, desired, recorded, targeted)
@@ -97,15 +100,39 @@ def _make_plan(desired: dict[str, DesiredVideo], recorded: dict[str, RecordedVid
     )
     if options.accounts and _other_accounts_recorded(recorded, options.accounts):
         changes = tuple(map(lambda c: _held(c, options), changes))
+    if owned or any(d.parts or d.captions for d in desired.values()):
+        changes = _with_parts(changes, every, owned, options)
     if options.use_cache and any(c.action in (Action.CREATE, Action.REPLACE) for c in changes):
         servable = options.cached | published_fingerprints(recorded, options.place)
         if servable:
             changes = tuple(map(lambda c: _from_cache(c, servable, options.replace), changes))
         changes = _render_once(changes, options.replace)
         changes = _moves(changes)
-    _check_mass_delete(changes, len(recorded), options)
+    _check_mass_delete(changes, len(recorded), options)  # the videos recorded (not their parts)
     _check_prevent_destroy(changes)
     return Plan(changes)
+
+
+def _with_parts(changes: tuple[Change, ...], every: dict[str, RecordedVideo], owned: dict[str, dict],
+                options: PlanOptions) -> tuple[Change, ...]:
+    """Videos by parts and caption files (docs/parts.md): see ``planning.parts``."""
+    servable = options.cached | published_fingerprints(every, options.place) if options.use_cache else frozenset()
+    out = []
+    for change in changes:
+        d = change.desired
+        if change.reason == "not targeted":
+            out.append(change)
+        elif (d is not None and d.parts) or change.address in owned:
+            out.append(parts.with_parts(change, owned.get(change.address, {}), servable, options.replace,
+                                        options.use_cache))
+        elif d is not None and change.action in (Action.NOOP, Action.UPDATE) and change.recorded is not None \
+                and change.recorded.has_output and change.held_for is None and parts.captions_note(d, change.recorded):
+            note = parts.captions_note(d, change.recorded)
+            out.append(dataclasses.replace(change, action=Action.UPDATE, reason=note) if change.action is Action.NOOP
+                       else dataclasses.replace(change, reason=f"{change.reason}; {note}"))
+        else:
+            out.append(change)
+    return tuple(out)
 
 
 # -- targeting ------------------------------------------------------------------------
@@ -185,7 +212,7 @@ def _plain(address: str, action: Action, provider: str, reason: str, file: str |
     fields["address"], fields["action"], fields["provider"], fields["reason"] = address, action, provider, reason
     fields["file"], fields["desired"], fields["recorded"], fields["details"] = file, d, r, ()
     fields["from_cache"], fields["same_as"], fields["held_for"] = False, None, None
-    fields["moved_from"], fields["moved_to"] = None, None
+    fields["moved_from"], fields["moved_to"], fields["parts"] = None, None, ()
     return change
 
 
@@ -295,7 +322,7 @@ def _from_cache(change: Change, cached: frozenset[str], forced: frozenset[str] =
     its output is published, no vendor call (docs/cache.md). Not one forced by
     ``--replace``: that is a paid render (docs/commands.md)."""
     if (change.action not in (Action.CREATE, Action.REPLACE) or change.desired.fingerprint not in cached
-            or change.address in forced):
+            or change.address in forced or change.desired.parts):
         return change
     return dataclasses.replace(change, reason=change.reason + "; " + FROM_CACHE, from_cache=True)
 
@@ -349,7 +376,7 @@ def _render_once(changes: tuple[Change, ...], forced: frozenset[str]) -> tuple[C
     first: dict[str, str] = {}
     out = list(changes)
     for i, change in enumerate(changes):
-        if not change.renders:
+        if not change.renders or change.desired.parts:
             continue
         fingerprint = change.desired.fingerprint
         if fingerprint not in first:

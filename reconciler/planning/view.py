@@ -94,13 +94,13 @@ def _change_lines(changes: list[Change]) -> list[str]:
     the keys are fixed, so only the values go through the encoder, and the fields are
     read in C (``_FIELDS``), one loop for all changes."""
     out = []
-    for change, (address, action, provider, reason, file, from_cache, details, moved_from, moved_to) in zip(
+    for change, (address, action, provider, reason, file, from_cache, details, moved_from, moved_to, parts) in zip(
             changes, map(_FIELDS, changes)):
         try:
             line = (f'{{"address": {_string(address)}, "action": {_ACTIONS[action]}, '
                     f'"provider": {_string(provider)}, "reason": {_string(reason)}, '
                     f'"file": {"null" if file is None else _string(file)}'
-                    f'{_NO_RENDER if from_cache else _RENDERS[action]}')
+                    f'{f", {_RENDERS_KEY}: {change.renders}" if parts else _NO_RENDER if from_cache else _RENDERS[action]}')
             if moved_from is not None:
                 line += f', "moved_from": {_string(moved_from)}'
             if moved_to is not None:
@@ -115,7 +115,8 @@ def _change_lines(changes: list[Change]) -> list[str]:
 
 
 _FIELDS = operator.attrgetter("address", "action", "provider", "reason", "file", "from_cache", "details",
-                              "moved_from", "moved_to")
+                              "moved_from", "moved_to", "parts")
+_RENDERS_KEY = '"renders"'  # a video by parts counts its parts (docs/parts.md)
 _ACTIONS = {action: _string(action.value) for action in Action}
 _RENDERS = {action: f', "renders": {int(action in (Action.CREATE, Action.REPLACE))}' for action in Action}
 _NO_RENDER = ', "renders": 0'  # served from the render cache (docs/cache.md)

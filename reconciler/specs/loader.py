@@ -263,7 +263,7 @@ class _Loader:
         return [] if doc.diagnostics else videos
 
     def _desired(self, path: Path, doc: "Document", address: str, video: dict, line: int) -> DesiredVideo | None:
-        from reconciler.specs import schema
+        from reconciler.specs import parts, schema
 
         ppt_rel = ppt_sha = None
         raw_ppt = video.get("ppt_file")
@@ -274,11 +274,17 @@ class _Loader:
                 return None
             ppt_rel, ppt_sha = discovery.rel(self.config, target), self.ppt_sha(target)
             doc.decks.append((raw_ppt, ppt_rel, ppt_sha))
+        problem = parts.split_problem(video)
+        if problem:
+            doc.field_error((address, "split"), problem)
+            return None
         request = schema.request_body(video)
-        provider = video["provider"]
-        return DesiredVideo(address, provider, request, fingerprint(provider, request, ppt_sha),
+        provider, split = video["provider"], video["split"]
+        pieces = parts.parts_of(provider, request, split)
+        fp = parts.video_fingerprint(provider, split, pieces) if pieces else fingerprint(provider, request, ppt_sha)
+        return DesiredVideo(address, provider, request, fp,
                             doc.rel, line, video["labels"], video["prevent_destroy"], ppt_rel, ppt_sha,
-                            schema.tts_chars(request))
+                            schema.tts_chars(request), split, pieces, tuple(sorted(set(video["captions"]))))
 
     def ppt_target(self, spec_path: Path, raw: str) -> tuple[Path | None, str | None]:
         """The deck a ``ppt_file`` names, or why it cannot be used."""

@@ -121,6 +121,12 @@ _VIDEO_FIELDS = {  # every provider's; not in the request body
     "labels": field(cs.dict_schema(cs.str_schema(), cs.str_schema()), factory=dict,
                     description="Metadata only; never triggers a render."),
     "prevent_destroy": field(cs.bool_schema(), False, description="A plan that would delete or replace it fails."),
+    "split": field(cs.literal_schema(["none", "segments", "sentences"]), "none",
+                   description="Renders by parts (docs/parts.md): one paid render per Xingyun segment (segments) "
+                               "or per sentence (sentences), joined locally; none: one render."),
+    "captions": field(cs.list_schema(cs.literal_schema(["srt", "vtt"])), factory=list,
+                      description="Sidecar caption files made from the script (outputs/<address>.srt, .vtt); "
+                                  "never triggers a render."),
 }
 
 XINGYUN = record("XingyunVideo", "Mofa Xingyun create_render_task, by segments or by a PPT deck.", {

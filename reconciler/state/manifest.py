@@ -24,7 +24,7 @@ import json
 from pathlib import Path
 from typing import Callable
 
-from reconciler.model import RecordedVideo, Status
+from reconciler.model import RecordedVideo, Status, is_part
 from reconciler.util import atomic
 
 FORMAT_VERSION = 1
@@ -44,12 +44,14 @@ def manifest_document(recorded: dict[str, RecordedVideo], public_url: PublicUrl 
 
 
 def in_manifest(video: RecordedVideo) -> bool:
+    if is_part(video.address):  # a part is shown in its video's entry (docs/parts.md)
+        return False
     return not (video.status is Status.PENDING and video.task_id is None and video.output_file is None)
 
 
 def _entry(video: RecordedVideo) -> dict:
     published = video.has_output
-    return {
+    entry = {
         "provider": video.provider,
         "status": video.status.value,
         "task_id": video.task_id,
@@ -68,6 +70,11 @@ def _entry(video: RecordedVideo) -> dict:
         "finished_at": video.finished_at,
         "error": video.error,
     }
+    if video.parts:
+        entry["parts"] = [dict(p) for p in video.parts]
+    if video.captions:
+        entry["captions"] = dict(video.captions)
+    return entry
 
 
 def render_manifest(recorded: dict[str, RecordedVideo], public_url: PublicUrl | None = None) -> str:

@@ -100,8 +100,12 @@ def _migrate_8(cur) -> None:
                 "ADD COLUMN height integer")
 
 
+def _migrate_9(cur) -> None:
+    cur.execute("ALTER TABLE videos ADD COLUMN parts text, ADD COLUMN captions text")  # as the SQLite store's
+
+
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
-              6: _migrate_6, 7: _migrate_7, 8: _migrate_8}  # the same versions as the SQLite store
+              6: _migrate_6, 7: _migrate_7, 8: _migrate_8, 9: _migrate_9}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):

@@ -22,7 +22,7 @@ from reconciler.errors import StateError
 from reconciler.model import DesiredVideo, MediaFacts, RecordedVideo, Status
 from reconciler.util import clock
 
-SCHEMA_VERSION = 8  # both backends migrate through the same versions
+SCHEMA_VERSION = 9  # both backends migrate through the same versions
 INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
                       "its answer was never recorded")
 
@@ -405,6 +405,31 @@ class RowStore:
             cur.execute("UPDATE cache SET used_at = ? WHERE fingerprint = ?", [at, desired.fingerprint])
 
 
+    # -- videos by parts (docs/parts.md) ----------------------------------------------
+
+    def record_joined(self, desired: DesiredVideo, file: str, sha256: str, size: int, place: str | None,
+                      parts: list[dict], captions: dict[str, str], media: MediaFacts | None = None) -> None:
+        """``desired``'s parts are joined into ``file`` (decode-verified: ``media``): published,
+        finished, with the parts it was made of and its caption files; no attempt (its parts' were)."""
+        at = now()
+        entry = {"task_id": None, "sha256": sha256, "bytes": size, **({} if media is None else {
+            "duration_s": round(float(media.duration_s), 3), "width": media.width, "height": media.height})}
+        with self._tx() as cur:
+            exists = cur.one("SELECT 1 FROM videos WHERE address = ?" + cur.for_update, [desired.address])
+            prev = cur.one("SELECT MAX(attempt) FROM attempts WHERE address = ?", [desired.address])
+            fields = served_from_cache(desired, entry, file, place, attempt=prev[0] or 0, at=at)
+            fields.update(parts=json.dumps(parts, sort_keys=True), captions=json.dumps(captions, sort_keys=True))
+            if exists:
+                cur.update_video(desired.address, fields)
+            else:
+                cur.insert("videos", {"address": desired.address, **fields})
+
+    def record_captions(self, address: str, captions: dict[str, str]) -> None:
+        """The caption files now published beside ``address``'s output."""
+        with self._tx() as cur:
+            cur.update_video(address, {"captions": json.dumps(captions, sort_keys=True), "updated_at": now()})
+
+
 # the newest finished renders, newest first, for the poll schedule's learned durations (apply/schedule.py)
 RENDER_HISTORY = ("SELECT provider, request, submitted_at, finished_at FROM attempts WHERE status = 'finished'"
                   " AND submitted_at IS NOT NULL AND finished_at IS NOT NULL AND request IS NOT NULL"
@@ -446,7 +471,7 @@ _ROW_TYPES = {
     "output_bytes": (int, type(None)), "output_fingerprint": _TEXT, "output_task_id": _TEXT,
     "output_lost": (int, type(None)), "account": _TEXT,
     "output_duration_s": (float, int, type(None)), "output_width": (int, type(None)),
-    "output_height": (int, type(None)),
+    "output_height": (int, type(None)), "parts": _TEXT, "captions": _TEXT,
 }
 
 
@@ -482,9 +507,9 @@ def to_recorded(row: dict, where) -> RecordedVideo:
     except ValueError:
         raise bad("status", f"{row['status']!r} is not one of {', '.join(s.value for s in Status)}") from None
     parsed = {}
-    for column, kind in (("request", dict), ("labels", dict)):
+    for column, kind in (("request", dict), ("labels", dict), ("parts", list), ("captions", dict)):
         try:
-            value = json.loads(row[column]) if row[column] else None
+            value = json.loads(row[column]) if row.get(column) else None
         except ValueError:
             raise bad(column, "not valid JSON") from None
         if value is not None and not isinstance(value, kind):
@@ -502,6 +527,7 @@ def to_recorded(row: dict, where) -> RecordedVideo:
         output_lost=bool(row["output_lost"]), output_place=row.get("output_place"), account=row.get("account"),
         output_duration_s=row.get("output_duration_s"), output_width=row.get("output_width"),
         output_height=row.get("output_height"),
+        parts=tuple(parsed["parts"] or ()), captions=parsed["captions"] or {},
     )
 
 

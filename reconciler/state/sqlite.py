@@ -143,8 +143,16 @@ def _migrate_8(db: sqlite_utils.Database) -> None:
     db["cache"].add_column("height", int)
 
 
+def _migrate_9(db: sqlite_utils.Database) -> None:
+    """A video by parts (docs/parts.md) records, once joined, each part's task, fingerprint,
+    start and duration; and any video the caption files published beside it. A part's own
+    render is a video row of its own (``model.part_address``). Older rows read NULL: none."""
+    db["videos"].add_column("parts", str)
+    db["videos"].add_column("captions", str)
+
+
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
-              6: _migrate_6, 7: _migrate_7, 8: _migrate_8}  # version -> function that brings version-1 up to it
+              6: _migrate_6, 7: _migrate_7, 8: _migrate_8, 9: _migrate_9}  # version -> function that brings version-1 up to it
 
 
 class StateStore(RowStore):

@@ -195,6 +195,12 @@ class Store(Protocol):
     def publish_cached(self, desired: DesiredVideo, entry: dict, file: str, place: str | None = None) -> None:
         """``desired`` served from the cache: its file is in place; record it finished."""
 
+    def record_joined(self, desired: DesiredVideo, file: str, sha256: str, size: int, place: str | None,
+                      parts: list[dict], captions: dict[str, str], media: MediaFacts | None = None) -> None:
+        """A video by parts joined into ``file`` (docs/parts.md): published, with its parts and captions."""
+
+    def record_captions(self, address: str, captions: dict[str, str]) -> None: ...
+
     def close(self) -> None: ...
 
 

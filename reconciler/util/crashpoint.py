@@ -19,7 +19,8 @@ def crash_point(name: str) -> None:
     makes this process SIGKILL itself when it reaches the point ``name``, so the
     end-to-end tests can prove that a crash at that exact moment loses nothing.
     Points: ``after_intent``, ``after_submit``, ``after_poll``, ``after_download``,
-    ``before_manifest``, ``after_cache_publish``, ``after_stage`` (download verified where the
+    ``before_manifest``, ``after_cache_publish``, ``after_join`` (a video by parts joined and
+    verified in its staging file, before it is published), ``after_stage`` (download verified where the
     outputs store wants it, before it is stored: a bucket's staging file, before the upload) and
     ``after_upload`` (stored: a bucket's upload confirmed, before the state records it); ``mid_migrate`` (``state migrate`` half-way
     through writing the copy); ``after_migrate_copy`` (``outputs migrate``: one file copied and

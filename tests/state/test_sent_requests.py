@@ -62,7 +62,8 @@ def test_each_attempt_keeps_the_request_it_sent(config):
 def _as_schema_4(config) -> None:
     """Make the state look written by a reconciler before attempts kept their request."""
     sql = ["ALTER TABLE {s}attempts DROP COLUMN request", "ALTER TABLE {s}attempts DROP COLUMN account",
-           "ALTER TABLE {s}videos DROP COLUMN account",
+           "ALTER TABLE {s}videos DROP COLUMN account", "ALTER TABLE {s}videos DROP COLUMN parts",
+           "ALTER TABLE {s}videos DROP COLUMN captions",
            "ALTER TABLE {s}cache DROP COLUMN location",
            *(f"ALTER TABLE {{s}}videos DROP COLUMN {c}" for c in ("output_duration_s", "output_width", "output_height")),
            *(f"ALTER TABLE {{s}}cache DROP COLUMN {c}" for c in ("duration_s", "width", "height")),

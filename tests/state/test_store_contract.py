@@ -590,3 +590,23 @@ def test_a_published_output_keeps_what_its_decode_measured(store):
     assert (got.output_duration_s, got.output_width, got.output_height) == (12.346, 160, 90)
     finish(store, video("m/c", fingerprint="fp-c"), "10")  # no measure given: none recorded
     assert store.get("m/c").output_duration_s is None
+
+
+def test_a_joined_video_records_its_parts_and_captions_and_parts_stay_out_of_the_manifest(store):
+    """docs/parts.md: a part is a video row of its own; the joined video records what it
+    was made of and its caption files; the manifest shows the video only."""
+    part = video(".parts/course/lesson/01", "part-fp")
+    finish(store, part, "t1")
+    whole = video("course/lesson", "video-fp", split="segments", parts=(("part-fp", 4),))
+    parts = [{"task_id": "t1", "fingerprint": "part-fp", "start_s": 0.0, "duration_s": 2.0}]
+    store.record_joined(whole, "outputs/course/lesson.mp4", "sha-joined", 1234, None, parts,
+                        {"srt": "outputs/course/lesson.srt"})
+    r = store.get("course/lesson")
+    assert (r.status, r.task_id, r.output_file, r.output_fingerprint) == (
+        Status.FINISHED, None, "outputs/course/lesson.mp4", "video-fp")
+    assert list(r.parts) == parts and dict(r.captions) == {"srt": "outputs/course/lesson.srt"}
+    store.record_captions("course/lesson", {"vtt": "outputs/course/lesson.vtt"})
+    doc = manifest.manifest_document(store.recorded())
+    assert list(doc["videos"]) == ["course/lesson"]
+    assert doc["videos"]["course/lesson"]["parts"] == parts
+    assert doc["videos"]["course/lesson"]["captions"] == {"vtt": "outputs/course/lesson.vtt"}
