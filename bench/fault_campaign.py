@@ -621,7 +621,7 @@ def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
         if not video.has_output:
             continue
         path = root / video.output_file
-        managed.add(path)
+        managed |= {path, path.with_suffix(".jpg")}  # its poster beside it (docs/outputs.md)
         if not path.is_file():
             out.append(f"{address}: published {video.output_file} is missing")
             continue
@@ -634,6 +634,8 @@ def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
         elif data != served:
             out.append(f"{address}: {video.output_file} is not what the vendor served for task "
                        f"{video.output_task_id}")
+        elif not path.with_suffix(".jpg").is_file():
+            out.append(f"{address}: {video.output_file} has no poster")
     outputs = root / "outputs"
     on_disk = {p for p in outputs.rglob("*") if p.is_file() and p.relative_to(outputs).parts[0] != ".cache"
                } if outputs.exists() else set()  # the render cache's area (docs/cache.md) is not published
