@@ -627,7 +627,8 @@ def consistency(root: Path, recorded, sim: Sim, tasks) -> list[str]:
             continue
         data = path.read_bytes()
         task = tasks.get((video.provider, video.output_task_id or ""))
-        served = media.task_video(video.provider, video.output_task_id, task["fingerprint"]) if task else None
+        served = media.task_video(video.provider, video.output_task_id, task["fingerprint"],
+                                  task["video_seconds"]) if task else None
         if hashlib.sha256(data).hexdigest() != video.output_sha256 or len(data) != video.output_bytes:
             out.append(f"{address}: {video.output_file} does not match its recorded sha256/size")
         elif data != served:

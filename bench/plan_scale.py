@@ -191,7 +191,11 @@ def record_all(root: Path) -> dict:
 
     config = load_config(root)
     desired = loader.load_specs(config, use_cache=False).desired()
-    base = Path(__file__).resolve().parent.parent / "reconciler" / "sim" / "base.mp4"
+    from reconciler.sim import media
+
+    base = root / "state" / "base.mp4"
+    base.parent.mkdir(parents=True, exist_ok=True)
+    base.write_bytes(media.base_clip())
     data = base.read_bytes()
     sha, size = hashlib.sha256(data).hexdigest(), len(data)
     videos, attempts = [], []

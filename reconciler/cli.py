@@ -60,6 +60,15 @@ over_budget_option = click.option(
 )
 
 
+def _request(targets=(), replace=(), vars_=(), allow_mass_delete=False, allow_over_budget=False,
+             no_cache=False):
+    """The one ``Request`` of a plan, apply or watch (``planning.request``), built here once."""
+    from reconciler.planning.request import Request
+
+    return Request(targets=frozenset(targets), replace=frozenset(replace), variables=_parse_vars(vars_),
+                   allow_mass_delete=allow_mass_delete, allow_over_budget=allow_over_budget, use_cache=not no_cache)
+
+
 def _print_version(ctx: click.Context, _param, value: bool) -> None:
     """``--version``: the installed distribution's version (its metadata, not that of the
     unrelated PyPI project "reconciler") and its name, which is what to ``pip install``."""
@@ -118,9 +127,9 @@ def plan(ctx, as_json, as_markdown, out, targets, replace, detailed_exitcode, al
     """Show what apply would change."""
     if as_json and as_markdown:
         raise click.UsageError("--json and --markdown are two renderings of one plan: give one.")
-    _run(ctx, "plan", as_json=as_json, as_markdown=as_markdown, out=out, targets=targets, replace=replace,
-         detailed_exitcode=detailed_exitcode, allow_mass_delete=allow_mass_delete,
-         allow_over_budget=allow_over_budget, variables=_parse_vars(vars_), no_cache=no_cache)
+    request = _request(targets, replace, vars_, allow_mass_delete, allow_over_budget, no_cache)
+    _run(ctx, "plan", request=request, render="json" if as_json else "markdown" if as_markdown else "text",
+         out=out, detailed_exitcode=detailed_exitcode)
 
 
 @cli.command()
@@ -138,9 +147,9 @@ def plan(ctx, as_json, as_markdown, out, targets, replace, detailed_exitcode, al
 def apply(ctx, plan_file, auto_approve, no_wait, parallelism, targets, replace, allow_mass_delete, no_cache,
           allow_over_budget, vars_):
     """Render what the specs say (a fresh plan, or a saved plan FILE)."""
-    _run(ctx, "apply", plan_file=plan_file, auto_approve=auto_approve, no_wait=no_wait,
-         parallelism=parallelism, targets=targets, replace=replace, allow_mass_delete=allow_mass_delete,
-         allow_over_budget=allow_over_budget, variables=_parse_vars(vars_), no_cache=no_cache)
+    request = _request(targets, replace, vars_, allow_mass_delete, allow_over_budget, no_cache)
+    _run(ctx, "apply", request=request, plan_file=plan_file, auto_approve=auto_approve, no_wait=no_wait,
+         parallelism=parallelism)
 
 
 @cli.command()
@@ -172,8 +181,8 @@ def refresh(ctx):
 @click.pass_context
 def watch(ctx, interval, log_format, standby, git_ref, allow_mass_delete, vars_):
     """Keep renders in line with the specs until stopped (SIGINT/SIGTERM)."""
-    _run(ctx, "watch", interval=interval, log_format=log_format, standby=standby, git_ref=git_ref,
-         allow_mass_delete=allow_mass_delete, variables=_parse_vars(vars_))
+    _run(ctx, "watch", request=_request(vars_=vars_, allow_mass_delete=allow_mass_delete), interval=interval,
+         log_format=log_format, standby=standby, git_ref=git_ref)
 
 
 @cli.group()

@@ -18,6 +18,7 @@ Messages say what happened *and what to do next*. No message may contain a secre
     │                          local failure to fix and retry, never a vendor loss
     ├── MediaError             a video file does not decode (or parts cannot be joined): ``.reason``
     └── ProviderError          raised by reconciler.providers only, mapped once at the boundary
+        │                      (its facts given at construction: sent, local, output_lost, kept, retry_after)
         ├── TransientError     safe to retry (429/5xx, vendor "internal error", connect failures)
         ├── PermanentError     retrying cannot help (auth, bad params, quota, text too long, PPT)
         └── OutcomeUnknownError a create was sent but its answer never arrived: never re-send
@@ -26,6 +27,7 @@ Messages say what happened *and what to do next*. No message may contain a secre
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 
 class ReconcilerError(Exception):
@@ -116,15 +118,28 @@ class MediaError(ReconcilerError):
 
 
 class ProviderError(ReconcilerError):
-    """A vendor call failed. ``code`` is the vendor error code or HTTP status, if any;
-    ``retry_after``: the seconds the vendor asked to wait (its ``Retry-After``), if it did."""
+    """A vendor call failed. ``code`` is the vendor error code or HTTP status, if any.
 
-    retry_after: float | None = None
+    The facts the layers above act on are given when the error is made, never attached
+    later: ``sent`` is False when the request certainly never left this machine (the
+    connection was not even opened: a create may be forgotten), None when it may have;
+    ``local`` marks a problem of this machine (disk full, a blocked path, a permission:
+    never a loss of the output); ``output_lost`` says the output can no longer be had (a
+    one-shot link used up); ``kept`` is where bytes received but rejected were put
+    aside for inspection, if anywhere; ``retry_after`` the seconds the vendor asked to
+    wait (its ``Retry-After``), if it did."""
 
-    def __init__(self, message: str, *, provider: str = "", code: int | str | None = None):
+    def __init__(self, message: str, *, provider: str = "", code: int | str | None = None,
+                 sent: bool | None = None, local: bool = False, output_lost: bool = False,
+                 kept: Path | None = None, retry_after: float | None = None):
         super().__init__(message)
         self.provider = provider
         self.code = code
+        self.retry_after = retry_after
+        self.sent = sent
+        self.local = local
+        self.output_lost = output_lost
+        self.kept = kept
 
 
 class TransientError(ProviderError):

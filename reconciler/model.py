@@ -23,7 +23,8 @@ class Vendor:
 
     Every other place reads these facts from ``VENDORS``: the environment variables
     (config), the plan's "cannot be cancelled" notes (planning), the client class and
-    its capabilities (providers), the known provider names (specs, engine). A vendor's
+    its capabilities (providers), the known provider names and fixed body fields (specs,
+    engine), the link lifetime (state.overdue, doctor). A vendor's
     wire format stays in its ``providers/<name>.py``; its spec fields in ``specs/schema``."""
 
     name: str  # the ``provider:`` value in specs and the key under ``providers:`` in config
@@ -42,6 +43,9 @@ class Vendor:
     # Seconds an output link works after the render finished, where the vendor documents it
     # (Unisound: 3 days, 3天有效); None: undocumented (download at once all the same).
     link_lifetime: float | None = None
+    # Fields every request body of this vendor carries, fixed, never written in a spec
+    # (Unisound: ``type: 2``, synthesise from text); ``specs.schema.request_body`` adds them.
+    fixed_body: tuple[tuple[str, object], ...] = ()
 
 
 VENDORS: dict[str, Vendor] = {v.name: v for v in (
@@ -51,7 +55,7 @@ VENDORS: dict[str, Vendor] = {v.name: v for v in (
     Vendor("unisound", "Unisound", can_cancel=False, one_shot_download=True,
            env_app_id="UNISOUND_APPKEY", env_secret="UNISOUND_SECRET", env_endpoint="UNISOUND_ENDPOINT",
            default_endpoint="https://ai-api.hivoice.cn", client="unisound:UnisoundProvider",
-           app_id_name="appKey", link_lifetime=3 * 86400.0),
+           app_id_name="appKey", link_lifetime=3 * 86400.0, fixed_body=(("type", 2),)),
 )}
 
 
@@ -225,6 +229,10 @@ class RecordedVideo:
     output_lost: bool = False
     output_place: str | None = None  # "host:/project/root" of the checkout that downloaded the output (docs/team.md)
     account: str | None = None  # the vendor account its render was created with (config/account.py); None: any
+    # what the published output's full decode measured (media.verify; None: not measured, an older state)
+    output_duration_s: float | None = None
+    output_width: int | None = None
+    output_height: int | None = None
 
     @property
     def unfinished(self) -> bool:
@@ -233,6 +241,23 @@ class RecordedVideo:
     @property
     def has_output(self) -> bool:
         return self.output_file is not None and not self.output_lost
+
+    @property
+    def output_media(self) -> MediaFacts | None:
+        """What the published output's decode measured, if it was (schema 8 on)."""
+        if self.output_duration_s is None or self.output_width is None or self.output_height is None:
+            return None
+        return MediaFacts(self.output_duration_s, self.output_width, self.output_height)
+
+
+@dataclass(frozen=True)
+class MediaFacts:
+    """What a verified video's full decode measured that the state and the manifest keep
+    (``media.verify.MediaInfo`` has these fields and more, and is accepted wherever this is)."""
+
+    duration_s: float
+    width: int
+    height: int
 
 
 @dataclass(frozen=True)

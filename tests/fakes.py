@@ -107,7 +107,9 @@ class FakeProvider:
         tmp = dest.with_name(dest.name + ".part")
         tmp.write_bytes(data)
         os.replace(tmp, dest)
-        return DownloadResult(dest, hashlib.sha256(data).hexdigest(), len(data))
+        from reconciler.media import verify
+
+        return DownloadResult(dest, hashlib.sha256(data).hexdigest(), len(data), verify.probe(dest))
 
     async def aclose(self):
         pass
@@ -218,6 +220,17 @@ class FakeBucket:
 
     def check(self) -> None:
         self._call("check")
+
+    def put_bytes(self, key: str, data: bytes, content_type: str = "application/json") -> None:
+        self._call("put_bytes", key)  # a small object (a poster): not counted with the video uploads
+        self.objects[key] = (data, None)
+
+    def open_object(self, key: str):
+        import io
+
+        self._call("get", key)
+        found = self.objects.get(key)
+        return None if found is None else io.BytesIO(found[0])
 
     def presigned_get(self, key: str, seconds: int = 7 * 86400) -> str:
         return f"{self.endpoint}/{self.name}/{key}?X-Amz-Expires={seconds}&X-Amz-Signature=fake"

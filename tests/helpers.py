@@ -3,15 +3,21 @@ a tiny .pptx the simulator accepts as a deck, and the environment every engine r
 the tests gets (``FAST_FIRST_POLL``: set for the session by ``tests/conftest.py``, and
 added back by each helper that strips ``RECONCILER_*`` from a child's environment).
 
+``wait_until`` (and ``wait_until_async``) is the one wait for a condition that no event
+announces: a process's log line, a file, a simulator's task state.
+
 Per-folder helpers stay in their folder (``e2e/support.py``, ``sim/helpers.py``,
 ``watch/helpers.py``); shared fakes of the engine's parts are in ``fakes.py``.
 """
 
 from __future__ import annotations
 
+import asyncio
 import io
+import time
 import zipfile
 from pathlib import Path
+from typing import Any, Awaitable, Callable
 
 from reconciler.apply.schedule import FIRST_POLL_ENV
 
@@ -56,3 +62,31 @@ def write(root: Path, files: dict[str, str | bytes]) -> Path:
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(content if isinstance(content, bytes) else content.encode("utf-8"))
     return root
+
+
+def wait_until(predicate: Callable[[], Any], timeout: float = 30.0, what: str | Callable[[], str] = "condition",
+               step: float = 0.05) -> Any:
+    """``predicate()``'s first truthy value, asked every ``step`` seconds; AssertionError
+    naming ``what`` after ``timeout`` (a guard against a hang, not a pace: asked once more
+    at the deadline). ``what`` may be a function, called then (to show what was seen)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
+        time.sleep(step)
+
+
+async def wait_until_async(predicate: Callable[[], Awaitable[Any]], timeout: float = 30.0,
+                           what: str | Callable[[], str] = "condition", step: float = 0.05) -> Any:
+    """``wait_until`` for an awaited predicate (a provider's status call), sleeping with asyncio."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = await predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout}s waiting for {what() if callable(what) else what}")
+        await asyncio.sleep(step)

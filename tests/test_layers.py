@@ -2,9 +2,10 @@
 pyproject.toml) run as part of ``pytest``, so an upward import fails the suite with
 import-linter's report naming the import chain.
 
-The second test proves the contracts are live, not vacuous: on a copy of the package
-with a planted upward import, a sim that reaches into the rest and an unplaced new
-package, the same command fails naming each.
+The contracts hold inside packages too (``*-inside``: the direction each package's
+modules follow). The second test proves the contracts are live, not vacuous: on a copy
+of the package with a planted upward import, one upward inside a package, a sim that
+reaches into the rest and an unplaced new package, the same command fails naming each.
 """
 
 from __future__ import annotations
@@ -36,6 +37,8 @@ def test_the_contracts_catch_an_upward_import_a_leaky_sim_and_an_unplaced_packag
     shutil.copy(REPO / "pyproject.toml", tmp_path)
     with open(tmp_path / "reconciler/util/atomic.py", "a", encoding="utf-8") as f:
         f.write("\nfrom reconciler.commands import plan  # noqa: E402,F401\n")
+    with open(tmp_path / "reconciler/planning/describe.py", "a", encoding="utf-8") as f:  # inside a package
+        f.write("\nfrom reconciler.planning import view  # noqa: E402,F401\n")
     with open(tmp_path / "reconciler/sim/settings.py", "a", encoding="utf-8") as f:
         f.write("\nimport reconciler.config  # noqa: E402,F401\n")
     (tmp_path / "reconciler/extras").mkdir()
@@ -45,4 +48,5 @@ def test_the_contracts_catch_an_upward_import_a_leaky_sim_and_an_unplaced_packag
     assert result.returncode == 1, report
     assert "reconciler.util.atomic -> reconciler.commands.plan" in report
     assert "reconciler.sim.settings -> reconciler.config" in report
+    assert "reconciler.planning.describe -> reconciler.planning.view" in report
     assert "reconciler.extras" in report

@@ -32,8 +32,8 @@ def test_the_contract_names_come_from_the_table():
     assert env == {"xingyun": ("XINGYUN_APP_ID", "XINGYUN_APP_SECRET", "XINGYUN_ENDPOINT"),
                    "unisound": ("UNISOUND_APPKEY", "UNISOUND_SECRET", "UNISOUND_ENDPOINT")}
     defaults = config_mod.ConfigFile().providers
-    assert defaults.xingyun.endpoint == "https://nebula-agent.xingyun3d.com"
-    assert defaults.unisound.endpoint == "https://ai-api.hivoice.cn"
+    assert defaults["xingyun"].endpoint == "https://nebula-agent.xingyun3d.com"
+    assert defaults["unisound"].endpoint == "https://ai-api.hivoice.cn"
 
 
 def test_a_new_entry_gives_its_environment_names_to_config(acme, tmp_path):

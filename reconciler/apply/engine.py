@@ -65,6 +65,7 @@ from reconciler.outputs.rules import kept_elsewhere
 from reconciler.providers.base import Provider, script_size
 from reconciler.state import manifest_writer, overdue
 from reconciler.state.store import Store
+from reconciler.util import backoff
 from reconciler.util import clock as wall_clock
 from reconciler.util.aio import first_of
 
@@ -277,6 +278,7 @@ class Engine:
         self.outputs.sweep(self.store.recorded)
         decks.sweep(self.config)
         published.keep_in_cache(self.context)
+        published.make_missing_posters(self.context)
         addresses = self.store.recover()
         for address in addresses:
             video = self.store.get(address)
@@ -483,12 +485,12 @@ class Engine:
     async def _fetch_again(self, addresses: list[str]) -> None:
         """Poll and download ``addresses`` now, each up to ``follow.DOWNLOAD_TRIES`` times
         (a link the vendor no longer serves is then lost; see ``follow``)."""
-        for attempt in range(follow.DOWNLOAD_TRIES):
+        for attempt, pause in enumerate(backoff.pauses(follow.DOWNLOAD_TRIES, lambda _: follow.DOWNLOAD_RETRY_DELAY)):
             pending = [item for item in map(self.tracker.get, addresses) if item is not None]
             if not pending:
                 return
             if attempt:
-                await asyncio.sleep(follow.DOWNLOAD_RETRY_DELAY)
+                await asyncio.sleep(pause)
             await asyncio.gather(*(self._poll(item) for item in pending))
 
     def _spawn(self, coro) -> None:

@@ -32,7 +32,7 @@ import asyncio
 import contextlib
 from typing import TYPE_CHECKING
 
-from reconciler.apply import decks
+from reconciler.apply import decks, follow
 from reconciler.apply.events import Kind
 from reconciler.errors import OutcomeUnknownError, ProviderError, ReconcilerError
 from reconciler.model import Action, Change, DesiredVideo, Status, display_name
@@ -142,6 +142,7 @@ async def from_cache(ctx: RunContext, desired: DesiredVideo, previous: str | Non
         return False
     crash_point("after_cache_publish")
     await ctx.db(ctx.store.publish_cached, desired, entry, rel, ctx.outputs.place())
+    await follow.make_poster(ctx, address, desired.provider, entry.get("task_id"), rel)
     try:  # a bucket: a superseded render's staged download, and the replaced object, go
         await asyncio.to_thread(ctx.outputs.published, address, ctx.outputs.download_path(address), previous, rel)
     except (OSError, ReconcilerError) as exc:
@@ -193,7 +194,8 @@ async def _keep_again(ctx: RunContext, fingerprint: str) -> dict | None:
             continue
         await ctx.db(ctx.store.cache_put, fingerprint, provider=video.provider, task_id=video.output_task_id,
                      sha256=video.output_sha256, size=video.output_bytes, video_url=video.video_url,
-                     preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location())
+                     preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location(),
+                     media=video.output_media)
         return (await ctx.db(ctx.store.cache_index)).get(fingerprint)
     return None
 
@@ -259,14 +261,9 @@ def _answered(ctx: RunContext, kind: Kind, desired: DesiredVideo, detail: str, o
 
 
 def never_sent(exc: ProviderError) -> bool:
-    """Whether a failed create certainly never left this machine: the provider says so
-    (``exc.sent is False``), or the connection failed before anything was sent."""
-    sent = getattr(exc, "sent", None)
-    if sent is not None:
-        return sent is False
-    from reconciler.providers.errors_map import BEFORE_SEND
-
-    return isinstance(exc.__cause__, BEFORE_SEND)
+    """Whether a failed create certainly never left this machine (the connection was
+    not even opened): the provider says so with ``exc.sent``."""
+    return exc.sent is False
 
 
 async def supersede(ctx: RunContext, address: str, provider_name: str, task_id: str) -> None:

@@ -9,8 +9,10 @@ has a rule about what must be written before the next step:
 - finished: ``record_task`` (video URL, preview image URL, finish time, and that the
   download starts: what is at the output path before it), then the download into
   ``ctx.outputs.download_path`` (``outputs/<address>.mp4``, or a staging file under
-  ``state/uploads/`` for a bucket) through the provider's atomic, verified download,
-  then (a bucket) the upload, confirmed, then ``record_output`` with the sha256, and
+  ``state/uploads/`` for a bucket) through the provider's atomic, verified download
+  (an MP4 that decodes fully: a damaged one is a bad download, fetched again or, from a
+  one-shot link, kept aside and lost with the reason), then (a bucket) the upload,
+  confirmed, then ``record_output`` with the sha256 and the decode's measures, and
   the output kept in the render cache. An upload that fails is a local failure: the
   staged file stays and is adopted and uploaded by the next run. A crash in between leaves a finished render
   without an output, which the engine's ``track_unfinished`` picks up again; if the
@@ -18,7 +20,7 @@ has a rule about what must be written before the next step:
 - a download that cannot be repeated (Unisound's one-shot URL) or a link the vendor
   no longer serves: ``render_output_lost``, so the next plan proposes a visible
   re-render (an older output of a replace stays published);
-- a problem of this machine (disk full, a blocked path, a permission: ``LOCAL``) is
+- a problem of this machine (disk full, a blocked path, a permission: ``exc.local``) is
   never a loss: it is reported with what to fix, and the render stays finished and
   not downloaded for the next ``refresh``/``apply``;
 - a status call that fails: transient -> poll again later; "task not found" -> the
@@ -34,8 +36,9 @@ from typing import TYPE_CHECKING
 
 from reconciler.apply.events import Kind
 from reconciler.apply.schedule import Tracked
-from reconciler.errors import PermanentError, ProviderError, ReconcilerError, StateError
-from reconciler.model import Status
+from reconciler.errors import MediaError, PermanentError, ProviderError, ReconcilerError, StateError
+from reconciler.media import verify
+from reconciler.model import MediaFacts, Status
 from reconciler.outputs import rules
 from reconciler.providers.base import Provider, TaskState, TaskStatus
 from reconciler.util.clock import iso_ago
@@ -160,10 +163,11 @@ async def download(ctx: RunContext, provider: Provider, item: Tracked, url: str 
         await _download_failed(ctx, item, exc)
         return
     crash_point("after_download")
-    await _store(ctx, item, result.path, result.sha256, result.bytes)
+    await _store(ctx, item, result.path, result.sha256, result.bytes, result.media)
 
 
-async def _store(ctx: RunContext, item: Tracked, path: Path, sha256: str, size: int) -> None:
+async def _store(ctx: RunContext, item: Tracked, path: Path, sha256: str, size: int,
+                 media: MediaFacts | None) -> None:
     """Publish the verified file at ``path`` through the outputs store: in place already
     (a local folder), or uploaded and confirmed (a bucket) before the state records it.
     A store that fails is this machine's problem, never a loss: the staged file stays for
@@ -178,25 +182,22 @@ async def _store(ctx: RunContext, item: Tracked, path: Path, sha256: str, size: 
         ctx.tracker.release(item)
         return
     crash_point("after_upload")
-    await _publish(ctx, item, file, sha256, size, staged=path)
+    await _publish(ctx, item, file, sha256, size, media, staged=path)
 
 
 async def _download_failed(ctx: RunContext, item: Tracked, exc: ProviderError) -> None:
     """A local problem: said, nothing lost (the next refresh/apply downloads it). A used
     one-shot URL, or a link the vendor no longer serves after ``DOWNLOAD_TRIES``: lost.
     A link that keeps failing otherwise: left finished and not downloaded, said."""
-    from reconciler.providers.download import LOCAL  # (httpx is loaded only when downloading)
-
-    if exc.code == LOCAL:
+    if exc.local:
         ctx.emit(Kind.ERROR, item.address, item.provider, item.task_id, str(exc))
         ctx.tracker.release(item)
         return
     item.download_failures += 1
-    if exc.code == "output_lost":  # a one-shot URL was used up (a failure before any GET is transient)
+    if exc.output_lost:  # a one-shot URL was used up (a failure before any GET is transient)
         why = str(exc)
-        kept = getattr(exc, "kept", None)
-        if kept is not None:
-            where = rules.quarantine(ctx.config, kept, item.address, item.task_id)
+        if exc.kept is not None:
+            where = rules.quarantine(ctx.config, exc.kept, item.address, item.task_id)
             why += f" The bytes received are kept in {where}."
         await _lost(ctx, item, why)
     elif item.download_failures < DOWNLOAD_TRIES:
@@ -223,8 +224,12 @@ async def _adopt(ctx: RunContext, item: Tracked, dest: Path) -> bool:
     if found is None:
         return False
     sha256, size = found
+    try:  # it decoded before its rename: measured again for the record (a damaged file since: fetched again)
+        media = await asyncio.to_thread(verify.probe, dest)
+    except MediaError:
+        return False
     ctx.emit(Kind.DOWNLOADING, item.address, item.provider, item.task_id, ctx.outputs.adoption_note(dest))
-    await _store(ctx, item, dest, sha256, size)
+    await _store(ctx, item, dest, sha256, size, media)
     return True
 
 
@@ -248,19 +253,34 @@ async def _held_elsewhere(ctx: RunContext, item: Tracked) -> bool:
     return True
 
 
-async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int, *, staged: Path) -> None:
+async def _publish(ctx: RunContext, item: Tracked, rel: str, sha256: str, size: int, media: MediaFacts | None, *,
+                   staged: Path) -> None:
     before = await ctx.db(ctx.store.get, item.address)
     try:
-        await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size, ctx.outputs.place())
+        await ctx.db(ctx.store.record_output, item.address, item.task_id, rel, sha256, size, ctx.outputs.place(),
+                     media)
     except StateError:
         ctx.outputs.discard(staged)  # superseded: this download is nobody's output now
         ctx.tracker.release(item)  # superseded while downloading: its successor will publish
         return
+    await make_poster(ctx, item.address, item.provider, item.task_id, rel, staged)
     await _tidy(ctx, item, staged, before.output_file if before is not None else None, rel)
     await _keep_in_cache(ctx, item, rel, sha256, size)
     ctx.emit(Kind.FINISHED, item.address, item.provider, item.task_id, f"{rel} ({size} bytes)")
     ctx.manifest.changed()
     ctx.tracker.release(item)
+
+
+async def make_poster(ctx: RunContext, address: str, provider: str, task_id: str | None, file: str,
+                      video: Path | None = None) -> None:
+    """The poster beside the published ``file`` (``outputs/<address>.jpg``, or the object
+    beside it in a bucket), from ``video`` (its bytes here) if given. A poster is a
+    picture of the output, not the output: a failure is a warning, the video stays published."""
+    try:
+        await asyncio.to_thread(ctx.outputs.poster, address, file, video)
+    except (OSError, ReconcilerError) as exc:
+        why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+        ctx.emit(Kind.WARNING, address, provider, task_id, f"{file} is published, but its poster could not be made ({why})")
 
 
 async def _tidy(ctx: RunContext, item: Tracked, staged: Path, previous: str | None, file: str) -> None:
@@ -289,7 +309,7 @@ async def _keep_in_cache(ctx: RunContext, item: Tracked, rel: str, sha256: str, 
         return
     await ctx.db(ctx.store.cache_put, video.output_fingerprint, provider=item.provider, task_id=item.task_id,
                  sha256=sha256, size=size, video_url=video.video_url, preview_image_url=video.preview_image_url,
-                 location=ctx.outputs.cache_location())
+                 location=ctx.outputs.cache_location(), media=video.output_media)
 
 
 async def _lost(ctx: RunContext, item: Tracked, why: str) -> None:

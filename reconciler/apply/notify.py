@@ -26,14 +26,13 @@ from typing import Any, Mapping
 
 from reconciler.apply.events import Event
 from reconciler.config import Notify
-from reconciler.util import urls
-from reconciler.util.backoff import Exponential
+from reconciler.util import backoff, urls
 
 GATHER = 0.3  # seconds events are gathered into one message
 CLOSE_WAIT = 3.0  # seconds the end of a run waits for messages still queued
 TIMEOUT = 2.0  # seconds, each post (connect, read, write, pool)
 TRIES = 3
-RETRY = Exponential(base=0.2, cap=1.0)
+RETRY = backoff.Exponential(base=0.2, cap=1.0)
 MAX_LINES = 30  # events listed in one message; the rest counted
 
 
@@ -147,7 +146,9 @@ class Notifier:
     def _post(self, client: Any, target: Notify, url: str, payload: dict) -> None:
         data = json.dumps(payload, ensure_ascii=False).encode("utf-8")
         why = ""
-        for n in range(TRIES):
+        for n, pause in enumerate(backoff.pauses(TRIES, RETRY.delay)):
+            if n:
+                time.sleep(pause)
             try:
                 r = client.post(url, content=data, headers={"Content-Type": "application/json"})
                 if r.status_code < 300:
@@ -155,8 +156,6 @@ class Notifier:
                 why = f"HTTP {r.status_code}"
             except Exception as exc:  # noqa: BLE001 - InvalidURL, an IDNA UnicodeError...: a warning, never a traceback
                 why = type(exc).__name__  # never str(exc): it may carry the URL
-            if n + 1 < TRIES:
-                time.sleep(RETRY.delay(n))
         self._warn(f"notify: the {target.format} webhook in ${target.url_env} failed ({why}); message dropped")
 
     def _warn(self, message: str) -> None:

@@ -48,7 +48,25 @@ def keep_in_cache(ctx: RunContext) -> None:
             continue
         ctx.store.cache_put(fingerprint, provider=video.provider, task_id=video.output_task_id,
                             sha256=video.output_sha256, size=video.output_bytes, video_url=video.video_url,
-                            preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location())
+                            preview_image_url=video.preview_image_url, location=ctx.outputs.cache_location(),
+                            media=video.output_media)
+
+
+def make_missing_posters(ctx: RunContext) -> None:
+    """A poster for each published output in the outputs folder that has none (docs/outputs.md):
+    one published before posters were, or whose run was killed between its record and its
+    poster. Called by ``Engine.recover`` (a stat per output; a poster decodes one second of
+    video; the outputs store says which lack one). A failure is said, never fatal."""
+    for video in ctx.store.recorded().values():
+        if not ctx.outputs.poster_missing(video):
+            continue
+        file = video.output_file
+        try:
+            ctx.outputs.poster(video.address, file)
+        except (OSError, ReconcilerError) as exc:
+            why = exc.strerror if isinstance(exc, OSError) and exc.strerror else exc
+            ctx.emit(Kind.WARNING, video.address, video.provider, video.output_task_id,
+                     f"{file} has no poster and none could be made ({why}); it stays published")
 
 
 async def check(ctx: RunContext, parallelism: int) -> tuple[list[str], list[str]]:

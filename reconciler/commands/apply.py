@@ -4,8 +4,9 @@ The order matters and is the point of this module:
 
 1. take the state lock *before* reading the state to plan against it (a second
    apply/refresh/watch fails at once, naming the holder);
-2. a saved plan is checked against a fresh one made from the same options and
-   variables, and refused if specs, vars, config or state moved (``planfile``);
+2. a saved plan is checked against a fresh one made from its own request through the
+   same recipe (``reconciler.recipe``), and refused if specs, vars, config or state
+   moved (``planning.saved_plan``);
    a fresh plan is shown and needs ``yes`` (or ``--auto-approve``);
 3. the engine executes it and, unless ``--no-wait``, downloads every output the
    moment its render finishes, also for unfinished renders found in state;
@@ -19,20 +20,21 @@ The order matters and is the point of this module:
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import signal
 import sys
 import time
 from pathlib import Path
 
+from reconciler import recipe
 from reconciler.apply import executor
 from reconciler.apply.engine import Engine, ProviderSet, to_collect
 from reconciler.apply.events import make_hooks
 from reconciler.config import account as config_account
 from reconciler.errors import ReconcilerError
-from reconciler.model import Action, PlanOptions
+from reconciler.model import Action
 from reconciler.outputs import open_outputs
 from reconciler.planning import planner, saved_plan, view
+from reconciler.planning.request import Request
 from reconciler.state import outputs_location
 from reconciler.state import store as state_store
 from reconciler.state.store import Store, WriterLock
@@ -42,14 +44,12 @@ OK_STATES = {"finished", "updated", "deleted"}
 SUBMITTED_OK = OK_STATES | {"rendering", "downloading"}
 
 
-def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, parallelism: int | None,
-        targets, replace, allow_mass_delete: bool, variables: dict[str, str], no_cache: bool = False,
-        allow_over_budget: bool = False) -> int:
+def run(project, request: Request, *, plan_file: Path | None = None, auto_approve: bool = False,
+        no_wait: bool = False, parallelism: int | None = None) -> int:
     from rich.console import Console
 
     if plan_file is not None:
-        refuse_plan_options(plan_file, targets=targets, replace=replace, variables=variables,
-                            allow_mass_delete=allow_mass_delete, allow_over_budget=allow_over_budget)
+        refuse_plan_options(plan_file, request)
     config = project.config()
     out = Console()
     lock = state_store.writer_lock(config).acquire("apply")
@@ -62,26 +62,18 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
 
             hooks = notify.NotifyingHooks(hooks, notify.Notifier(config.file.notify))
         if plan_file is not None:
-            store, engine, plan, options = _saved_plan(config, plan_file, hooks, parallelism)
+            store, engine, planned = _saved_plan(config, plan_file, hooks, parallelism)
         else:
-            options = PlanOptions(targets=frozenset(targets), replace=frozenset(replace),
-                                  allow_mass_delete=allow_mass_delete, max_delete_share=config.max_delete_share,
-                                  use_cache=not no_cache, allow_over_budget=allow_over_budget,
-                                  keep_deleted_outputs=config.file.keep_deleted_outputs)
-            store, engine, plan = _fresh_plan(config, variables, options, hooks, parallelism)
+            store, engine, planned = _fresh_plan(config, request, hooks, parallelism)
+        plan = planned.plan
         outputs_location.check(config, store)  # `outputs:` switched without `outputs migrate`: refused
-        cost = None
-        if config.file.budget is not None or config.has_prices:
-            from reconciler.planning import budget
-
-            cost = budget.Cost.of(plan, config)
-        view.print_plan(plan, out, cost)
-        if cost is not None:  # over budget: exit 1 before asking, nothing sent
-            budget.enforce(plan, config.file.budget, allow_over_budget=options.allow_over_budget)
+        view.print_plan(plan, out, planned.cost)
+        if planned.refused is not None:  # over budget: exit 1 before asking, nothing sent
+            raise planned.refused
         if plan.has_changes and plan_file is None and not auto_approve and not _approved(out):
             out.print("Apply cancelled.")
             return 1
-        scope = _targeted(plan, options.targets)
+        scope = _targeted(plan, planned.options.targets)
         check_credentials(config, _providers_needed(plan, store, wait=not no_wait, scope=scope))
         outputs_location.record(config, store)  # approved: from now on outputs are published there
         started = time.monotonic()
@@ -93,13 +85,10 @@ def run(project, plan_file: Path | None, auto_approve: bool, no_wait: bool, para
         lock.release()
 
 
-def refuse_plan_options(plan_file: Path, *, targets, replace, variables, allow_mass_delete: bool,
-                        allow_over_budget: bool = False) -> None:
-    """A saved plan carries its own options and variables: planning options given with
-    FILE would be ignored, so they are refused before anything is read or locked."""
-    given = [flag for flag, value in (("--target", targets), ("--replace", replace), ("--var", variables),
-                                      ("--allow-mass-delete", allow_mass_delete),
-                                      ("--allow-over-budget", allow_over_budget)) if value]
+def refuse_plan_options(plan_file: Path, request: Request) -> None:
+    """A saved plan carries its own request: planning options given with FILE would be
+    ignored, so they are refused before anything is read or locked."""
+    given = request.given()
     if given:
         raise ReconcilerError(
             f"apply {plan_file}: {', '.join(given)} cannot be used with a saved plan, which carries its own "
@@ -134,48 +123,36 @@ def check_credentials(config, providers: set[str]) -> None:
         open_outputs(config).ready()
 
 
-def _fresh_plan(config, variables, options, hooks, parallelism):
+def _fresh_plan(config, request: Request, hooks, parallelism):
     from reconciler.commands import specwarn
-    from reconciler.specs import loader
 
-    load = loader.load_specs(config, variables)
+    load = recipe.load(config, request)
     desired = load.desired()
     specwarn.report(config, load)
     store = state_store.open_store(config)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()
-    recorded = engine.outputs.notice_missing(store.recorded())
-    where = engine.outputs
-    options = dataclasses.replace(options, place=where.place(), cached=store.cached_fingerprints(
-        where.cache_location()) if options.use_cache else frozenset(), accounts=config_account.accounts(config))
-    return store, engine, planner.make_plan(desired, recorded, options, unservable=lambda fingerprints: (
-        where.cache_unservable(state_store.cache_entries(store, fingerprints))))
+    planned = recipe.make_plan(config, request, desired, recipe.store_state(store, request, engine.outputs),
+                               engine.outputs, accounts=config_account.accounts(config))
+    return store, engine, planned
 
 
 def _saved_plan(config, plan_file: Path, hooks, parallelism):
-    """Load FILE, re-plan from its own options and variables, refuse it if anything moved."""
-    from reconciler.specs import loader
-
+    """Load FILE, plan again from its own request, refuse it if anything moved."""
     path = plan_file if plan_file.is_absolute() else config.root / plan_file
     saved = saved_plan.load_plan(path)
-    load = loader.load_specs(config, saved.variables)
-    desired = load.desired()
+    load = recipe.load(config, saved.request)
     # we hold the lock: intents left pending are a dead writer's, read as unknown (as `plan` did)
     where = open_outputs(config)
-    recorded, generation, cached = state_store.read_plan_inputs(config, recovered=True,
-                                                                with_cache=saved.options.use_cache,
-                                                                location=where.cache_location())
-    recorded = where.notice_missing(recorded)  # no network: trusts a bucket
-    plan = planner.make_plan(desired, recorded, dataclasses.replace(
-        saved.options, cached=cached, place=where.place(), keep_deleted_outputs=config.file.keep_deleted_outputs,
-        accounts=config_account.accounts(config)),
-        unservable=lambda fingerprints: where.cache_unservable(state_store.read_cache_entries(config, fingerprints)))
-    saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=generation,
-                         config_digest=config.digest(), replanned=plan)
+    seen = recipe.read_state(config, saved.request, where, recovered=True)
+    planned = recipe.make_plan(config, saved.request, load.desired(), seen, where,
+                               accounts=config_account.accounts(config))
+    saved_plan.check_fresh(saved, specs_digest=load.digest, state_generation=seen.generation,
+                           config_digest=config.digest(), replanned=planned.plan)
     store = state_store.open_store(config)
     engine = Engine(config, store, ProviderSet(config), hooks, parallelism, holder="apply")
     engine.recover()  # makes real what the plan already assumed
-    return store, engine, plan, saved.options
+    return store, engine, planned
 
 
 def _approved(out) -> bool:

@@ -11,7 +11,8 @@ from __future__ import annotations
 import json
 import sys
 
-from reconciler.doctor.checks import ERROR, WARNING, run_checks
+from reconciler.doctor.checks import run_checks
+from reconciler.doctor.result import ERROR, WARNING
 
 
 def run(project, as_json: bool) -> int:

@@ -2,13 +2,13 @@
 
 Reads the state read-only (nothing is created or changed there, no lock is taken: a
 running ``watch`` may keep working), makes no network call, and writes only
-``DIR/index.html`` and ``DIR/posters/``. Its imports (Jinja, the gallery package,
-imageio-ffmpeg) happen here only, so no other command pays for them.
+``DIR/index.html`` and ``DIR/posters/`` (posters cut here only for outputs published
+without one). Its imports (Jinja, the gallery package, PyAV) happen here only, so no
+other command pays for them.
 """
 
 from __future__ import annotations
 
-import sys
 from collections import Counter
 from pathlib import Path
 
@@ -37,20 +37,15 @@ def run(project, out: Path | None) -> int:
     spent = costs.spent(config, recorded, attempts)
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        ffmpeg, why_not = posters.find_ffmpeg()
-        local = {c.sha256: c.local_file for c in made if c.src_kind == "local" and c.sha256}
-        cut = posters.make_posters(ffmpeg, out_dir, local) if ffmpeg else {}
-        made = cards.with_posters(made, cut)
+        local = {c.address: (c.sha256, c.local_file) for c in made if c.src_kind == "local" and c.sha256}
+        made = cards.with_posters(made, posters.local_posters(out_dir, local))
         html = page.render(made, title=config.root.resolve().name or "reconciler", generated=cards.when(
             now.isoformat(timespec="seconds")), state_name=state_store.describe(config),
-            outputs_name=outputs_location.configured(config) + "/",
-            poster_note="no posters: " + why_not if why_not else "", spent=spent)
+            outputs_name=outputs_location.configured(config) + "/", spent=spent)
         index = page.write(out_dir, html)
     except OSError as exc:
         raise ReconcilerError(f"{config.rel(out_dir)}: cannot write the page ({exc.strerror or exc}); "
                               "check the folder's permissions and free space, or choose another --out") from None
-    if why_not:
-        print(f"Note: {why_not}.", file=sys.stderr)
     print(_summary(config.rel(index), made, sum(1 for c in made if c.poster), spent.total if spent else ""))
     print(f"Open {index.resolve().as_uri()}")
     return 0

@@ -22,6 +22,7 @@ or a vendor download:
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import uuid
 
@@ -32,7 +33,6 @@ from reconciler.outputs import open_outputs, rules
 from reconciler.outputs.move import MARKER, Places, SourceDamaged
 from reconciler.state import outputs_location
 from reconciler.state import store as state_store
-from reconciler.util import s3url
 
 STATE_ID = "state_id"  # meta: this state's identity, named by the markers of the places holding its outputs
 
@@ -96,9 +96,11 @@ def _migrate(config, store, target: str) -> dict:
             continue
         try:
             counts[_copy(places, video.output_file, dest, video.output_sha256, video.output_bytes) or "outputs"] += 1
+            with contextlib.suppress(OSError, ReconcilerError):  # a poster is a picture: the gallery makes one if none
+                places.copy_poster(video.output_file, dest)
         except SourceDamaged as why:
             holder = rules.kept_elsewhere(config, video)
-            if holder and not s3url.is_s3(video.output_file):
+            if holder and Places.in_folder(video.output_file):
                 elsewhere.append(f"{address}: {video.output_file} is on {holder}")
             else:
                 not_there.append(f"{address}: {why}")
@@ -135,7 +137,7 @@ def _migrate(config, store, target: str) -> dict:
 def _check_places(source: str, target: str) -> None:
     if target == source:
         raise ReconcilerError(f"outputs migrate: the state's outputs are already at {target}; nothing to do")
-    if not s3url.is_s3(source) and not s3url.is_s3(target) and (
+    if Places.in_folder(source) and Places.in_folder(target) and (
             target.startswith(source + "/") or source.startswith(target + "/")):
         raise ReconcilerError(f"outputs migrate: {target} and {source} lie inside one another; choose a folder "
                               "beside the current one")

@@ -8,7 +8,7 @@ plan proposes to render it again), and writes state and manifest. It never start
 render: it only finds out.
 
 It says what needs a person: renders stalled past ``stall_after``, finished Unisound
-outputs not downloaded a day after they finished (their link dies after 3 days), and
+outputs not downloaded a day after they finished (their link expires: state/overdue.py), and
 creates whose outcome is unknown (with the command that renders them again). It exits
 1 when it could not find out: a vendor that could not be reached or refused the
 credentials for an unfinished render, a render created with another vendor account

@@ -35,6 +35,7 @@ import sys
 import threading
 
 from reconciler.errors import ReconcilerError
+from reconciler.planning.request import Request
 from reconciler.watch.eventlog import EventLog, LogHooks
 
 STANDBY_POLL = 1.0  # seconds between a standby's tries to take the role
@@ -44,11 +45,11 @@ STANDBY_WORKING_TREE = (
     "`reconciler watch --standby --git-ref origin/main` on every machine")
 
 
-def run(project, interval: float, log_format: str, allow_mass_delete: bool, variables: dict[str, str],
-        standby: bool = False, git_ref: str | None = None) -> int:
+def run(project, request: Request, *, interval: float = 180.0, log_format: str = "text", standby: bool = False,
+        git_ref: str | None = None) -> int:
     log = EventLog(sys.stderr, log_format)
     try:
-        return _run(project, log, interval, allow_mass_delete, variables, standby, git_ref)
+        return _run(project, log, request, interval, standby, git_ref)
     except ReconcilerError as exc:
         log.error("error", f"{exc}")
         return 1
@@ -90,8 +91,7 @@ def _take_role(config, log: EventLog, standby: bool):
             signal.signal(signum, handler)
 
 
-def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str],
-         standby: bool, git_ref: str | None) -> int:
+def _run(project, log: EventLog, request: Request, interval: float, standby: bool, git_ref: str | None) -> int:
     from reconciler.watch.gitref import GitRef
 
     config = project.config()
@@ -106,14 +106,13 @@ def _run(project, log: EventLog, interval: float, allow_mass_delete: bool, varia
             return 0
         if standby:
             log.info("start", "took the writer role: leading now")
-        code, wait_again = _lead(config, lock, log, interval, allow_mass_delete, variables, source)
+        code, wait_again = _lead(config, lock, log, request, interval, source)
         if not (standby and wait_again):
             return code
         log.warning("standby", "standby again: this process no longer leads; waiting to take the role back")
 
 
-def _lead(config, lock, log: EventLog, interval: float, allow_mass_delete: bool, variables: dict[str, str],
-          source) -> tuple[int, bool]:
+def _lead(config, lock, log: EventLog, request: Request, interval: float, source) -> tuple[int, bool]:
     """Run the daemon while holding ``lock``; release it. Returns the exit code and
     whether the role was lost to a lapsed lease or an unreachable state (rather than
     ended by a signal or a local failure), which a standby waits out."""
@@ -141,8 +140,7 @@ def _lead(config, lock, log: EventLog, interval: float, allow_mass_delete: bool,
             hooks = LogHooks(log)
             engine_config = config if source is None else dataclasses.replace(config, inputs_root=source.current)
             engine = Engine(engine_config, store, ProviderSet(config), hooks, holder="watch")
-            daemon = Daemon(config, variables, engine, log, interval=interval, allow_mass_delete=allow_mass_delete,
-                            git_ref=source)
+            daemon = Daemon(config, request, engine, log, interval=interval, git_ref=source)
             hooks.listener = daemon.on_event
             notifier = None
             if config.file.notify:  # imported only when configured

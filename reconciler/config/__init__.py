@@ -37,6 +37,7 @@ from reconciler.config.file import (  # noqa: F401 - the settings are part of th
     ProvidersSettings,
     _check_file,
     _url_password,
+    provider_defaults,
 )
 from reconciler.errors import ConfigError
 from reconciler.model import VENDORS, Credentials
@@ -112,7 +113,7 @@ class Config:
     def provider_settings(self, provider: str) -> ProviderSettings:
         """``providers.<provider>`` of reconciler.yaml (a vendor without a section of its
         own there gets the defaults of its ``model.VENDORS`` entry)."""
-        return getattr(self.file.providers, provider, None) or ProviderSettings(VENDORS[provider].default_endpoint)
+        return self.file.providers.get(provider) or provider_defaults(provider)
 
     @property
     def has_prices(self) -> bool:

@@ -88,10 +88,20 @@ PROVIDER_ONLY_KEYS: dict[str, tuple[str, ...]] = {"xingyun": (), "unisound": ("a
 PROVIDER_STRUCTURED_KEYS: tuple[str, ...] = ("price",)
 
 
-@dataclass(frozen=True)
-class ProvidersSettings:
-    xingyun: ProviderSettings = ProviderSettings(endpoint=VENDORS["xingyun"].default_endpoint)
-    unisound: ProviderSettings = ProviderSettings(endpoint=VENDORS["unisound"].default_endpoint, auth=UnisoundAuth())
+# ``providers:`` of reconciler.yaml: one ProviderSettings per vendor, keyed by its name
+# (``model.VENDORS``); a vendor the file does not mention has its defaults.
+ProvidersSettings = dict[str, ProviderSettings]
+
+
+def provider_defaults(name: str) -> ProviderSettings:
+    """The settings of ``providers.<name>`` that the file does not change: the vendor's
+    endpoint (``model.VENDORS``), and its own keys' defaults (``PROVIDER_ONLY_KEYS``)."""
+    auth = UnisoundAuth() if "auth_in" in PROVIDER_ONLY_KEYS.get(name, ()) else None
+    return ProviderSettings(endpoint=VENDORS[name].default_endpoint, auth=auth)
+
+
+def _default_providers() -> ProvidersSettings:
+    return {name: provider_defaults(name) for name in VENDORS}
 
 
 @dataclass(frozen=True)
@@ -110,7 +120,7 @@ class ConfigFile:
     parallelism: int = 8
     max_delete_share: float | None = None
     cache_keep_days: int = 30  # docs/cache.md: unused cached renders kept this long
-    providers: ProvidersSettings = ProvidersSettings()
+    providers: ProvidersSettings = dataclasses.field(default_factory=_default_providers)
     budget: Budget | None = None
     notify: tuple[Notify, ...] = ()
 
@@ -264,12 +274,9 @@ def _check_file(data: dict) -> tuple[ConfigFile, _Problems]:
     share = _check_value(problems, ("max_delete_share",), data.get("max_delete_share"), "number", 0, 1, True)
     keep = _check_value(problems, ("cache_keep_days",), data.get("cache_keep_days", d.cache_keep_days),
                         "int", 0, 36500)
-    pdata = _check_mapping(problems, ("providers",), data.get("providers", {}),
-                           {f.name for f in dataclasses.fields(ProvidersSettings)})
-    providers = ProvidersSettings(
-        xingyun=_check_provider(problems, "xingyun", pdata.get("xingyun", {}), d.providers.xingyun),
-        unisound=_check_provider(problems, "unisound", pdata.get("unisound", {}), d.providers.unisound),
-    )
+    pdata = _check_mapping(problems, ("providers",), data.get("providers", {}), set(VENDORS))
+    providers = {name: _check_provider(problems, name, pdata.get(name, {}), default)
+                 for name, default in d.providers.items()}
     file = ConfigFile(**{k: v or getattr(d, k) for k, v in strs.items()}, vars=vars_,
                       state_schema=schema or d.state_schema, outputs_public_url=public_url,
                       keep_deleted_outputs=keep_deleted,

@@ -18,26 +18,14 @@ check's text holds a secret or a signature: credentials are named by their varia
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import asdict, dataclass
 from typing import Mapping
 
+from reconciler.doctor.result import ERROR, OK, WARNING, Check
 from reconciler.errors import ReconcilerError
 from reconciler.util import clock, urls
 
-OK, WARNING, ERROR = "ok", "warning", "error"
 UNISOUND_LINK_DAYS = 3  # "视频下载地址3天有效"
 SHOWN = 5  # problems listed per check before "and N more"
-
-
-@dataclass(frozen=True)
-class Check:
-    name: str
-    status: str  # ok | warning | error
-    detail: str
-    fix: str = ""  # the next step (may span lines: config to paste)
-
-    def as_json(self) -> dict:
-        return asdict(self)
 
 
 def run_checks(root, env: Mapping[str, str] | None = None, now: dt.datetime | None = None) -> list[Check]:
@@ -256,7 +244,8 @@ def _renders(config, recorded: dict, now: dt.datetime) -> list[Check]:
                  "Ask the vendor about the task; `reconciler refresh` polls it again. It is never re-rendered "
                  "without `--replace`."),
         _finding("downloads", undownloaded, *where.unpublished_finding),
-        _finding("unisound links", expiring, "finished over a day ago; its link dies 3 days after the render",
+        _finding("unisound links", expiring, "finished over a day ago; its link dies "
+                 f"{overdue.LINK_LIFETIME['unisound'] / 86400:g} days after the render",
                  "Run `reconciler refresh` today, or the output is lost and must be rendered again."),
         _finding("outputs", lost, "output(s) missing or lost",
                  "Run `reconciler refresh` (a live link is fetched again), then `reconciler plan` to see what "

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 from typing import Mapping
 
-from reconciler.doctor.checks import ERROR, OK, WARNING, Check
+from reconciler.doctor.result import ERROR, OK, WARNING, Check
 from reconciler.model import VENDORS
 from reconciler.util import urls
 

@@ -27,7 +27,7 @@ from markupsafe import Markup
 from reconciler import model
 from reconciler.gallery import costs, script
 from reconciler.model import RecordedVideo, Status
-from reconciler.outputs import open_outputs
+from reconciler.outputs import open_outputs, rules
 from reconciler.state import manifest, overdue
 from reconciler.state.store import IMPORT_HOLDER
 
@@ -98,7 +98,8 @@ def build_cards(config, recorded: dict[str, RecordedVideo], attempts: list[dict]
 
 
 def with_posters(cards: list[Card], posters: dict[str, str]) -> list[Card]:
-    return [dataclasses.replace(c, poster=posters.get(c.sha256)) if c.src_kind == "local" else c for c in cards]
+    """Local cards get their poster (``{address: src}``, gallery/posters.py)."""
+    return [dataclasses.replace(c, poster=posters.get(c.address)) if c.src_kind == "local" else c for c in cards]
 
 
 def display_status(config, video: RecordedVideo, now: dt.datetime) -> str:
@@ -117,6 +118,10 @@ def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt
     note = _note(video, status, kind)
     if signed:
         note = (note + " " + SIGNED_NOTE).strip()
+    poster = None
+    if kind == "object":  # the poster published beside the object (docs/outputs.md), played the same way
+        beside = where.play(rules.poster_of(video.output_file))
+        poster = beside[0] if beside else None
     return Card(
         address=video.address, provider=video.provider, provider_display=model.display_name(video.provider),
         status=status, recorded_status=video.status.value, note=note,
@@ -128,6 +133,7 @@ def _card(config, video: RecordedVideo, rows: list[dict], out_dir: Path, now: dt
         script=script.script_html(video.provider, video.request),
         updated=when(video.finished_at or video.submitted_at),
         history=tuple(_history(rows)),
+        poster=poster,
     )
 
 

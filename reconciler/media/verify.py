@@ -64,8 +64,10 @@ def _decode_all(path: Path, container, logs) -> MediaInfo:
             if packet.stream is video:
                 frames += 1
                 width, height = frame.width, frame.height
-        if logs:
-            kind = "video" if packet.stream is video else "audio"
+        if logs:  # named by the decoder that logged it (a threaded decoder may log a packet late)
+            component = logs[0][1]
+            kind = ("video" if component == video.codec_context.name
+                    else "audio" if audio is not None and component == audio.codec_context.name else "media")
             raise MediaError(path, f"{kind} data is damaged ({libav.first_error(logs)})")
     duration = _duration_s(video, container)
     if duration <= 0:

@@ -16,6 +16,8 @@ never a lost output, never a render paid again.
     store(address, path, sha, size) publish that verified file; returns what the state records
     adoption_note(path)             what is said when a download an earlier run left at ``path`` is stored
     published(address, path, previous, file)  after the state recorded ``file``: tidy up
+    poster(address, file, video)    the poster of published ``file`` beside it (``video``: its bytes here, if any)
+    poster_missing(video)           a published output here that has no poster (recovery makes one)
     discard(path)                   the verified download of a render superseded meanwhile: not stored
     check(video) / notice_missing(recorded)   refresh's check / plan's look (no network)
     map_checks(check, videos, parallelism)    ``check`` run over ``videos`` the way this store's checks
@@ -81,6 +83,10 @@ class OutputsStore(Protocol):
     def place(self) -> str | None: ...
 
     def published(self, address: str, path: Path, previous: str | None, file: str) -> None: ...
+
+    def poster(self, address: str, file: str, video: Path | None = None) -> str: ...
+
+    def poster_missing(self, video: RecordedVideo) -> bool: ...
 
     def discard(self, path: Path) -> None: ...
 

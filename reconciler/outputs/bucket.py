@@ -42,7 +42,7 @@ from reconciler.outputs.s3client import Bucket, plain_url, require_credentials
 from reconciler.util import atomic, s3url
 
 CACHE = ".cache"
-OBJECT_NAME = re.compile(r"^[0-9a-f]{64}\.mp4$")
+OBJECT_NAME = re.compile(r"^[0-9a-f]{64}\.(mp4|jpg)$")  # a published video, and its poster beside it
 SIDECAR_NAME = re.compile(r"^[0-9a-f]{64}\.(" + "|".join(rules.SIDECARS) + r")$")
 T = TypeVar("T")
 
@@ -105,7 +105,45 @@ class BucketOutputs:
             key = self.location.key_of(previous)
             if key is not None and key.startswith(self.location.key(address) + "/"):
                 self.bucket.delete(key)
+                self.bucket.delete(rules.poster_of(key))
 
+    def poster(self, address: str, file: str, video: Path | None = None) -> str:
+        """The poster object ``<prefix>/<address>/<sha256>.jpg`` beside the published video,
+        made from ``video`` (the staged download) or, without one, from the object read
+        back (a render cache hit is a server-side copy). OutputsError, MediaError: said by the caller."""
+        from reconciler.media import poster
+
+        key = self.location.key_of(file)
+        if key is None:
+            raise OutputsError(f"{file} is not an object of {self.location.url}")
+        if video is None and self.bucket.head(rules.poster_of(key)) is not None:
+            return self.location.object_url(rules.poster_of(key))  # copied from the cache with its video
+        work = self.config.uploads_dir / ".posters"
+        work.mkdir(parents=True, exist_ok=True)
+        fetched = None
+        try:
+            if video is None:
+                fetched = video = work / f"{key.rpartition('/')[2]}"
+                body = self.bucket.open_object(key)
+                if body is None:
+                    raise OutputsError(f"{file} is missing")
+                with open(fetched, "wb") as out:
+                    while chunk := body.read(1 << 20):
+                        out.write(chunk)
+            jpeg = work / f"{key.rpartition('/')[2]}{rules.POSTER_SUFFIX}"
+            poster.write_poster(video, jpeg)
+            self.bucket.put_bytes(rules.poster_of(key), jpeg.read_bytes(), content_type="image/jpeg")
+            jpeg.unlink(missing_ok=True)
+        finally:
+            if fetched is not None:
+                fetched.unlink(missing_ok=True)
+        return self.location.object_url(rules.poster_of(key))
+
+
+    def poster_missing(self, video: RecordedVideo) -> bool:
+        """Not looked for (a HEAD per object at every run): a missing poster is only a card of
+        the gallery without a picture; ``poster`` makes one whenever a video is published."""
+        return False
     def discard(self, path: Path) -> None:
         """A superseded render's staged download: this upload is nobody's output now."""
         path.unlink(missing_ok=True)
@@ -197,6 +235,15 @@ class BucketOutputs:
         key = self.location.key_of(file)
         if key is not None:
             self.bucket.copy(key, self.cache_key(fingerprint))
+            self._copy_poster(key, self.cache_key(fingerprint))
+
+    def _copy_poster(self, video_key: str, to_video_key: str) -> None:
+        """The poster beside ``video_key`` copied server-side beside ``to_video_key``, so a
+        cache hit publishes one with no byte through this machine; none there: nothing to do."""
+        try:
+            self.bucket.copy(rules.poster_of(video_key), rules.poster_of(to_video_key))
+        except OutputsError:
+            pass  # no poster to copy (or refused): ``poster`` makes one from the video
 
     def cache_problem(self, entry: dict) -> str | None:
         found = self.bucket.head(self.cache_key(entry["fingerprint"]))
@@ -223,10 +270,12 @@ class BucketOutputs:
         key = self.object_key(address, entry["sha256"])
         self.bucket.copy(self.cache_key(fingerprint), key)
         self._confirm(key, entry["sha256"], entry["bytes"], "copy from the render cache")
+        self._copy_poster(self.cache_key(fingerprint), key)
         return self.location.object_url(key)
 
     def cache_remove(self, fingerprint: str) -> None:
         self.bucket.delete(self.cache_key(fingerprint))
+        self.bucket.delete(rules.poster_of(self.cache_key(fingerprint)))
 
     # -- what a player uses -----------------------------------------------------------------
 

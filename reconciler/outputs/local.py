@@ -44,7 +44,21 @@ class LocalOutputs:
         return output_path(self.config, address)
 
     def store(self, address: str, path: Path, sha256: str, size: int) -> str:
-        return relative(self.config, path)  # renamed into place by the download: published already
+        """Publish the verified file at ``path`` as ``outputs/<address>.mp4``. A download is
+        there already (the provider's atomic download renamed it into place); a file made
+        elsewhere (e.g. a join staged under ``state/``) is moved into place in one rename
+        (a copy of its own across file systems), the folder fsynced: the old output stays
+        published until then."""
+        dest = output_path(self.config, address)
+        if path != dest:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            try:
+                os.replace(path, dest)
+            except OSError:  # another file system
+                atomic.copy_file(path, dest)
+                path.unlink(missing_ok=True)
+            atomic.fsync_dir(dest.parent)
+        return relative(self.config, dest)
 
     def adoption_note(self, path: Path) -> str:
         return "adopting the file an interrupted download left in place"
@@ -55,6 +69,22 @@ class LocalOutputs:
     def published(self, address: str, path: Path, previous: str | None, file: str) -> None:
         return None  # the same path: a replace's new file was renamed over the old one
 
+
+    def poster(self, address: str, file: str, video: Path | None = None) -> str:
+        """``outputs/<address>.jpg`` from the published file (MediaError, OSError: said by the caller)."""
+        from reconciler.media import poster
+
+        dest = self.config.root / rules.poster_of(file)
+        poster.write_poster(video or self.config.root / file, dest)
+        return relative(self.config, dest)
+
+    def poster_missing(self, video: RecordedVideo) -> bool:
+        """A published file of this folder with no poster beside it (one published before posters
+        were, or a run killed between its record and its poster): a stat or two."""
+        file = video.output_file
+        if not (video.has_output and file and not s3url.is_s3(file) and video.output_place in (None, self.place())):
+            return False
+        return not (self.config.root / rules.poster_of(file)).exists() and (self.config.root / file).is_file()
     def discard(self, path: Path) -> None:
         return None  # in place at the address: the render that superseded it publishes over it
 
@@ -223,9 +253,11 @@ def notice_missing(config: Config, recorded: dict[str, RecordedVideo]) -> dict[s
 def remove_output(config: Config, address: str, recorded_file: str | None) -> bool:
     """Delete the managed output file of ``address`` (if the state points at it) and the
     directories it leaves empty under ``outputs/``. True if a file was removed."""
-    if not recorded_file:
-        return False
     managed = output_path(config, address)
+    managed.with_suffix(rules.POSTER_SUFFIX).unlink(missing_ok=True)  # its poster goes with it (always one we made)
+    if not recorded_file:
+        rules.remove_empty_folders(managed.resolve().parent, config.outputs_dir.resolve())
+        return False
     if (config.root / recorded_file).resolve() != managed.resolve():
         return False  # not ours to delete
     try:

@@ -28,6 +28,7 @@ from pathlib import Path
 
 from reconciler.config import Config
 from reconciler.errors import OutputsError
+from reconciler.outputs import rules
 from reconciler.util import atomic, s3url
 from reconciler.util.crashpoint import crash_point
 
@@ -64,13 +65,18 @@ class Places:
     def cache_ref(place: str, fingerprint: str) -> str:
         return f"{place}/.cache/{fingerprint}.mp4"
 
+    @staticmethod
+    def in_folder(ref: str) -> bool:
+        """Whether ``ref`` (a place, or a file under one) is a folder's, not a bucket's."""
+        return not s3url.is_s3(ref)
+
     def _bucket(self, ref: str):
         from reconciler.outputs.s3client import Bucket
 
-        location = s3url.parse(ref)  # bucket, and the key as its "prefix"
-        if location.bucket not in self._buckets:
-            self._buckets[location.bucket] = Bucket(s3url.Location(location.bucket), parallelism=self.config.parallelism)
-        return self._buckets[location.bucket], location.prefix
+        name, key = s3url.split_object(ref)
+        if name not in self._buckets:
+            self._buckets[name] = Bucket(s3url.Location(name), parallelism=self.config.parallelism)
+        return self._buckets[name], key
 
     def _path(self, ref: str) -> Path:
         return self.config.root / ref
@@ -110,6 +116,29 @@ class Places:
             raise OutputsError(f"after copying {source} to {target}, the copy is not the recorded bytes "
                                f"(sha256 {sha256[:12]}…, {size} bytes); run the command again")
         crash_point("after_migrate_copy")
+
+    def copy_poster(self, source: str, target: str) -> bool:
+        """Copy the poster beside the video ``source`` to beside ``target`` (docs/outputs.md).
+        A poster is a picture of the video, not recorded bytes: copied as found, False
+        when the source has none (OSError/OutputsError: the copy failed)."""
+        src, dst = rules.poster_of(source), rules.poster_of(target)
+        if s3url.is_s3(src):
+            bucket, key = self._bucket(src)
+            body = bucket.open_object(key)
+            data = body.read() if body is not None else None
+        else:
+            try:
+                data = self._path(src).read_bytes()
+            except FileNotFoundError:
+                data = None
+        if not data:
+            return False
+        if s3url.is_s3(dst):
+            bucket, key = self._bucket(dst)
+            bucket.put_bytes(key, data, content_type="image/jpeg")
+        else:
+            atomic.atomic_write_bytes(self._path(dst), data)
+        return True
 
     def _read_into(self, source: str, out, sha256: str, size: int) -> None:
         digest, count = hashlib.sha256(), 0

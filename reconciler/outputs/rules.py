@@ -21,13 +21,12 @@ too); a folder's own checks are ``outputs/local``, a bucket's ``outputs/bucket``
 from __future__ import annotations
 
 import dataclasses
-import hashlib
 import json
 from pathlib import Path
 
 from reconciler.config import Config
 from reconciler.model import VENDORS, RecordedVideo, Status
-from reconciler.util import mp4
+from reconciler.util import digest, mp4
 
 SUFFIX = ".mp4"
 # Small files published beside a video (``OutputsStore.publish_sidecar``): kind -> content type.
@@ -58,12 +57,15 @@ def refetchable(provider: str) -> bool:
     return provider not in ONE_SHOT
 
 
-def sha256_of(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
+POSTER_SUFFIX = ".jpg"  # a published video's poster sits beside it (docs/outputs.md)
+
+
+def poster_of(file: str) -> str:
+    """The poster beside a published video ``file`` (a path or an ``s3://`` URL)."""
+    return file.removesuffix(SUFFIX) + POSTER_SUFFIX
+
+
+sha256_of = digest.file_sha256  # the one file-hashing routine (util/digest), named here for the outputs' callers
 
 
 def fetch_again(video: RecordedVideo) -> bool:

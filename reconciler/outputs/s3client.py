@@ -34,7 +34,7 @@ from urllib.parse import quote
 
 from reconciler import DISTRIBUTION
 from reconciler.errors import ConfigError, OutputsError
-from reconciler.util import urls
+from reconciler.util import s3url, urls
 from reconciler.util.s3url import Location
 
 CONNECT_TIMEOUT = 5.0  # seconds to open a connection
@@ -63,7 +63,7 @@ def plain_url(s3_url: str, env: Mapping[str, str] | None = None) -> str:
     ``AWS_ENDPOINT_URL`` when set, else AWS's virtual-hosted style. It plays when the
     reviewer can read the bucket (a public or a signed-in endpoint). Never a user part."""
     env = os.environ if env is None else env
-    bucket, _, key = s3_url.removeprefix("s3://").partition("/")
+    bucket, key = s3url.split_object(s3_url)
     endpoint = env.get("AWS_ENDPOINT_URL", "").strip().rstrip("/")
     if endpoint:
         try:  # never a user part (a secret) in the page

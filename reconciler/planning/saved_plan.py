@@ -3,13 +3,15 @@
 A saved plan is a promise: "apply will do exactly this". It can only be kept if
 nothing it was made from has moved, so the file records fingerprints of every input:
 the digest of the spec inputs (files, vars, --var values), the state generation
-(bumped by every write to the state DB) and the digest of reconciler.yaml. Apply
-replans from the same options and variables and calls ``check_fresh``, which refuses
+(bumped by every write to the state DB) and the digest of reconciler.yaml, and the
+``Request`` it was planned for (``planning.request``: targets, replaces, variables, the
+flags). Apply plans again from that request through the same recipe and calls ``check_fresh``, which refuses
 (``StalePlanError``) naming what changed. Like Terraform, a stale plan is never
 "mostly" applied.
 
 The file is JSON with a ``kind`` marker so a foreign or corrupt file gets a clear
-message, written atomically. It never holds a secret: credentials live only in the
+message, written atomically. Format 2 stores the request whole; a format 1 file (its
+planner options and variables apart) is still read, as the same request. It never holds a secret: credentials live only in the
 environment, and ``save_plan`` refuses to write bytes that contain one (for
 instance a secret passed by mistake as ``--var``). Nor does it ever overwrite a file
 the tool manages or reads (``check_out_path``): ``plan --out state/reconciler.db``
@@ -25,34 +27,33 @@ from pathlib import Path
 
 from reconciler.config import secrets
 from reconciler.errors import ReconcilerError, StalePlanError
-from reconciler.model import Plan, PlanOptions
+from reconciler.model import Plan
 from reconciler.planning import view
+from reconciler.planning.request import Request
 from reconciler.util import atomic
 
 KIND = "reconciler-plan"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the request whole; 1: planner options and variables apart (still read)
 _MIN_SECRET_LEN = 6  # shorter "secrets" would match ordinary text
 
 
 @dataclass(frozen=True)
 class SavedPlan:
     plan_json: dict
-    options: PlanOptions
-    variables: dict[str, str]
+    request: Request
     specs_digest: str
     state_generation: int
     config_digest: str
 
 
-def save_plan(path: Path, plan: Plan, *, options: PlanOptions, variables: dict[str, str], specs_digest: str,
-              state_generation: int, config_digest: str) -> None:
+def save_plan(path: Path, plan: Plan, *, request: Request, specs_digest: str, state_generation: int,
+              config_digest: str) -> None:
     """Write the plan and the fingerprints of its inputs to ``path`` atomically."""
     doc = {
         "kind": KIND,
         "format_version": FORMAT_VERSION,
         "plan": view.plan_to_json(plan),
-        "options": _options_to_json(options),
-        "variables": dict(sorted(variables.items())),
+        "request": request.to_json(),
         "specs_digest": specs_digest,
         "state_generation": state_generation,
         "config_digest": config_digest,
@@ -100,15 +101,6 @@ def _refuse_secrets(data: bytes) -> None:
             )
 
 
-def _options_to_json(options: PlanOptions) -> dict:
-    return {
-        "targets": sorted(options.targets), "replace": sorted(options.replace),
-        "allow_mass_delete": options.allow_mass_delete, "max_delete_share": options.max_delete_share,
-        "use_cache": options.use_cache,
-        "allow_over_budget": options.allow_over_budget,
-    }
-
-
 def load_plan(path: Path) -> SavedPlan:
     """Read a file written by ``save_plan``; ReconcilerError for anything else."""
     path = Path(path)
@@ -135,32 +127,27 @@ def load_plan(path: Path) -> SavedPlan:
 
 
 def _from_json(doc: dict) -> SavedPlan:
-    plan, opts, variables = doc["plan"], doc["options"], doc["variables"]
+    plan = doc["plan"]
     if not isinstance(plan, dict) or not isinstance(plan.get("changes"), list):
         raise ValueError("no list of changes")
-    if not isinstance(variables, dict) or not all(isinstance(v, str) for v in variables.values()):
-        raise ValueError("variables are not a map of strings")
-    share = opts["max_delete_share"]
-    options = PlanOptions(
-        targets=frozenset(_strings(opts["targets"], "targets")),
-        replace=frozenset(_strings(opts["replace"], "replace")),
-        allow_mass_delete=bool(opts["allow_mass_delete"]),
-        max_delete_share=None if share is None else float(share),
-        use_cache=bool(opts.get("use_cache", True)),  # the cache's index is read again when applied
-        allow_over_budget=bool(opts.get("allow_over_budget", False)),  # absent in files from before budgets
-    )
+    request = Request.from_json(doc["request"]) if doc["format_version"] >= 2 else _request_v1(doc)
     generation = doc["state_generation"]
     if not isinstance(generation, int):
         raise ValueError("state_generation is not a number")
-    return SavedPlan(plan_json=plan, options=options, variables=dict(variables),
-                     specs_digest=str(doc["specs_digest"]), state_generation=generation,
-                     config_digest=str(doc["config_digest"]))
+    return SavedPlan(plan_json=plan, request=request, specs_digest=str(doc["specs_digest"]),
+                     state_generation=generation, config_digest=str(doc["config_digest"]))
 
 
-def _strings(value, name: str) -> list[str]:
-    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
-        raise ValueError(f"{name} is not a list of addresses")
-    return value
+def _request_v1(doc: dict) -> Request:
+    """The request of a format 1 file: its planner options and variables. Its
+    ``max_delete_share`` was the config's, which the config digest already pins."""
+    opts = doc["options"]
+    return Request.from_json({
+        "targets": opts["targets"], "replace": opts["replace"], "variables": doc["variables"],
+        "allow_mass_delete": bool(opts["allow_mass_delete"]),
+        "use_cache": bool(opts.get("use_cache", True)),  # the cache's index is read again when applied
+        "allow_over_budget": bool(opts.get("allow_over_budget", False)),  # absent in files from before budgets
+    })
 
 
 def check_fresh(saved: SavedPlan, *, specs_digest: str, state_generation: int, config_digest: str,

@@ -13,9 +13,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from reconciler.model import VENDORS, Credentials  # noqa: F401 - Credentials re-exported for the vendor clients
+
+if TYPE_CHECKING:  # pragma: no cover
+    from reconciler.media.verify import MediaInfo
 
 
 class TaskState(StrEnum):
@@ -87,6 +90,7 @@ class DownloadResult:
     path: Path
     sha256: str
     bytes: int
+    media: MediaInfo | None = None  # what its full decode measured (media.verify): set by every real download
 
 
 class Provider(Protocol):

@@ -7,12 +7,16 @@ arrive, checked against ``Content-Length``, fsynced, renamed, and the directory 
 fsynced (``util/atomic.Replacement``, the one atomic write). Before the rename the
 file must be an MP4 (``util.mp4``: an ``ftyp`` box first, boxes that tile the file, a
 ``moov``), not only the announced length: a proxy's HTML error page served with 200 is
-never published. On any failure the temporary
+never published; and it must decode (``media.verify.probe``: a video stream, a positive
+duration, every frame decoded without error, docs/outputs.md), so a file with the right
+boxes and damaged media is never published either: it is a bad download like the error
+page (tried again; a one-shot URL's bytes kept aside), never a loss of its own. The
+measures of that decode come back in ``DownloadResult.media``. On any failure the temporary
 file is removed and ``dest`` is untouched: a reader sees the old file or the complete
 new one, never a partial one.
 
 A problem of this machine (a full disk, a file or folder in the way, a permission) is
-a ``PermanentError`` with ``code=LOCAL`` whose message says what to fix: it is never
+a ``PermanentError`` with ``local=True`` whose message says what to fix: it is never
 an output lost, and the render stays finished and not yet downloaded.
 
 A one-shot URL is never probed: no HEAD, and no GET after one that succeeded. Before
@@ -20,23 +24,25 @@ each GET, ``prepare`` checks that the bytes have somewhere to go, so a local pro
 never uses the URL up. A GET that failed is tried again (another GET cannot make a
 used link worse, and may save a paid render: see ``_download_one_shot``); when the
 server says the link is gone, or the tries run out, the output is lost and the error
-says a re-render is needed (``code="output_lost"``; bytes that were not a video are
+says a re-render is needed (``output_lost=True``; bytes that were not a video are
 kept aside as ``.rejected``, the path in ``error.kept``). Other URLs are retried on
 transient failures, a body that is not a video included.
 """
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import hashlib
 import os
 import re
 import shutil
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import httpx
 
-from reconciler.errors import PermanentError, ProviderError, TransientError
+from reconciler.errors import MediaError, PermanentError, ProviderError, TransientError
 from reconciler.util import atomic, mp4
 
 from . import errors_map, retry
@@ -44,11 +50,12 @@ from .base import DownloadResult
 from .errors_map import Call
 from .http import VendorHTTP, log
 
+if TYPE_CHECKING:  # pragma: no cover
+    from reconciler.media.verify import MediaInfo
+
 CHUNK = 1 << 16
 OUTPUT_MODE = 0o644  # a downloaded video, like every file util.atomic writes (rw-r--r--)
 ONE_SHOT_RESERVE = 256 << 20  # free bytes required before the single GET of a one-shot URL
-LOCAL = "local_write"  # ``code`` of an error of this machine (disk, path, permission): never a loss
-NOT_A_VIDEO = "not_a_video"  # ``code`` of a complete body that is not an MP4
 
 
 async def download(http: VendorHTTP, url: str, dest: Path, *, one_shot: bool) -> DownloadResult:
@@ -70,7 +77,7 @@ async def _download_one_shot(http: VendorHTTP, url: str, dest: Path, call: Call)
 
     Before each GET, ``prepare`` makes sure the bytes have somewhere to go (the folder,
     the temporary file, ``ONE_SHOT_RESERVE`` bytes free): a local problem found then is
-    a ``LOCAL`` error and the URL is still unused.
+    a local error (``local=True``) and the URL is still unused.
 
     Choice: a GET that *succeeded* is never followed by another (no probe, no second look
     "to check"). But after a GET that failed (the file server answered 5xx, cut the body
@@ -89,21 +96,16 @@ async def _download_one_shot(http: VendorHTTP, url: str, dest: Path, call: Call)
         try:
             return await _fetch(http, url, dest, out, call, one_shot=True)
         except ProviderError as exc:
-            _keep_first(kept, getattr(exc, "kept", None))
+            _keep_first(kept, exc.kept)
             failures.append(_reason(call, exc))
             raise
 
     try:
         result = await retry.retrying(once, http.policy, call.prefix())
-    except TransientError as exc:
-        if isinstance(exc.__cause__, errors_map.BEFORE_SEND):
-            _drop(kept)  # the output is not lost: nothing to inspect
-            raise
-        raise _lost(call, failures, kept) from exc
     except ProviderError as exc:
-        if exc.code == LOCAL:
-            _drop(kept)
-            raise  # this machine's problem: the link may well be unused
+        if exc.sent is False or exc.local:
+            _drop(kept)  # nothing reached the server, or this machine's problem: the link may well be unused
+            raise
         raise _lost(call, failures, kept) from exc
     _drop(kept)  # the video came after all
     return result
@@ -132,14 +134,12 @@ def _lost(call: Call, failures: list[str], kept: list[Path]) -> PermanentError:
     """The output of a one-shot URL is lost: say what the first GET got and, if it
     differs, what the last one did (a used link's answer)."""
     reason = failures[0] if len(failures) < 2 or failures[-1] == failures[0] else f"{failures[0]}; then {failures[-1]}"
-    lost = PermanentError(
+    return PermanentError(
         f"{call.prefix()}: the one-shot download of the video failed ({reason}). "
         "The vendor serves this URL only once, so the output is lost: a re-render is needed "
         "(the next plan proposes it).",
-        provider=call.provider, code="output_lost",
+        provider=call.provider, output_lost=True, kept=kept[0] if kept else None,
     )
-    lost.kept = kept[0] if kept else None  # bytes kept aside for inspection, if any
-    return lost
 
 
 async def _fetch(http: VendorHTTP, url: str, dest: Path, out: atomic.Replacement, call: Call, *,
@@ -154,35 +154,46 @@ async def _fetch(http: VendorHTTP, url: str, dest: Path, out: atomic.Replacement
         why = mp4.problem(out.tmp)
         if why is not None:
             raise _not_a_video(out.tmp, why, call, one_shot=one_shot)
+        info = await _decodes(out.tmp, call, one_shot=one_shot)
         out.commit()
     except BaseException as exc:
         out.discard()
         if isinstance(exc, OSError):
             raise local_error(call, f"could not write {dest}", exc) from exc
         raise
-    return DownloadResult(path=dest, sha256=digest, bytes=size)
+    return DownloadResult(path=dest, sha256=digest, bytes=size, media=info)
 
 
-def _not_a_video(tmp: Path, why: str, call: Call, *, one_shot: bool) -> ProviderError:
-    """A complete body that is not an MP4 (an HTML error page served with 200...): tried
-    again. The bytes got from a one-shot URL are kept aside (``.rejected`` beside the
-    output) for inspection, in case the output turns out lost."""
-    error = TransientError(f"{call.prefix()}: the file server's answer is not an MP4 video ({why}); try again.",
-                           provider=call.provider, code=NOT_A_VIDEO)
-    error.kept = None
+async def _decodes(tmp: Path, call: Call, *, one_shot: bool) -> MediaInfo:
+    """The full decode of the received MP4 (off the event loop): its measures, or the
+    bad download (``_not_a_video``) when it does not play. An ``OSError`` (the file
+    cannot be read here) is this machine's problem and goes up as such."""
+    from reconciler.media import verify
+
+    try:
+        return await asyncio.to_thread(verify.probe, tmp)
+    except MediaError as exc:
+        raise _not_a_video(tmp, exc.reason, call, one_shot=one_shot, what="a video that decodes") from None
+
+
+def _not_a_video(tmp: Path, why: str, call: Call, *, one_shot: bool, what: str = "an MP4 video") -> ProviderError:
+    """A complete body that is not an MP4 (an HTML error page served with 200...), or
+    one whose media does not decode: tried again. The bytes got from a one-shot URL are
+    kept aside (``.rejected`` beside the output) for inspection, in case the output turns out lost."""
+    kept = None
     if one_shot:
-        kept = tmp.with_suffix(".rejected")
         try:
-            os.replace(tmp, kept)
-            error.kept = kept
+            os.replace(tmp, tmp.with_suffix(".rejected"))
+            kept = tmp.with_suffix(".rejected")
         except OSError:
             pass
-    return error
+    return TransientError(f"{call.prefix()}: the file server's answer is not {what} ({why}); try again.",
+                          provider=call.provider, kept=kept)
 
 
 def local_error(call: Call, what: str, exc: OSError) -> PermanentError:
     """A problem of this machine (disk full, a blocked path, a permission): never a loss
-    of the output. The message says what to free or fix; ``code`` is ``LOCAL``."""
+    of the output (``local=True``). The message says what to free or fix."""
     if exc.errno in (errno.ENOSPC, errno.EDQUOT):
         fix = "free disk space"
     elif exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
@@ -193,7 +204,7 @@ def local_error(call: Call, what: str, exc: OSError) -> PermanentError:
         f"{call.prefix()}: {what}: {exc.strerror or exc}. This is a problem of this machine, not of the "
         f"vendor: {fix}, then run `reconciler refresh` (or `reconciler apply`) to download it; no new render "
         "is needed.",
-        provider=call.provider, code=LOCAL,
+        provider=call.provider, local=True,
     )
 
 

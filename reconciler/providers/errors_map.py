@@ -58,7 +58,7 @@ def transport_error(exc: Exception, call: Call) -> ProviderError:
         return TransientError(
             f"{call.prefix()}: could not reach the vendor ({kind}); nothing was sent. "
             "Check the network and the endpoint, then try again.",
-            provider=call.provider,
+            provider=call.provider, sent=False,
         )
     if isinstance(exc, UNUSABLE):
         return PermanentError(
@@ -102,11 +102,9 @@ def read_body(resp: httpx.Response, call: Call) -> dict:
     if status == 429 or status >= 500:
         if call.create and not create_status_is_definite(status, vendor):
             raise lost_answer(call, f"HTTP {status} without a vendor answer")
-        busy = TransientError(
+        raise TransientError(
             f"{call.prefix()}: the vendor answered HTTP {status}; it is busy or failing. Try again later.",
-            provider=call.provider, code=status)
-        busy.retry_after = retry_after(resp.headers.get("retry-after"))
-        raise busy
+            provider=call.provider, code=status, retry_after=retry_after(resp.headers.get("retry-after")))
     if status >= 300:
         location = resp.headers.get("location") if status < 400 else None
         moved = f" (redirected to {location})" if location else ""

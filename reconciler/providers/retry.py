@@ -24,11 +24,14 @@ T = TypeVar("T")
 
 @dataclass(frozen=True)
 class RetryPolicy:
-    """``attempts`` tries in all; before try n+1 sleep ``uniform(0, min(cap, base * 2**n))``."""
+    """``attempts`` tries in all; before try n+1 sleep ``uniform(0, min(cap, base * 2**n))``,
+    or the vendor's ``Retry-After`` when longer, up to ``wait_at_most``: a longer one is the
+    caller's to wait (a poll is rescheduled after it), not a call's to hold."""
 
     attempts: int = 5
     base: float = 0.5
     cap: float = 8.0
+    wait_at_most: float = 8.0
     sleep: Callable[[float], Awaitable[None]] = field(default=asyncio.sleep, repr=False)
     rand: Callable[[], float] = field(default=random.random, repr=False)
 
@@ -43,21 +46,23 @@ DEFAULT = RetryPolicy()
 async def retrying(fn: Callable[[], Awaitable[T]], policy: RetryPolicy, what: str) -> T:
     """Await ``fn()``; on ``TransientError`` try again up to ``policy.attempts`` times.
     The last ``TransientError`` is re-raised with the number of attempts added. A retry
-    never comes sooner than the vendor's ``Retry-After``; one longer than ``policy.cap``
+    never comes sooner than the vendor's ``Retry-After``; one longer than ``policy.wait_at_most``
     is raised at once, for the caller to wait (a poll is rescheduled after it)."""
     attempts = max(1, policy.attempts)
-    n = 0
-    while True:
+    last: TransientError | None = None
+    for n, pause in enumerate(backoff.pauses(attempts, policy.delay)):
+        if last is not None:
+            pause = max(pause, last.retry_after or 0.0)  # never sooner than the vendor's Retry-After
+            log.debug("%s: transient failure, retry %d/%d in %.2fs: %s", what, n, attempts - 1, pause, last)
+            await policy.sleep(pause)
         try:
             return await fn()
         except TransientError as exc:
-            n += 1
-            if n >= attempts:
+            if n + 1 >= attempts:
                 if attempts > 1:
                     exc.args = (f"{exc.args[0]} (gave up after {attempts} attempts)",)
                 raise
-            if exc.retry_after is not None and exc.retry_after > policy.cap:
+            if exc.retry_after is not None and exc.retry_after > policy.wait_at_most:
                 raise  # a longer wait than a retry here should hold a call: the caller's (a poll: rescheduled)
-            pause = max(policy.delay(n - 1), exc.retry_after or 0.0)  # never sooner than the vendor's Retry-After
-            log.debug("%s: transient failure, retry %d/%d in %.2fs: %s", what, n, attempts - 1, pause, exc)
-            await policy.sleep(pause)
+            last = exc
+    raise AssertionError("unreachable: the last try returns or raises")

@@ -26,7 +26,6 @@ from .http import VendorHTTP
 NAME = "unisound"
 DEFAULT_CONCURRENCY = 5  # docs/vendors.md names no limit; stay modest
 BASE = "/api/vms/ai-vms-nrt"
-RENDER_TYPE = 2  # "type: 2" = synthesise from text; always sent
 PROBE_TASK_ID = "0" * 32  # made up: shaped like a task id, never handed out
 PROBE_PASSED = frozenset({23910})  # "task not found": the signature was accepted
 
@@ -105,8 +104,7 @@ class UnisoundProvider:
     async def submit(self, request: RenderRequest) -> SubmitResult:
         """``start``. Never re-sent once it may have reached the vendor."""
         op = "start"
-        data = dict(request.body)
-        data.setdefault("type", RENDER_TYPE)
+        data = request.body  # ``type: 2`` included: specs.schema.request_body adds it (model.VENDORS)
         body = await self.http.call_json(lambda: self._post(op, data), Call(NAME, op, create=True))
         task_id = body.get("task_id") or body.get("id")
         if task_id in (None, ""):

@@ -11,11 +11,13 @@ never in the ledger:
 - ``POST /_sim/reset`` -> ``{"ok": true}``: forget tasks, uploads, ledger; restore the
   startup configuration.
 - ``GET /_sim/tasks`` -> ``{"tasks": [{"vendor", "task_id", "state", "created_at",
-  "render_seconds", "fingerprint", "downloads", "failing"}]}``
+  "render_seconds", "fingerprint", "downloads", "failing", "video_seconds"}]}``
+  (``video_seconds``: the length of the clip its video link serves, media.py)
 """
 
 from __future__ import annotations
 
+from reconciler.sim import files
 from reconciler.sim.app import Reply, Request, SimApp, json_reply
 from reconciler.sim.lifecycle import unisound_progress, xingyun_progress
 
@@ -62,6 +64,7 @@ def handle(app: SimApp, req: Request) -> Reply | None:
             tasks.append({"vendor": t.vendor, "task_id": t.task_id, "state": progress(t, now).state,
                           "created_at": t.created_at, "render_seconds": t.render_seconds,
                           "fingerprint": t.fingerprint, "downloads": t.downloads,
-                          "failing": bool(t.fail_reason)})
+                          "failing": bool(t.fail_reason),
+                          "video_seconds": files.video_seconds(app, t)})
         return json_reply({"tasks": tasks})
     return None

@@ -8,8 +8,9 @@ Kept apart from http.py so the rules are in one place and free of sockets:
    ``error``, ``internal``) answers or closes without calling the handler;
 4. otherwise the handler runs (its effects are real: a create makes its task);
 5. the ledger gets one entry for the call, whatever happened;
-6. a fault that strikes after processing (``slow``, ``lost``, ``truncate``, ``html``)
-   shapes how http.py delivers the reply (``html`` replaces it with an HTML page, 200).
+6. a fault that strikes after processing (``slow``, ``lost``, ``truncate``, ``html``,
+   ``damaged``) shapes how http.py delivers the reply (``html`` replaces it with an HTML
+   page, 200; ``damaged`` damages a served video's media, its boxes intact).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 
+from reconciler.sim import media
 from reconciler.sim.app import Reply, Request, SimApp, json_reply
 from reconciler.sim.faults import Fault
 from reconciler.sim.routes import Route
@@ -89,6 +91,8 @@ def run(app: SimApp, route: Route, req: Request) -> Outcome:
             elif fault.name == "html":  # e.g. a proxy's error page, after a one-shot URL was used up
                 task_id = outcome.reply.task_id if outcome.reply else None
                 outcome.reply = Reply(status=200, body=_GARBAGE, content_type="text/html", ok=False, task_id=task_id)
+            elif fault.name == "damaged" and outcome.reply and outcome.reply.content_type == "video/mp4":
+                outcome.reply.body = media.damage(outcome.reply.body)  # served "fine": 200, every box in place
     reply = outcome.reply
     app.store.record(
         vendor=route.vendor, kind=route.kind,

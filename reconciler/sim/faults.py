@@ -48,6 +48,8 @@ slow       answer after ``delay_ms`` (default 1000)                   yes
 lost       close the connection without an answer                     yes
 truncate   send the headers and half of the body, then close          yes
 html       HTTP 200 carrying a proxy's HTML error page instead        yes
+damaged    a video download serves its MP4 with damaged media: every  yes
+           box in place, frames that do not decode (media.damage)
 ========== ========================================================== ==========
 
 "processed" means the call took effect (a create made its task, a one-shot download
@@ -65,8 +67,8 @@ from typing import Any
 from reconciler.sim.auth import validate_unisound_auth
 
 _HTTP = re.compile(r"^http_([1-5]\d\d)$")
-_NAMES = {"ok", "drop", "garbage", "error", "internal", "slow", "lost", "truncate", "html"}
-_PROCESSED = {"ok", "slow", "lost", "truncate", "html"}
+_NAMES = {"ok", "drop", "garbage", "error", "internal", "slow", "lost", "truncate", "html", "damaged"}
+_PROCESSED = {"ok", "slow", "lost", "truncate", "html", "damaged"}
 CONFIG_KEYS = {
     "seed", "latency_ms", "render_seconds", "queue", "probability",
     "unisound_quota", "unisound_ip_whitelist", "clock_offset_seconds", "clock_advance_seconds",

@@ -21,6 +21,16 @@ from reconciler.sim.xingyun import output_urls
 UNISOUND_LINK_SECONDS = 3 * 24 * 3600  # "视频下载地址3天有效"
 
 
+def video_seconds(app: SimApp, task) -> float:
+    """How long the task's video lasts: it follows the text the render speaks (media.py)."""
+    slides = None
+    name = task.request.get("parse_ppt_file_name")
+    if name is not None:
+        ppt = app.store.get_ppt(name)
+        slides = ppt.slides if ppt else None
+    return media.request_seconds(task.request, slides)
+
+
 def _plain(status: int, text: str, *, task_id: str | None = None) -> Reply:
     return Reply(status=status, body=(text + "\n").encode(), content_type="text/plain; charset=utf-8",
                  ok=False, task_id=task_id)
@@ -32,7 +42,7 @@ def xingyun_video(app: SimApp, req: Request, task_id: str) -> Reply:
         return _plain(404, "no such object", task_id=task_id)
     app.store.count_download("xingyun", task_id, once=False)
     name = task.request.get("video_name") or f"xingyun-{task_id}"
-    return Reply(body=media.task_video("xingyun", task_id, task.fingerprint), content_type="video/mp4",
+    return Reply(body=media.task_video("xingyun", task_id, task.fingerprint, video_seconds(app, task)), content_type="video/mp4",
                  headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(name)}.mp4"},
                  task_id=task_id, fingerprint=task.fingerprint)
 
@@ -68,5 +78,5 @@ def unisound_video(app: SimApp, req: Request, task_id: str) -> Reply:
     if not app.store.count_download("unisound", task_id, once=True):
         return _plain(410, "this video address has already been downloaded (one download only)",
                       task_id=task_id)
-    return Reply(body=media.task_video("unisound", task_id, task.fingerprint), content_type="video/mp4",
+    return Reply(body=media.task_video("unisound", task_id, task.fingerprint, video_seconds(app, task)), content_type="video/mp4",
                  task_id=task_id, fingerprint=task.fingerprint)

@@ -40,6 +40,7 @@ from reconciler.specs.document import Document, merged_videos
 from reconciler.specs.fingerprint import fingerprint
 from reconciler.specs.memo import SpecMemo
 from reconciler.util import gcpause, readfile, yamlio
+from reconciler.util.digest import file_sha256
 
 
 @dataclass
@@ -297,8 +298,7 @@ class _Loader:
     def ppt_sha(self, target: Path) -> str:
         sha = self.ppt_hashes.get(target)
         if sha is None:
-            with open(target, "rb") as fh:
-                sha = self.ppt_hashes[target] = hashlib.file_digest(fh, "sha256").hexdigest()
+            sha = self.ppt_hashes[target] = file_sha256(target)
         return sha
 
 

@@ -220,8 +220,9 @@ def describe(err: dict, address: str) -> tuple[tuple, str]:
     loc = (address,) + loc
     kind, msg = err["type"], err["msg"]
     if kind == "extra_forbidden":
-        if loc[1:] == ("type",):
-            return loc, "unknown field: `type` is always 2 and is not written in specs"
+        fixed = dict(VENDORS[err["loc"][0]].fixed_body) if err["loc"] and err["loc"][0] in VENDORS else {}
+        if len(loc) == 2 and loc[1] in fixed:
+            return loc, f"unknown field: `{loc[1]}` is always {fixed[loc[1]]} and is not written in specs"
         return loc, "unknown field"
     if kind == "missing":
         return loc, "required field is missing"
@@ -288,24 +289,34 @@ def address_problem(address: Any) -> str | None:
     return None
 
 
-def request_body(video: dict) -> dict:
-    """The vendor request body of a validated video, defaults explicit. A PPT video has
-    no deck name yet."""
-    if video["provider"] == "xingyun":
-        body = {name: video[name] for name in ("look_name", "tts_vcn_name", "studio_name", "sub_title",
-                                                "if_aigc_mark")}
-        if video["video_name"] is not None:
-            body["video_name"] = video["video_name"]
-        if video["segment"] is not None:
-            body["segment"] = [{name: value for name, value in seg.items() if value is not None}
-                               for seg in video["segment"]]
-        return body
+def _xingyun_body(video: dict) -> dict:
+    body = {name: video[name] for name in ("look_name", "tts_vcn_name", "studio_name", "sub_title", "if_aigc_mark")}
+    if video["video_name"] is not None:
+        body["video_name"] = video["video_name"]
+    if video["segment"] is not None:
+        body["segment"] = [{name: value for name, value in seg.items() if value is not None}
+                           for seg in video["segment"]]
+    return body
+
+
+def _unisound_body(video: dict) -> dict:
     body = {"text": video["text"], "speech_param": dict(video["speech_param"]),
-            "video_param": {name: value for name, value in video["video_param"].items() if value is not None},
-            "type": 2}
+            "video_param": {name: value for name, value in video["video_param"].items() if value is not None}}
     if video["user_id"] is not None:
         body["user_id"] = video["user_id"]
     return body
+
+
+BODIES = {"xingyun": _xingyun_body, "unisound": _unisound_body}  # a validated video -> its vendor's body
+assert BODIES.keys() == VENDORS.keys(), "a vendor without a request body builder"
+
+
+def request_body(video: dict) -> dict:
+    """The vendor request body of a validated video, defaults explicit, with the fields
+    its vendor always carries (``model.Vendor.fixed_body``). A PPT video has no deck
+    name yet."""
+    provider = video["provider"]
+    return {**BODIES[provider](video), **dict(VENDORS[provider].fixed_body)}
 
 
 def tts_chars(request: dict | None) -> int:

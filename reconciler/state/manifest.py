@@ -6,7 +6,9 @@ a trailing newline, written atomically, and not rewritten at all when nothing in
 changed (so ``watch`` does not touch the file, or its mtime, every cycle).
 
 The document shows, per video, the *latest attempt* (status, task id, fingerprint,
-error) beside the *published output* (file, sha256, bytes). During a replace these
+error) beside the *published output* (file, sha256, bytes, and what its full decode
+measured: duration_s, width, height; null for an output published before they were
+recorded). During a replace these
 differ: the old output stays listed until the new render is downloaded. A video
 whose first create has not even been sent yet (pending, no task, no output) is not
 in the manifest. ``status --json`` prints this same document.
@@ -55,6 +57,9 @@ def _entry(video: RecordedVideo) -> dict:
         "file": video.output_file if published else None,
         "sha256": video.output_sha256 if published else None,
         "bytes": video.output_bytes if published else None,
+        "duration_s": video.output_duration_s if published else None,
+        "width": video.output_width if published else None,
+        "height": video.output_height if published else None,
         "video_url": video.video_url,
         "preview_image_url": video.preview_image_url,
         "spec_file": video.spec_file or None,

@@ -9,9 +9,9 @@ refresh, the engine and the watch log must all say the same thing about them:
   ``STALLED_POLL_INTERVAL`` seconds, not waited for by ``apply``, and never rendered
   again unless a person asks (``reconciler apply --replace ADDR``). Its status stays
   ``rendering`` (docs/formats.md fixes the status words); ``stalled`` is said beside it.
-- **A Unisound output link lives 3 days** and serves one download: a finished render
-  whose output is still not downloaded a day after it finished is warned about,
-  before it is lost.
+- **A Unisound output link expires** (``model.VENDORS``' ``link_lifetime``) and serves
+  one download: a finished render whose output is still not downloaded a day after it
+  finished is warned about, before it is lost.
 
 Everything here is a pure function of a recorded video, the settings and a wall-clock
 ``now`` (seconds since the epoch) passed in by the caller.

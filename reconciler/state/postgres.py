@@ -92,8 +92,16 @@ def _migrate_7(cur) -> None:
     cur.execute("ALTER TABLE cache ADD COLUMN location text")  # where the bytes are (see the SQLite store)
 
 
+def _migrate_8(cur) -> None:
+    """What a published output's (and a cache entry's) full decode measured (as the SQLite store's migration 8)."""
+    cur.execute("ALTER TABLE videos ADD COLUMN output_duration_s double precision, ADD COLUMN output_width integer, "
+                "ADD COLUMN output_height integer")
+    cur.execute("ALTER TABLE cache ADD COLUMN duration_s double precision, ADD COLUMN width integer, "
+                "ADD COLUMN height integer")
+
+
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
-              6: _migrate_6, 7: _migrate_7}  # the same versions as the SQLite store
+              6: _migrate_6, 7: _migrate_7, 8: _migrate_8}  # the same versions as the SQLite store
 
 
 class PostgresStore(RowStore):

@@ -19,11 +19,12 @@ import json
 from contextlib import AbstractContextManager
 
 from reconciler.errors import StateError
-from reconciler.model import DesiredVideo, RecordedVideo, Status
-from reconciler.state.store import INTERRUPTED_CREATE, served_from_cache
+from reconciler.model import DesiredVideo, MediaFacts, RecordedVideo, Status
 from reconciler.util import clock
 
-SCHEMA_VERSION = 7  # both backends migrate through the same versions
+SCHEMA_VERSION = 8  # both backends migrate through the same versions
+INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
+                      "its answer was never recorded")
 
 now = clock.iso_now  # the one clock (util/clock)
 
@@ -33,7 +34,30 @@ ATTEMPT_FIELDS_OF_VIDEO = (
     "error", "submitted_at", "finished_at", "video_url", "preview_image_url", "account",
 )
 CACHE_COLUMNS = ("fingerprint", "provider", "task_id", "sha256", "bytes", "video_url", "preview_image_url",
-                 "created_at", "used_at", "location")  # location: where the bytes are (``OutputsStore.cache_location``)
+                 "created_at", "used_at", "location",  # location: where the bytes are (``OutputsStore.cache_location``)
+                 "duration_s", "width", "height")  # what the output's full decode measured (media.verify)
+
+
+def served_from_cache(desired: DesiredVideo, entry: dict, file: str, place: str | None, *, attempt: int,
+                      at: str) -> dict:
+    """The video row of ``desired`` served from the render cache (every backend writes
+    exactly this): finished with the cached render's task and output, no new attempt."""
+    import json
+
+    return {
+        "provider": desired.provider, "fingerprint": desired.fingerprint,
+        "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
+        "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
+        "prevent_destroy": int(desired.prevent_destroy), "status": Status.FINISHED.value,
+        "task_id": entry["task_id"], "attempt": attempt, "error": None, "submitted_at": None,
+        "finished_at": at, "video_url": entry.get("video_url"),
+        "preview_image_url": entry.get("preview_image_url"), "output_file": file,
+        "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
+        "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
+        "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
+        "output_duration_s": entry.get("duration_s"), "output_width": entry.get("width"),
+        "output_height": entry.get("height"), "updated_at": at,
+    }
 
 
 class TxCursor:
@@ -196,8 +220,9 @@ class RowStore:
             return True
 
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None) -> None:
-        """The current task's output is downloaded and verified (by the checkout ``place``): publish it."""
+                      place: str | None = None, media: MediaFacts | None = None) -> None:
+        """The current task's output is downloaded and verified (by the checkout ``place``): publish it,
+        with what its decode measured (``media``: duration_s, width, height)."""
         with self._tx() as cur:
             row = cur.one("SELECT task_id, fingerprint, finished_at FROM videos WHERE address = ?", [address])
             if not row or row[0] != task_id:
@@ -206,7 +231,7 @@ class RowStore:
                 "status": Status.FINISHED.value, "error": None, "output_file": file, "output_sha256": sha256,
                 "output_bytes": size, "output_fingerprint": row[1], "output_task_id": task_id,
                 "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
-                "updated_at": now(), **({} if row[2] else {"finished_at": now()}),
+                **media_columns(media), "updated_at": now(), **({} if row[2] else {"finished_at": now()}),
             })
 
     def download_ended(self, address: str, task_id: str) -> None:
@@ -347,13 +372,15 @@ class RowStore:
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
-                  location: str | None = None) -> None:
+                  location: str | None = None, media: MediaFacts | None = None) -> None:
         """Index a verified output under its fingerprint (replacing an older entry), its
-        bytes kept at ``location`` (a bucket, or one checkout's outputs folder)."""
+        bytes kept at ``location`` (a bucket, or one checkout's outputs folder), with what
+        its decode measured (``media``)."""
         at = now()
         with self._tx(bump=False) as cur:  # the cache is not the state a saved plan was made from
             cur.upsert_cache(dict(zip(CACHE_COLUMNS, (fingerprint, provider, task_id, sha256, size, video_url,
-                                                      preview_image_url, at, at, location))))
+                                                      preview_image_url, at, at, location,
+                                                      *media_columns(media).values()))))
 
     def cache_used(self, fingerprint: str) -> None:
         with self._tx(bump=False) as cur:
@@ -418,6 +445,8 @@ _ROW_TYPES = {
     "video_url": _TEXT, "preview_image_url": _TEXT, "output_file": _TEXT, "output_sha256": _TEXT,
     "output_bytes": (int, type(None)), "output_fingerprint": _TEXT, "output_task_id": _TEXT,
     "output_lost": (int, type(None)), "account": _TEXT,
+    "output_duration_s": (float, int, type(None)), "output_width": (int, type(None)),
+    "output_height": (int, type(None)),
 }
 
 
@@ -471,4 +500,14 @@ def to_recorded(row: dict, where) -> RecordedVideo:
         output_sha256=row["output_sha256"], output_bytes=row["output_bytes"],
         output_fingerprint=row["output_fingerprint"], output_task_id=row["output_task_id"],
         output_lost=bool(row["output_lost"]), output_place=row.get("output_place"), account=row.get("account"),
+        output_duration_s=row.get("output_duration_s"), output_width=row.get("output_width"),
+        output_height=row.get("output_height"),
     )
+
+
+def media_columns(media: MediaFacts | None) -> dict:
+    """A video row's measured-media columns from a decode's facts (all NULL without one)."""
+    if media is None:
+        return {"output_duration_s": None, "output_width": None, "output_height": None}
+    return {"output_duration_s": round(float(media.duration_s), 3), "output_width": media.width,
+            "output_height": media.height}

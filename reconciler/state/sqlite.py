@@ -131,8 +131,20 @@ def _migrate_7(db: sqlite_utils.Database) -> None:
     db["cache"].add_column("location", str)
 
 
+def _migrate_8(db: sqlite_utils.Database) -> None:
+    """A published output records what its full decode measured (docs/formats.md): its
+    length in seconds and frame size; so does a cache entry, so a cache hit publishes
+    them without decoding again. Older rows read NULL (not measured)."""
+    db["videos"].add_column("output_duration_s", float)
+    db["videos"].add_column("output_width", int)
+    db["videos"].add_column("output_height", int)
+    db["cache"].add_column("duration_s", float)
+    db["cache"].add_column("width", int)
+    db["cache"].add_column("height", int)
+
+
 MIGRATIONS = {1: _migrate_1, 2: _migrate_2, 3: _migrate_3, 4: _migrate_4, 5: _migrate_5,
-              6: _migrate_6, 7: _migrate_7}  # version -> function that brings version-1 up to it
+              6: _migrate_6, 7: _migrate_7, 8: _migrate_8}  # version -> function that brings version-1 up to it
 
 
 class StateStore(RowStore):

@@ -30,7 +30,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Collection, Mapping, Protocol
 
 from reconciler.errors import ConfigError
-from reconciler.model import DesiredVideo, RecordedVideo, Status
+from reconciler.model import DesiredVideo, MediaFacts, RecordedVideo, Status
+from reconciler.state.rows import INTERRUPTED_CREATE
 from reconciler.util import urls
 
 if TYPE_CHECKING:
@@ -38,8 +39,6 @@ if TYPE_CHECKING:
     from reconciler.state.lock import LockHolder
 
 STATE_URL_VAR = "RECONCILER_STATE_URL"  # docs/team.md: overrides `state` in reconciler.yaml
-INTERRUPTED_CREATE = ("the create may have been sent (and paid for) before reconciler stopped; "
-                      "its answer was never recorded")
 _URL = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://")
 # who wrote an attempt that ``state import`` adopted (``holder`` of its history row): a person, no create sent
 IMPORT_HOLDER = "state import"
@@ -61,26 +60,6 @@ class WriterLock(Protocol):
 
     def release(self) -> None: ...
 
-
-def served_from_cache(desired: DesiredVideo, entry: dict, file: str, place: str | None, *, attempt: int,
-                      at: str) -> dict:
-    """The video row of ``desired`` served from the render cache (every backend writes
-    exactly this): finished with the cached render's task and output, no new attempt."""
-    import json
-
-    return {
-        "provider": desired.provider, "fingerprint": desired.fingerprint,
-        "request": json.dumps(desired.request, ensure_ascii=False, sort_keys=True),
-        "spec_file": desired.spec_file, "labels": json.dumps(desired.labels, sort_keys=True),
-        "prevent_destroy": int(desired.prevent_destroy), "status": Status.FINISHED.value,
-        "task_id": entry["task_id"], "attempt": attempt, "error": None, "submitted_at": None,
-        "finished_at": at, "video_url": entry.get("video_url"),
-        "preview_image_url": entry.get("preview_image_url"), "output_file": file,
-        "output_sha256": entry["sha256"], "output_bytes": entry["bytes"],
-        "output_fingerprint": desired.fingerprint, "output_task_id": entry["task_id"],
-        "output_lost": 0, "download_task_id": None, "download_prior": None, "output_place": place,
-        "updated_at": at,
-    }
 
 class Store(Protocol):
     """One state: the latest attempt and published output of every video, the history
@@ -142,9 +121,10 @@ class Store(Protocol):
         """A download of ``task_id`` failed before any rename: nothing to adopt later."""
 
     def record_output(self, address: str, task_id: str, file: str, sha256: str, size: int,
-                      place: str | None = None) -> None:
-        """The current task's output is downloaded and verified: publish it. ``place``
-        (``outputs.this_place``) is the checkout that holds the file (docs/team.md)."""
+                      place: str | None = None, media: MediaFacts | None = None) -> None:
+        """The current task's output is downloaded and decode-verified: publish it. ``place``
+        (``outputs.this_place``) is the checkout that holds the file (docs/team.md); ``media``
+        what its decode measured (``media.verify.MediaInfo`` fits: duration, frame size)."""
 
     def mark_output_lost(self, address: str, reason: str) -> None: ...
 
@@ -206,7 +186,7 @@ class Store(Protocol):
 
     def cache_put(self, fingerprint: str, *, provider: str, task_id: str | None, sha256: str, size: int,
                   video_url: str | None = None, preview_image_url: str | None = None,
-                  location: str | None = None) -> None: ...
+                  location: str | None = None, media: MediaFacts | None = None) -> None: ...
 
     def cache_used(self, fingerprint: str) -> None: ...
 

@@ -12,13 +12,18 @@ those are parameters here:
 - ``jitter=0``: none (a single local watcher has no crowd to spread).
 
 The randomness is injected (``rand``) so tests are deterministic and never sleep.
+
+``pauses`` is the one retry loop: a vendor call retried (``providers/retry``), a
+download fetched again (``apply/engine``), a webhook posted again (``apply/notify``)
+each iterate over it and sleep the way their context sleeps (asyncio, a thread, an
+injected fake).
 """
 
 from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, Iterator
 
 FULL = "full"
 
@@ -52,3 +57,18 @@ def jittered(delay: float, jitter: float | str, rand: Callable[[], float] = rand
     if not jitter:
         return delay
     return delay * (1 + jitter * (2 * rand() - 1))
+
+
+def pauses(attempts: int, delay: Callable[[int], float]) -> Iterator[float]:
+    """The pause before each of ``attempts`` tries (at least one): 0 before the first,
+    then ``delay(0)``, ``delay(1)``, ... each computed only when the loop comes back for
+    another try. The caller tries once per pause and leaves the loop when done::
+
+        for n, pause in enumerate(backoff.pauses(3, RETRY.delay)):
+            if n:
+                time.sleep(pause)
+            if attempt():
+                break
+    """
+    for n in range(max(1, attempts)):
+        yield delay(n - 1) if n else 0.0

@@ -77,3 +77,10 @@ def parse(value: str) -> Location:
     if any(p in ("", ".", "..") for p in parts):
         raise S3UrlError("the prefix has an empty, '.' or '..' part")
     return Location(bucket=netloc, prefix="/".join(parts))
+
+
+def split_object(url: str) -> tuple[str, str]:
+    """``s3://bucket/key`` as (bucket, key), checked as ``parse`` checks a location (the
+    key is its "prefix"); S3UrlError if it is not one."""
+    location = parse(url)
+    return location.bucket, location.prefix

@@ -25,7 +25,10 @@ What keeps an unattended daemon safe, each in its own module: broken spec files 
 their last good videos (``desired_cache``); the plan's mass-delete guard and
 ``prevent_destroy`` refuse whole cycles (logged, nothing done); replaces that would
 only repeat a failed render, and deletes that have not settled, are held back
-(``watch_policy``). Every event is one log line (``eventlog``).
+(``watch_policy``). Plans are made by the recipe ``apply`` uses (``reconciler.recipe``);
+published outputs missing or damaged are looked for at the start and at each full
+re-check (not on every save: the look opens every published file), then fetched again
+or rendered again. Every event is one log line (``eventlog``).
 
 ``stop`` (SIGINT/SIGTERM) stops new work at once; the calls in flight get ``GRACE``
 seconds to finish and be recorded, then are abandoned (a create cut off is recorded
@@ -40,12 +43,12 @@ import time
 from pathlib import Path
 
 from reconciler import config as config_mod
+from reconciler import recipe
 from reconciler.apply.engine import Engine
 from reconciler.apply.events import Kind
 from reconciler.errors import ConfigError, PlanError, ReconcilerError
-from reconciler.model import Action, PlanOptions
-from reconciler.planning import planner
-from reconciler.specs import loader
+from reconciler.model import Action
+from reconciler.planning.request import Request
 from reconciler.specs.memo import SpecMemo
 from reconciler.state import store as state_store
 from reconciler.util import gcpause
@@ -66,11 +69,10 @@ ENGINE_KEYS = ("state", "manifest", "outputs", "parallelism", "providers")  # fi
 
 
 class Daemon:
-    def __init__(self, config: config_mod.Config, variables: dict[str, str], engine: Engine, log: EventLog, *,
-                 interval: float = 180.0, allow_mass_delete: bool = False, clock=time.monotonic,
-                 git_ref: GitRef | None = None):
-        self.config, self.variables, self.engine, self.log = config, dict(variables), engine, log
-        self.interval, self.allow_mass_delete, self.clock = interval, allow_mass_delete, clock
+    def __init__(self, config: config_mod.Config, request: Request, engine: Engine, log: EventLog, *,
+                 interval: float = 180.0, clock=time.monotonic, git_ref: GitRef | None = None):
+        self.config, self.request, self.engine, self.log = config, request, engine, log
+        self.interval, self.clock = interval, clock
         self.recorded = RecordedCache(engine.store)
         self.lastgood = LastGood()
         self.memo = SpecMemo()  # spec files not read again until an event or their stat says so
@@ -82,6 +84,7 @@ class Daemon:
         self._tasks: list[asyncio.Task] = []
         self._executing: dict[str, str] = {}  # address -> fingerprint of a create/replace in execute
         self._retry_at: float | None = None
+        self._look_at_outputs = True  # the first plan and each full re-check notice missing outputs (recipe)
         self._failed: str | None = None  # the unexpected error of the last cycle, logged once
         self.git_ref = git_ref  # None: the working tree; else the tree committed at REF (watch/gitref.py)
         self._git_dir = git_dir(config.root) if git_ref is None else None  # index.lock: working tree only
@@ -182,6 +185,7 @@ class Daemon:
     async def reconcile_once(self, *, full: bool = False) -> None:
         """Specs -> desired (last good where broken) -> plan -> held back -> execute."""
         if full:
+            self._look_at_outputs = True
             self.memo.forget()  # the periodic re-check trusts nothing remembered
             self.recorded.invalidate()
             await self.engine.track_unfinished()
@@ -191,7 +195,7 @@ class Daemon:
         config = None if root is None else self._reload_config(root)
         if config is None or self._waiting_for_git() or self._specs_missing(config):
             return
-        load = await asyncio.to_thread(loader.load_specs, config, self.variables, memo=self.memo)
+        load = await asyncio.to_thread(recipe.load, config, self.request, self.memo)
         loaded = time.perf_counter()
         if self.stop.is_set():
             return
@@ -203,26 +207,29 @@ class Daemon:
         self.report.specs(resolved)
         self.report.warnings(config, load)
         where = self.engine.outputs
-        cached = await asyncio.to_thread(self.engine.store.cached_fingerprints, where.cache_location())  # docs/cache.md
-        options = PlanOptions(allow_mass_delete=self.allow_mass_delete, max_delete_share=config.max_delete_share,
-                              cached=cached, place=where.place(), keep_deleted_outputs=config.file.keep_deleted_outputs,
-                              accounts=self.engine.accounts())
+        seen = await asyncio.to_thread(recipe.store_state, self.engine.store, self.request, where, recorded)
+
+        def restrain(plan):  # the daemon's own: reported, then held back (watch/policy)
+            self.report.outcome_unknown(plan)
+            self.engine.report_held(plan)
+            plan, skips = self.policy.restrain(plan, resolved.held, self.clock())
+            for skip in skips:
+                self.report.skip(skip)
+            return plan
+
+        notice, self._look_at_outputs = self._look_at_outputs, False  # ~1 s for 10^4 outputs: not on every save
         try:
             with gcpause.paused():  # ~10^4 acyclic changes: a generation-2 scan in the middle doubled a save's wait
-                plan = planner.make_plan(resolved.videos, recorded, options, unservable=lambda fingerprints: (
-                    where.cache_unservable(state_store.cache_entries(self.engine.store, fingerprints))))
+                planned = recipe.make_plan(config, self.request, resolved.videos, seen, where,
+                                           accounts=self.engine.accounts(), notice=notice, restrain=restrain)
         except PlanError as exc:
             self.log.once(("refused", str(exc)), "plan_refused", f"nothing done: {exc}", level="error")
             return
         self.log.forget_topic("refused")  # accepted again: a later refusal is news
-        self.report.outcome_unknown(plan)
-        self.engine.report_held(plan)
-        plan, skips = self.policy.restrain(plan, resolved.held, self.clock())
-        for skip in skips:
-            self.report.skip(skip)
+        plan = planned.plan
         if not plan.has_changes:
             return
-        if config.file.budget is not None and self._over_budget(plan, config):
+        if self._over_budget(planned):
             return
         self.report.plan(plan, load_ms=round(1000 * (loaded - started)),
                          plan_ms=round(1000 * (time.perf_counter() - loaded)))
@@ -235,15 +242,12 @@ class Daemon:
         finally:
             self._executing = {}
 
-    def _over_budget(self, plan, config: config_mod.Config) -> bool:
+    def _over_budget(self, planned) -> bool:
         """An over-budget reconcile is refused (nothing sent), logged once per figures."""
-        from reconciler.planning import budget  # only with a budget configured
-
-        over = budget.over_budget(plan, config.file.budget)
-        if not over:
+        if planned.refused is None:
             self.log.forget_topic("over_budget")  # within budget again: a later refusal is news
             return False
-        text = "; ".join(over)
+        text = "; ".join(planned.refused.figures)
         if self.log.once(("over_budget", text), "over_budget",
                          f"nothing done: the plan is over budget: {text} (reconciler.yaml)", level="error"):
             self.notify_budget(text)

@@ -7,8 +7,6 @@ import asyncio
 import hashlib
 import json
 
-import httpx
-
 from reconciler.errors import OutcomeUnknownError, PermanentError, TransientError
 from reconciler.model import Action, Status
 from reconciler.sim import media
@@ -73,8 +71,7 @@ def test_refused_create_is_failed(tmp_path):
 
 def test_create_that_never_left_is_forgotten(tmp_path):
     rig = Rig(tmp_path)
-    exc = TransientError("could not reach the vendor", provider="xingyun")
-    exc.__cause__ = httpx.ConnectError("refused")
+    exc = TransientError("could not reach the vendor", provider="xingyun", sent=False)
     rig.providers["xingyun"].submit_errors.append(exc)
     run(rig.apply(plan(change(Action.CREATE, video("a")))))
     assert rig.store.get("a") is None
@@ -213,7 +210,7 @@ def test_a_moved_video_is_a_noop_that_records_its_new_spec_file(tmp_path):
 def test_one_shot_download_failure_marks_output_lost(tmp_path):
     rig = Rig(tmp_path)
     rig.providers["unisound"].download_errors.append(
-        PermanentError("served once", provider="unisound", code="output_lost"))
+        PermanentError("served once", provider="unisound", output_lost=True))
     run(rig.apply(plan(change(Action.CREATE, video("a", "unisound")))))
     r = rig.store.get("a")
     assert r.output_lost and r.status is Status.FINISHED
@@ -401,10 +398,8 @@ def test_change_and_render_functions_are_given_a_context_not_the_engine():
 
 
 def _local(message: str = "no space left", provider: str = "xingyun") -> PermanentError:
-    from reconciler.providers.download import LOCAL
-
     return PermanentError(f"{provider}: download: could not write: {message}. free disk space", provider=provider,
-                          code=LOCAL)
+                          local=True)
 
 
 def _refresh(rig: Rig):
@@ -447,7 +442,7 @@ def test_a_replace_whose_new_output_is_lost_keeps_the_old_output_published(tmp_p
     old = rig.store.get("u")
     old_bytes = (tmp_path / "outputs/u.mp4").read_bytes()
     rig.providers["unisound"].download_errors.append(
-        PermanentError("served once: not an MP4 video", provider="unisound", code="output_lost"))
+        PermanentError("served once: not an MP4 video", provider="unisound", output_lost=True))
     rig.engine = rig.new_engine()
     run(rig.apply(plan(change(Action.REPLACE, video("u", "unisound", "v2"), old))))
     r = rig.store.get("u")
@@ -469,8 +464,7 @@ def test_bytes_of_a_used_one_shot_url_that_are_not_a_video_are_quarantined(tmp_p
     kept.parent.mkdir(parents=True)
     kept.write_bytes(b"<html>502</html>")
     error = PermanentError("unisound: download: the single allowed download failed", provider="unisound",
-                           code="output_lost")
-    error.kept = kept
+                           output_lost=True, kept=kept)
     rig.providers["unisound"].download_errors.append(error)
     run(rig.apply(plan(change(Action.CREATE, video("u", "unisound")))))
     r = rig.store.get("u")

@@ -12,6 +12,7 @@ import pytest
 from reconciler.cli import Project
 from reconciler.commands import apply, refresh
 from reconciler.errors import LockHeldError
+from reconciler.planning.request import Request
 from reconciler.providers import local_sim
 from reconciler.state.sqlite import StateLock
 from tests.helpers import FAST_FIRST_POLL
@@ -45,9 +46,7 @@ class Terminal(io.StringIO):
 
 
 def _apply(root, **options) -> int:
-    defaults = dict(plan_file=None, auto_approve=False, no_wait=False, parallelism=None, targets=(),
-                    replace=(), allow_mass_delete=False, variables={})
-    return apply.run(Project(root), **{**defaults, **options})
+    return apply.run(Project(root), Request(), **options)
 
 
 def test_on_a_terminal_only_yes_applies(proj, monkeypatch, capsys):

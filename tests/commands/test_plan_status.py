@@ -73,7 +73,7 @@ def test_plan_out_saves_a_plan_apply_can_check(project):
     assert result.returncode == 0, result.stderr
     assert "reconciler apply launch.plan" in result.stdout
     saved = saved_plan.load_plan(project / "launch.plan")  # -C: relative to the project
-    assert saved.options.targets == frozenset({"launch/"})
+    assert saved.request.targets == frozenset({"launch/"})
     assert [c["action"] for c in saved.plan_json["changes"]] == ["noop", "noop", "create"]
     from reconciler.specs import loader
 

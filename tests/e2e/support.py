@@ -31,7 +31,7 @@ from reconciler.config import load_config
 from reconciler.sim import media
 from reconciler.state import manifest as manifest_mod
 from reconciler.state import store as state_store
-from tests.helpers import FAST_FIRST_POLL, XINGYUN_HEADER, tiny_pptx
+from tests.helpers import FAST_FIRST_POLL, XINGYUN_HEADER, tiny_pptx, wait_until  # noqa: F401 - wait_until: e2e tests import it from here
 
 RECONCILER = str(Path(sys.executable).with_name("reconciler")) if Path(sys.executable).with_name(
     "reconciler").exists() else shutil.which("reconciler")
@@ -104,7 +104,7 @@ class Sim:
     def served_sha256(self, vendor: str, task_id: str) -> str:
         """sha256 of the bytes the sim serves for a finished task."""
         task = self.tasks()[(vendor, task_id)]
-        return hashlib.sha256(media.task_video(vendor, task_id, task["fingerprint"])).hexdigest()
+        return hashlib.sha256(media.task_video(vendor, task_id, task["fingerprint"], task["video_seconds"])).hexdigest()
 
 
 def _readline(stream, deadline: float) -> str:
@@ -284,16 +284,6 @@ class Project:
         return {c["address"]: c["action"] for c in self.plan_json()["changes"]}
 
 
-def wait_until(predicate, timeout: float = 30.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = predicate()
-        if value:
-            return value
-        time.sleep(0.05)
-    raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-
-
 def assert_consistent(project: Project, *, all_finished: bool = True) -> None:
     """State, outputs and manifest agree, and each output is exactly what the sim served."""
     recorded = project.recorded()
@@ -309,11 +299,25 @@ def assert_consistent(project: Project, *, all_finished: bool = True) -> None:
             assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
                 video.provider, video.output_task_id), address
             assert len(data) == video.output_bytes
-            managed.add(path)
+            assert_measured(project, video)
+            poster = path.with_suffix(".jpg")  # docs/outputs.md: a poster beside every published video
+            assert poster.read_bytes()[:3] == JPEG_START, f"{address}: {poster} is not a JPEG"
+            managed |= {path, poster}
     outputs = project.root / "outputs"
     on_disk = {p for p in outputs.rglob("*") if p.is_file() and not p.relative_to(outputs).parts[0] == ".cache"
                } if outputs.exists() else set()  # the render cache's area (docs/cache.md) is not published
     assert on_disk == managed, f"stray files: {sorted(map(str, on_disk - managed))}"
+
+
+JPEG_START = b"\xff\xd8\xff"
+
+
+def assert_measured(project: Project, video) -> None:
+    """The published output's recorded duration and frame size are the sim clip's (its
+    length follows the text it was asked to speak: ``video_seconds``)."""
+    task = project.sim.tasks()[(video.provider, video.output_task_id)]
+    assert (video.output_width, video.output_height) == (media.WIDTH, media.HEIGHT), video.address
+    assert video.output_duration_s == pytest.approx(task["video_seconds"], abs=0.001), video.address
 
 
 def assert_no_duplicate_renders(project: Project, rerendered: frozenset[str] = frozenset()) -> None:
@@ -388,13 +392,15 @@ class S3Project(Project):
     def url(self, address: str, sha256: str) -> str:
         return f"s3://{self.bucket}/{self.key(address, sha256)}"
 
-    def objects(self, *, cache: bool = False) -> dict[str, int]:
-        """Published objects under the prefix (key → size); with ``cache``, the render cache's."""
+    def objects(self, *, cache: bool = False, posters: bool = False) -> dict[str, int]:
+        """Published videos under the prefix (key → size); with ``cache``, the render cache's;
+        with ``posters``, the posters beside them too."""
         from tests import s3server
 
         found = s3server.objects(self.bucket, self.prefix + "/")
         cache_area = f"{self.prefix}/.cache/"
-        return {k: v["size"] for k, v in found.items() if k.startswith(cache_area) == cache}
+        return {k: v["size"] for k, v in found.items()
+                if k.startswith(cache_area) == cache and (posters or not k.endswith(".jpg"))}
 
     def head(self, key: str) -> tuple[int, dict[str, str]] | None:
         from botocore.exceptions import ClientError
@@ -448,11 +454,15 @@ def assert_s3_consistent(project: S3Project, *, all_finished: bool = True, kept:
         data = project.get(key)
         assert hashlib.sha256(data).hexdigest() == video.output_sha256 == project.sim.served_sha256(
             video.provider, video.output_task_id), address
-        expected.add(key)
+        assert_measured(project, video)
+        poster = key.removesuffix(".mp4") + ".jpg"  # the poster object beside it
+        assert project.get(poster)[:3] == JPEG_START, f"{address}: {poster} is not a JPEG"
+        expected |= {key, poster}
         if cached and video.status.value == "finished":
             cached = project.head(f"{project.prefix}/.cache/{video.fingerprint}.mp4")
             assert cached == (video.output_bytes, {"sha256": video.output_sha256}), f"{address}: not in the cache"
-    published = set(project.objects())
+    published = set(project.objects(posters=True))
+    kept = kept | {k.removesuffix(".mp4") + ".jpg" for k in kept if k.endswith(".mp4")}  # a kept video keeps its poster
     assert published == expected | kept, f"stray: {sorted(published - expected - kept)}, " \
                                          f"missing: {sorted((expected | kept) - published)}"
     if all_finished:

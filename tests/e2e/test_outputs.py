@@ -105,7 +105,10 @@ def test_a_crash_between_a_one_shot_download_and_its_record_adopts_the_file(proj
     """The file was renamed into place, then the process died: the next apply verifies
     and records it. No second GET (the URL serves once), no loss, no new render."""
     project.write_specs(unisound={"uni/a": "a", "uni/b": "b"})
-    crashed = project.start("apply", "--auto-approve", RECONCILER_TEST_CRASH_AT="after_download:1")
+    # killed after the *second* download: the first one is then verified and renamed too (a kill
+    # while another one-shot GET or its decode is still under way would lose that one: nothing can
+    # keep bytes a killed process has not written)
+    crashed = project.start("apply", "--auto-approve", RECONCILER_TEST_CRASH_AT="after_download:2")
     crashed.communicate(timeout=60)
     assert crashed.returncode == -signal.SIGKILL
     downloads = len(sim.calls("download"))

@@ -4,16 +4,16 @@ gallery tests of every status a card can show."""
 from __future__ import annotations
 
 import hashlib
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 from reconciler.config import load_config
 from reconciler.model import DesiredVideo, Status
+from reconciler.sim import media
 from reconciler.state import store as state_store
 
-BASE_MP4 = Path(__file__).resolve().parents[2] / "reconciler/sim/base.mp4"
+BASE_MP4_BYTES = media.base_clip()  # a real 2 s clip, as the simulator serves
 
 
 def desired(address: str, text: str, provider: str = "unisound", labels: dict | None = None) -> DesiredVideo:
@@ -39,7 +39,7 @@ class StateBuilder:
         if with_file:
             path = self.root / "outputs" / f"{video.address}.mp4"
             path.parent.mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(BASE_MP4, path)
+            path.write_bytes(BASE_MP4_BYTES)
             data = path.read_bytes()
             self.store.record_output(video.address, task, f"outputs/{video.address}.mp4",
                                      hashlib.sha256(data).hexdigest(), len(data))

@@ -15,7 +15,7 @@ from pathlib import Path
 from reconciler.config import load_config
 from reconciler.gallery import costs
 from reconciler.state import store as state_store
-from tests.gallery.support import BASE_MP4, StateBuilder, desired
+from tests.gallery.support import BASE_MP4_BYTES, StateBuilder, desired
 
 PRICES = """\
 providers:
@@ -73,7 +73,7 @@ def test_nothing_paid_changes_no_figure(tmp_path):
     state.unknown(desired("e/new", _script(9)))  # maybe paid: not counted, as before
     # a/v edited to a script whose render the cache holds: served, no create sent
     cached = desired("a/v", _script(3))
-    data = BASE_MP4.read_bytes()
+    data = BASE_MP4_BYTES
     state.store.publish_cached(cached, {"task_id": "900", "sha256": hashlib.sha256(data).hexdigest(),
                                         "bytes": len(data)}, "outputs/a/v.mp4")
     state.store.remove("b/gone")  # deleted: paid for all the same

@@ -1,7 +1,8 @@
 """The review page with outputs in a bucket: the player plays the object through
 ``outputs_public_url`` when set, else through a presigned link valid 7 days (signed
 here, no network) and the card says so; without credentials it falls back to the
-object's plain address."""
+object's plain address. The poster is the object published beside the video, reached
+the same way."""
 
 from __future__ import annotations
 
@@ -28,6 +29,7 @@ def card(tmp_path, extra: str = ""):
 def test_the_public_url_plays_when_set(tmp_path, monkeypatch):
     made = card(tmp_path, "outputs_public_url: https://cdn.example.com/v\n")
     assert made.src == f"https://cdn.example.com/v/a/b/{SHA}.mp4" and "signed" not in made.note
+    assert made.poster == f"https://cdn.example.com/v/a/b/{SHA}.jpg"  # the poster published beside it
 
 
 def test_a_presigned_link_valid_7_days_plays_otherwise_and_the_card_says_so(tmp_path, monkeypatch):
@@ -38,6 +40,7 @@ def test_a_presigned_link_valid_7_days_plays_otherwise_and_the_card_says_so(tmp_
     assert made.src.startswith(f"http://127.0.0.1:9/videos/launch/a/b/{SHA}.mp4?")
     assert "X-Amz-Expires=604800" in made.src and "gallery-Secret-1" not in made.src
     assert "valid for 7 days" in made.note
+    assert made.poster.startswith(f"http://127.0.0.1:9/videos/launch/a/b/{SHA}.jpg?") and "X-Amz-Expires" in made.poster
 
 
 def test_without_credentials_the_plain_object_address_is_used(tmp_path, monkeypatch):
@@ -46,3 +49,4 @@ def test_without_credentials_the_plain_object_address_is_used(tmp_path, monkeypa
     monkeypatch.delenv("AWS_SECRET_ACCESS_KEY", raising=False)
     made = card(tmp_path)
     assert made.src == f"http://127.0.0.1:9/videos/launch/a/b/{SHA}.mp4" and "signed" not in made.note
+    assert made.poster == f"http://127.0.0.1:9/videos/launch/a/b/{SHA}.jpg"

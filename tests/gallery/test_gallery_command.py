@@ -55,18 +55,18 @@ def test_page_lists_every_video_needing_a_look_first_with_posters(tmp_path):
     assert not re.search(r'<(link|script)[^>]+(src|href)="https?://', html)  # no CDN asset
 
 
-def test_without_ffmpeg_the_page_is_written_and_says_why(tmp_path):
+def test_a_poster_published_beside_the_output_is_the_one_shown(tmp_path):
     root = tmp_path / "proj"
     make_project(root)
-    fake = tmp_path / "fake"
-    (fake / "imageio_ffmpeg").mkdir(parents=True)
-    (fake / "imageio_ffmpeg/__init__.py").write_text("raise ImportError('not here')\n")
-    result = run(root, "gallery", "--out", "review", PYTHONPATH=str(fake))
+    from reconciler.media import poster
+
+    poster.write_poster(root / "outputs/a/ok.mp4", root / "outputs/a/ok.jpg")  # as apply publishes it
+    result = run(root, "gallery", "--out", "review")
     assert result.returncode == 0, result.stderr
-    assert "imageio-ffmpeg is not installed (pip install imageio-ffmpeg)" in result.stderr
-    assert "0 posters." in result.stdout
     html = (root / "review/index.html").read_text()
-    assert "no posters: imageio-ffmpeg is not installed" in html and 'poster="' not in html
+    assert 'poster="../outputs/a/ok.jpg"' in html  # the published one, not a copy
+    cut = sorted(p.name for p in (root / "review/posters").iterdir())
+    assert len(cut) == 1 and html.count(f'poster="posters/{cut[0]}"') == 1  # e/edited's older output: cut here
 
 
 def test_out_that_is_a_file_is_an_error_and_an_empty_state_an_empty_page(tmp_path):

@@ -5,7 +5,6 @@ before it replaces anything; a plan's cheap look names the entries it cannot ser
 from __future__ import annotations
 
 import hashlib
-from pathlib import Path
 
 import pytest
 
@@ -13,8 +12,9 @@ from reconciler.config import load_config
 from reconciler.outputs import render_cache
 from reconciler.outputs.base import CacheDamaged
 from reconciler.outputs.local import LocalOutputs
+from reconciler.sim import media
 
-VIDEO = (Path(render_cache.__file__).parent.parent / "sim/base.mp4").read_bytes()
+VIDEO = media.base_clip()
 
 
 @pytest.fixture

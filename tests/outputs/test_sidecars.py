@@ -55,3 +55,20 @@ def test_a_bucket_streams_a_published_output_to_this_machine_checked(tmp_path):
     assert not (tmp_path / "state/joins/q.mp4").exists()
     with pytest.raises(OutputsError, match="run `reconciler refresh`"):
         where.local_copy("s3://videos/launch/gone.mp4", None, tmp_path / "state/joins/r.mp4")
+
+
+def test_a_folder_publishes_a_file_made_elsewhere_by_moving_it_into_place(tmp_path):
+    """What a join staged under state/ needs: one call, the old output replaced whole."""
+    config = load_config(tmp_path)
+    where = open_outputs(config)
+    (tmp_path / "outputs/faq").mkdir(parents=True)
+    (tmp_path / "outputs/faq/q1.mp4").write_bytes(b"the old output")
+    staged = tmp_path / "state/joins/faq/q1/joined.mp4"
+    staged.parent.mkdir(parents=True)
+    staged.write_bytes(b"the joined video")
+    sha = hashlib.sha256(b"the joined video").hexdigest()
+    assert where.store("faq/q1", staged, sha, 16) == "outputs/faq/q1.mp4"
+    assert (tmp_path / "outputs/faq/q1.mp4").read_bytes() == b"the joined video" and not staged.exists()
+    in_place = where.download_path("faq/q2")  # a download: already where it belongs
+    in_place.write_bytes(b"downloaded")
+    assert where.store("faq/q2", in_place, "0" * 64, 10) == "outputs/faq/q2.mp4" and in_place.exists()

@@ -80,10 +80,11 @@ def test_a_saved_plan_that_now_counts_more_renders_is_stale(tmp_path):
 
     from reconciler.errors import StalePlanError
     from reconciler.planning import saved_plan
+    from reconciler.planning.request import Request
 
     videos, options = {"a": desired("a")}, PlanOptions(cached=frozenset({"f"}))
     path = tmp_path / "out.plan"
-    saved_plan.save_plan(path, planner.make_plan(videos, {}, options), options=options, variables={},
+    saved_plan.save_plan(path, planner.make_plan(videos, {}, options), request=Request(),
                          specs_digest="s", state_generation=1, config_digest="c")
     replanned = planner.make_plan(videos, {}, options, unservable=lambda fps: {"f": "cached file is missing"})
     with pytest.raises(StalePlanError, match=r"counts 1 paid render\(s\) where the saved plan counted 0 \(the render cache can no longer serve a\)"):

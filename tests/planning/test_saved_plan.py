@@ -8,9 +8,12 @@ import pytest
 from reconciler.errors import ReconcilerError, StalePlanError
 from reconciler.model import DesiredVideo, PlanOptions, RecordedVideo, Status
 from reconciler.planning import planner, saved_plan, view
+from reconciler.planning.request import Request
 
 OPTIONS = PlanOptions(targets=frozenset({"launch/"}), replace=frozenset({"launch/intro"}),
                       allow_mass_delete=True, max_delete_share=0.25)
+REQUEST = Request(targets=OPTIONS.targets, replace=OPTIONS.replace, variables={"city": "上海"},
+                  allow_mass_delete=True)
 
 
 def make(fingerprint="f2", options=OPTIONS):
@@ -24,7 +27,7 @@ def make(fingerprint="f2", options=OPTIONS):
 
 
 def save(path, plan, **overrides):
-    kw = dict(options=OPTIONS, variables={"city": "上海"}, specs_digest="s1", state_generation=7, config_digest="c1")
+    kw = dict(request=REQUEST, specs_digest="s1", state_generation=7, config_digest="c1")
     kw.update(overrides)
     saved_plan.save_plan(path, plan, **kw)
 
@@ -35,8 +38,7 @@ def test_roundtrip(tmp_path):
     save(path, plan)
     saved = saved_plan.load_plan(path)
     assert saved.plan_json == view.plan_to_json(plan)
-    assert saved.options == OPTIONS
-    assert saved.variables == {"city": "上海"}
+    assert saved.request == REQUEST
     assert (saved.specs_digest, saved.state_generation, saved.config_digest) == ("s1", 7, "c1")
     assert [p.name for p in tmp_path.iterdir()] == ["out.plan"]  # no temp file left
     saved_plan.check_fresh(saved, specs_digest="s1", state_generation=7, config_digest="c1", replanned=make())
@@ -70,7 +72,7 @@ def test_every_change_is_named_at_once(tmp_path):
 def test_a_plan_that_would_come_out_different_is_stale(tmp_path):
     path = tmp_path / "out.plan"
     plain = PlanOptions()
-    save(path, make(options=plain), options=plain)
+    save(path, make(options=plain), request=Request())
     replanned = make(fingerprint="f1", options=plain)  # now up to date: no replace
     with pytest.raises(StalePlanError, match="gives different changes"):
         saved_plan.check_fresh(saved_plan.load_plan(path), specs_digest="s1", state_generation=7, config_digest="c1",
@@ -118,6 +120,37 @@ def test_a_secret_passed_as_a_variable_is_not_saved(tmp_path, monkeypatch):
     monkeypatch.setenv("UNISOUND_SECRET", "us-secret-77d1e2")
     path = tmp_path / "out.plan"
     with pytest.raises(ReconcilerError, match="UNISOUND_SECRET") as excinfo:
-        save(path, make(), variables={"key": "us-secret-77d1e2"})
+        save(path, make(), request=Request(variables={"key": "us-secret-77d1e2"}))
     assert "us-secret-77d1e2" not in str(excinfo.value)
     assert not path.exists()
+
+
+def test_a_format_1_file_is_read_as_the_same_request(tmp_path):
+    """A plan saved by the version before requests (options and variables apart) is still
+    applied: its options and variables are the request, its max_delete_share is the
+    config's (pinned by the config digest)."""
+    import json
+
+    path = tmp_path / "old.plan"
+    plan = make()
+    path.write_text(json.dumps({
+        "kind": "reconciler-plan", "format_version": 1, "plan": view.plan_to_json(plan),
+        "options": {"targets": ["launch/"], "replace": ["launch/intro"], "allow_mass_delete": True,
+                    "max_delete_share": 0.25, "use_cache": False},
+        "variables": {"city": "上海"}, "specs_digest": "s1", "state_generation": 7, "config_digest": "c1"}))
+    saved = saved_plan.load_plan(path)
+    assert saved.request == Request(targets=frozenset({"launch/"}), replace=frozenset({"launch/intro"}),
+                                    variables={"city": "上海"}, allow_mass_delete=True, use_cache=False)
+    saved_plan.check_fresh(saved, specs_digest="s1", state_generation=7, config_digest="c1", replanned=make())
+
+
+def test_a_request_that_is_not_one_is_a_corrupt_file(tmp_path):
+    path = tmp_path / "out.plan"
+    save(path, make())
+    import json
+
+    doc = json.loads(path.read_text())
+    doc["request"]["allow_mass_delete"] = "yes"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(ReconcilerError, match="corrupt plan file .*allow_mass_delete"):
+        saved_plan.load_plan(path)

@@ -9,7 +9,6 @@ and checks that the choice is a setting both sides honour.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import time
 
@@ -23,6 +22,7 @@ from reconciler.providers.base import Credentials, RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.unisound import UnisoundProvider
 from reconciler.specs import schema as spec_models
+from tests.helpers import wait_until_async
 
 pytestmark = pytest.mark.anyio
 RENDER = 0.8
@@ -50,15 +50,15 @@ def client(server, key="sim-app", secret="sim-secret", **kw) -> UnisoundProvider
 
 async def until(p, task_id: str, word: str) -> list[str]:
     seen: list[str] = []
-    deadline = time.monotonic() + RENDER * 10
-    while time.monotonic() < deadline:
+
+    async def reached() -> bool:
         st = await p.status(task_id)
         if not seen or seen[-1] != st.raw_state:
             seen.append(st.raw_state)
-        if st.raw_state == word:
-            return seen
-        await asyncio.sleep(RENDER / 25)
-    raise AssertionError(f"never reached {word}: {seen}")
+        return st.raw_state == word
+
+    await wait_until_async(reached, RENDER * 10, lambda: f"{word}: {seen}", step=RENDER / 25)
+    return seen
 
 
 # ------------------------------------------------------------------ endpoints

@@ -8,9 +8,7 @@ over HTTP on 127.0.0.1. A reader checks fidelity by reading the table, not the c
 
 from __future__ import annotations
 
-import asyncio
 import io
-import time
 import zipfile
 from pathlib import Path
 
@@ -23,6 +21,7 @@ from reconciler.providers.base import Credentials, RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.xingyun import XingyunProvider
 from reconciler.specs import schema as spec_models
+from tests.helpers import wait_until_async
 
 pytestmark = pytest.mark.anyio
 RENDER = 0.8
@@ -56,15 +55,15 @@ def deck(ok: bool = True) -> bytes:
 
 async def until(p, task_id: str, states: set[str]) -> list[str]:
     seen: list[str] = []
-    deadline = time.monotonic() + RENDER * 10
-    while time.monotonic() < deadline:
+
+    async def reached() -> bool:
         st = await p.status(task_id)
         if not seen or seen[-1] != st.raw_state:
             seen.append(st.raw_state)
-        if st.raw_state in states:
-            return seen
-        await asyncio.sleep(RENDER / 25)
-    raise AssertionError(f"never reached {states}: {seen}")
+        return st.raw_state in states
+
+    await wait_until_async(reached, RENDER * 10, lambda: f"{states}: {seen}", step=RENDER / 25)
+    return seen
 
 
 # ------------------------------------------------------------------ endpoints (method, path)

@@ -117,7 +117,7 @@ async def test_one_shot_link_gone_after_a_failed_get_is_lost_output(tmp_path, fa
     script = Script(failure, httpx.Response(410))
     with pytest.raises(PermanentError, match="output is lost: a re-render is needed") as info:
         await make_unisound(script).download(URL, dest)
-    assert info.value.code == "output_lost"
+    assert info.value.output_lost
     assert "; then the file server answered HTTP 410: the video URL has expired or is gone)" in str(info.value)
     assert len(script.requests) == 2  # the failed GET, then the one that says the link is used
     assert leftovers(tmp_path) == []
@@ -127,14 +127,14 @@ async def test_one_shot_link_gone_at_once_is_lost_output_without_a_second_get(tm
     script = Script(httpx.Response(410), video())
     with pytest.raises(PermanentError, match="output is lost") as info:
         await make_unisound(script).download(URL, tmp_path / "u.mp4")
-    assert info.value.code == "output_lost" and len(script.requests) == 1
+    assert info.value.output_lost and len(script.requests) == 1
 
 
 async def test_one_shot_failing_every_try_is_lost_output(tmp_path):
     script = Script(httpx.Response(503))
     with pytest.raises(PermanentError, match="output is lost") as info:
         await make_unisound(script, attempts=3).download(URL, tmp_path / "u.mp4")
-    assert info.value.code == "output_lost" and len(script.requests) == 3
+    assert info.value.output_lost and len(script.requests) == 3
 
 
 async def test_one_shot_connection_that_never_opened_is_tried_again(tmp_path):
@@ -152,7 +152,7 @@ async def test_unwritable_destination_is_permanent(tmp_path):
     script = Script(video())
     with pytest.raises(PermanentError, match="file where a folder must be; move it away") as info:
         await make_xingyun(script).download(URL, blocker / "v.mp4")
-    assert info.value.code == download.LOCAL and "no new render is needed" in str(info.value)
+    assert info.value.local and "no new render is needed" in str(info.value)
     assert script.requests == []
 
 
@@ -178,7 +178,7 @@ async def test_a_one_shot_body_that_is_not_a_video_is_kept_aside_and_reported_lo
     script = Script(video(HTML), httpx.Response(410))  # the page used the link up
     with pytest.raises(PermanentError, match="output is lost") as info:
         await make_unisound(script).download(URL, dest)
-    assert info.value.code == "output_lost"
+    assert info.value.output_lost
     assert len(script.requests) == 2  # the page, then the answer that the link is gone
     assert not dest.exists()
     kept = info.value.kept
@@ -211,7 +211,7 @@ async def test_a_local_problem_before_the_one_shot_get_leaves_the_url_unused(tmp
     script = Script(video())
     with pytest.raises(PermanentError, match=expected) as info:
         await make_unisound(script).download(URL, dest)
-    assert info.value.code == download.LOCAL and "output is lost" not in str(info.value)
+    assert info.value.local and "output is lost" not in str(info.value)
     assert script.requests == []  # the one-shot URL is still unused
 
 
@@ -223,4 +223,4 @@ async def test_disk_full_while_writing_a_refetchable_video_is_a_local_error(tmp_
     dest = tmp_path / "v.mp4"
     with pytest.raises(PermanentError, match="free disk space") as info:
         await make_xingyun(Script(video())).download(URL, dest)
-    assert info.value.code == download.LOCAL and leftovers(tmp_path) == []
+    assert info.value.local and leftovers(tmp_path) == []

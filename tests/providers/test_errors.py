@@ -15,7 +15,7 @@ from tests.providers.helpers import NOW, Script, make_unisound, make_xingyun, ok
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}
-UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
+UNI_BODY = {"text": "hi", "type": 2, "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
 KIND = {codes.TRANSIENT: TransientError, codes.AUTH: PermanentError, codes.NOT_FOUND: PermanentError,
         codes.PERMANENT: PermanentError}
 

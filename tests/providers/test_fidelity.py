@@ -6,7 +6,6 @@ placement the simulator can require."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import time
 
@@ -20,6 +19,7 @@ from reconciler.providers.base import Credentials, RenderRequest, TaskState
 from reconciler.providers.retry import RetryPolicy
 from reconciler.providers.unisound import UnisoundProvider
 from reconciler.providers.xingyun import XingyunProvider
+from tests.helpers import wait_until_async
 
 pytestmark = pytest.mark.anyio
 RENDER = 0.6
@@ -49,13 +49,11 @@ def unisound(server, **kw) -> UnisoundProvider:
 
 
 async def finished(provider, task_id: str):
-    deadline = time.monotonic() + RENDER * 10
-    while time.monotonic() < deadline:
+    async def ended():
         st = await provider.status(task_id)
-        if st.state is not TaskState.PENDING and st.state is not TaskState.RENDERING:
-            return st
-        await asyncio.sleep(RENDER / 6)
-    raise AssertionError("the render never finished")
+        return st if st.state is not TaskState.PENDING and st.state is not TaskState.RENDERING else None
+
+    return await wait_until_async(ended, RENDER * 10, "the render to finish", step=RENDER / 6)
 
 
 async def test_xingyun_error_code_1_is_an_auth_error_with_the_clock_and_signature_hint(server):

@@ -45,7 +45,7 @@ async def test_sim_endpoint_starts_one_shared_simulator(project):
     task = await x.submit(RenderRequest("xingyun", {"look_name": "a", "tts_vcn_name": "b", "studio_name": "c",
                                                     "segment": [{"text": "hi"}]}))
     assert (await x.status(task.task_id)).state in (TaskState.PENDING, TaskState.RENDERING, TaskState.FINISHED)
-    started = await u.submit(RenderRequest("unisound", {"text": "hi", "speech_param": {"vcn": "v"},
+    started = await u.submit(RenderRequest("unisound", {"text": "hi", "type": 2, "speech_param": {"vcn": "v"},
                                                         "video_param": {"template": "t", "background": 1}}))
     assert started.task_id
     await x.aclose()

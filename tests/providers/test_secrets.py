@@ -17,7 +17,7 @@ from tests.providers.helpers import NOW, SECRET, Script, make_unisound, make_xin
 
 pytestmark = pytest.mark.anyio
 XY_BODY = {"look_name": "L", "tts_vcn_name": "T", "studio_name": "S", "segment": [{"text": "hi"}]}
-UNI_BODY = {"text": "hi", "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
+UNI_BODY = {"text": "hi", "type": 2, "speech_param": {"vcn": "v"}, "video_param": {"template": "t", "background": 1}}
 DATE = {"Date": formatdate(NOW - 500, usegmt=True)}
 
 ANSWERS = (

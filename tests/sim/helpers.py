@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import time
-from pathlib import Path
 from typing import Any, Callable
 
 import httpx
+
+from tests.helpers import wait_until
 
 APP, SECRET = "sim-app", "sim-secret"
 XY = "/user/v1/video_synthesis_task"
@@ -98,17 +98,17 @@ class XingyunClient:
     def wait(self, task_id: Any, terminal=("finished", "error", "cancel"), timeout: float = 10) -> list[str]:
         """Poll until a terminal state; the distinct states seen, in order."""
         seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def done() -> bool:
             doc = self.status(task_id)
             assert doc["error_code"] == 0, doc
             state = doc["data"]["synth_state"]
             if not seen or seen[-1] != state:
                 seen.append(state)
-            if state in terminal:
-                return seen
-            time.sleep(0.01)
-        raise AssertionError(f"task {task_id} did not finish: {seen}")
+            return state in terminal
+
+        wait_until(done, timeout, lambda: f"task {task_id} to finish (seen: {seen})", step=0.01)
+        return seen
 
 
 class UnisoundClient:
@@ -133,33 +133,26 @@ class UnisoundClient:
 
     def wait(self, task_id: str, timeout: float = 10) -> tuple[list[str], dict]:
         seen: list[str] = []
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
+
+        def done() -> dict | None:
             doc = self.progress(task_id)
             assert doc["error_code"] == 0, doc
             if not seen or seen[-1] != doc["task_status"]:
                 seen.append(doc["task_status"])
-            if doc["task_status"] == "done":
-                return seen, doc
-            time.sleep(0.01)
-        raise AssertionError(f"task {task_id} did not finish: {seen}")
+            return doc if doc["task_status"] == "done" else None
+
+        doc = wait_until(done, timeout, lambda: f"task {task_id} to finish (seen: {seen})", step=0.01)
+        return seen, doc
 
 
 def poll(fn: Callable[[], Any], until: Callable[[Any], bool], timeout: float = 10, interval: float = 0.01) -> Any:
-    deadline = time.monotonic() + timeout
-    while True:
-        value = fn()
-        if until(value):
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met in {timeout}s; last value: {value!r}")
-        time.sleep(interval)
+    last: list[Any] = []
 
+    def met() -> bool:
+        last[:] = [fn()]
+        return until(last[0])
 
-def ffmpeg_check(path: Path) -> subprocess.CompletedProcess:
-    import imageio_ffmpeg
-
-    return subprocess.run([imageio_ffmpeg.get_ffmpeg_exe(), "-v", "error", "-i", str(path), "-f", "null", "-"],
-                          capture_output=True, timeout=60)
+    wait_until(met, timeout, lambda: f"the condition; last value: {last[0]!r}", step=interval)
+    return last[0]
 
 

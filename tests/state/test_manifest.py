@@ -12,7 +12,8 @@ from reconciler.state import manifest
 from reconciler.util import atomic
 
 KEYS = {"provider", "status", "task_id", "fingerprint", "file", "sha256", "bytes", "video_url",
-        "preview_image_url", "spec_file", "labels", "submitted_at", "finished_at", "error"}
+        "preview_image_url", "spec_file", "labels", "submitted_at", "finished_at", "error",
+        "duration_s", "width", "height"}
 
 
 def rec(address, status=Status.FINISHED, **kw) -> RecordedVideo:
@@ -28,10 +29,12 @@ def finished(address, **kw) -> RecordedVideo:
 
 
 def test_document_shape():
-    doc = manifest.manifest_document({"launch/intro": finished("launch/intro")})
+    doc = manifest.manifest_document({"launch/intro": finished(
+        "launch/intro", output_duration_s=12.4, output_width=960, output_height=540)})
     assert doc == {"format_version": 1, "videos": {"launch/intro": {
         "provider": "xingyun", "status": "finished", "task_id": "135", "fingerprint": "fp",
         "file": "outputs/launch/intro.mp4", "sha256": "abc", "bytes": 1234, "video_url": "https://cdn/v.mp4",
+        "duration_s": 12.4, "width": 960, "height": 540,
         "preview_image_url": "https://cdn/p.png", "spec_file": "specs/launch.yaml", "labels": {"owner": "support"},
         "submitted_at": "2026-01-01T00:00:00+00:00", "finished_at": "2026-01-01T00:05:00+00:00", "error": None}}}
 

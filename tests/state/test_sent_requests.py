@@ -63,7 +63,10 @@ def _as_schema_4(config) -> None:
     """Make the state look written by a reconciler before attempts kept their request."""
     sql = ["ALTER TABLE {s}attempts DROP COLUMN request", "ALTER TABLE {s}attempts DROP COLUMN account",
            "ALTER TABLE {s}videos DROP COLUMN account",
-           "ALTER TABLE {s}cache DROP COLUMN location", "UPDATE {s}meta SET value = '4' WHERE key = 'schema_version'"]
+           "ALTER TABLE {s}cache DROP COLUMN location",
+           *(f"ALTER TABLE {{s}}videos DROP COLUMN {c}" for c in ("output_duration_s", "output_width", "output_height")),
+           *(f"ALTER TABLE {{s}}cache DROP COLUMN {c}" for c in ("duration_s", "width", "height")),
+           "UPDATE {s}meta SET value = '4' WHERE key = 'schema_version'"]
     backend = state_store.backend(config)
     if isinstance(backend, state_store.SqliteBackend):
         with sqlite3.connect(backend.path) as conn:

@@ -568,3 +568,25 @@ def test_the_render_history_is_the_newest_finished_renders_oldest_first(store):
     assert json.loads(rows[0]["request"]) == {"look_name": "A"}
     assert all(r["submitted_at"] and r["finished_at"] == "2026-01-01T00:00:00+00:00" for r in rows)
     assert len(store.render_history()) == 3
+
+
+def test_a_published_output_keeps_what_its_decode_measured(store):
+    from reconciler.media.verify import MediaInfo
+
+    info = MediaInfo(duration_s=12.3456, width=160, height=90, video_codec="h264", audio=True, frames=123)
+    v = video("m/a", fingerprint="fp-m")
+    attempt = store.begin_attempt(v, holder="test")
+    store.attempt_submitted(v.address, attempt, "9")
+    store.record_task(v.address, "9", Status.FINISHED, video_url="https://cdn/9.mp4")
+    store.record_output(v.address, "9", "outputs/m/a.mp4", "sha-9", 100, None, info)
+    got = store.get("m/a")
+    assert (got.output_duration_s, got.output_width, got.output_height) == (12.346, 160, 90)
+    store.cache_put("fp-m", provider="xingyun", task_id="9", sha256="sha-9", size=100, media=info)
+    entry = store.cache_index()["fp-m"]
+    assert (entry["duration_s"], entry["width"], entry["height"]) == (12.346, 160, 90)
+    w = video("m/b", fingerprint="fp-m")
+    store.publish_cached(w, entry, "outputs/m/b.mp4")
+    got = store.get("m/b")
+    assert (got.output_duration_s, got.output_width, got.output_height) == (12.346, 160, 90)
+    finish(store, video("m/c", fingerprint="fp-c"), "10")  # no measure given: none recorded
+    assert store.get("m/c").output_duration_s is None

@@ -44,3 +44,17 @@ def test_the_four_users_keep_their_delays():
     assert [w.failed("a", "fp", 0.0) for _ in range(3)] == [12.5, 25.0, 50.0]
     # a dead file watcher: 2, 4, 8 ... 60 s, no jitter
     assert [files.RESTART.delay(n) for n in (0, 1, 2, 10)] == [2, 4, 8, 60]
+
+
+def test_pauses_are_none_before_the_first_try_then_each_delay_asked_only_when_tried_again():
+    asked = []
+
+    def delay(n):
+        asked.append(n)
+        return 10.0 * (n + 1)
+
+    loop = backoff.pauses(3, delay)
+    assert next(loop) == 0.0 and asked == []  # the first try waits for nothing
+    assert next(loop) == 10.0 and asked == [0]
+    assert list(loop) == [20.0] and asked == [0, 1]
+    assert list(backoff.pauses(0, delay)) == [0.0]  # always at least one try

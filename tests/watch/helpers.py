@@ -13,24 +13,10 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from collections import Counter
 from pathlib import Path
 
-from tests.helpers import XINGYUN_HEADER
-
-POLL = 0.05
-
-
-def wait_until(predicate, timeout: float = 20.0, what: str = "condition"):
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout}s waiting for {what}")
-        time.sleep(POLL)
+from tests.helpers import XINGYUN_HEADER, wait_until  # noqa: F401 - wait_until: the watch tests import it from here
 
 
 class Watch:

@@ -8,7 +8,6 @@ import io
 import json
 from pathlib import Path
 
-import httpx
 import watchfiles
 
 from reconciler.apply.engine import Engine
@@ -16,6 +15,7 @@ from reconciler.apply.events import Event, Kind
 from reconciler.config import load_config
 from reconciler.errors import Diagnostic, TransientError
 from reconciler.model import Action, Change, DesiredVideo, Plan, RecordedVideo, Status
+from reconciler.planning.request import Request
 from reconciler.specs.fingerprint import fingerprint
 from reconciler.specs.loader import SpecLoad
 from reconciler.state.sqlite import StateStore
@@ -282,7 +282,7 @@ class DaemonRig:
         self.now = [1000.0]
         hooks = LogHooks(self.log)
         self.engine = Engine(self.config, self.store, {"unisound": self.provider}, hooks, 4, schedule=FAST)
-        self.daemon = Daemon(self.config, {}, self.engine, self.log, clock=lambda: self.now[0])
+        self.daemon = Daemon(self.config, Request(), self.engine, self.log, clock=lambda: self.now[0])
         hooks.listener = self.daemon.on_event
 
     def spec(self, videos: dict[str, str]) -> None:
@@ -321,8 +321,7 @@ def test_permanent_failure_is_logged_once_and_not_rendered_again(tmp_path):
 def test_transient_create_failure_is_retried_after_backoff(tmp_path):
     async def scenario():
         rig = DaemonRig(tmp_path)
-        exc = TransientError("vendor unreachable", provider="unisound")
-        exc.__cause__ = httpx.ConnectError("refused")
+        exc = TransientError("vendor unreachable", provider="unisound", sent=False)
         rig.provider.submit_errors.append(exc)
         rig.spec({"a": "一。"})
         await rig.cycle()
@@ -411,5 +410,27 @@ def test_spec_warnings_are_logged_once_per_file_content(tmp_path):
         rig.spec({"a": "一。", "b": "二。"})  # the typo fixed
         await rig.cycle()
         assert len(rig.events("spec_warning")) == 3
+        await rig.engine.close()
+    asyncio.run(scenario())
+
+
+def test_a_published_output_gone_is_noticed_and_brought_back(tmp_path):
+    """The daemon notices a missing output as plan and apply do (the recipe), at its full
+    re-check: a one-shot vendor's output deleted by hand is lost, so it is replaced, here
+    from the render cache (no render paid); an output in place is left alone."""
+    async def scenario():
+        rig = DaemonRig(tmp_path)
+        rig.spec({"a": "一。", "b": "二。"})
+        await rig.cycle()
+        await rig.cycle()
+        assert rig.submits() == 2 and len(rig.events("plan")) == 3  # the second cycle: nothing to do
+        gone = tmp_path / rig.store.get("a").output_file
+        gone.unlink()
+        rig.now[0] += 5
+        await rig.daemon.reconcile_once(full=True)  # the periodic full re-check (and the start) look
+        await rig.engine.wait()
+        said = [p["message"] for p in rig.events("plan") if p["address"] == "a"]
+        assert said[-1].startswith("replace: output lost: outputs/a.mp4 is missing")
+        assert rig.submits() == 2 and gone.is_file() and rig.store.get("a").status is Status.FINISHED
         await rig.engine.close()
     asyncio.run(scenario())
