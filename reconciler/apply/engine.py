@@ -305,10 +305,12 @@ class Engine:
             self.manifest.changed()
         return addresses
 
-    async def track_unfinished(self, addresses: Collection[str] | None = None) -> int:
+    async def track_unfinished(self, addresses: Collection[str] | None = None,
+                               deleting: Collection[str] = ()) -> int:
         """Track every render the state records as unfinished (and every finished one whose
-        output was never downloaded), of ``addresses`` only if given. Returns how many
-        were added."""
+        output was never downloaded), of ``addresses`` only if given, never of ``deleting``
+        (the plan's deletes: an output about to be removed is not fetched again). Returns how
+        many were added."""
         if not self._recovered:
             self.recover()
         added = 0
@@ -316,7 +318,8 @@ class Engine:
         # a published file gone or damaged that the vendor can give again reads as "not downloaded"
         recorded = await asyncio.to_thread(self.outputs.notice_missing, as_recorded)
         for video in recorded.values():
-            if not to_collect(video) or (addresses is not None and video.address not in addresses):
+            if not to_collect(video) or (addresses is not None and video.address not in addresses) \
+                    or video.address in deleting:
                 continue
             if self.other_account(as_recorded[video.address]):
                 continue

@@ -203,7 +203,8 @@ async def _carry_out(engine: Engine, plan, hooks, *, wait: bool, scope: set[str]
     hooks.start()
     try:
         if wait:
-            await engine.track_unfinished(scope)
+            await engine.track_unfinished(scope, deleting={c.address for c in plan.changes
+                                                           if c.action is Action.DELETE})
             await asyncio.gather(engine.execute(plan, stop), engine.wait(stop))
         else:
             await engine.execute(plan, stop)
