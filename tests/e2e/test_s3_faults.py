@@ -184,8 +184,8 @@ def test_kill_between_download_upload_and_record_then_apply(s3_project, sim, poi
     ok_gets = [e["task_id"] for e in sim.calls("download", "unisound") if e["ok"]]
     assert len(ok_gets) == len(set(ok_gets)), "a one-shot link served twice"
     # A video killed between its record and its copy into the cache is not cached (nothing
-    # lost or paid now; a later rename of it would render).
-    assert_s3_consistent(project, cached=False)
+    # lost or paid now; a later rename of it would render), nor given its poster.
+    assert_s3_consistent(project, cached=False, killed=True)
     assert_no_duplicate_renders(project, rerendered)
     third = project.apply()
     assert third.returncode == 0 and "No changes" in third.stdout, third.stdout + third.stderr
