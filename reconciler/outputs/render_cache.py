@@ -76,12 +76,18 @@ def publish(config: Config, entry: dict, dest: Path) -> None:
         if sha256_of(copy) != entry["sha256"]:
             raise Damaged("cached file's sha256 differs from the one recorded")
 
-    try:
-        atomic.copy_file(entry_path(config, entry["fingerprint"]), dest, verify=verify, suffix=".part")
-    except FileNotFoundError as exc:
-        if exc.filename is not None and Path(exc.filename) == entry_path(config, entry["fingerprint"]):
-            raise Damaged("cached file is missing") from None
-        raise
+    for again in (False, True):
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            atomic.copy_file(entry_path(config, entry["fingerprint"]), dest, verify=verify, suffix=".part")
+            return
+        except FileNotFoundError as exc:
+            if exc.filename is not None and Path(exc.filename) == entry_path(config, entry["fingerprint"]):
+                raise Damaged("cached file is missing") from None
+            if again:
+                raise
+            # the destination's folder went away under the copy: a delete in the same folder
+            # removed it as empty (a move within a folder runs its delete beside its create)
 
 
 def place(config: Config) -> str:

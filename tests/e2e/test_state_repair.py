@@ -53,6 +53,8 @@ def test_an_unknown_create_left_by_a_kill_is_imported_and_never_paid_again(proje
     assert apply.returncode == KILLED
     [create] = creates(sim)
     assert project.plan_actions() == {"xy/a": "noop"}  # unknown: never sent again by a plain apply
+    wait_until(lambda: sim.tasks()[("xingyun", str(create["task_id"]))]["state"] == "finished",
+               what="the render to finish at the vendor")
 
     imported = run_when_free(project, "state", "import", "xy/a", create["task_id"])
     assert imported.returncode == 0, imported.stdout + imported.stderr
