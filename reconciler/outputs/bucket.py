@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Callable, TypeVar
@@ -219,6 +220,7 @@ class BucketOutputs:
         the record and the tidy-up), or a newer render superseded it. A staged file of a
         current render that is finished and not published is kept: the next poll uploads it."""
         rules.sweep_partials(self.config, self.config.uploads_dir)
+        shutil.rmtree(self.config.uploads_dir / ".posters", ignore_errors=True)  # a killed run's poster work files
         top = self.config.uploads_dir
         staged = [p for p in top.rglob(f"*{rules.SUFFIX}") if not p.name.startswith(".")] if top.is_dir() else []
         if not staged or recorded is None:
